@@ -1,0 +1,32 @@
+# The two commands of the README. Both create .venv and install what they need first.
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+
+.PHONY: run test install install-dev clean
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(VPY) requirements.txt
+	$(VPY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(VPY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Migrate, seed the demo data, and serve the portal with its Celery worker and beat (Ctrl-C stops all).
+run: install
+	$(VPY) -m portal.localstack run
+
+# ruff, migrations check, and the whole pytest suite against real PostgreSQL, Redis and Celery.
+test: install-dev
+	$(VPY) -m portal.localstack test $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,122 @@
+"""The append-only, hash-chained audit trail (see audit/chain.py for the chain's definition)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Outcome(models.TextChoices):
+    ALLOWED = "allowed", "Allowed"
+    DENIED = "denied", "Denied"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def for_user(self, user) -> AuditEventQuerySet:
+        if user.is_superuser:
+            return self
+        return self.filter(tenant_id__in=user.memberships.values("tenant_id"))
+
+    def about(self, target_type: str, target_id: object) -> AuditEventQuerySet:
+        return self.filter(target_type=target_type, target_id=str(target_id))
+
+
+class AuditEvent(models.Model):
+    """One thing that happened. Rows are written by `audit.services.event_record` only; PostgreSQL
+    refuses UPDATE, DELETE and TRUNCATE on this table (triggers in migration 0002)."""
+
+    sequence = models.BigIntegerField(primary_key=True)
+    occurred_at = models.DateTimeField()
+    tenant = models.ForeignKey(
+        "compliance.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # No database constraint: deleting a user must not touch the trail, which keeps the id and the
+    # username snapshot below.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=80)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.ALLOWED)
+    target_type = models.CharField(max_length=60, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    purpose = models.CharField(max_length=60, blank=True)
+    justification = models.TextField(blank=True)
+    client_ip = models.CharField(max_length=45, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    workstation_id = models.CharField(max_length=128, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-sequence",)
+        permissions = [("export_auditevent", "Can export audit events as CSV")]
+        # Each index matches one way a reviewer narrows the trail, newest first.
+        indexes = [
+            models.Index(fields=("tenant", "-sequence"), name="audit_tenant_seq"),
+            models.Index(fields=("actor", "-sequence"), name="audit_actor_seq"),
+            models.Index(fields=("target_type", "target_id", "-sequence"), name="audit_target_seq"),
+            models.Index(fields=("action", "-sequence"), name="audit_action_seq"),
+            models.Index(fields=("request_id",), name="audit_request_id"),
+            models.Index(fields=("actor_username", "-sequence"), name="audit_username_seq"),
+            models.Index(
+                fields=("purpose", "-sequence"),
+                name="audit_purpose_seq",
+                condition=~models.Q(purpose=""),
+            ),
+            models.Index(
+                fields=("-sequence",),
+                name="audit_denied_seq",
+                condition=models.Q(outcome="denied"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action} by {self.actor_username or 'system'}"
+
+
+class ChainHead(models.Model):
+    """The last sequence number and hash of the chain, in one row (id 1) whose row lock
+    serialises appends so that the chain never forks. Rows can be updated, never deleted."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    sequence = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+    previous_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="chainhead_single")]
+
+    def __str__(self) -> str:
+        return f"chain head at #{self.sequence}"
+
+
+class Checkpoint(models.Model):
+    """A verified point of the chain, signed with AUDIT_HMAC_KEY, where the next verification may
+    start. A checkpoint whose signature does not verify is ignored."""
+
+    sequence = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ("-sequence",)
+        get_latest_by = "sequence"
+
+    def __str__(self) -> str:
+        return f"checkpoint at #{self.sequence}"

@@ -1,0 +1,380 @@
+"""Recording and verifying audit events. Everything that writes to the trail goes through here."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .chain import (
+    CONTENT_FIELDS,
+    GENESIS_HASH,
+    content_hash,
+    format_instant,
+    link_hash,
+    sign_checkpoint,
+)
+from .context import AuditContext, current_context
+from .models import AuditEvent, Checkpoint, Outcome
+
+_LIMITS = {
+    "actor_username": 150,
+    "action": 80,
+    "target_type": 60,
+    "target_id": 64,
+    "target_label": 200,
+    "purpose": 60,
+    "user_agent": 512,
+    "workstation_id": 128,
+    "request_id": 64,
+    "client_ip": 45,
+}
+
+
+class AuditChainError(RuntimeError):
+    pass
+
+
+@dataclass
+class Event:
+    """One event to append. Actor and request fields default to the current audit context."""
+
+    action: str
+    tenant_id: int | None = None
+    target_type: str = ""
+    target_id: str = ""
+    target_label: str = ""
+    purpose: str = ""
+    justification: str = ""
+    outcome: str = Outcome.ALLOWED
+    extra: dict[str, Any] = field(default_factory=dict)
+    occurred_at: datetime | None = None
+    context: AuditContext | None = None
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    sequence: int
+    hash: str
+
+
+def describe_target(instance) -> tuple[str, str, str]:
+    """(target_type, target_id, target_label) of a model instance, e.g. ("recordings.recording",
+    "42", "call 7f3a…")."""
+    meta = instance._meta
+    return meta.label_lower, str(instance.pk), str(instance)[:200]
+
+
+def _content(event: Event, occurred_at: datetime) -> tuple[list, str]:
+    """The canonical content values of an event, and its extra data as stored (JSON text)."""
+    context = event.context or current_context()
+    extra_text = json.dumps(event.extra or {}, cls=DjangoJSONEncoder, sort_keys=True)
+    values = {
+        "occurred_at": format_instant(occurred_at),
+        "tenant_id": event.tenant_id,
+        "actor_id": context.actor_id,
+        "actor_username": context.actor_username,
+        "action": event.action,
+        "outcome": str(event.outcome),
+        "target_type": event.target_type,
+        "target_id": str(event.target_id),
+        "target_label": event.target_label,
+        "purpose": event.purpose,
+        "justification": event.justification,
+        "client_ip": context.client_ip,
+        "user_agent": context.user_agent,
+        "workstation_id": context.workstation_id,
+        "request_id": context.request_id,
+        # Round-tripped through JSON so that what is hashed is exactly what jsonb gives back.
+        "extra": json.loads(extra_text),
+    }
+    for name, limit in _LIMITS.items():
+        values[name] = values[name][:limit]
+    return [values[name] for name in CONTENT_FIELDS], extra_text
+
+
+_COLUMNS = ", ".join(CONTENT_FIELDS)
+_PLACEHOLDERS = ", ".join("%s::jsonb" if name == "extra" else "%s" for name in CONTENT_FIELDS)
+
+# One round trip: the UPDATE takes the chain head's row lock (held until the caller's transaction
+# ends, so concurrent appends queue behind it and the chain never forks; in READ COMMITTED the
+# UPDATE re-reads the head's latest committed version after waiting), advances it, and the INSERT
+# stores the event with the head's new values. PostgreSQL computes the same link hash as
+# audit/chain.py::link_hash.
+_APPEND_SQL = f"""  # noqa: S608 - column names are constants
+WITH head AS (
+    UPDATE audit_chainhead
+       SET sequence = sequence + 1,
+           previous_hash = hash,
+           hash = encode(sha256(convert_to(
+               (sequence + 1)::text || '|' || hash || '|' || %s, 'UTF8')), 'hex')
+     WHERE id = 1
+ RETURNING sequence, previous_hash, hash
+)
+INSERT INTO audit_auditevent (sequence, previous_hash, hash, {_COLUMNS})
+SELECT head.sequence, head.previous_hash, head.hash, {_PLACEHOLDERS} FROM head
+RETURNING sequence, hash
+"""
+
+
+def event_record(
+    *,
+    action: str,
+    tenant: Any = None,
+    target: Any = None,
+    target_type: str = "",
+    target_id: object = "",
+    target_label: str = "",
+    purpose: str = "",
+    justification: str = "",
+    outcome: str = Outcome.ALLOWED,
+    extra: dict[str, Any] | None = None,
+    context: AuditContext | None = None,
+) -> RecordedEvent:
+    """Append one event inside the caller's transaction: if the caller's work rolls back, so does
+    the event, and if the event cannot be recorded the caller's work fails with it."""
+    if target is not None:
+        target_type, target_id, target_label = describe_target(target)
+    event = Event(
+        action=action,
+        tenant_id=getattr(tenant, "pk", tenant),
+        target_type=target_type,
+        target_id=str(target_id),
+        target_label=target_label,
+        purpose=purpose,
+        justification=justification,
+        outcome=outcome,
+        extra=extra or {},
+        context=context,
+    )
+    occurred_at = timezone.now()
+    values, extra_text = _content(event, occurred_at)
+    parameters = [content_hash(values), occurred_at, *values[1:-1], extra_text]
+    with connection.cursor() as cursor:
+        cursor.execute(_APPEND_SQL, parameters)
+        row = cursor.fetchone()
+    if row is None:
+        raise AuditChainError("the audit chain head is missing: run migrations")
+    return RecordedEvent(sequence=row[0], hash=row[1])
+
+
+@transaction.atomic
+def events_record_bulk(events: Sequence[Event]) -> list[RecordedEvent]:
+    """Append many events at once (the purge): one lock, hashes computed here, one COPY."""
+    if not events:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sequence, hash FROM audit_chainhead WHERE id = 1 FOR UPDATE")
+        head = cursor.fetchone()
+    if head is None:
+        raise AuditChainError("the audit chain head is missing: run migrations")
+    sequence, previous_hash = head
+    now = timezone.now()
+    recorded: list[RecordedEvent] = []
+    rows = []
+    for event in events:
+        sequence += 1
+        occurred_at = event.occurred_at or now
+        values, extra_text = _content(event, occurred_at)
+        chain_hash = link_hash(sequence, previous_hash, content_hash(values))
+        rows.append((sequence, previous_hash, chain_hash, occurred_at, *values[1:-1], extra_text))
+        recorded.append(RecordedEvent(sequence=sequence, hash=chain_hash))
+        previous_hash = chain_hash
+    connection.ensure_connection()
+    raw = connection.connection
+    with raw.cursor() as cursor:
+        copy_sql = f"COPY audit_auditevent (sequence, previous_hash, hash, {_COLUMNS}) FROM STDIN"
+        with cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            "UPDATE audit_chainhead SET sequence = %s, previous_hash = %s, hash = %s WHERE id = 1",
+            [sequence, rows[-1][1], previous_hash],
+        )
+    return recorded
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    checked: int = 0
+    first_sequence: int = 1
+    last_sequence: int = 0
+    last_hash: str = GENESIS_HASH
+    broken_at: int | None = None
+    reason: str = ""
+    seconds: float = 0.0
+    checkpoint_used: int | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+    @property
+    def rate(self) -> float:
+        return self.checked / self.seconds if self.seconds > 0 else float(self.checked)
+
+
+_VERIFY_SQL = f"""  # noqa: S608 - column names are constants
+SELECT sequence, previous_hash, hash,
+       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+       {", ".join(CONTENT_FIELDS[1:-1])}, extra::text
+  FROM audit_auditevent
+ WHERE sequence > %s
+ ORDER BY sequence
+"""
+
+
+def checkpoint_is_valid(checkpoint: Checkpoint) -> bool:
+    expected = sign_checkpoint(
+        settings.AUDIT_HMAC_KEY,
+        checkpoint.sequence,
+        checkpoint.hash,
+        format_instant(checkpoint.created_at),
+    )
+    return hmac.compare_digest(expected, checkpoint.signature)
+
+
+def latest_valid_checkpoint() -> Checkpoint | None:
+    for checkpoint in Checkpoint.objects.order_by("-sequence")[:20]:
+        if checkpoint_is_valid(checkpoint):
+            return checkpoint
+    return None
+
+
+def _export_line(row: tuple, values: list) -> str:
+    record = dict(zip(CONTENT_FIELDS, values, strict=True))
+    record.update(sequence=row[0], previous_hash=row[1], hash=row[2])
+    return json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def audit_chain_verify(*, full: bool = False, export: IO[str] | None = None) -> Verification:
+    """Recompute the chain in sequence order with a server-side cursor.
+
+    Starts after the latest valid signed checkpoint unless `full` (or `export`) asks for the whole
+    chain; stores a new signed checkpoint when the chain is intact. The result names the first
+    broken sequence number: changed content, a removed event or a reordered one.
+    """
+    started = time.perf_counter()
+    result = Verification()
+    start_after, previous_hash = 0, GENESIS_HASH
+    if not full and export is None:
+        checkpoint = latest_valid_checkpoint()
+        if checkpoint is not None:
+            stored = AuditEvent.objects.filter(sequence=checkpoint.sequence).values_list(
+                "hash", flat=True
+            )
+            if list(stored) == [checkpoint.hash]:
+                start_after, previous_hash = checkpoint.sequence, checkpoint.hash
+                result.checkpoint_used = checkpoint.sequence
+    result.first_sequence = start_after + 1
+    expected = start_after + 1
+    if export is not None:
+        export.write(
+            json.dumps(
+                {
+                    "custodia_audit_export": 1,
+                    "first_sequence": expected,
+                    "previous_hash": previous_hash,
+                }
+            )
+            + "\n"
+        )
+    loads = json.loads
+    with transaction.atomic():
+        connection.ensure_connection()
+        with connection.connection.cursor(name="audit_chain_verify") as cursor:
+            cursor.itersize = 20_000
+            cursor.execute(_VERIFY_SQL, [start_after])
+            for row in cursor:
+                sequence = row[0]
+                if sequence != expected:
+                    result.broken_at = expected
+                    result.reason = f"event {expected} is missing (next found: {sequence})"
+                    break
+                if row[1] != previous_hash:
+                    result.broken_at = sequence
+                    result.reason = f"event {sequence} does not link to the event before it"
+                    break
+                extra_text = row[-1]
+                values = [*row[3:-1], {} if extra_text == "{}" else loads(extra_text)]
+                if link_hash(sequence, previous_hash, content_hash(values)) != row[2]:
+                    result.broken_at = sequence
+                    result.reason = f"event {sequence} was changed after it was recorded"
+                    break
+                if export is not None:
+                    export.write(_export_line(row, values))
+                previous_hash = row[2]
+                expected += 1
+                result.checked += 1
+    result.last_sequence = expected - 1
+    result.last_hash = previous_hash
+    if result.intact:
+        head = _chain_head()
+        if head is not None and head[0] > result.last_sequence:
+            result.broken_at = result.last_sequence + 1
+            result.reason = (
+                f"the chain head is at {head[0]} but the events end at {result.last_sequence}"
+            )
+    result.seconds = time.perf_counter() - started
+    if result.intact:
+        checkpoint = _checkpoint_store(result.last_sequence, result.last_hash)
+        if export is not None:
+            export.write(
+                json.dumps(
+                    {
+                        "checkpoint": {
+                            "sequence": checkpoint.sequence,
+                            "hash": checkpoint.hash,
+                            "created_at": format_instant(checkpoint.created_at),
+                            "signature": checkpoint.signature,
+                        }
+                    }
+                )
+                + "\n"
+            )
+    return result
+
+
+def _chain_head() -> tuple[int, str] | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sequence, hash FROM audit_chainhead WHERE id = 1")
+        return cursor.fetchone()
+
+
+def _checkpoint_store(sequence: int, chain_hash: str) -> Checkpoint:
+    created_at = timezone.now()
+    return Checkpoint.objects.create(
+        sequence=sequence,
+        hash=chain_hash,
+        created_at=created_at,
+        signature=sign_checkpoint(
+            settings.AUDIT_HMAC_KEY, sequence, chain_hash, format_instant(created_at)
+        ),
+    )
+
+
+@transaction.atomic
+def audit_chain_verify_and_alert(*, full: bool = False) -> Verification:
+    """The nightly job: verify, and record an alert event when the chain is broken."""
+    result = audit_chain_verify(full=full)
+    if not result.intact:
+        event_record(
+            action="audit.chain_broken",
+            outcome=Outcome.DENIED,
+            target_type="audit.auditevent",
+            target_id=str(result.broken_at),
+            extra={"broken_at": result.broken_at, "reason": result.reason},
+        )
+    return result

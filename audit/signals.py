@@ -1,0 +1,60 @@
+"""Sign-ins, sign-outs and failed sign-ins go on the trail.
+
+Django reports these only through its auth signals, so this is the one place where the audit app
+listens to signals; the events are written in the request's audit context.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from .context import current_context, with_user
+from .models import Outcome
+from .services import event_record
+
+
+def _single_tenant_id(user) -> int | None:
+    """The user's tenant when they have exactly one, so that tenant reviewers see the event."""
+    if user is None or user.pk is None:
+        return None
+    tenant_ids = list(user.memberships.values_list("tenant_id", flat=True)[:2])
+    return tenant_ids[0] if len(tenant_ids) == 1 else None
+
+
+@receiver(user_logged_in, dispatch_uid="audit_login")
+def record_login(sender, request, user, **kwargs) -> None:
+    event_record(
+        action="auth.login",
+        tenant=_single_tenant_id(user),
+        target=user,
+        context=with_user(user),
+    )
+
+
+@receiver(user_logged_out, dispatch_uid="audit_logout")
+def record_logout(sender, request, user, **kwargs) -> None:
+    if user is None:
+        return
+    event_record(
+        action="auth.logout",
+        tenant=_single_tenant_id(user),
+        target=user,
+        context=with_user(user),
+    )
+
+
+@receiver(user_login_failed, dispatch_uid="audit_login_failed")
+def record_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    username = str(credentials.get("username", ""))[:150]
+    user = get_user_model().objects.filter(username=username).first()
+    event_record(
+        action="auth.login_failed",
+        outcome=Outcome.DENIED,
+        tenant=_single_tenant_id(user),
+        target_type="auth.user",
+        target_id=str(user.pk) if user else "",
+        target_label=username,
+        context=current_context(),
+    )

@@ -1,0 +1,51 @@
+"""Least-privilege permissions of each role. Groups are kept in step by data migrations.
+
+Groups say *what kind* of data a person may act on; memberships say *in which tenants*.
+"""
+
+from __future__ import annotations
+
+from .models import Role
+
+# (app_label, codename) pairs. Later slices add their models' permissions here and ship a data
+# migration that calls `sync_role_groups` again.
+ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
+    Role.COMPLIANCE_OFFICER: {
+        ("compliance", "view_tenant"),
+        ("compliance", "view_membership"),
+        ("audit", "view_auditevent"),
+        ("audit", "export_auditevent"),
+    },
+    Role.SUPERVISOR: {
+        ("compliance", "view_tenant"),
+        ("audit", "view_auditevent"),
+    },
+    Role.QUALITY_ANALYST: {
+        ("compliance", "view_tenant"),
+    },
+    Role.AUDITOR: {
+        ("compliance", "view_tenant"),
+        ("audit", "view_auditevent"),
+        ("audit", "export_auditevent"),
+    },
+}
+
+
+def sync_role_groups(apps) -> None:
+    """Create one group per role holding exactly its permissions (usable inside a migration)."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role, codes in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=Role(role).label)
+        permissions = [
+            permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+            for app_label, codename in sorted(codes)
+        ]
+        group.permissions.set(permissions)

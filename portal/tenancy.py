@@ -1,0 +1,74 @@
+"""Tenant scoping for the admin: a member sees and edits only rows of their own tenants.
+
+Every admin of a tenant-owned model inherits `TenantScopedAdmin` and names the path to its tenant
+(`tenant_field`); the scoping then applies to the changelist, the change view (a row of another
+tenant is a 404), autocomplete, foreign-key choices, list filters and actions, which all start
+from `get_queryset`. Superusers are platform operators and see every tenant.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+
+
+def member_tenant_ids(user) -> QuerySet:
+    """A subquery of the ids of the tenants the user belongs to."""
+    return user.memberships.values("tenant_id")
+
+
+class TenantListFilter(admin.SimpleListFilter):
+    """A tenant filter listing only the viewer's tenants (Django's related filter lists all)."""
+
+    title = "tenant"
+    parameter_name = "tenant"
+
+    def lookups(self, request, model_admin):
+        from compliance.models import Tenant
+
+        return [(str(t.pk), t.name) for t in Tenant.objects.for_user(request.user)]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        field = getattr(self.model_admin, "tenant_field", "tenant") or "pk"
+        return queryset.filter(**{field: self.value()})
+
+    def __init__(self, request, params, model, model_admin):
+        self.model_admin = model_admin
+        super().__init__(request, params, model, model_admin)
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    # Path from this model to its tenant; "" for the Tenant model itself.
+    tenant_field: str = "tenant"
+
+    def scope(self, request, queryset: QuerySet) -> QuerySet:
+        if request.user.is_superuser:
+            return queryset
+        field = f"{self.tenant_field}__in" if self.tenant_field else "pk__in"
+        return queryset.filter(**{field: member_tenant_ids(request.user)})
+
+    def get_queryset(self, request):
+        return self.scope(request, super().get_queryset(request))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related_admin = self.admin_site._registry.get(db_field.related_model)
+        if "queryset" not in kwargs:
+            if isinstance(related_admin, TenantScopedAdmin):
+                kwargs["queryset"] = related_admin.get_queryset(request)
+            elif db_field.related_model._meta.label == "compliance.Tenant":
+                from compliance.models import Tenant
+
+                kwargs["queryset"] = Tenant.objects.for_user(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if self.tenant_field == "tenant" and "tenant" not in initial:
+            from compliance.models import Tenant
+
+            tenants = list(Tenant.objects.for_user(request.user)[:2])
+            if len(tenants) == 1:
+                initial["tenant"] = tenants[0].pk
+        return initial

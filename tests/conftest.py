@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+
+from compliance.models import Role, Tenant
+from compliance.services import membership_grant
+
+from .factories import TenantFactory, UserFactory
+
+GENESIS = "0" * 64
+
+
+def _uses_database(request) -> str | None:
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        return "transactional_db"
+    if marker is not None:
+        return "transactional_db" if marker.kwargs.get("transaction") else "db"
+    if "db" in request.fixturenames:
+        return "db"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _append_only_audit_tables(request):
+    """The audit tables refuse TRUNCATE, which is how Django empties the database after a
+    transactional test. Around such tests only, the triggers are switched off for the flush and
+    back on (with the genesis head row restored) before the next test."""
+    kind = _uses_database(request)
+    if kind is None:
+        yield
+        return
+    request.getfixturevalue(kind)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE audit_chainhead ENABLE TRIGGER USER")
+        cursor.execute(
+            "INSERT INTO audit_chainhead (id, sequence, hash, previous_hash) "
+            "VALUES (1, 0, %s, %s) ON CONFLICT (id) DO NOTHING",
+            [GENESIS, GENESIS],
+        )
+    yield
+    if kind == "transactional_db":
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
+            cursor.execute("ALTER TABLE audit_chainhead DISABLE TRIGGER USER")
+
+
+@dataclass
+class Cast:
+    acme: Tenant
+    globex: Tenant
+    alice: object
+    bob: object
+    carol: object
+    dave: object
+    erin: object
+    root: object
+
+
+@pytest.fixture
+def cast(db) -> Cast:
+    """The same small cast everywhere (see CONVENTIONS.md)."""
+    acme = TenantFactory(name="Acme Insurance", slug="acme", country_code="FR")
+    globex = TenantFactory(
+        name="Globex Telecom", slug="globex", country_code="ES", time_zone="Europe/Madrid"
+    )
+    people = {}
+    for username, tenant, role in [
+        ("alice", acme, Role.COMPLIANCE_OFFICER),
+        ("bob", acme, Role.SUPERVISOR),
+        ("carol", acme, Role.QUALITY_ANALYST),
+        ("dave", acme, Role.AUDITOR),
+        ("erin", globex, Role.COMPLIANCE_OFFICER),
+    ]:
+        user = UserFactory(username=username)
+        membership_grant(actor="test", user=user, tenant=tenant, role=role)
+        people[username] = user
+    root = UserFactory(username="root", is_superuser=True)
+    return Cast(acme=acme, globex=globex, root=root, **people)
+
+
+@pytest.fixture
+def login(client):
+    def as_user(user):
+        client.force_login(user)
+        return client
+
+    return as_user
