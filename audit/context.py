@@ -24,8 +24,11 @@ class AuditContext:
     request_id: str = ""
 
 
-_current: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(  # noqa: B039 - frozen dataclass
-    "audit_context", default=AuditContext()
+# The default is a frozen (immutable) dataclass, so sharing it between contexts is safe.
+_EMPTY = AuditContext()
+_current: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(
+    "audit_context",
+    default=_EMPTY,  # noqa: B039
 )
 
 

@@ -110,7 +110,7 @@ _PLACEHOLDERS = ", ".join("%s::jsonb" if name == "extra" else "%s" for name in C
 # UPDATE re-reads the head's latest committed version after waiting), advances it, and the INSERT
 # stores the event with the head's new values. PostgreSQL computes the same link hash as
 # audit/chain.py::link_hash.
-_APPEND_SQL = f"""  # noqa: S608 - column names are constants
+_APPEND_SQL = f"""
 WITH head AS (
     UPDATE audit_chainhead
        SET sequence = sequence + 1,
@@ -226,7 +226,7 @@ class Verification:
         return self.checked / self.seconds if self.seconds > 0 else float(self.checked)
 
 
-_VERIFY_SQL = f"""  # noqa: S608 - column names are constants
+_VERIFY_SQL = f"""
 SELECT sequence, previous_hash, hash,
        to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
        {", ".join(CONTENT_FIELDS[1:-1])}, extra::text

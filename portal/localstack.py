@@ -1,6 +1,6 @@
 """Starts what `make run` and `make test` need on any machine, and nothing already there.
 
-    python -m portal.localstack run          # the portal, a Celery worker and beat, in the foreground
+    python -m portal.localstack run          # portal, Celery worker and beat, in the foreground
     python -m portal.localstack test [ARGS]  # the checks and the pytest suite
 
 PostgreSQL: DATABASE_URL when set; otherwise, for `test`, the server on 127.0.0.1:5432 (started
