@@ -1,0 +1,189 @@
+"""Invariant 5: the audit log is append-only in PostgreSQL and hash-chained."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections, transaction
+
+from audit.models import AuditEvent, ChainHead
+from audit.services import Event, audit_chain_verify, event_record, events_record_bulk
+
+pytestmark = pytest.mark.django_db
+
+
+def _record(n: int, **kwargs) -> None:
+    for i in range(n):
+        event_record(action="recording.played", target_type="test.thing", target_id=i, **kwargs)
+
+
+def test_events_chain_from_genesis_and_verify():
+    _record(5, purpose="quality", justification="Monthly QA sample", extra={"x": [1, 2.5, "é"]})
+    events = list(AuditEvent.objects.order_by("sequence"))
+    assert [event.sequence for event in events] == [1, 2, 3, 4, 5]
+    assert events[0].previous_hash == "0" * 64
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.previous_hash == before.hash
+    result = audit_chain_verify(full=True)
+    assert result.intact
+    assert result.checked == 5
+    assert ChainHead.objects.get().sequence == 5
+
+
+def test_bulk_append_continues_the_same_chain():
+    _record(2)
+    events_record_bulk([Event(action="recording.purged", target_id=str(i)) for i in range(100)])
+    _record(1)
+    assert list(AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True)) == list(
+        range(1, 104)
+    )
+    assert audit_chain_verify(full=True).intact
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_auditevent SET action = 'x'",
+        "DELETE FROM audit_auditevent",
+        "TRUNCATE audit_auditevent",
+        "DELETE FROM audit_chainhead",
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+def test_database_refuses_to_change_the_trail_from_any_client(statement):
+    """A raw psycopg connection, not Django's: the refusal is PostgreSQL's own."""
+    import psycopg
+
+    _record(1)
+    parameters = connection.get_connection_params()
+    with psycopg.connect(**parameters, autocommit=True) as raw:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            raw.execute(statement)
+    assert AuditEvent.objects.count() == 1
+    assert ChainHead.objects.count() == 1
+
+
+def _tamper(sql: str, params=()) -> None:
+    """Change the trail as an attacker with table-owner rights would: triggers off, edit, on."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
+        cursor.execute(sql, params)
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
+
+
+def test_changed_event_is_found_at_its_sequence_number():
+    _record(10)
+    _tamper("UPDATE audit_auditevent SET justification = 'edited' WHERE sequence = 7")
+    result = audit_chain_verify(full=True)
+    assert result.broken_at == 7
+    assert "changed" in result.reason
+
+
+def test_removed_event_is_found():
+    _record(10)
+    _tamper("DELETE FROM audit_auditevent WHERE sequence = 4")
+    assert audit_chain_verify(full=True).broken_at == 4
+
+
+def test_removed_last_event_is_found_against_the_chain_head():
+    _record(10)
+    _tamper("DELETE FROM audit_auditevent WHERE sequence = 10")
+    assert audit_chain_verify(full=True).broken_at == 10
+
+
+def test_reordered_events_are_found():
+    _record(6)
+    _tamper(
+        "UPDATE audit_auditevent SET target_id = CASE sequence WHEN 3 THEN '4' ELSE '3' END "
+        "WHERE sequence IN (3, 4)"
+    )
+    assert audit_chain_verify(full=True).broken_at == 3
+
+
+def test_failed_event_rolls_back_the_action_it_records(cast):
+    from compliance.models import Tenant
+
+    with pytest.raises(Exception), transaction.atomic():  # noqa: B017 - any database error
+        Tenant.objects.filter(pk=cast.acme.pk).update(name="Renamed")
+        event_record(action="tenant.renamed", target=cast.acme, justification="bad\x00byte")
+    cast.acme.refresh_from_db()
+    assert cast.acme.name == "Acme Insurance"
+
+
+def test_verification_resumes_from_a_signed_checkpoint():
+    _record(5)
+    first = audit_chain_verify()
+    assert first.intact and first.checked == 5
+    _record(3)
+    second = audit_chain_verify()
+    assert second.checkpoint_used == 5
+    assert second.checked == 3
+    assert second.intact
+
+
+def test_command_exits_1_naming_the_broken_sequence(capsys):
+    _record(4)
+    _tamper("UPDATE audit_auditevent SET actor_username = 'mallory' WHERE sequence = 2")
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("verify_audit_chain", "--full")
+    assert exit_info.value.code == 1
+    assert "BROKEN at sequence 2" in capsys.readouterr().err
+    assert AuditEvent.objects.filter(action="audit.chain_broken").exists()
+
+
+def test_export_verifies_offline_and_detects_edits(tmp_path, settings):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _record(20, extra={"old": {"b": 1, "a": None}, "new": "ü"})
+    export = tmp_path / "trail.jsonl"
+    call_command("verify_audit_chain", "--export", str(export))
+    verifier = Path(__file__).resolve().parents[2] / "audit" / "chain.py"
+    ok = subprocess.run(
+        [sys.executable, "-I", str(verifier), str(export), "--hmac-key", settings.AUDIT_HMAC_KEY],
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "20 events verified up to sequence 20; signature verified" in ok.stdout
+    lines = export.read_text().splitlines()
+    record = json.loads(lines[5])
+    record["justification"] = "forged"
+    lines[5] = json.dumps(record)
+    export.write_text("\n".join(lines) + "\n")
+    broken = subprocess.run(
+        [sys.executable, "-I", str(verifier), str(export)], capture_output=True, text=True
+    )
+    assert broken.returncode == 1
+    assert f"sequence {record['sequence']}" in broken.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_concurrent_writers_leave_one_unforked_chain():
+    errors: list[BaseException] = []
+
+    def writer(number: int) -> None:
+        try:
+            for i in range(500):
+                with transaction.atomic():
+                    event_record(action="recording.played", target_id=f"{number}-{i}")
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert AuditEvent.objects.count() == 8000
+    result = audit_chain_verify(full=True)
+    assert result.intact
+    assert result.last_sequence == 8000
