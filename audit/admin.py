@@ -22,7 +22,7 @@ from portal.tenancy import TenantListFilter, TenantScopedAdmin
 
 from .actions import ACTION_CHOICES
 from .models import AuditEvent
-from .services import event_record
+from .services import event_record, home_tenant_id
 
 CAPPED_COUNT = 10_000
 
@@ -190,8 +190,10 @@ class AuditEventAdmin(TenantScopedAdmin):
         changelist = self.get_changelist_instance(request)
         queryset = changelist.get_queryset(request).order_by("sequence")
         filters = dict(request.GET.items())
+        tenant_filter = filters.get("tenant", "")
         event_record(
             action="audit.exported",
+            tenant=int(tenant_filter) if tenant_filter.isdigit() else home_tenant_id(request.user),
             target_type="audit.auditevent",
             target_label="CSV export of the audit trail",
             extra={"filters": filters},

@@ -67,6 +67,15 @@ class RecordedEvent:
     hash: str
 
 
+def home_tenant_id(user) -> int | None:
+    """The user's tenant when they belong to exactly one, so that the reviewers of that tenant
+    see events (sign-ins, exports) that are not about one tenant's object."""
+    if user is None or user.pk is None:
+        return None
+    tenant_ids = list(user.memberships.values_list("tenant_id", flat=True)[:2])
+    return tenant_ids[0] if len(tenant_ids) == 1 else None
+
+
 def describe_target(instance) -> tuple[str, str, str]:
     """(target_type, target_id, target_label) of a model instance, e.g. ("recordings.recording",
     "42", "call 7f3a…")."""

@@ -12,22 +12,14 @@ from django.dispatch import receiver
 
 from .context import current_context, with_user
 from .models import Outcome
-from .services import event_record
-
-
-def _single_tenant_id(user) -> int | None:
-    """The user's tenant when they have exactly one, so that tenant reviewers see the event."""
-    if user is None or user.pk is None:
-        return None
-    tenant_ids = list(user.memberships.values_list("tenant_id", flat=True)[:2])
-    return tenant_ids[0] if len(tenant_ids) == 1 else None
+from .services import event_record, home_tenant_id
 
 
 @receiver(user_logged_in, dispatch_uid="audit_login")
 def record_login(sender, request, user, **kwargs) -> None:
     event_record(
         action="auth.login",
-        tenant=_single_tenant_id(user),
+        tenant=home_tenant_id(user),
         target=user,
         context=with_user(user),
     )
@@ -39,7 +31,7 @@ def record_logout(sender, request, user, **kwargs) -> None:
         return
     event_record(
         action="auth.logout",
-        tenant=_single_tenant_id(user),
+        tenant=home_tenant_id(user),
         target=user,
         context=with_user(user),
     )
@@ -52,7 +44,7 @@ def record_login_failed(sender, credentials, request=None, **kwargs) -> None:
     event_record(
         action="auth.login_failed",
         outcome=Outcome.DENIED,
-        tenant=_single_tenant_id(user),
+        tenant=home_tenant_id(user),
         target_type="auth.user",
         target_id=str(user.pk) if user else "",
         target_label=username,

@@ -49,6 +49,13 @@ def _append_only_audit_tables(request):
             cursor.execute("ALTER TABLE audit_chainhead DISABLE TRIGGER USER")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Argon2 is deliberately slow; tests sign in hundreds of times. Production keeps Argon2
+    (tests/portal/test_settings.py checks the configured hashers)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @dataclass
 class Cast:
     acme: Tenant
@@ -90,3 +97,15 @@ def login(client):
         return client
 
     return as_user
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker (in a thread of this process) on the configured broker — Redis on
+    this machine and CI, the filesystem transport on a laptop without it."""
+    from celery.contrib.testing.worker import start_worker
+
+    from portal.celery import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+        yield worker

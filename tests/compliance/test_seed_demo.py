@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from audit.models import AuditEvent
+from compliance.models import Membership, Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def _snapshot():
+    users = get_user_model().objects.order_by("username")
+    return (
+        list(Tenant.objects.values_list("slug", "name")),
+        list(users.values_list("username", "password", "is_superuser")),
+        list(Membership.objects.values_list("user__username", "tenant__slug", "role")),
+        AuditEvent.objects.count(),
+    )
+
+
+def test_seed_demo_creates_the_cast_and_a_second_run_changes_nothing(capsys):
+    call_command("seed_demo")
+    first = _snapshot()
+    output = capsys.readouterr().out
+    assert "password for all: custodia-demo" in output
+    assert {slug for slug, _ in first[0]} == {"acme", "globex"}
+    assert ("alice", "acme", "compliance_officer") in first[2]
+    assert ("erin", "globex", "compliance_officer") in first[2]
+    assert get_user_model().objects.get(username="root").is_superuser
+    call_command("seed_demo")
+    assert _snapshot() == first
+    assert "nothing changed" in capsys.readouterr().out
+
+
+def test_demo_users_sign_in_and_see_only_their_tenant(client):
+    call_command("seed_demo")
+    assert client.login(username="alice", password="custodia-demo")
+    page = client.get("/admin/compliance/tenant/")
+    assert [t.slug for t in page.context["cl"].result_list] == ["acme"]
+    client.logout()
+    assert client.login(username="erin", password="custodia-demo")
+    page = client.get("/admin/compliance/tenant/")
+    assert [t.slug for t in page.context["cl"].result_list] == ["globex"]
+
+
+def test_roles_have_least_privilege():
+    call_command("seed_demo")
+    users = get_user_model().objects
+    carol, dave, alice = (users.get(username=name) for name in ("carol", "dave", "alice"))
+    assert not carol.has_perm("audit.view_auditevent")
+    assert dave.has_perm("audit.view_auditevent")
+    assert not dave.has_perm("compliance.change_tenant")
+    assert alice.has_perm("audit.export_auditevent")
+    assert not alice.has_perm("compliance.add_tenant")
