@@ -60,7 +60,11 @@ def wait_for_port(port: int, seconds: float = 20.0) -> bool:
 
 
 def start_machine_service(name: str, port: int, command: str, binary: str) -> bool:
-    """Start a service with this machine's standard command, if the machine has the service."""
+    """Start a service with this machine's standard command, if the machine has the service.
+
+    CUSTODIA_IGNORE_LOCAL_SERVERS=1 pretends the machine has none (to try the laptop path)."""
+    if os.environ.get("CUSTODIA_IGNORE_LOCAL_SERVERS") == "1":
+        return False
     if port_answers(port):
         return True
     if shutil.which(binary) is None:
@@ -88,6 +92,17 @@ def start_embedded_postgres(pgdata: Path, database: str):
     return server, f"postgres://postgres@{quote(str(socket_dir), safe='')}/{database}"
 
 
+def create_database_if_missing(dsn: str, database: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{dsn} dbname=postgres", autocommit=True) as connection:
+        found = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [database]
+        ).fetchone()
+        if found is None:
+            connection.execute(f'CREATE DATABASE "{database}"')
+
+
 def filesystem_broker() -> str:
     for folder in ("broker/out", "broker/processed", "celery-results"):
         (VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
@@ -103,6 +118,7 @@ def test_environment() -> tuple[dict[str, str], object | None]:
     if not environment.get("DATABASE_URL"):
         if start_machine_service("PostgreSQL", 5432, POSTGRES_START, "pg_ctlcluster"):
             environment["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/custodia"
+            create_database_if_missing("host=127.0.0.1 port=5432 user=postgres", "custodia")
         else:
             say("no PostgreSQL on 127.0.0.1:5432: using the embedded server under var/pg-test")
             server, environment["DATABASE_URL"] = start_embedded_postgres(
