@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: run test install install-dev clean
+.PHONY: run test install install-dev browser clean
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,15 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(VPY) -m portal.localstack run
 
+# Debian's chromium for the browser tests (never a browser download); installed when we may.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "custodia: chromium is not installed; browser tests will be skipped"; fi; }
+
 # ruff, migrations check, and the whole pytest suite against real PostgreSQL, Redis and Celery.
-test: install-dev
+test: install-dev browser
 	$(VPY) -m portal.localstack test $(PYTEST_ARGS)
 
 clean:

@@ -35,10 +35,15 @@ def sync_role_groups(apps) -> None:
     """Create one group per role holding exactly its permissions (usable inside a migration)."""
     from django.contrib.auth.management import create_permissions
 
+    # Inside a migration, permissions do not exist yet (post_migrate creates them): create them
+    # now. Migration app configs have no models module, which create_permissions requires.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        original = app_config.models_module
+        app_config.models_module = original or True
+        try:
+            create_permissions(app_config, apps=apps, verbosity=0)
+        finally:
+            app_config.models_module = original
 
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")

@@ -104,7 +104,7 @@ def create_database_if_missing(dsn: str, database: str) -> None:
 
 
 def filesystem_broker() -> str:
-    for folder in ("broker/out", "broker/processed", "celery-results"):
+    for folder in ("broker/out", "broker/processed", "broker/control", "celery-results"):
         (VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
     return "filesystem://"
 
@@ -194,7 +194,7 @@ def run_portal() -> int:
     finally:
         for child in children:
             if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+                child.terminate()  # the Celery worker then stops its own pool processes
         for child in children:
             try:
                 child.wait(timeout=15)

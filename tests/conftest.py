@@ -3,9 +3,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group
 from django.db import connection
 
 from compliance.models import Role, Tenant
+from compliance.roles import sync_role_groups
 from compliance.services import membership_grant
 
 from .factories import TenantFactory, UserFactory
@@ -34,6 +37,9 @@ def _append_only_audit_tables(request):
         yield
         return
     request.getfixturevalue(kind)
+    if not Group.objects.exists():
+        # A transactional test's flush also emptied the role groups of data migration 0002.
+        sync_role_groups(django_apps)
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
         cursor.execute("ALTER TABLE audit_chainhead ENABLE TRIGGER USER")
