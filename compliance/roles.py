@@ -38,7 +38,7 @@ def sync_role_groups(apps) -> None:
     # Inside a migration, permissions do not exist yet (post_migrate creates them): create them
     # now. Migration app configs have no models module, which create_permissions requires.
     for app_config in apps.get_app_configs():
-        original = app_config.models_module
+        original = getattr(app_config, "models_module", None)
         app_config.models_module = original or True
         try:
             create_permissions(app_config, apps=apps, verbosity=0)
