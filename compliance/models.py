@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Coalesce
+from simple_history.models import HistoricalRecords
 
 
 def validate_time_zone(value: str) -> None:
@@ -80,3 +82,167 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} at {self.tenant}"
+
+
+class LegalBasis(models.TextChoices):
+    """GDPR Art. 6(1) bases a call recording may rest on."""
+
+    CONSENT = "consent", "Consent (Art. 6(1)(a))"
+    CONTRACT = "contract", "Contract (Art. 6(1)(b))"
+    LEGAL_OBLIGATION = "legal_obligation", "Legal obligation (Art. 6(1)(c))"
+    LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest (Art. 6(1)(f))"
+
+
+class PurposeQuerySet(models.QuerySet):
+    def available_to(self, tenant: Tenant | int) -> PurposeQuerySet:
+        """Active purposes a tenant may record for: the platform's and its own."""
+        return self.filter(active=True).filter(
+            models.Q(tenant__isnull=True) | models.Q(tenant=tenant)
+        )
+
+
+class Purpose(models.Model):
+    """Why a recording exists. Platform purposes (no tenant) ship with Custodia; tenants add own."""
+
+    tenant = models.ForeignKey(
+        Tenant,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="purposes",
+        help_text="Empty for a platform purpose available to every tenant.",
+    )
+    code = models.SlugField(max_length=60)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    legal_basis = models.CharField(max_length=32, choices=LegalBasis.choices)
+    requires_consent = models.BooleanField(
+        default=False, help_text="The caller's consent is needed before the call is recorded."
+    )
+    default_retention_months = models.PositiveIntegerField(
+        help_text="Used when no retention policy applies."
+    )
+    active = models.BooleanField(default=True)
+
+    objects = PurposeQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("tenant", "code"),
+                name="purpose_code_per_tenant",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExpiryAction(models.TextChoices):
+    DELETE = "delete", "Delete the recording and its metadata"
+    ANONYMISE = "anonymise", "Delete the audio, keep anonymised metadata"
+
+
+class RetentionPolicy(models.Model):
+    """How long recordings of one purpose may be kept. Platform policies (no tenant) are the
+    shipped presets; a tenant's own policy for the purpose takes precedence (it may tighten the
+    platform's, or extend it up to the platform's `maximum_months`)."""
+
+    tenant = models.ForeignKey(
+        Tenant,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="retention_policies",
+        help_text="Empty for a platform policy that applies to every tenant.",
+    )
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="policies")
+    name = models.CharField(max_length=160)
+    retention_months = models.PositiveIntegerField()
+    maximum_months = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Platform policies: the longest a tenant's own policy may keep recordings "
+        "(e.g. MiFID II: 7 years on the regulator's request).",
+    )
+    action_at_expiry = models.CharField(
+        max_length=16, choices=ExpiryAction.choices, default=ExpiryAction.DELETE
+    )
+    legal_reference = models.TextField(help_text="The rule this policy applies, with its source.")
+    effective_from = models.DateField()
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("purpose__name", "tenant__name")
+        verbose_name_plural = "retention policies"
+
+    def __str__(self) -> str:
+        scope = self.tenant.name if self.tenant_id else "platform"
+        return f"{self.name} ({scope}, {self.retention_months} months)"
+
+    def clean(self) -> None:
+        if (
+            self.tenant_id
+            and self.purpose_id
+            and self.purpose.tenant_id not in (None, self.tenant_id)
+        ):
+            raise ValidationError({"purpose": "This purpose belongs to another tenant."})
+        if self.maximum_months is not None and self.maximum_months < self.retention_months:
+            raise ValidationError({"maximum_months": "The maximum cannot be below the period."})
+        if self.tenant_id and self.purpose_id:
+            ceiling = (
+                RetentionPolicy.objects.filter(
+                    purpose_id=self.purpose_id, tenant__isnull=True, active=True
+                )
+                .exclude(pk=self.pk)
+                .aggregate(ceiling=models.Max(Coalesce("maximum_months", "retention_months")))[
+                    "ceiling"
+                ]
+            )
+            if ceiling is not None and self.retention_months > ceiling:
+                raise ValidationError(
+                    {
+                        "retention_months": f"The platform policy for this purpose allows at "
+                        f"most {ceiling} months; a tenant may only tighten it."
+                    }
+                )
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def usable(self) -> ApiKeyQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A tenant's credential for the recorder or dialer. The secret is shown once, at creation;
+    only its SHA-256 is stored (the secret is 256 random bits, so a slow hash adds nothing)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=120, help_text="What uses it, e.g. 'Genesys recorder'.")
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("tenant__name", "name")
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -13,18 +13,39 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     Role.COMPLIANCE_OFFICER: {
         ("compliance", "view_tenant"),
         ("compliance", "view_membership"),
+        ("compliance", "view_purpose"),
+        ("compliance", "add_purpose"),
+        ("compliance", "change_purpose"),
+        ("compliance", "view_retentionpolicy"),
+        ("compliance", "add_retentionpolicy"),
+        ("compliance", "change_retentionpolicy"),
+        ("compliance", "view_apikey"),
+        ("compliance", "add_apikey"),
+        ("compliance", "change_apikey"),
+        ("recordings", "view_recording"),
+        ("recordings", "listen_recording"),
+        ("recordings", "download_recording"),
         ("audit", "view_auditevent"),
         ("audit", "export_auditevent"),
     },
     Role.SUPERVISOR: {
         ("compliance", "view_tenant"),
+        ("compliance", "view_purpose"),
+        ("recordings", "view_recording"),
+        ("recordings", "listen_recording"),
         ("audit", "view_auditevent"),
     },
     Role.QUALITY_ANALYST: {
         ("compliance", "view_tenant"),
+        ("compliance", "view_purpose"),
+        ("recordings", "view_recording"),
+        ("recordings", "listen_recording"),
     },
     Role.AUDITOR: {
         ("compliance", "view_tenant"),
+        ("compliance", "view_purpose"),
+        ("compliance", "view_retentionpolicy"),
+        ("recordings", "view_recording"),
         ("audit", "view_auditevent"),
         ("audit", "export_auditevent"),
     },
@@ -49,8 +70,13 @@ def sync_role_groups(apps) -> None:
     permission_model = apps.get_model("auth", "Permission")
     for role, codes in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=Role(role).label)
+        # Permissions of models that a later migration creates are absent here; that migration
+        # calls this function again.
         permissions = [
-            permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+            permission
             for app_label, codename in sorted(codes)
+            for permission in permission_model.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            )
         ]
         group.permissions.set(permissions)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from audit.services import event_record
 
-from .models import Membership, Role, Tenant
+from .models import ApiKey, Membership, Role, Tenant
 
 
 @transaction.atomic
@@ -37,3 +43,56 @@ def membership_grant(*, actor, user, tenant: Tenant, role: str) -> Membership:
             },
         )
     return membership
+
+
+API_KEY_PREFIX = "cst"
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, actor, tenant: Tenant, name: str) -> tuple[ApiKey, str]:
+    """A new key for the recorder or dialer. The returned token is shown once and never stored:
+    `cst_<prefix>_<secret>`."""
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    token = f"{API_KEY_PREFIX}_{prefix}_{secret}"
+    api_key = ApiKey.objects.create(
+        tenant=tenant,
+        name=name,
+        prefix=prefix,
+        secret_hash=_secret_hash(token),
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    event_record(action="api_key.created", tenant=tenant, target=api_key)
+    return api_key, token
+
+
+@transaction.atomic
+def api_key_revoke(*, actor, api_key: ApiKey) -> ApiKey:
+    locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if locked.revoked_at is None:
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at"])
+        event_record(action="api_key.revoked", tenant=locked.tenant_id, target=locked)
+    return locked
+
+
+def api_key_authenticate(token: str) -> ApiKey | None:
+    """The usable key this bearer token belongs to, or None. Marks the key as used (at most once
+    a minute, so that a busy recorder does not rewrite the row on every call)."""
+    parts = (token or "").split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        return None
+    api_key = ApiKey.objects.select_related("tenant").filter(prefix=parts[1]).first()
+    if api_key is None or api_key.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(api_key.secret_hash, _secret_hash(token)):
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key

@@ -135,10 +135,35 @@ TIME_ZONE = env.str("TIME_ZONE", default="Europe/Paris")
 USE_I18N = True
 USE_TZ = True
 
+# Recordings are private: never under MEDIA_URL, only streamed through purpose-bound views. The
+# "recordings" storage may be swapped for S3-compatible storage (django-storages) in STORAGES.
+RECORDINGS_ROOT = Path(env.str("RECORDINGS_ROOT", default=str(VAR_DIR / "recordings")))
+# Master key (32 bytes, base64) from which each tenant's key-wrapping key is derived. Previous
+# master keys stay listed until `rotate_master_key` has rewrapped every data key.
+RECORDINGS_MASTER_KEY = _required_in_production(
+    "RECORDINGS_MASTER_KEY",
+    # base64 of "INSECURE-development-master-key!" (32 bytes)
+    "SU5TRUNVUkUtZGV2ZWxvcG1lbnQtbWFzdGVyLWtleSE=",
+)
+RECORDINGS_PREVIOUS_MASTER_KEYS = env.list("RECORDINGS_PREVIOUS_MASTER_KEYS", default=[])
+RECORDINGS_MAX_UPLOAD_BYTES = env.int("RECORDINGS_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# How long a stated purpose grants access to one recording.
+LISTENING_GRANT_MINUTES = env.int("LISTENING_GRANT_MINUTES", default=15)
+
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "recordings": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # No base_url: the files have no public URL; file and folder modes keep them private.
+        "OPTIONS": {
+            "location": str(RECORDINGS_ROOT),
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -147,8 +172,6 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
-# Recordings are private: never under MEDIA_URL, only streamed through purpose-bound views.
-RECORDINGS_ROOT = Path(env.str("RECORDINGS_ROOT", default=str(VAR_DIR / "recordings")))
 
 # Security: production values whenever DEBUG is off (`manage.py check --deploy` is clean).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

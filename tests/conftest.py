@@ -115,3 +115,17 @@ def celery_worker(transactional_db):
 
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
         yield worker
+
+
+@pytest.fixture(autouse=True)
+def recordings_dir(settings, tmp_path_factory):
+    """Each test stores audio in a folder of its own, so that tests can count files."""
+    folder = tmp_path_factory.mktemp("recordings")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "recordings": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(folder), "base_url": None},
+        },
+    }
+    return folder

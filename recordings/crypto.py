@@ -1,0 +1,117 @@
+"""Envelope encryption of audio (AES-256-GCM, from the `cryptography` library).
+
+- Each recording's audio is encrypted with a fresh random 256-bit *data key*.
+- The data key is stored only *wrapped* (AES-256-GCM) by the tenant's key-wrapping key, which is
+  derived with HKDF-SHA256 from the master key in the environment and the tenant's id.
+- Deleting a recording's wrapped key (crypto-shredding) makes every copy of its audio, backups
+  included, unreadable. Rotating the master key rewraps data keys; the audio is never rewritten.
+
+Both ciphertexts are bound, as associated data, to the recording's storage name and tenant, so a
+wrapped key or an audio file moved to another recording does not decrypt.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+AUDIO_MAGIC = b"CSTDA1"  # file format: magic, 12-byte nonce, ciphertext with its 16-byte tag
+NONCE_BYTES = 12
+
+
+class DecryptionFailed(Exception):
+    """The key or the ciphertext is wrong: tampered audio, a foreign key, or a shredded key."""
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    key_id: str
+    material: bytes
+
+
+def _decode(value: str, name: str) -> bytes:
+    try:
+        material = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ImproperlyConfigured(f"{name} must be 32 bytes in base64") from error
+    if len(material) != 32:
+        raise ImproperlyConfigured(f"{name} must be 32 bytes in base64 (got {len(material)})")
+    return material
+
+
+def key_id_of(material: bytes) -> str:
+    return hashlib.sha256(b"custodia-master-key-id|" + material).hexdigest()[:16]
+
+
+def current_master_key() -> MasterKey:
+    material = _decode(settings.RECORDINGS_MASTER_KEY, "RECORDINGS_MASTER_KEY")
+    return MasterKey(key_id_of(material), material)
+
+
+def master_keys() -> dict[str, MasterKey]:
+    """The current master key and the previous ones still listed for rotation, by id."""
+    keys = [current_master_key()]
+    for value in settings.RECORDINGS_PREVIOUS_MASTER_KEYS:
+        material = _decode(value, "RECORDINGS_PREVIOUS_MASTER_KEYS")
+        keys.append(MasterKey(key_id_of(material), material))
+    return {key.key_id: key for key in keys}
+
+
+def tenant_wrapping_key(master: MasterKey, tenant_id: int) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=None,
+        info=f"custodia-tenant-kek|{tenant_id}".encode("ascii"),
+    ).derive(master.material)
+
+
+def _associated_data(kind: str, tenant_id: int, storage_name: str) -> bytes:
+    return f"custodia|{kind}|{tenant_id}|{storage_name}".encode()
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+def encrypt_audio(data_key: bytes, plain: bytes, *, tenant_id: int, storage_name: str) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    aad = _associated_data("audio", tenant_id, storage_name)
+    return AUDIO_MAGIC + nonce + AESGCM(data_key).encrypt(nonce, plain, aad)
+
+
+def decrypt_audio(data_key: bytes, blob: bytes, *, tenant_id: int, storage_name: str) -> bytes:
+    if not blob.startswith(AUDIO_MAGIC):
+        raise DecryptionFailed("not a Custodia encrypted audio file")
+    nonce = blob[len(AUDIO_MAGIC) : len(AUDIO_MAGIC) + NONCE_BYTES]
+    aad = _associated_data("audio", tenant_id, storage_name)
+    try:
+        return AESGCM(data_key).decrypt(nonce, blob[len(AUDIO_MAGIC) + NONCE_BYTES :], aad)
+    except InvalidTag as error:
+        raise DecryptionFailed("the audio does not decrypt: altered, or the wrong key") from error
+
+
+def wrap_key(data_key: bytes, *, master: MasterKey, tenant_id: int, storage_name: str) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    aad = _associated_data("key", tenant_id, storage_name)
+    return nonce + AESGCM(tenant_wrapping_key(master, tenant_id)).encrypt(nonce, data_key, aad)
+
+
+def unwrap_key(wrapped: bytes, *, master: MasterKey, tenant_id: int, storage_name: str) -> bytes:
+    aad = _associated_data("key", tenant_id, storage_name)
+    try:
+        return AESGCM(tenant_wrapping_key(master, tenant_id)).decrypt(
+            wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad
+        )
+    except InvalidTag as error:
+        raise DecryptionFailed("the data key does not unwrap with this master key") from error

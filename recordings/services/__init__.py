@@ -1,0 +1,1 @@
+"""Business operations on recordings: ingestion, listening, integrity, key rotation."""

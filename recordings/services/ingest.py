@@ -1,0 +1,237 @@
+"""recording_ingest: the recorder pushes a call; Custodia validates, encrypts, stores, registers.
+
+Every refusal names the field, leaves no row and no file, and is recorded on the audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from audit.models import Outcome
+from audit.services import event_record
+from compliance.models import ApiKey, Purpose, Tenant
+from compliance.phone import InvalidNumber, normalise_number
+from compliance.retention import retain_until_for
+
+from .. import crypto
+from ..audio import AudioRejected, inspect_audio
+from ..models import Direction, Recording
+from ..storage import new_storage_name, recordings_storage, store_encrypted
+
+CALL_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+# Recorder and portal clocks drift; a start this far ahead of our clock is still "now".
+CLOCK_SKEW = timedelta(seconds=120)
+
+
+class IngestRefused(Exception):
+    def __init__(self, message: str, *, field: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    recording: Recording
+    created: bool
+
+
+@dataclass(frozen=True)
+class _Validated:
+    call_id: str
+    direction: str
+    started_at: datetime
+    customer_number: str
+    purpose: Purpose
+    agent_code: str
+    subject_reference: str
+    campaign: str
+
+
+def _text(value: object, *, field: str, limit: int, required: bool = False) -> str:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise IngestRefused(f"{field} is required", field=field)
+    if len(text) > limit:
+        raise IngestRefused(f"{field} is longer than {limit} characters", field=field)
+    return text
+
+
+def _validate(tenant: Tenant, fields: dict[str, object]) -> _Validated:
+    call_id = _text(fields.get("call_id"), field="call_id", limit=128, required=True)
+    if not CALL_ID.match(call_id):
+        raise IngestRefused("call_id may hold letters, digits and . _ : @ - only", field="call_id")
+    direction = _text(fields.get("direction"), field="direction", limit=8, required=True)
+    if direction not in Direction.values:
+        raise IngestRefused("direction must be inbound or outbound", field="direction")
+    raw_start = _text(fields.get("started_at"), field="started_at", limit=40, required=True)
+    try:
+        started_at = parse_datetime(raw_start)
+    except ValueError:
+        started_at = None
+    if started_at is None or timezone.is_naive(started_at):
+        raise IngestRefused(
+            "started_at must be an ISO 8601 date-time with its offset, "
+            "e.g. 2026-11-28T09:15:00+01:00",
+            field="started_at",
+        )
+    if started_at > timezone.now() + CLOCK_SKEW:
+        raise IngestRefused("started_at is in the future", field="started_at")
+    code = _text(fields.get("purpose"), field="purpose", limit=60, required=True)
+    # A tenant's own purpose of that code comes before the platform's.
+    purpose = (
+        Purpose.objects.available_to(tenant)
+        .filter(code=code)
+        .order_by(F("tenant").asc(nulls_last=True))
+        .first()
+    )
+    if purpose is None:
+        raise IngestRefused(f"unknown or inactive purpose {code!r}", field="purpose")
+    raw_number = _text(fields.get("customer_number"), field="customer_number", limit=40)
+    try:
+        number = normalise_number(raw_number, default_region=tenant.country_code)
+    except InvalidNumber as error:
+        raise IngestRefused(f"customer_number: {error}", field="customer_number") from error
+    return _Validated(
+        call_id=call_id,
+        direction=direction,
+        started_at=started_at,
+        customer_number=number,
+        purpose=purpose,
+        agent_code=_text(fields.get("agent_code"), field="agent_code", limit=64),
+        subject_reference=_text(
+            fields.get("subject_reference"), field="subject_reference", limit=128
+        ),
+        campaign=_text(fields.get("campaign"), field="campaign", limit=128),
+    )
+
+
+def _record_refusal(tenant: Tenant, api_key: ApiKey | None, fields, refusal: IngestRefused):
+    """Refusals go on the trail in their own transaction: the refused work left nothing."""
+    with transaction.atomic():
+        event_record(
+            action="recording.ingest_refused",
+            tenant=tenant,
+            outcome=Outcome.DENIED,
+            target_type="recordings.recording",
+            target_id=str(fields.get("call_id", ""))[:64],
+            target_label=f"call {str(fields.get('call_id', ''))[:120]}",
+            extra={
+                "field": refusal.field,
+                "reason": refusal.message,
+                "status": refusal.status,
+                "api_key": api_key.prefix if api_key else "",
+            },
+        )
+
+
+def _existing(tenant: Tenant, call_id: str, sha256: str) -> IngestResult | None:
+    existing = Recording.objects.filter(tenant=tenant, call_id=call_id).first()
+    if existing is None:
+        return None
+    if existing.audio_sha256 != sha256:
+        raise IngestRefused(
+            f"call {call_id} is already registered with different audio; audio is never "
+            "replaced after ingest",
+            field="call_id",
+            status=409,
+        )
+    return IngestResult(existing, created=False)
+
+
+def recording_ingest(
+    *, tenant: Tenant, api_key: ApiKey | None, audio: bytes, fields: dict[str, object]
+) -> IngestResult:
+    """Register one call. The same call id with the same audio again returns the existing
+    recording (idempotent); with other audio it is refused with a 409."""
+    try:
+        return _ingest(tenant=tenant, api_key=api_key, audio=audio, fields=fields)
+    except IngestRefused as refusal:
+        _record_refusal(tenant, api_key, fields, refusal)
+        raise
+
+
+def _ingest(
+    *, tenant: Tenant, api_key: ApiKey | None, audio: bytes, fields: dict[str, object]
+) -> IngestResult:
+    valid = _validate(tenant, fields)
+    if len(audio) > settings.RECORDINGS_MAX_UPLOAD_BYTES:
+        raise IngestRefused(
+            f"the audio is larger than {settings.RECORDINGS_MAX_UPLOAD_BYTES} bytes",
+            field="audio",
+            status=413,
+        )
+    try:
+        info = inspect_audio(audio)
+    except AudioRejected as error:
+        raise IngestRefused(str(error), field="audio", status=415) from error
+    sha256 = hashlib.sha256(audio).hexdigest()
+    repeated = _existing(tenant, valid.call_id, sha256)
+    if repeated is not None:
+        return repeated
+    decision = retain_until_for(tenant=tenant, purpose=valid.purpose, started_at=valid.started_at)
+    master = crypto.current_master_key()
+    data_key = crypto.new_data_key()
+    storage_name = new_storage_name(tenant.pk, valid.started_at)
+    blob = crypto.encrypt_audio(data_key, audio, tenant_id=tenant.pk, storage_name=storage_name)
+    wrapped = crypto.wrap_key(
+        data_key, master=master, tenant_id=tenant.pk, storage_name=storage_name
+    )
+    store_encrypted(storage_name, blob)
+    try:
+        with transaction.atomic():
+            recording = Recording.objects.create(
+                tenant=tenant,
+                call_id=valid.call_id,
+                direction=valid.direction,
+                started_at=valid.started_at,
+                duration_seconds=info.duration_seconds,
+                agent_code=valid.agent_code,
+                customer_number=valid.customer_number,
+                subject_reference=valid.subject_reference,
+                campaign=valid.campaign,
+                purpose=valid.purpose,
+                legal_basis=valid.purpose.legal_basis,
+                retention_policy_id=decision.policy_id,
+                retain_until=decision.retain_until,
+                size_bytes=len(audio),
+                content_type=info.content_type,
+                audio_sha256=sha256,
+                storage_name=storage_name,
+                wrapped_key=wrapped,
+                master_key_id=master.key_id,
+            )
+            event_record(
+                action="recording.ingested",
+                tenant=tenant,
+                target=recording,
+                purpose=valid.purpose.code,
+                extra={
+                    "api_key": api_key.prefix if api_key else "",
+                    "sha256": sha256,
+                    "size_bytes": len(audio),
+                    "retain_until": decision.retain_until.isoformat(),
+                    "retention_policy": decision.policy_id,
+                },
+            )
+    except IntegrityError:
+        # A concurrent upload of the same call id won the race: ours leaves nothing behind.
+        recordings_storage().delete(storage_name)
+        repeated = _existing(tenant, valid.call_id, sha256)
+        if repeated is None:
+            raise
+        return repeated
+    except BaseException:
+        recordings_storage().delete(storage_name)
+        raise
+    return IngestResult(recording, created=True)
