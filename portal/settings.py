@@ -8,6 +8,7 @@ then must provide every secret, or start-up stops with one line naming the missi
 
 from __future__ import annotations
 
+import base64
 import warnings
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -146,6 +147,17 @@ RECORDINGS_MASTER_KEY = _required_in_production(
     "SU5TRUNVUkUtZGV2ZWxvcG1lbnQtbWFzdGVyLWtleSE=",
 )
 RECORDINGS_PREVIOUS_MASTER_KEYS = env.list("RECORDINGS_PREVIOUS_MASTER_KEYS", default=[])
+for _name, _values in (
+    ("RECORDINGS_MASTER_KEY", [RECORDINGS_MASTER_KEY]),
+    ("RECORDINGS_PREVIOUS_MASTER_KEYS", RECORDINGS_PREVIOUS_MASTER_KEYS),
+):
+    for _value in _values:
+        try:
+            _length = len(base64.b64decode(_value, validate=True))
+        except ValueError:
+            _length = -1
+        if _length != 32:
+            raise ImproperlyConfigured(f"{_name} must be 32 random bytes in base64")
 RECORDINGS_MAX_UPLOAD_BYTES = env.int("RECORDINGS_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
 # How long a stated purpose grants access to one recording.
 LISTENING_GRANT_MINUTES = env.int("LISTENING_GRANT_MINUTES", default=15)

@@ -9,6 +9,7 @@ every variable the settings read, plus the variables the case sets.
 from __future__ import annotations
 
 import os
+import base64
 import secrets
 import subprocess
 import sys
@@ -30,6 +31,7 @@ PRODUCTION = {
     "DEBUG": "false",
     "SECRET_KEY": secrets.token_urlsafe(50),  # 67 random characters
     "AUDIT_HMAC_KEY": secrets.token_urlsafe(32),
+    "RECORDINGS_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     "ALLOWED_HOSTS": "custodia.example.com",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/custodia",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
@@ -64,12 +66,12 @@ def assert_one_line_naming(result: subprocess.CompletedProcess, name: str) -> st
 
 
 @no_dotenv
-@pytest.mark.parametrize("name", ["SECRET_KEY", "AUDIT_HMAC_KEY"])
+@pytest.mark.parametrize("name", ["SECRET_KEY", "AUDIT_HMAC_KEY", "RECORDINGS_MASTER_KEY"])
 def test_check_without_a_secret_stops_with_one_line_naming_it(name):
     assert_one_line_naming(manage("check", unset=(name,)), name)
 
 
-@pytest.mark.parametrize("name", ["SECRET_KEY", "AUDIT_HMAC_KEY"])
+@pytest.mark.parametrize("name", ["SECRET_KEY", "AUDIT_HMAC_KEY", "RECORDINGS_MASTER_KEY"])
 def test_check_with_an_empty_secret_stops_with_one_line_naming_it(name):
     assert_one_line_naming(manage("check", **{name: ""}), name)
 
@@ -103,3 +105,10 @@ def test_check_with_the_debug_defaults_passes_without_secrets():
 def test_documented_production_settings_pass_the_deployment_checks():
     result = manage("check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_master_key_that_is_not_32_bytes_stops_start_up_in_one_line():
+    line = assert_one_line_naming(
+        manage("check", RECORDINGS_MASTER_KEY="c2hvcnQ="), "RECORDINGS_MASTER_KEY"
+    )
+    assert "32" in line
