@@ -8,8 +8,8 @@ every variable the settings read, plus the variables the case sets.
 
 from __future__ import annotations
 
-import os
 import base64
+import os
 import secrets
 import subprocess
 import sys
