@@ -7,13 +7,14 @@ import hmac
 import secrets
 from datetime import timedelta
 
+from celery import current_app
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from audit.services import event_record
 
-from .models import ApiKey, Membership, Role, Tenant
+from .models import ApiKey, Membership, Purpose, RetentionPolicy, Role, Tenant
 
 
 @transaction.atomic
@@ -96,3 +97,71 @@ def api_key_authenticate(token: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key
+
+
+def _values(instance, fields: tuple[str, ...]) -> dict:
+    return {name: getattr(instance, name) for name in fields}
+
+
+PURPOSE_FIELDS = (
+    "code",
+    "name",
+    "legal_basis",
+    "requires_consent",
+    "default_retention_months",
+    "active",
+    "tenant_id",
+)
+POLICY_FIELDS = (
+    "name",
+    "purpose_id",
+    "tenant_id",
+    "retention_months",
+    "maximum_months",
+    "action_at_expiry",
+    "effective_from",
+    "active",
+    "legal_reference",
+)
+
+
+@transaction.atomic
+def purpose_save(*, actor, purpose: Purpose, created: bool) -> Purpose:
+    old = None if created else _values(Purpose.objects.get(pk=purpose.pk), PURPOSE_FIELDS)
+    purpose.full_clean()
+    purpose.save()
+    event_record(
+        action="purpose.created" if created else "purpose.changed",
+        tenant=purpose.tenant_id,
+        target=purpose,
+        extra={"old": old, "new": _values(purpose, PURPOSE_FIELDS)},
+    )
+    return purpose
+
+
+@transaction.atomic
+def retention_policy_save(*, actor, policy: RetentionPolicy, created: bool) -> RetentionPolicy:
+    """Create or change a policy, audited with old and new values; after commit, the recordings
+    it may affect get their `retain_until` recomputed in batches by a Celery task."""
+    old = None
+    if not created:
+        old = _values(RetentionPolicy.objects.select_for_update().get(pk=policy.pk), POLICY_FIELDS)
+    policy.full_clean()
+    policy.save()
+    new = _values(policy, POLICY_FIELDS)
+    event_record(
+        action="retention_policy.created" if created else "retention_policy.changed",
+        tenant=policy.tenant_id,
+        target=policy,
+        extra={"old": old, "new": new},
+    )
+    if old != new:
+        purpose_id, tenant_id = policy.purpose_id, policy.tenant_id
+        # By name: compliance does not import the recordings app.
+        transaction.on_commit(
+            lambda: current_app.send_task(
+                "recordings.tasks.recompute_retention",
+                kwargs={"purpose_id": purpose_id, "tenant_id": tenant_id},
+            )
+        )
+    return policy

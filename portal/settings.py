@@ -245,7 +245,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.verify_audit_chain",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Weekly, Sunday night: every stored recording still decrypts to the audio ingested.
+    "verify-recording-integrity": {
+        "task": "recordings.tasks.verify_integrity",
+        "schedule": crontab(hour=4, minute=15, day_of_week="sun"),
+    },
 }
+
+# History is for reading: reverting a policy through django-simple-history would bypass the
+# service that audits the change and recomputes retention.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 LOGGING = {
     "version": 1,

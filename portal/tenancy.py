@@ -9,7 +9,7 @@ from `get_queryset`. Superusers are platform operators and see every tenant.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 
 def member_tenant_ids(user) -> QuerySet:
@@ -42,12 +42,30 @@ class TenantListFilter(admin.SimpleListFilter):
 class TenantScopedAdmin(admin.ModelAdmin):
     # Path from this model to its tenant; "" for the Tenant model itself.
     tenant_field: str = "tenant"
+    # Rows without a tenant are the platform's (shipped purposes and policies): every member may
+    # see them where this is True; only platform operators may change them.
+    platform_rows_visible: bool = False
 
     def scope(self, request, queryset: QuerySet) -> QuerySet:
         if request.user.is_superuser:
             return queryset
         field = f"{self.tenant_field}__in" if self.tenant_field else "pk__in"
-        return queryset.filter(**{field: member_tenant_ids(request.user)})
+        condition = Q(**{field: member_tenant_ids(request.user)})
+        if self.platform_rows_visible:
+            condition |= Q(**{f"{self.tenant_field}__isnull": True})
+        return queryset.filter(condition)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and self.platform_rows_visible and not request.user.is_superuser:
+            if getattr(obj, f"{self.tenant_field}_id") is None:
+                return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and self.platform_rows_visible and not request.user.is_superuser:
+            if getattr(obj, f"{self.tenant_field}_id") is None:
+                return False
+        return super().has_delete_permission(request, obj)
 
     def get_queryset(self, request):
         return self.scope(request, super().get_queryset(request))

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from audit.models import AuditEvent
+from compliance.models import Purpose, RetentionPolicy
+from compliance.services import retention_policy_save
+from recordings.models import Recording
+from recordings.tasks import recompute_retention
+
+from .helpers import ingest
+
+pytestmark = pytest.mark.django_db
+
+STARTED = datetime(2026, 9, 1, 10, tzinfo=UTC)
+
+
+def test_new_tenant_policy_recomputes_only_that_tenants_recordings(
+    cast, django_capture_on_commit_callbacks
+):
+    acme_call = ingest(cast.acme, started_at=STARTED)
+    globex_call = ingest(cast.globex, started_at=STARTED, number="+34612345678")
+    assert acme_call.retain_until == date(2027, 3, 1)
+    policy = RetentionPolicy(
+        tenant=cast.acme,
+        purpose=Purpose.objects.get(code="quality"),
+        name="Acme: 2 months",
+        retention_months=2,
+        legal_reference="Acme's internal rule",
+        effective_from=date(2026, 1, 1),
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        retention_policy_save(actor=cast.alice, policy=policy, created=True)
+    assert len(callbacks) == 1  # the recompute task is enqueued after commit
+    summary = recompute_retention.apply(
+        kwargs={"purpose_id": policy.purpose_id, "tenant_id": cast.acme.pk}
+    ).get()
+    assert summary == {"checked": 1, "changed": 1}
+    acme_call.refresh_from_db()
+    globex_call.refresh_from_db()
+    assert acme_call.retain_until == date(2026, 11, 1)
+    assert acme_call.retention_policy_id == policy.pk
+    assert globex_call.retain_until == date(2027, 3, 1)
+    event = AuditEvent.objects.get(action="recording.retention_recomputed")
+    assert event.tenant_id == cast.acme.pk
+    assert event.extra["recordings"] == [
+        {"id": acme_call.pk, "old": "2027-03-01", "new": "2026-11-01"}
+    ]
+    change = AuditEvent.objects.get(action="retention_policy.created")
+    assert change.extra["new"]["retention_months"] == 2
+    # Shortening deletes nothing by itself: the recording is still there, still active.
+    assert Recording.objects.get(pk=acme_call.pk).status == "active"
+
+
+def test_changing_a_policy_is_audited_with_old_and_new_values(cast):
+    policy = RetentionPolicy.objects.get(purpose__code="quality", tenant=None)
+    policy.retention_months = 5
+    retention_policy_save(actor=cast.root, policy=policy, created=False)
+    event = AuditEvent.objects.get(action="retention_policy.changed")
+    assert event.extra["old"]["retention_months"] == 6
+    assert event.extra["new"]["retention_months"] == 5
+    assert policy.history.count() >= 1
+
+
+def test_recompute_is_idempotent(cast):
+    ingest(cast.acme, started_at=STARTED)
+    purpose = Purpose.objects.get(code="quality")
+    first = recompute_retention.apply(kwargs={"purpose_id": purpose.pk}).get()
+    assert first == {"checked": 1, "changed": 0}
