@@ -54,12 +54,18 @@ def _secret_hash(secret: str) -> str:
 
 
 @transaction.atomic
-def api_key_create(*, actor, tenant: Tenant, name: str) -> tuple[ApiKey, str]:
+def api_key_create(
+    *, actor, tenant: Tenant, name: str, demo_token: str | None = None
+) -> tuple[ApiKey, str]:
     """A new key for the recorder or dialer. The returned token is shown once and never stored:
-    `cst_<prefix>_<secret>`."""
-    prefix = secrets.token_hex(4)
-    secret = secrets.token_urlsafe(32)
-    token = f"{API_KEY_PREFIX}_{prefix}_{secret}"
+    `cst_<prefix>_<secret>`. Only seed_demo passes `demo_token`, so that the README's example
+    works against the demo data."""
+    if demo_token is not None:
+        _, prefix, _ = demo_token.split("_", 2)
+        token = demo_token
+    else:
+        prefix = secrets.token_hex(4)
+        token = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(
         tenant=tenant,
         name=name,

@@ -3,9 +3,11 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Membership, Tenant
+from recordings.models import Recording
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +19,7 @@ def _snapshot():
         list(users.values_list("username", "password", "is_superuser")),
         list(Membership.objects.values_list("user__username", "tenant__slug", "role")),
         AuditEvent.objects.count(),
+        list(Recording.objects.order_by("call_id").values_list("call_id", "audio_sha256")),
     )
 
 
@@ -29,6 +32,11 @@ def test_seed_demo_creates_the_cast_and_a_second_run_changes_nothing(capsys):
     assert ("alice", "acme", "compliance_officer") in first[2]
     assert ("erin", "globex", "compliance_officer") in first[2]
     assert get_user_model().objects.get(username="root").is_superuser
+    recordings = Recording.objects
+    assert recordings.filter(tenant__slug="acme").count() == 200
+    assert recordings.filter(tenant__slug="globex").count() == 60
+    assert recordings.filter(retain_until__lt=timezone.localdate()).exists()  # some expired
+    assert recordings.values("purpose").distinct().count() >= 3
     call_command("seed_demo")
     assert _snapshot() == first
     assert "nothing changed" in capsys.readouterr().out

@@ -1,18 +1,28 @@
-"""Demo data: tenants Acme and Globex and the cast of the README. Idempotent."""
+"""Demo data: tenants Acme and Globex, the cast of the README, API keys and a few hundred
+recordings with real audio generated on the fly. Idempotent: a second run changes nothing."""
 
 from __future__ import annotations
 
-from datetime import time
+import random
+from datetime import time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from audit.context import acting_as
-from compliance.models import Role, Tenant
-from compliance.services import membership_grant
+from compliance.models import ApiKey, Role, Tenant
+from compliance.services import api_key_create, membership_grant
+from recordings.demo_audio import tone_wav
+from recordings.services.ingest import recording_ingest
 
 DEMO_PASSWORD = "custodia-demo"  # noqa: S105 - printed on purpose: demo accounts only
+# Demo recorder keys, printed so that the README's curl example works on the demo data.
+DEMO_API_TOKENS = {
+    "acme": "cst_demoacme_acme-demo-recorder-key-not-for-production",
+    "globex": "cst_demoglbx_globex-demo-recorder-key-not-for-production",
+}
 
 TENANTS = {
     "acme": {"name": "Acme Insurance", "country_code": "FR", "time_zone": "Europe/Paris"},
@@ -28,40 +38,96 @@ PEOPLE = [
 ]
 OPERATOR = "root"
 
+# (tenant, how many, purposes, number pattern): Acme is a French insurer, Globex a Spanish telco.
+RECORDINGS = [
+    ("acme", 200, ["quality", "training", "supervision", "investment_services"], "+3361234{:04d}"),
+    ("globex", 60, ["quality", "training", "supervision"], "+3461234{:04d}"),
+]
+
 
 class Command(BaseCommand):
-    help = "Create the demo tenants and users (idempotent: a second run changes nothing)."
+    help = "Create the demo tenants, users and recordings (idempotent)."
 
     def handle(self, *args, **options):
-        with acting_as("command:seed_demo"), transaction.atomic():
-            tenants = {
-                slug: Tenant.objects.get_or_create(
-                    slug=slug,
-                    defaults={
-                        **fields,
-                        "working_hours_start": time(8),
-                        "working_hours_end": time(20),
-                    },
-                )[0]
-                for slug, fields in TENANTS.items()
-            }
-            created = []
-            for username, slug, role in PEOPLE:
-                user, is_new = self._user(username, email=f"{username}@{slug}.example")
-                if is_new:
-                    created.append(username)
-                membership_grant(actor="seed_demo", user=user, tenant=tenants[slug], role=role)
-            _, is_new = self._user(OPERATOR, email="root@custodia.example", superuser=True)
-            if is_new:
-                created.append(OPERATOR)
+        with acting_as("command:seed_demo"):
+            with transaction.atomic():
+                tenants, created = self._tenants_and_people()
+            keys = self._api_keys(tenants)
+            new_recordings = self._recordings(tenants)
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for username, slug, role in PEOPLE:
             self.stdout.write(f"  {username:<6} {Role(role).label} at {tenants[slug].name}")
         self.stdout.write(f"  {OPERATOR:<6} platform operator (superuser)")
-        if created:
-            self.stdout.write(f"created: {', '.join(created)}")
+        for slug, token in DEMO_API_TOKENS.items():
+            self.stdout.write(f"Demo recorder API key for {tenants[slug].name}: {token}")
+        changed = created + keys + ([f"{new_recordings} recordings"] if new_recordings else [])
+        if changed:
+            self.stdout.write(f"created: {', '.join(changed)}")
         else:
             self.stdout.write("demo data already present: nothing changed")
+
+    def _tenants_and_people(self):
+        tenants = {
+            slug: Tenant.objects.get_or_create(
+                slug=slug,
+                defaults={**fields, "working_hours_start": time(8), "working_hours_end": time(20)},
+            )[0]
+            for slug, fields in TENANTS.items()
+        }
+        created = []
+        for username, slug, role in PEOPLE:
+            user, is_new = self._user(username, email=f"{username}@{slug}.example")
+            if is_new:
+                created.append(username)
+            membership_grant(actor="seed_demo", user=user, tenant=tenants[slug], role=role)
+        _, is_new = self._user(OPERATOR, email="root@custodia.example", superuser=True)
+        if is_new:
+            created.append(OPERATOR)
+        return tenants, created
+
+    def _api_keys(self, tenants) -> list[str]:
+        created = []
+        for slug, token in DEMO_API_TOKENS.items():
+            prefix = token.split("_")[1]
+            if not ApiKey.objects.filter(prefix=prefix).exists():
+                api_key_create(
+                    actor="seed_demo",
+                    tenant=tenants[slug],
+                    name="Demo recorder",
+                    demo_token=token,
+                )
+                created.append(f"API key {prefix}")
+        return created
+
+    def _recordings(self, tenants) -> int:
+        """Calls spread over the last nine months, so that some have outlived the CNIL's six."""
+        randomness = random.Random(20261128)  # noqa: S311 - demo data, not security
+        today = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+        created = 0
+        for slug, count, purposes, number in RECORDINGS:
+            for index in range(count):
+                started_at = today - timedelta(
+                    days=randomness.randint(0, 270), minutes=randomness.randint(0, 600)
+                )
+                seconds = randomness.choice([1.0, 1.5, 2.0, 3.0])
+                frequency = randomness.randint(220, 880)
+                fields = {
+                    "call_id": f"{slug}-demo-{index:04d}",
+                    "direction": randomness.choice(["inbound", "outbound"]),
+                    "started_at": started_at.isoformat(),
+                    "customer_number": number.format(randomness.randint(0, 9999)),
+                    "purpose": purposes[index % len(purposes)],
+                    "agent_code": f"A{randomness.randint(1, 40):02d}",
+                    "campaign": randomness.choice(["", "renewals-2026", "welcome-calls"]),
+                }
+                result = recording_ingest(
+                    tenant=tenants[slug],
+                    api_key=None,
+                    audio=tone_wav(seconds, frequency=frequency),
+                    fields=fields,
+                )
+                created += result.created
+        return created
 
     def _user(self, username: str, *, email: str, superuser: bool = False):
         user_model = get_user_model()
