@@ -246,3 +246,120 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class ConsentDecision(models.TextChoices):
+    GRANTED = "granted", "Granted"
+    REFUSED = "refused", "Refused"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class ConsentChannel(models.TextChoices):
+    IVR = "ivr", "IVR key press"
+    AGENT = "agent", "Agent"
+    WEB_FORM = "web_form", "Web form"
+    EMAIL = "email", "Email"
+
+
+class ConsentQuerySet(models.QuerySet):
+    def for_subject(self, *, tenant, customer_number: str, purpose) -> ConsentQuerySet:
+        return self.filter(tenant=tenant, customer_number=customer_number, purpose=purpose)
+
+    def latest_first(self) -> ConsentQuerySet:
+        return self.order_by("-decided_at", "-pk")
+
+
+class Consent(models.Model):
+    """One decision of a caller about one purpose. Decisions are never edited, only superseded:
+    the latest (by `decided_at`, then by id) per tenant, number and purpose is the one in force."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="consents")
+    customer_number = models.CharField(max_length=16, help_text="E.164")
+    subject_reference = models.CharField(max_length=128, blank=True)
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="consents")
+    decision = models.CharField(max_length=10, choices=ConsentDecision.choices)
+    decided_at = models.DateTimeField()
+    channel = models.CharField(max_length=10, choices=ConsentChannel.choices)
+    ivr_prompt_id = models.CharField(max_length=64, blank=True)
+    ivr_prompt_version = models.CharField(max_length=32, blank=True)
+    call_id = models.CharField(max_length=128, blank=True)
+    operator = models.CharField(max_length=64, blank=True, help_text="Agent or operator code.")
+    recorded_by = models.CharField(
+        max_length=150, help_text="Who recorded the decision: a user or an API key."
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ConsentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-decided_at", "-pk")
+        indexes = [
+            models.Index(
+                fields=("tenant", "customer_number", "purpose", "-decided_at"),
+                name="consent_subject_latest",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_number}: {self.get_decision_display()} for {self.purpose}"
+
+
+class LegalHoldQuerySet(models.QuerySet):
+    def active(self) -> LegalHoldQuerySet:
+        return self.filter(released_at__isnull=True)
+
+
+class LegalHold(models.Model):
+    """Litigation or a regulator's inquiry freezes recordings: nothing deletes a held recording,
+    neither the purge nor an erasure request (GDPR Art. 17(3)(b),(e)).
+
+    Scope: the explicit recordings, plus every recording of the tenant that matches all the
+    criteria given (customer number, date range, campaign) — recordings arriving later too."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="legal_holds")
+    reference = models.CharField(max_length=120, help_text="Case or inquiry reference.")
+    reason = models.TextField()
+    recordings = models.ManyToManyField(
+        "recordings.Recording", blank=True, related_name="legal_holds"
+    )
+    customer_number = models.CharField(max_length=16, blank=True, help_text="E.164")
+    started_from = models.DateTimeField(null=True, blank=True)
+    started_until = models.DateTimeField(null=True, blank=True)
+    campaign = models.CharField(max_length=128, blank=True)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    placed_at = models.DateTimeField()
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.TextField(blank=True)
+
+    objects = LegalHoldQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-placed_at",)
+        permissions = [
+            ("place_legalhold", "Can place a legal hold"),
+            ("release_legalhold", "Can release a legal hold"),
+        ]
+        indexes = [
+            models.Index(
+                fields=("tenant",), name="legalhold_active", condition=models.Q(released_at=None)
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "released" if self.released_at else "active"
+        return f"{self.reference} ({state})"
+
+    @property
+    def has_criteria(self) -> bool:
+        return bool(
+            self.customer_number or self.started_from or self.started_until or self.campaign
+        )

@@ -5,16 +5,31 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from celery import current_app
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.services import event_record
+from portal.locks import hold_placement_lock
 
-from .models import ApiKey, Membership, Purpose, RetentionPolicy, Role, Tenant
+from .models import (
+    ApiKey,
+    Consent,
+    ConsentChannel,
+    ConsentDecision,
+    LegalHold,
+    Membership,
+    Purpose,
+    RetentionPolicy,
+    Role,
+    Tenant,
+)
+from .phone import InvalidNumber, normalise_number
 
 
 @transaction.atomic
@@ -171,3 +186,261 @@ def retention_policy_save(*, actor, policy: RetentionPolicy, created: bool) -> R
             )
         )
     return policy
+
+
+class ComplianceRefused(Exception):
+    """A refused compliance operation: `field` names the input at fault (API and forms)."""
+
+    def __init__(self, message: str, *, field: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
+
+
+# Clocks of IVRs and dialers drift; a decision this far ahead of our clock is still "now".
+DECISION_CLOCK_SKEW = timedelta(seconds=120)
+
+
+def consent_in_force(*, tenant: Tenant, customer_number: str, purpose: Purpose) -> Consent | None:
+    return (
+        Consent.objects.for_subject(tenant=tenant, customer_number=customer_number, purpose=purpose)
+        .latest_first()
+        .first()
+    )
+
+
+def _purpose_for(tenant: Tenant, code: str) -> Purpose:
+    purpose = (
+        Purpose.objects.available_to(tenant)
+        .filter(code=code)
+        .order_by(F("tenant").asc(nulls_last=True))
+        .first()
+    )
+    if purpose is None:
+        raise ComplianceRefused(f"unknown or inactive purpose {code!r}", field="purpose")
+    return purpose
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    recorded_by: str,
+    tenant: Tenant,
+    customer_number: str,
+    purpose_code: str,
+    decision: str,
+    decided_at: datetime,
+    channel: str,
+    subject_reference: str = "",
+    ivr_prompt_id: str = "",
+    ivr_prompt_version: str = "",
+    call_id: str = "",
+    operator: str = "",
+) -> Consent:
+    """Record a caller's decision. A refusal or withdrawal that is now the decision in force
+    ends the retention of that caller's recordings for the purpose: the next purge deletes them
+    (reason "consent withdrawn") unless a legal hold applies."""
+    if decision not in ConsentDecision.values:
+        raise ComplianceRefused("decision must be granted, refused or withdrawn", field="decision")
+    if channel not in ConsentChannel.values:
+        raise ComplianceRefused(
+            f"channel must be one of {', '.join(ConsentChannel.values)}", field="channel"
+        )
+    purpose = _purpose_for(tenant, purpose_code)
+    try:
+        number = normalise_number(customer_number, default_region=tenant.country_code)
+    except InvalidNumber as error:
+        raise ComplianceRefused(f"customer_number: {error}", field="customer_number") from error
+    if decided_at is None or timezone.is_naive(decided_at):
+        raise ComplianceRefused(
+            "decided_at must be a date-time with its offset", field="decided_at"
+        )
+    if decided_at > timezone.now() + DECISION_CLOCK_SKEW:
+        raise ComplianceRefused("decided_at is in the future", field="decided_at")
+    for name, value, limit in (
+        ("subject_reference", subject_reference, 128),
+        ("ivr_prompt_id", ivr_prompt_id, 64),
+        ("ivr_prompt_version", ivr_prompt_version, 32),
+        ("call_id", call_id, 128),
+        ("operator", operator, 64),
+    ):
+        if len(value) > limit:
+            raise ComplianceRefused(f"{name} is longer than {limit} characters", field=name)
+    consent = Consent.objects.create(
+        tenant=tenant,
+        customer_number=number,
+        subject_reference=subject_reference,
+        purpose=purpose,
+        decision=decision,
+        decided_at=decided_at,
+        channel=channel,
+        ivr_prompt_id=ivr_prompt_id,
+        ivr_prompt_version=ivr_prompt_version,
+        call_id=call_id,
+        operator=operator,
+        recorded_by=recorded_by[:150],
+    )
+    event_record(
+        action="consent.recorded",
+        tenant=tenant,
+        target=consent,
+        purpose=purpose.code,
+        extra={"decision": decision, "channel": channel, "decided_at": decided_at},
+    )
+    in_force = consent_in_force(tenant=tenant, customer_number=number, purpose=purpose)
+    if in_force.pk == consent.pk and decision != ConsentDecision.GRANTED:
+        _end_retention_after_withdrawal(consent)
+    return consent
+
+
+def _end_retention_after_withdrawal(consent: Consent) -> None:
+    """Recordings that rested on this caller's consent may no longer be kept: their last day of
+    retention becomes yesterday (tenant time), so the next purge deletes them."""
+    if not consent.purpose.requires_consent:
+        return
+    from django.apps import apps
+
+    recording_model = apps.get_model("recordings", "Recording")
+    yesterday = timezone.localdate(timezone=ZoneInfo(consent.tenant.time_zone)) - timedelta(days=1)
+    affected = recording_model.objects.filter(
+        tenant=consent.tenant,
+        customer_number=consent.customer_number,
+        purpose=consent.purpose,
+        status="active",
+    )
+    changes = list(affected.values_list("pk", "retain_until"))
+    if not changes:
+        return
+    affected.update(retain_until=yesterday, deletion_reason="consent_withdrawn")
+    event_record(
+        action="recording.consent_withdrawn",
+        tenant=consent.tenant,
+        target=consent,
+        purpose=consent.purpose.code,
+        extra={
+            "recordings": [
+                {"id": pk, "old": old.isoformat(), "new": yesterday.isoformat()}
+                for pk, old in changes
+            ]
+        },
+    )
+
+
+@transaction.atomic
+def legal_hold_place(
+    *,
+    actor,
+    tenant: Tenant,
+    reference: str,
+    reason: str,
+    recordings=(),
+    customer_number: str = "",
+    started_from: datetime | None = None,
+    started_until: datetime | None = None,
+    campaign: str = "",
+) -> LegalHold:
+    """Freeze recordings. Nothing deletes a held recording, and recordings arriving later that
+    match the scope are held too."""
+    if not actor.has_perm("compliance.place_legalhold"):
+        raise ComplianceRefused("you may not place legal holds", field="actor", status=403)
+    if not reference.strip():
+        raise ComplianceRefused("a hold needs a case or inquiry reference", field="reference")
+    if not reason.strip():
+        raise ComplianceRefused("a hold needs a reason", field="reason")
+    recordings = list(recordings)
+    if any(recording.tenant_id != tenant.pk for recording in recordings):
+        raise ComplianceRefused("a recording of another tenant", field="recordings")
+    number = ""
+    if customer_number:
+        try:
+            number = normalise_number(customer_number, default_region=tenant.country_code)
+        except InvalidNumber as error:
+            raise ComplianceRefused(f"customer_number: {error}", field="customer_number") from error
+    if started_from and started_until and started_from > started_until:
+        raise ComplianceRefused("the date range ends before it starts", field="started_until")
+    if not (recordings or number or started_from or started_until or campaign):
+        raise ComplianceRefused(
+            "the hold's scope is empty: name recordings, a number, a date range or a campaign",
+            field="scope",
+        )
+    hold_placement_lock(tenant.pk)
+    hold = LegalHold.objects.create(
+        tenant=tenant,
+        reference=reference.strip(),
+        reason=reason.strip(),
+        customer_number=number,
+        started_from=started_from,
+        started_until=started_until,
+        campaign=campaign,
+        placed_by=actor,
+        placed_at=timezone.now(),
+    )
+    hold.recordings.set(recordings)
+    event_record(
+        action="legal_hold.placed",
+        tenant=tenant,
+        target=hold,
+        justification=hold.reason,
+        extra={
+            "reference": hold.reference,
+            "recordings": [recording.pk for recording in recordings],
+            "customer_number": bool(number),
+            "started_from": started_from,
+            "started_until": started_until,
+            "campaign": campaign,
+            "holds_now": legal_hold_effect(hold),
+        },
+    )
+    return hold
+
+
+@transaction.atomic
+def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalHold:
+    if not actor.has_perm("compliance.release_legalhold"):
+        raise ComplianceRefused("you may not release legal holds", field="actor", status=403)
+    locked = LegalHold.objects.select_for_update().get(pk=hold.pk)
+    if locked.released_at is not None:
+        raise ComplianceRefused(
+            f"hold {locked.reference} was already released on {locked.released_at:%Y-%m-%d}",
+            field="hold",
+            status=409,
+        )
+    if not release_reason.strip():
+        raise ComplianceRefused("releasing a hold needs a reason", field="release_reason")
+    held_before = legal_hold_effect(locked)
+    locked.released_at = timezone.now()
+    locked.released_by = actor
+    locked.release_reason = release_reason.strip()
+    locked.save(update_fields=["released_at", "released_by", "release_reason"])
+    event_record(
+        action="legal_hold.released",
+        tenant=locked.tenant_id,
+        target=locked,
+        justification=locked.release_reason,
+        extra={"reference": locked.reference, "held_until_now": held_before},
+    )
+    return locked
+
+
+def legal_hold_effect(hold: LegalHold) -> int:
+    """How many active recordings this hold holds now."""
+    from django.apps import apps
+
+    recording_model = apps.get_model("recordings", "Recording")
+    no_criteria = not hold.has_criteria
+    criteria = Q(pk__in=[]) if no_criteria else Q(tenant=hold.tenant_id)
+    if hold.customer_number:
+        criteria &= Q(customer_number=hold.customer_number)
+    if hold.started_from:
+        criteria &= Q(started_at__gte=hold.started_from)
+    if hold.started_until:
+        criteria &= Q(started_at__lte=hold.started_until)
+    if hold.campaign:
+        criteria &= Q(campaign=hold.campaign)
+    return (
+        recording_model.objects.filter(tenant=hold.tenant_id, status="active")
+        .filter(Q(legal_holds=hold) | criteria)
+        .distinct()
+        .count()
+    )

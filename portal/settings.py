@@ -239,7 +239,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# When the nightly purge runs, HH:MM in TIME_ZONE.
+PURGE_AT = env.str("PURGE_AT", default="02:30")
+try:
+    _purge_hour, _purge_minute = (int(part) for part in PURGE_AT.split(":"))
+except ValueError as _error:
+    raise ImproperlyConfigured("PURGE_AT must be HH:MM, e.g. 02:30") from _error
+
 CELERY_BEAT_SCHEDULE = {
+    # Nightly, when no one listens: delete what has expired, with a certificate for each.
+    "purge-expired-recordings": {
+        "task": "recordings.tasks.purge_expired_recordings",
+        "schedule": crontab(hour=_purge_hour, minute=_purge_minute),
+    },
     # Nightly, after the day's calls: prove the audit trail was not altered since yesterday.
     "verify-audit-chain": {
         "task": "audit.tasks.verify_audit_chain",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
@@ -21,6 +23,46 @@ class Status(models.TextChoices):
     ERASED = "erased", "Erased (request or withdrawal)"
 
 
+class DeletionReason(models.TextChoices):
+    EXPIRED = "expired", "Retention period ended"
+    CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
+    ERASURE_REQUEST = "erasure_request", "Erasure request (GDPR Art. 17)"
+    NO_CONTRACT = "no_contract", "No contract followed (insurance telesales)"
+
+
+def _holds_holding(*, tenant, pk, customer_number, started_at, campaign):
+    """Active legal holds of a tenant that hold a recording: explicitly, or because it matches
+    every criterion the hold gives. The arguments are values, or OuterRefs for a subquery."""
+    legal_hold = apps.get_model("compliance", "LegalHold")
+    no_criteria = (
+        Q(customer_number="")
+        & Q(started_from__isnull=True)
+        & Q(started_until__isnull=True)
+        & Q(campaign="")
+    )
+    matches_criteria = (
+        ~no_criteria
+        & (Q(customer_number="") | Q(customer_number=customer_number))
+        & (Q(started_from__isnull=True) | Q(started_from__lte=started_at))
+        & (Q(started_until__isnull=True) | Q(started_until__gte=started_at))
+        & (Q(campaign="") | Q(campaign=campaign))
+    )
+    return legal_hold.objects.filter(tenant=tenant, released_at__isnull=True).filter(
+        Q(recordings=pk) | matches_criteria
+    )
+
+
+def matching_active_holds():
+    """For Exists() against Recording rows: the active holds holding the outer recording."""
+    return _holds_holding(
+        tenant=OuterRef("tenant"),
+        pk=OuterRef("pk"),
+        customer_number=OuterRef("customer_number"),
+        started_at=OuterRef("started_at"),
+        campaign=OuterRef("campaign"),
+    )
+
+
 class RecordingQuerySet(models.QuerySet):
     def for_user(self, user) -> RecordingQuerySet:
         if user.is_superuser:
@@ -31,7 +73,14 @@ class RecordingQuerySet(models.QuerySet):
         return self.filter(status=Status.ACTIVE)
 
     def expired(self, *, on: date) -> RecordingQuerySet:
+        """Active recordings whose last day of retention (`retain_until`) is before `on`."""
         return self.active().filter(retain_until__lt=on)
+
+    def on_hold(self) -> RecordingQuerySet:
+        return self.filter(Exists(matching_active_holds()))
+
+    def not_on_hold(self) -> RecordingQuerySet:
+        return self.filter(~Exists(matching_active_holds()))
 
 
 class Recording(models.Model):
@@ -60,13 +109,19 @@ class Recording(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    retain_until = models.DateField()
+    retain_until = models.DateField(help_text="Last day the recording may be kept.")
+    deletion_reason = models.CharField(
+        max_length=20,
+        choices=DeletionReason.choices,
+        default=DeletionReason.EXPIRED,
+        help_text="Why it will be (or was) deleted once retain_until has passed.",
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     # The audio: encrypted with a data key of its own, itself wrapped by the tenant's key.
     size_bytes = models.PositiveBigIntegerField()
     content_type = models.CharField(max_length=40)
     audio_sha256 = models.CharField(max_length=64, help_text="SHA-256 of the plain audio.")
-    storage_name = models.CharField(max_length=255, editable=False)
+    storage_name = models.CharField(max_length=255, editable=False, db_index=True)
     wrapped_key = models.BinaryField(null=True, editable=False)
     master_key_id = models.CharField(max_length=16, editable=False)
     ingested_at = models.DateTimeField(auto_now_add=True)
@@ -102,6 +157,16 @@ class Recording(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("admin:recordings_recording_change", args=[self.pk])
 
+    def active_holds(self):
+        """The legal holds that hold this recording now."""
+        return _holds_holding(
+            tenant=self.tenant_id,
+            pk=self.pk,
+            customer_number=self.customer_number,
+            started_at=self.started_at,
+            campaign=self.campaign,
+        ).distinct()
+
     @property
     def masked_number(self) -> str:
         number = self.customer_number
@@ -125,3 +190,81 @@ class AccessGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.recording} ({self.purpose}) until {self.expires_at:%H:%M}"
+
+
+class PurgeRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+    DRY_RUN = "dry_run", "Preview (dry run)"
+
+
+class PurgeRun(models.Model):
+    """One run of the purge (nightly task or command), with its counts. A run that dies stays
+    'running'; the next run finishes its work (see recordings/services/purge.py)."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=PurgeRunStatus.choices)
+    triggered_by = models.CharField(max_length=150)
+    expired_found = models.PositiveIntegerField(default=0)
+    purged = models.PositiveIntegerField(default=0)
+    skipped_held = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    files_removed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    preview = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ("-started_at",)
+
+    def __str__(self) -> str:
+        return f"purge {self.started_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class DeletionCertificate(models.Model):
+    """Proof that one recording was deleted, with no personal data: ids, hashes, policy, reason,
+    time, and an HMAC signature (AUDIT_HMAC_KEY) over all of it. Exactly one per deleted
+    recording (unique recording_id)."""
+
+    recording_id = models.BigIntegerField(unique=True)
+    tenant = models.ForeignKey("compliance.Tenant", on_delete=models.PROTECT, related_name="+")
+    call_id_hash = models.CharField(max_length=64)
+    audio_sha256 = models.CharField(max_length=64)
+    storage_name = models.CharField(max_length=255, blank=True, help_text="Random file name.")
+    purpose_code = models.CharField(max_length=60)
+    policy_id = models.BigIntegerField(null=True, blank=True)
+    policy_version = models.BigIntegerField(null=True, blank=True)
+    retain_until = models.DateField()
+    reason = models.CharField(max_length=20, choices=DeletionReason.choices)
+    purge_run = models.ForeignKey(
+        PurgeRun, null=True, blank=True, on_delete=models.PROTECT, related_name="certificates"
+    )
+    deleted_at = models.DateTimeField()
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ("-deleted_at",)
+        indexes = [models.Index(fields=("tenant", "-deleted_at"), name="certificate_tenant")]
+
+    def __str__(self) -> str:
+        return f"certificate for recording {self.recording_id} ({self.reason})"
+
+
+class PendingFileRemoval(models.Model):
+    """Audio whose record is already deleted (committed) but whose file may still exist: written
+    in the deleting transaction, removed once the file is gone. A crash between the commit and
+    the unlink leaves the row, and the next purge finishes the job."""
+
+    storage_name = models.CharField(max_length=255, unique=True)
+    purge_run = models.ForeignKey(PurgeRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.storage_name

@@ -6,6 +6,7 @@ from celery import shared_task
 
 from audit.context import acting_as
 
+from .services import purge
 from .services.integrity import recordings_verify_integrity
 from .services.retention import recordings_retention_recompute
 
@@ -30,3 +31,27 @@ def verify_integrity() -> dict:
     with acting_as("task:recordings.tasks.verify_integrity"):
         report = recordings_verify_integrity()
     return {"checked": report.checked, "failures": report.failures}
+
+
+@shared_task(
+    name="recordings.tasks.purge_expired_recordings",
+    acks_late=True,
+    # Far above a night's purge of a million recordings; Redis' visibility timeout is above it
+    # (settings), so a running purge is never delivered to a second worker.
+    time_limit=4 * 3600,
+    soft_time_limit=4 * 3600 - 300,
+)
+def purge_expired_recordings(batch_size: int = 1000) -> dict:
+    """Nightly. Idempotent and restartable: a redelivered or concurrent run purges what is left
+    and nothing twice (tenant locks, SKIP LOCKED, one certificate per recording)."""
+    with acting_as("task:recordings.tasks.purge_expired_recordings"):
+        run = purge.purge_expired_recordings(batch_size=batch_size, triggered_by="celery beat")
+        orphans = purge.orphan_files_sweep()
+    return {
+        "run": run.pk,
+        "status": run.status,
+        "purged": run.purged,
+        "skipped_held": run.skipped_held,
+        "failed": run.failed,
+        "orphans_removed": len(orphans),
+    }

@@ -18,9 +18,10 @@ from django.utils.dateparse import parse_datetime
 
 from audit.models import Outcome
 from audit.services import event_record
-from compliance.models import ApiKey, Purpose, Tenant
+from compliance.models import ApiKey, ConsentDecision, Purpose, Tenant
 from compliance.phone import InvalidNumber, normalise_number
 from compliance.retention import retain_until_for
+from compliance.services import consent_in_force
 
 from .. import crypto
 from ..audio import AudioRejected, inspect_audio
@@ -102,6 +103,8 @@ def _validate(tenant: Tenant, fields: dict[str, object]) -> _Validated:
         number = normalise_number(raw_number, default_region=tenant.country_code)
     except InvalidNumber as error:
         raise IngestRefused(f"customer_number: {error}", field="customer_number") from error
+    if purpose.requires_consent:
+        _require_consent(tenant, number, purpose)
     return _Validated(
         call_id=call_id,
         direction=direction,
@@ -114,6 +117,22 @@ def _validate(tenant: Tenant, fields: dict[str, object]) -> _Validated:
         ),
         campaign=_text(fields.get("campaign"), field="campaign", limit=128),
     )
+
+
+def _require_consent(tenant: Tenant, number: str, purpose: Purpose) -> None:
+    """A consent-based purpose needs the caller's consent in force (DESIGN: the caller may refuse
+    and may withdraw; insurance telesales, R.112-7: a caller who refused is recorded not at all)."""
+    consent = consent_in_force(tenant=tenant, customer_number=number, purpose=purpose)
+    if consent is None:
+        reason = f"no consent of this caller is recorded for {purpose.code}, which requires it"
+    elif consent.decision != ConsentDecision.GRANTED:
+        reason = (
+            f"the caller {consent.get_decision_display().lower()} consent for {purpose.code} "
+            f"on {consent.decided_at:%Y-%m-%d %H:%M} ({consent.get_channel_display()})"
+        )
+    else:
+        return
+    raise IngestRefused(reason, field="consent", status=409)
 
 
 def _record_refusal(tenant: Tenant, api_key: ApiKey | None, fields, refusal: IngestRefused):

@@ -1,0 +1,39 @@
+"""PostgreSQL advisory locks, named here so that every process agrees on their numbers.
+
+Transaction-scoped locks end with the transaction; session-scoped ones must be released.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+# Two-integer keys: (namespace, tenant id or run id).
+HOLD_NAMESPACE = 73_01  # placing a hold (exclusive) vs deleting recordings (shared), per tenant
+PURGE_TENANT_NAMESPACE = 73_02  # one purge run per tenant at a time
+PURGE_RUN_NAMESPACE = 73_03  # held by a live purge run for its own id
+
+
+def _execute(sql: str, key: tuple[int, int]) -> object:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(key))
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def hold_placement_lock(tenant_id: int) -> None:
+    """Placing or widening a hold waits for deletions in flight in that tenant, and deletions
+    that start later wait for the hold to commit, so a deletion never misses a hold."""
+    _execute("SELECT pg_advisory_xact_lock(%s, %s)", (HOLD_NAMESPACE, tenant_id))
+
+
+def deletion_lock(tenant_id: int) -> None:
+    """Shared between deleting transactions of a tenant; excludes hold placement."""
+    _execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", (HOLD_NAMESPACE, tenant_id))
+
+
+def try_session_lock(namespace: int, key: int) -> bool:
+    return bool(_execute("SELECT pg_try_advisory_lock(%s, %s)", (namespace, key)))
+
+
+def release_session_lock(namespace: int, key: int) -> None:
+    _execute("SELECT pg_advisory_unlock(%s, %s)", (namespace, key))
