@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import pytest
@@ -38,8 +39,11 @@ def _append_only_audit_tables(request):
         return
     request.getfixturevalue(kind)
     if not Group.objects.exists():
-        # A transactional test's flush also emptied the role groups of data migration 0002.
+        # A transactional test's flush also emptied what data migrations create: the role
+        # groups and the shipped purposes and retention presets.
         sync_role_groups(django_apps)
+        presets = importlib.import_module("compliance.migrations.0004_retention_presets")
+        presets.create_presets(django_apps, None)
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
         cursor.execute("ALTER TABLE audit_chainhead ENABLE TRIGGER USER")
