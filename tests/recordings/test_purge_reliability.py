@@ -58,6 +58,15 @@ def _purge_command(recordings_dir: Path, batch_size: int) -> tuple[list[str], di
     return command, environment
 
 
+def _wait_for_a_new_run(process: subprocess.Popen, seconds: float = 15.0) -> None:
+    known = set(PurgeRun.objects.values_list("pk", flat=True))
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        if PurgeRun.objects.exclude(pk__in=known).exists():
+            return
+        time.sleep(0.005)
+
+
 def _population(cast, expired: int, fresh: int, held: int):
     long_ago = timezone.now() - timedelta(days=400)
     doomed = [ingest(cast.acme, started_at=long_ago, seconds=0.02) for _ in range(expired)]
@@ -95,8 +104,8 @@ def _assert_end_state(doomed, survivors, recordings_dir: Path):
 
 
 def test_purge_killed_at_random_moments_resumes_to_the_same_end_state(cast, recordings_dir):
-    doomed, survivors = _population(cast, expired=600, fresh=40, held=30)
-    command, environment = _purge_command(recordings_dir, batch_size=3)
+    doomed, survivors = _population(cast, expired=1000, fresh=40, held=30)
+    command, environment = _purge_command(recordings_dir, batch_size=2)
     randomness = random.Random(1234)  # noqa: S311 - reproducible kill times
     kills = 0
     deadline = time.monotonic() + 240
@@ -108,8 +117,11 @@ def test_purge_killed_at_random_moments_resumes_to_the_same_end_state(cast, reco
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        # Django starts in about half a second; then each batch of 3 is a few milliseconds.
-        time.sleep(randomness.uniform(0.4, 1.3))
+        # Kill at a random instant of the purge itself: once the run has started, within the
+        # next few batches (each a few milliseconds), so that kills fall before, inside and
+        # just after the commits of batches, and between a commit and its file removals.
+        _wait_for_a_new_run(process)
+        time.sleep(randomness.uniform(0.0, 0.3))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
@@ -117,7 +129,7 @@ def test_purge_killed_at_random_moments_resumes_to_the_same_end_state(cast, reco
     assert kills >= 20
     # The kills landed mid-work: runs that had purged some batches were cut off, and resumed.
     interrupted = PurgeRun.objects.filter(status="failed", purged__gt=0).count()
-    assert interrupted >= 3, f"only {interrupted} runs were killed while purging"
+    assert interrupted >= 5, f"only {interrupted} runs were killed while purging"
     final = subprocess.run(
         command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300
     )
