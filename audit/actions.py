@@ -8,4 +8,13 @@ ACTION_CHOICES = [
     ("audit.exported", "Audit trail exported"),
     ("audit.chain_broken", "Audit chain verification failed"),
     ("demo.seeded", "Demo data seeded"),
+    ("api.auth_failed", "API call refused: no usable API key"),
+    ("recording.ingested", "Recording ingested"),
+    ("recording.ingest_refused", "Recording refused at ingest"),
+    ("recording.viewed", "Recording details viewed (full customer number)"),
+    ("recording.access_granted", "Listening granted for a stated purpose"),
+    ("recording.access_denied", "Listening refused"),
+    ("recording.played", "Recording played"),
+    ("recording.downloaded", "Recording downloaded"),
+    ("recording.play_denied", "Playback or download refused: no valid grant"),
 ]

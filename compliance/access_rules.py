@@ -76,17 +76,13 @@ PURPOSE_NEEDS: dict[str, frozenset[AccessNeed]] = {
     "training": frozenset({AccessNeed.TRAINING, AccessNeed.QUALITY}),
     "quality": frozenset({AccessNeed.QUALITY, AccessNeed.TRAINING}),
     # Recorded to assess agents' performance, which is also quality and training material.
-    "supervision": frozenset(
-        {AccessNeed.SUPERVISION, AccessNeed.QUALITY, AccessNeed.TRAINING}
-    ),
+    "supervision": frozenset({AccessNeed.SUPERVISION, AccessNeed.QUALITY, AccessNeed.TRAINING}),
     # Consent-based: the caller agreed to a recording for the commercial call; checking that the
     # call followed the script is within what was announced, reusing it for training or to assess
     # the agent is not (consent covers the purposes stated to the caller, Art. 6(1)(a), 7).
     "telemarketing": frozenset({AccessNeed.QUALITY}),
     # Analysis material exists to evaluate calls and agents.
-    "call_analysis": frozenset(
-        {AccessNeed.QUALITY, AccessNeed.TRAINING, AccessNeed.SUPERVISION}
-    ),
+    "call_analysis": frozenset({AccessNeed.QUALITY, AccessNeed.TRAINING, AccessNeed.SUPERVISION}),
     # Kept under a legal obligation as proof (Code des assurances R.112-7; MiFID II Art. 16(7)):
     # a further use for quality, training or supervision is not compatible with that basis
     # (Art. 6(4)); only complaints, the authorities and the data subject may hear them.

@@ -75,13 +75,13 @@ class CustodiaUserAdmin(UserAdmin):
 @admin.register(Purpose)
 class PurposeAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
     platform_rows_visible = True
-    list_display = ("name", "code", "legal_basis", "requires_consent", "scope", "active")
+    list_display = ("name", "code", "legal_basis", "requires_consent", "scope_label", "active")
     list_filter = ("legal_basis", "requires_consent", "active")
     search_fields = ("name", "code")
     list_select_related = ("tenant",)
 
     @admin.display(description="Scope")
-    def scope(self, purpose: Purpose) -> str:
+    def scope_label(self, purpose: Purpose) -> str:
         return purpose.tenant.name if purpose.tenant_id else "Platform"
 
     def save_model(self, request, obj, form, change):
@@ -97,7 +97,7 @@ class RetentionPolicyAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
         "retention_months",
         "maximum_months",
         "action_at_expiry",
-        "scope",
+        "scope_label",
         "effective_from",
         "active",
     )
@@ -107,7 +107,7 @@ class RetentionPolicyAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
     autocomplete_fields = ("purpose",)
 
     @admin.display(description="Scope")
-    def scope(self, policy: RetentionPolicy) -> str:
+    def scope_label(self, policy: RetentionPolicy) -> str:
         return policy.tenant.name if policy.tenant_id else "Platform"
 
     def save_model(self, request, obj, form, change):

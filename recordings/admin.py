@@ -1,1 +1,294 @@
-# Register your models here.
+"""The recording register in the admin: read-only, tenant-scoped, usable at 10 million rows.
+
+Recordings arrive through the API only and their audio is never replaced; deletion is the purge's
+job. The list masks customer numbers; the detail page shows the full number, so each display of it
+goes on the audit trail (`recording.viewed`, DESIGN.md invariant 4). Nothing here counts or scans
+the whole table: the paginator's count is capped, filters offer bounded choices, search is exact
+(index lookups), and the only sortable column is the indexed start time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.db import connection
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.admin import CappedCountPaginator
+from compliance.access_rules import AccessNeed, allowed_access_purposes, may_listen
+from compliance.admin import audit_trail_link
+from compliance.models import Purpose, Tenant
+from compliance.phone import InvalidNumber, normalise_number
+from portal.tenancy import TenantListFilter, TenantScopedAdmin
+
+from .models import AccessGrant, Recording, Status
+from .services.access import active_grant, recording_viewed
+
+
+class PurposeFilter(admin.SimpleListFilter):
+    """The platform's purposes and those of the viewer's tenants (Django's related filter would
+    list every tenant's purposes, naming other clients' processing)."""
+
+    title = "purpose"
+    parameter_name = "purpose"
+
+    def lookups(self, request, model_admin):
+        purposes = Purpose.objects.select_related("tenant").order_by("name")
+        if not request.user.is_superuser:
+            purposes = purposes.filter(
+                Q(tenant__isnull=True) | Q(tenant__in=request.user.memberships.values("tenant_id"))
+            )
+        return [
+            (
+                str(purpose.pk),
+                f"{purpose.name} ({purpose.tenant})" if purpose.tenant else purpose.name,
+            )
+            for purpose in purposes
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(purpose_id=value) if value.isdigit() else queryset.none()
+
+
+class RetentionEndsFilter(admin.SimpleListFilter):
+    """Active recordings by the end of their retention. Each choice is a range on retain_until
+    among active rows, which the partial index recording_active_expiry serves."""
+
+    title = "retention ends"
+    parameter_name = "retention_ends"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("expired", "Expired (awaiting purge)"),
+            ("7d", "Within 7 days"),
+            ("30d", "Within 30 days"),
+            ("later", "Later"),
+        ]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        windows = {
+            "expired": Q(retain_until__lt=today),
+            "7d": Q(retain_until__gte=today, retain_until__lte=today + timedelta(days=7)),
+            "30d": Q(retain_until__gte=today, retain_until__lte=today + timedelta(days=30)),
+            "later": Q(retain_until__gt=today + timedelta(days=30)),
+        }
+        window = windows.get(self.value() or "")
+        if window is None:
+            return queryset
+        return queryset.filter(window, status=Status.ACTIVE)
+
+
+# The distinct campaigns of one tenant by a "loose index scan" over the (tenant, campaign) index:
+# each step is one index probe for the next campaign name, so the cost grows with the number of
+# campaigns, not of recordings (a SELECT DISTINCT would read all of a tenant's millions of rows).
+# PostgreSQL evaluates the recursive CTE lazily, so the LIMIT bounds the probes too.
+_TENANT_CAMPAIGNS_SQL = """
+WITH RECURSIVE campaigns(campaign) AS (
+    (SELECT campaign FROM recordings_recording
+      WHERE tenant_id = %(tenant)s AND campaign > ''
+      ORDER BY campaign LIMIT 1)
+    UNION ALL
+    SELECT (SELECT next.campaign FROM recordings_recording AS next
+             WHERE next.tenant_id = %(tenant)s AND next.campaign > previous.campaign
+             ORDER BY next.campaign LIMIT 1)
+      FROM campaigns AS previous
+     WHERE previous.campaign IS NOT NULL
+)
+SELECT campaign FROM campaigns WHERE campaign IS NOT NULL LIMIT %(limit)s
+"""
+
+CAMPAIGNS_PER_TENANT = 100
+
+
+def tenant_campaigns(tenant_id: int, *, limit: int = CAMPAIGNS_PER_TENANT) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(_TENANT_CAMPAIGNS_SQL, {"tenant": tenant_id, "limit": limit})
+        return [row[0] for row in cursor.fetchall()]
+
+
+class CampaignFilter(admin.SimpleListFilter):
+    """The campaigns of the viewer's tenants (of the tenant chosen in the tenant filter, if any),
+    read with tenant_campaigns: at most CAMPAIGNS_PER_TENANT per tenant, alphabetically. A
+    campaign beyond that is still reachable with ?campaign=<name>, an index lookup too."""
+
+    title = "campaign"
+    parameter_name = "campaign"
+
+    def lookups(self, request, model_admin):
+        tenants = Tenant.objects.for_user(request.user)
+        chosen_tenant = request.GET.get(TenantListFilter.parameter_name, "")
+        if chosen_tenant.isdigit():
+            tenants = tenants.filter(pk=chosen_tenant)
+        names = {
+            name for pk in tenants.values_list("pk", flat=True) for name in tenant_campaigns(pk)
+        }
+        if self.value():
+            names.add(self.value())
+        return [(name, name) for name in sorted(names)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(campaign=self.value()) if self.value() else queryset
+
+
+@admin.register(Recording)
+class RecordingAdmin(TenantScopedAdmin):
+    list_display = (
+        "call_id",
+        "started_at",
+        "direction",
+        "purpose",
+        "customer",
+        "duration",
+        "status",
+        "retain_until",
+        "tenant",
+    )
+    list_filter = (
+        PurposeFilter,
+        "status",
+        "direction",
+        TenantListFilter,
+        RetentionEndsFilter,
+        CampaignFilter,
+    )
+    list_select_related = ("purpose", "tenant")
+    # The only sortable column is the one indexed with the tenant (recording_tenant_started);
+    # sorting 10 million rows by anything else means reading them all.
+    sortable_by = ("started_at",)
+    search_fields = ("call_id",)  # shows the search box; get_search_results does the work
+    search_help_text = (
+        "Exact call id, or the customer's number in any format (national numbers are read in the "
+        "tenant's country)."
+    )
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+    actions = None
+    view_on_site = False  # get_absolute_url is this very page
+    fieldsets = (
+        (
+            "Call",
+            {
+                "fields": (
+                    "call_id",
+                    "tenant",
+                    "direction",
+                    "started_at",
+                    "duration",
+                    "agent_code",
+                    "agent",
+                    "customer_number",
+                    "subject_reference",
+                    "campaign",
+                )
+            },
+        ),
+        (
+            "Purpose and retention",
+            {"fields": ("purpose", "legal_basis", "retention_policy", "retain_until", "status")},
+        ),
+        (
+            "Audio",
+            {"fields": ("content_type", "size_bytes", "audio_sha256", "ingested_at")},
+        ),
+    )
+    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
+
+    def scope(self, request, queryset):
+        """The viewer's tenants as a literal list rather than the membership subquery: knowing
+        the tenant, PostgreSQL walks the (tenant, -started_at) index in order and stops after one
+        page, instead of sorting every recording of the tenant (seconds at millions of rows)."""
+        if request.user.is_superuser:
+            return queryset
+        tenant_ids = list(request.user.memberships.values_list("tenant_id", flat=True))
+        return queryset.filter(tenant_id__in=tenant_ids)
+
+    # --- read-only: recordings arrive through the API, the purge deletes them -----------------
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    # --- columns -------------------------------------------------------------------------------
+
+    @admin.display(description="Customer number")
+    def customer(self, recording: Recording) -> str:
+        return recording.masked_number or "—"
+
+    @admin.display(description="Duration")
+    def duration(self, recording: Recording) -> str:
+        seconds = int(recording.duration_seconds)
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    # --- exact search --------------------------------------------------------------------------
+
+    def get_search_results(self, request, queryset, search_term):
+        """An exact call id, or a customer number normalised to E.164 in each of the viewer's
+        tenants' countries (the same national digits are different numbers in France and Spain).
+        Every branch names its tenants, so that each is an index lookup on (tenant, call_id) or
+        (tenant, customer_number), never a scan."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        tenants = list(Tenant.objects.for_user(request.user).values_list("pk", "country_code"))
+        condition = Q(tenant_id__in=[tenant_id for tenant_id, _ in tenants], call_id=term)
+        tenants_by_number: dict[str, list[int]] = {}
+        for tenant_id, country in tenants:
+            try:
+                number = normalise_number(term, default_region=country)
+            except InvalidNumber:
+                continue
+            tenants_by_number.setdefault(number, []).append(tenant_id)
+        for number, tenant_ids in tenants_by_number.items():
+            condition |= Q(tenant_id__in=tenant_ids, customer_number=number)
+        return queryset.filter(condition), False
+
+    # --- the detail page -----------------------------------------------------------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            # The page shows the full customer number: personal metadata, traced on every display.
+            recording_viewed(user=request.user, recording=obj)
+            context.update(self._access_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _access_context(self, request, recording: Recording) -> dict:
+        user = request.user
+        can_listen = (
+            recording.status == Status.ACTIVE
+            and may_listen(user=user, recording=recording)
+            and bool(allowed_access_purposes(user=user, recording=recording))
+        )
+        reviewer = user.has_perm("audit.view_auditevent")
+        grants = AccessGrant.objects.filter(
+            recording=recording, expires_at__gt=timezone.now()
+        ).select_related("user")
+        if not reviewer:
+            grants = grants.filter(user=user)  # reviewers see everyone's; others their own
+        needs = dict(AccessNeed.choices)
+        return {
+            "listen_url": reverse("recordings:listen", args=[recording.pk]) if can_listen else "",
+            "player_url": (
+                reverse("recordings:player", args=[recording.pk])
+                if can_listen and active_grant(user=user, recording=recording)
+                else ""
+            ),
+            "audit_trail_link": (
+                audit_trail_link(f"target=recordings.recording:{recording.pk}") if reviewer else ""
+            ),
+            "current_grants": [
+                (grant, needs.get(grant.purpose, grant.purpose)) for grant in grants[:50]
+            ],
+        }

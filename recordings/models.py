@@ -149,6 +149,8 @@ class Recording(models.Model):
             models.Index(fields=("tenant", "customer_number"), name="recording_tenant_number"),
             models.Index(fields=("tenant", "campaign"), name="recording_tenant_campaign"),
             models.Index(fields=("purpose", "-started_at"), name="recording_purpose_started"),
+            # The platform operator's unfiltered list (all tenants, newest first).
+            models.Index(fields=("-started_at",), name="recording_started"),
         ]
 
     def __str__(self) -> str:

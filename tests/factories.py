@@ -3,12 +3,31 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, timedelta
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import event_record
-from compliance.models import Membership, Role, Tenant
+from compliance.models import (
+    ApiKey,
+    Consent,
+    LegalBasis,
+    LegalHold,
+    Membership,
+    Purpose,
+    RetentionPolicy,
+    Role,
+    Tenant,
+)
+from compliance.services import api_key_create, consent_record, legal_hold_place
+from recordings.models import Recording
+from recordings.services.ingest import recording_ingest
+
+from .audio import tone_wav
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -48,8 +67,70 @@ def audit_event_for(*, tenant: Tenant) -> AuditEvent:
     return AuditEvent.objects.get(sequence=recorded.sequence)
 
 
+class PurposeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Purpose
+
+    code = factory.Sequence(lambda n: f"purpose-{n}")
+    name = factory.Sequence(lambda n: f"Purpose {n}")
+    legal_basis = LegalBasis.LEGITIMATE_INTEREST
+    default_retention_months = 6
+
+
+class RetentionPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RetentionPolicy
+
+    purpose = factory.SubFactory(PurposeFactory, tenant=factory.SelfAttribute("..tenant"))
+    name = factory.Sequence(lambda n: f"Policy {n}")
+    retention_months = 3
+    legal_reference = "Internal rule"
+    effective_from = date(2026, 1, 1)
+
+
+def recording_for(*, tenant: Tenant) -> Recording:
+    fields = {
+        "call_id": f"factory-{uuid.uuid4().hex[:12]}",
+        "direction": "inbound",
+        "started_at": (timezone.now() - timedelta(hours=1)).isoformat(),
+        "customer_number": "+33612345678",
+        "purpose": "quality",
+    }
+    audio = tone_wav(0.5)
+    return recording_ingest(tenant=tenant, api_key=None, audio=audio, fields=fields).recording
+
+
+def api_key_for(*, tenant: Tenant) -> ApiKey:
+    return api_key_create(actor=None, tenant=tenant, name="Recorder")[0]
+
+
+def consent_for(*, tenant: Tenant) -> Consent:
+    return consent_record(
+        recorded_by="test",
+        tenant=tenant,
+        customer_number="+33612345678",
+        purpose_code="telemarketing",
+        decision="granted",
+        decided_at=timezone.now() - timedelta(minutes=5),
+        channel="ivr",
+    )
+
+
+def legal_hold_for(*, tenant: Tenant) -> LegalHold:
+    officer = UserFactory(username=f"officer-{tenant.slug}", is_superuser=True)
+    return legal_hold_place(
+        actor=officer, tenant=tenant, reference="Case", reason="Litigation", campaign="c1"
+    )
+
+
 SCOPED_FACTORIES = {
     Tenant: lambda tenant: tenant,
     Membership: lambda tenant: MembershipFactory(tenant=tenant),
     AuditEvent: lambda tenant: audit_event_for(tenant=tenant),
+    Purpose: lambda tenant: PurposeFactory(tenant=tenant),
+    RetentionPolicy: lambda tenant: RetentionPolicyFactory(tenant=tenant),
+    ApiKey: lambda tenant: api_key_for(tenant=tenant),
+    Consent: lambda tenant: consent_for(tenant=tenant),
+    LegalHold: lambda tenant: legal_hold_for(tenant=tenant),
+    Recording: lambda tenant: recording_for(tenant=tenant),
 }

@@ -1,0 +1,301 @@
+"""Purpose-bound listening: a person states why, gets a time-limited grant, and every play, download
+and metadata view goes on the trail with that purpose (DESIGN.md invariant 4).
+
+Refusals are recorded too, in a transaction of their own: the refused work leaves nothing, but
+the attempt stays on the trail (the caller's transaction is not rolled back by a refusal, because
+the refusal is raised only after the denied event has been written and the grant's savepoint has
+been discarded).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Outcome
+from audit.services import event_record
+from compliance.access_rules import (
+    AccessNeed,
+    allowed_access_purposes,
+    may_download,
+    may_listen,
+    tenant_role,
+)
+
+from ..models import AccessGrant, Recording, Status
+
+# A reason a reviewer can act on ("complaint ref. 2024-118 about the agent's tone"), not "ok".
+MIN_JUSTIFICATION_LENGTH = 10
+MAX_JUSTIFICATION_LENGTH = 2000
+
+
+class AccessRefused(Exception):
+    """A request for a listening grant was refused (and the refusal audited).
+
+    `reason` is a stable code: permission, download, tenant, inactive, purpose, justification.
+    """
+
+    def __init__(self, message: str, *, reason: str):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+class PlaybackRefused(Exception):
+    """Audio was asked for without a valid grant (and the refusal audited)."""
+
+    def __init__(self, message: str, *, reason: str):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+def _record_access_denied(
+    *,
+    recording: Recording,
+    refusal: AccessRefused,
+    purpose: str,
+    justification: str,
+    download: bool,
+) -> None:
+    with transaction.atomic():
+        event_record(
+            action="recording.access_denied",
+            outcome=Outcome.DENIED,
+            tenant=recording.tenant_id,
+            target=recording,
+            purpose=str(purpose)[:60],
+            justification=justification[:MAX_JUSTIFICATION_LENGTH],
+            extra={"reason": refusal.reason, "message": refusal.message, "download": download},
+        )
+
+
+def _check_may_listen(*, user, recording: Recording, download: bool) -> list[AccessNeed]:
+    """The needs the user may state, or AccessRefused (not yet audited)."""
+    if not user.is_superuser and tenant_role(user=user, tenant_id=recording.tenant_id) is None:
+        raise AccessRefused("You are not a member of this recording's tenant.", reason="tenant")
+    if not may_listen(user=user, recording=recording):
+        raise AccessRefused(
+            "You are not allowed to listen to recordings in this tenant.", reason="permission"
+        )
+    if download and not may_download(user=user, recording=recording):
+        raise AccessRefused(
+            "You are not allowed to download recordings in this tenant.", reason="download"
+        )
+    if recording.status != Status.ACTIVE:
+        raise AccessRefused(
+            "This recording's audio has been deleted and cannot be heard.", reason="inactive"
+        )
+    purposes = allowed_access_purposes(user=user, recording=recording)
+    if not purposes:
+        raise AccessRefused(
+            "No listening purpose open to your role is compatible with this recording's purpose "
+            f"({recording.purpose}).",
+            reason="purpose",
+        )
+    return purposes
+
+
+def listening_purposes(*, user, recording: Recording) -> list[AccessNeed]:
+    """The needs the user may state for this recording (for the purpose form). When there is none
+    at all (an auditor, a deleted recording, an incompatible purpose), the attempt is recorded as
+    denied and AccessRefused raised."""
+    try:
+        return _check_may_listen(user=user, recording=recording, download=False)
+    except AccessRefused as refusal:
+        _record_access_denied(
+            recording=recording, refusal=refusal, purpose="", justification="", download=False
+        )
+        raise
+
+
+def access_grant_request(
+    *,
+    user,
+    recording: Recording,
+    purpose: str,
+    justification: str,
+    download: bool = False,
+) -> AccessGrant:
+    """Grant `user` access to `recording` for LISTENING_GRANT_MINUTES, for a stated purpose.
+
+    Raises AccessRefused, after recording a `recording.access_denied` event, when the user may not
+    listen (or download) in the recording's tenant, the purpose is not one they may state for this
+    recording, the justification is missing or too short, or the audio is gone.
+
+    Not decorated with @transaction.atomic on purpose: the grant is written in an atomic block,
+    and a refusal is recorded in another one *after* the first has rolled back, so that the
+    denied event survives the refusal.
+    """
+    justification = (justification or "").strip()
+    try:
+        return _access_grant_create(
+            user=user,
+            recording=recording,
+            purpose=purpose,
+            justification=justification,
+            download=download,
+        )
+    except AccessRefused as refusal:
+        _record_access_denied(
+            recording=recording,
+            refusal=refusal,
+            purpose=purpose,
+            justification=justification,
+            download=download,
+        )
+        raise
+
+
+@transaction.atomic
+def _access_grant_create(
+    *, user, recording: Recording, purpose: str, justification: str, download: bool
+) -> AccessGrant:
+    allowed = _check_may_listen(user=user, recording=recording, download=download)
+    if purpose not in allowed:
+        label = AccessNeed(purpose).label if purpose in AccessNeed.values else repr(purpose)
+        raise AccessRefused(
+            f"{label} is not a purpose you may state for this recording.", reason="purpose"
+        )
+    if len(justification) < MIN_JUSTIFICATION_LENGTH:
+        raise AccessRefused(
+            f"Say why you need to hear this call (at least {MIN_JUSTIFICATION_LENGTH} "
+            "characters): the reason is kept on the audit trail.",
+            reason="justification",
+        )
+    if len(justification) > MAX_JUSTIFICATION_LENGTH:
+        raise AccessRefused(
+            f"Keep the justification under {MAX_JUSTIFICATION_LENGTH} characters.",
+            reason="justification",
+        )
+    granted_at = timezone.now()
+    grant = AccessGrant.objects.create(
+        recording=recording,
+        user=user,
+        purpose=purpose,
+        justification=justification,
+        allows_download=download,
+        granted_at=granted_at,
+        expires_at=granted_at + timedelta(minutes=settings.LISTENING_GRANT_MINUTES),
+    )
+    event_record(
+        action="recording.access_granted",
+        tenant=recording.tenant_id,
+        target=recording,
+        purpose=purpose,
+        justification=justification,
+        extra={
+            "grant": grant.pk,
+            "expires_at": grant.expires_at.isoformat(),
+            "download": download,
+        },
+    )
+    return grant
+
+
+def active_grant(*, user, recording: Recording, download: bool = False) -> AccessGrant | None:
+    """The user's unexpired grant for this recording (one allowing download when asked), the
+    latest-expiring first."""
+    grants = AccessGrant.objects.filter(
+        recording=recording, user=user, expires_at__gt=timezone.now()
+    )
+    if download:
+        grants = grants.filter(allows_download=True)
+    return grants.order_by("-expires_at").first()
+
+
+def _playback_check(*, user, recording: Recording, download: bool) -> AccessGrant:
+    allowed = (
+        may_download(user=user, recording=recording)
+        if download
+        else may_listen(user=user, recording=recording)
+    )
+    if not allowed:
+        verb = "download" if download else "listen to"
+        raise PlaybackRefused(f"You are not allowed to {verb} this recording.", reason="permission")
+    if recording.status != Status.ACTIVE:
+        raise PlaybackRefused("The recording's audio has been deleted.", reason="inactive")
+    grant = active_grant(user=user, recording=recording, download=download)
+    if grant is None:
+        raise PlaybackRefused(
+            "State a purpose first: you hold no valid grant"
+            + (" allowing download" if download else "")
+            + " for this recording.",
+            reason="no_grant",
+        )
+    return grant
+
+
+def playback_authorise(*, user, recording: Recording, download: bool = False) -> AccessGrant:
+    """The grant under which audio may be served now. Without one (none stated, expired, the
+    permission or membership since withdrawn, the audio deleted) the attempt is recorded as a
+    `recording.play_denied` event and PlaybackRefused raised."""
+    try:
+        return _playback_check(user=user, recording=recording, download=download)
+    except PlaybackRefused as refusal:
+        with transaction.atomic():
+            event_record(
+                action="recording.play_denied",
+                outcome=Outcome.DENIED,
+                tenant=recording.tenant_id,
+                target=recording,
+                extra={"reason": refusal.reason, "download": download},
+            )
+        raise
+
+
+@transaction.atomic
+def recording_not_found(*, recording_id: object) -> None:
+    """A recording that does not exist, or belongs to another tenant, was asked for. The answer
+    is a 404 either way; the attempt goes on the platform operators' trail (no tenant: the owning
+    tenant, if any, must not learn another tenant's staff, and the prober must not learn that the
+    recording exists)."""
+    event_record(
+        action="recording.access_denied",
+        outcome=Outcome.DENIED,
+        target_type="recordings.recording",
+        target_id=str(recording_id)[:64],
+        extra={"reason": "not_found"},
+    )
+
+
+@transaction.atomic
+def recording_played(*, user, recording: Recording, grant: AccessGrant) -> None:
+    """A playback started (the player's first request): who, for what purpose, under which grant.
+    The actor, IP, user agent and workstation come from the request's audit context."""
+    event_record(
+        action="recording.played",
+        tenant=recording.tenant_id,
+        target=recording,
+        purpose=grant.purpose,
+        justification=grant.justification,
+        extra={"grant": grant.pk, "user": user.get_username()},
+    )
+
+
+@transaction.atomic
+def recording_downloaded(*, user, recording: Recording, grant: AccessGrant) -> None:
+    event_record(
+        action="recording.downloaded",
+        tenant=recording.tenant_id,
+        target=recording,
+        purpose=grant.purpose,
+        justification=grant.justification,
+        extra={"grant": grant.pk, "user": user.get_username(), "sha256": recording.audio_sha256},
+    )
+
+
+@transaction.atomic
+def recording_viewed(*, user, recording: Recording) -> None:
+    """The recording's detail page shows the full customer number: personal metadata access
+    (invariant 4). No purpose is asked for browsing metadata; the access is still traced."""
+    event_record(
+        action="recording.viewed",
+        tenant=recording.tenant_id,
+        target=recording,
+        purpose="",
+        extra={"user": user.get_username(), "fields": ["customer_number", "subject_reference"]},
+    )

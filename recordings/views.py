@@ -1,0 +1,279 @@
+"""Purpose-bound listening in the browser: the purpose form, the player, the audio stream and the
+download. Every view is an admin view (signed-in staff only, never cached, CSRF-protected); a
+recording outside the viewer's tenants is a 404, never a 403 that would reveal it exists.
+
+The decisions (who may listen, for which purpose, with which grant) are the services'
+(recordings/services/access.py); these views translate them to HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_http_methods
+
+from compliance.access_rules import AccessNeed, may_download, may_listen
+
+from .crypto import DecryptionFailed
+from .models import Recording
+from .services.access import (
+    AccessRefused,
+    PlaybackRefused,
+    access_grant_request,
+    active_grant,
+    listening_purposes,
+    playback_authorise,
+    recording_downloaded,
+    recording_not_found,
+    recording_played,
+)
+from .storage import read_plain_audio
+
+logger = logging.getLogger(__name__)
+
+
+def _visible_recording(request: HttpRequest, recording_id: int) -> Recording:
+    """The recording if it belongs to one of the viewer's tenants; a 404 otherwise, whether it
+    exists in another tenant or not at all."""
+    recording = (
+        Recording.objects.for_user(request.user)
+        .select_related("purpose", "tenant")
+        .filter(pk=recording_id)
+        .first()
+    )
+    if recording is None:
+        recording_not_found(recording_id=recording_id)
+        raise Http404("No such recording.")
+    return recording
+
+
+def _page(request: HttpRequest, template: str, context: dict, *, status: int = 200):
+    """Pages extend the admin's base template: the admin site's context gives them its header,
+    navigation and user tools."""
+    return render(request, template, {**admin.site.each_context(request), **context}, status=status)
+
+
+def _need_label(code: str) -> str:
+    return AccessNeed(code).label if code in AccessNeed.values else code
+
+
+# --- the purpose form --------------------------------------------------------------------------
+
+
+class ListenForm(forms.Form):
+    """Nothing is validated here on purpose: the service decides, and records every refusal (a
+    purpose outside the offered choices, a missing justification) on the audit trail."""
+
+    purpose = forms.CharField(required=False, widget=forms.RadioSelect)
+    justification = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60, "required": True}),
+        help_text="Why you need to hear this call: a case, a complaint, a sampling plan. "
+        "Kept on the audit trail with your workstation.",
+    )
+    download = forms.BooleanField(
+        required=False,
+        label="Also download the audio file",
+        help_text="Only when the audio must leave Custodia (e.g. for a court or the data subject).",
+    )
+
+    def __init__(self, *args, purposes, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["purpose"].widget.choices = [(need.value, need.label) for need in purposes]
+        if len(purposes) == 1:
+            self.initial.setdefault("purpose", purposes[0].value)
+
+
+@require_http_methods(["GET", "POST"])
+def listen(request: HttpRequest, recording_id: int) -> HttpResponse:
+    recording = _visible_recording(request, recording_id)
+    context = {"recording": recording, "title": f"Listen to {recording}"}
+    try:
+        purposes = listening_purposes(user=request.user, recording=recording)
+    except AccessRefused as refusal:
+        return _page(
+            request, "recordings/listen_refused.html", {**context, "refusal": refusal}, status=403
+        )
+    form = ListenForm(request.POST or None, purposes=purposes)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            access_grant_request(
+                user=request.user,
+                recording=recording,
+                purpose=form.cleaned_data["purpose"],
+                justification=form.cleaned_data["justification"],
+                download=form.cleaned_data["download"],
+            )
+        except AccessRefused as refusal:
+            field = refusal.reason if refusal.reason in ListenForm.base_fields else None
+            form.add_error(field, refusal.message)
+            # A missing reason is a slip to correct; anything else asked for what is not allowed.
+            status = 200 if refusal.reason == "justification" else 403
+        else:
+            return redirect("recordings:player", recording_id=recording.pk)
+    grant = active_grant(user=request.user, recording=recording)
+    context.update(
+        form=form,
+        may_download=may_download(user=request.user, recording=recording),
+        grant=grant,
+        grant_purpose_label=_need_label(grant.purpose) if grant else "",
+        grant_minutes=settings.LISTENING_GRANT_MINUTES,
+    )
+    return _page(request, "recordings/listen.html", context, status=status)
+
+
+# --- the player -------------------------------------------------------------------------------
+
+
+@require_GET
+def player(request: HttpRequest, recording_id: int) -> HttpResponse:
+    recording = _visible_recording(request, recording_id)
+    grant = active_grant(user=request.user, recording=recording)
+    if grant is None or not may_listen(user=request.user, recording=recording):
+        messages.info(request, "State why you need to hear this call first.")
+        return redirect("recordings:listen", recording_id=recording.pk)
+    download_allowed = grant.allows_download and may_download(
+        user=request.user, recording=recording
+    )
+    return _page(
+        request,
+        "recordings/player.html",
+        {
+            "recording": recording,
+            "grant": grant,
+            "grant_purpose_label": _need_label(grant.purpose),
+            "title": f"Listening to {recording}",
+            "stream_url": reverse("recordings:stream", args=[recording.pk]),
+            "download_url": (
+                reverse("recordings:download", args=[recording.pk]) if download_allowed else ""
+            ),
+        },
+    )
+
+
+# --- audio ------------------------------------------------------------------------------------
+
+_SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive, as in Content-Range
+
+
+class Unsatisfiable(Exception):
+    pass
+
+
+def requested_range(header: str | None, size: int) -> ByteRange | None:
+    """The single byte range asked for (RFC 9110 §14.1.2), None to send the whole body (no Range
+    header, or one we may ignore: malformed, or several ranges), Unsatisfiable for a 416."""
+    if not header:
+        return None
+    match = _SINGLE_RANGE.match(header.strip())
+    if match is None:
+        return None  # several ranges, another unit or garbage: a server may ignore Range
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":  # bytes=-n: the last n bytes
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise Unsatisfiable
+        return ByteRange(max(0, size - suffix), size - 1)
+    start = int(first)
+    end = size - 1 if last == "" else int(last)
+    if last != "" and end < start:
+        return None  # an invalid range-spec: ignored, like a malformed header
+    if start >= size:
+        raise Unsatisfiable
+    return ByteRange(start, min(end, size - 1))
+
+
+def _audio_response(body: bytes, *, status: int, content_type: str) -> HttpResponse:
+    response = HttpResponse(body, status=status, content_type=content_type)
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Length"] = str(len(body))
+    # Decrypted audio is never kept by a browser or proxy cache (admin_view adds the rest).
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+def _plain_audio(recording: Recording) -> bytes | None:
+    try:
+        return read_plain_audio(recording)
+    except (DecryptionFailed, FileNotFoundError):
+        logger.exception("recording %s: audio unavailable", recording.pk)
+        return None
+
+
+@require_GET
+def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
+    recording = _visible_recording(request, recording_id)
+    try:
+        grant = playback_authorise(user=request.user, recording=recording)
+    except PlaybackRefused as refusal:
+        return HttpResponse(refusal.message, status=403, content_type="text/plain")
+    audio = _plain_audio(recording)
+    if audio is None:
+        return HttpResponse("The audio is unavailable.", status=410, content_type="text/plain")
+    size = len(audio)
+    try:
+        byte_range = requested_range(request.headers.get("Range"), size)
+    except Unsatisfiable:
+        response = _audio_response(b"", status=416, content_type="text/plain")
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    # A player fetches the start, then the ranges it seeks to: one playback, one event.
+    if byte_range is None or byte_range.start == 0:
+        recording_played(user=request.user, recording=recording, grant=grant)
+    if byte_range is None:
+        return _audio_response(audio, status=200, content_type=recording.content_type)
+    response = _audio_response(
+        audio[byte_range.start : byte_range.end + 1],
+        status=206,
+        content_type=recording.content_type,
+    )
+    response["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
+    return response
+
+
+# The content types recordings/audio.py accepts (mimetypes knows no "audio/wav" on every system).
+EXTENSIONS = {
+    "audio/wav": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/ogg": ".opus",
+    "audio/flac": ".flac",
+}
+
+
+@require_GET
+def download(request: HttpRequest, recording_id: int) -> HttpResponse:
+    recording = _visible_recording(request, recording_id)
+    try:
+        grant = playback_authorise(user=request.user, recording=recording, download=True)
+    except PlaybackRefused as refusal:
+        return HttpResponse(refusal.message, status=403, content_type="text/plain")
+    audio = _plain_audio(recording)
+    if audio is None:
+        return HttpResponse("The audio is unavailable.", status=410, content_type="text/plain")
+    recording_downloaded(user=request.user, recording=recording, grant=grant)
+    response = HttpResponse(audio, content_type=recording.content_type)
+    response["Cache-Control"] = "no-store, private"
+    extension = EXTENSIONS.get(recording.content_type, ".audio")
+    safe_call_id = re.sub(r"[^A-Za-z0-9._-]", "_", recording.call_id)
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{safe_call_id}{extension}"
+    )
+    return response
