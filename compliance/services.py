@@ -222,6 +222,49 @@ def _purpose_for(tenant: Tenant, code: str) -> Purpose:
     return purpose
 
 
+def consent_check(
+    *,
+    tenant: Tenant,
+    customer_number: str,
+    purpose_code: str,
+    decision: str,
+    decided_at: datetime | None,
+    channel: str,
+    evidence: dict[str, str],
+) -> tuple[Purpose, str]:
+    """Validate a decision before it is recorded (the admin form uses it too): returns the
+    purpose and the number in E.164, or raises ComplianceRefused naming the field."""
+    if decision not in ConsentDecision.values:
+        raise ComplianceRefused("decision must be granted, refused or withdrawn", field="decision")
+    if channel not in ConsentChannel.values:
+        raise ComplianceRefused(
+            f"channel must be one of {', '.join(ConsentChannel.values)}", field="channel"
+        )
+    purpose = _purpose_for(tenant, purpose_code)
+    try:
+        number = normalise_number(customer_number, default_region=tenant.country_code)
+    except InvalidNumber as error:
+        raise ComplianceRefused(f"customer_number: {error}", field="customer_number") from error
+    if decided_at is None or timezone.is_naive(decided_at):
+        raise ComplianceRefused(
+            "decided_at must be a date-time with its offset", field="decided_at"
+        )
+    if decided_at > timezone.now() + DECISION_CLOCK_SKEW:
+        raise ComplianceRefused("decided_at is in the future", field="decided_at")
+    limits = {
+        "subject_reference": 128,
+        "ivr_prompt_id": 64,
+        "ivr_prompt_version": 32,
+        "call_id": 128,
+        "operator": 64,
+    }
+    for name, value in evidence.items():
+        limit = limits[name]
+        if len(value) > limit:
+            raise ComplianceRefused(f"{name} is longer than {limit} characters", field=name)
+    return purpose, number
+
+
 @transaction.atomic
 def consent_record(
     *,
@@ -241,32 +284,21 @@ def consent_record(
     """Record a caller's decision. A refusal or withdrawal that is now the decision in force
     ends the retention of that caller's recordings for the purpose: the next purge deletes them
     (reason "consent withdrawn") unless a legal hold applies."""
-    if decision not in ConsentDecision.values:
-        raise ComplianceRefused("decision must be granted, refused or withdrawn", field="decision")
-    if channel not in ConsentChannel.values:
-        raise ComplianceRefused(
-            f"channel must be one of {', '.join(ConsentChannel.values)}", field="channel"
-        )
-    purpose = _purpose_for(tenant, purpose_code)
-    try:
-        number = normalise_number(customer_number, default_region=tenant.country_code)
-    except InvalidNumber as error:
-        raise ComplianceRefused(f"customer_number: {error}", field="customer_number") from error
-    if decided_at is None or timezone.is_naive(decided_at):
-        raise ComplianceRefused(
-            "decided_at must be a date-time with its offset", field="decided_at"
-        )
-    if decided_at > timezone.now() + DECISION_CLOCK_SKEW:
-        raise ComplianceRefused("decided_at is in the future", field="decided_at")
-    for name, value, limit in (
-        ("subject_reference", subject_reference, 128),
-        ("ivr_prompt_id", ivr_prompt_id, 64),
-        ("ivr_prompt_version", ivr_prompt_version, 32),
-        ("call_id", call_id, 128),
-        ("operator", operator, 64),
-    ):
-        if len(value) > limit:
-            raise ComplianceRefused(f"{name} is longer than {limit} characters", field=name)
+    purpose, number = consent_check(
+        tenant=tenant,
+        customer_number=customer_number,
+        purpose_code=purpose_code,
+        decision=decision,
+        decided_at=decided_at,
+        channel=channel,
+        evidence={
+            "subject_reference": subject_reference,
+            "ivr_prompt_id": ivr_prompt_id,
+            "ivr_prompt_version": ivr_prompt_version,
+            "call_id": call_id,
+            "operator": operator,
+        },
+    )
     consent = Consent.objects.create(
         tenant=tenant,
         customer_number=number,
@@ -327,6 +359,41 @@ def _end_retention_after_withdrawal(consent: Consent) -> None:
     )
 
 
+def legal_hold_check(
+    *,
+    tenant: Tenant,
+    reference: str,
+    reason: str,
+    recordings: list,
+    customer_number: str = "",
+    started_from: datetime | None = None,
+    started_until: datetime | None = None,
+    campaign: str = "",
+) -> str:
+    """Validate a hold before it is placed (the admin form uses it too); returns the number in
+    E.164. Raises ComplianceRefused naming the field."""
+    if not reference.strip():
+        raise ComplianceRefused("a hold needs a case or inquiry reference", field="reference")
+    if not reason.strip():
+        raise ComplianceRefused("a hold needs a reason", field="reason")
+    if any(recording.tenant_id != tenant.pk for recording in recordings):
+        raise ComplianceRefused("a recording of another tenant", field="recordings")
+    number = ""
+    if customer_number:
+        try:
+            number = normalise_number(customer_number, default_region=tenant.country_code)
+        except InvalidNumber as error:
+            raise ComplianceRefused(f"customer_number: {error}", field="customer_number") from error
+    if started_from and started_until and started_from > started_until:
+        raise ComplianceRefused("the date range ends before it starts", field="started_until")
+    if not (recordings or number or started_from or started_until or campaign):
+        raise ComplianceRefused(
+            "the hold's scope is empty: name recordings, a number, a date range or a campaign",
+            field="scope",
+        )
+    return number
+
+
 @transaction.atomic
 def legal_hold_place(
     *,
@@ -344,26 +411,17 @@ def legal_hold_place(
     match the scope are held too."""
     if not actor.has_perm("compliance.place_legalhold"):
         raise ComplianceRefused("you may not place legal holds", field="actor", status=403)
-    if not reference.strip():
-        raise ComplianceRefused("a hold needs a case or inquiry reference", field="reference")
-    if not reason.strip():
-        raise ComplianceRefused("a hold needs a reason", field="reason")
     recordings = list(recordings)
-    if any(recording.tenant_id != tenant.pk for recording in recordings):
-        raise ComplianceRefused("a recording of another tenant", field="recordings")
-    number = ""
-    if customer_number:
-        try:
-            number = normalise_number(customer_number, default_region=tenant.country_code)
-        except InvalidNumber as error:
-            raise ComplianceRefused(f"customer_number: {error}", field="customer_number") from error
-    if started_from and started_until and started_from > started_until:
-        raise ComplianceRefused("the date range ends before it starts", field="started_until")
-    if not (recordings or number or started_from or started_until or campaign):
-        raise ComplianceRefused(
-            "the hold's scope is empty: name recordings, a number, a date range or a campaign",
-            field="scope",
-        )
+    number = legal_hold_check(
+        tenant=tenant,
+        reference=reference,
+        reason=reason,
+        recordings=recordings,
+        customer_number=customer_number,
+        started_from=started_from,
+        started_until=started_until,
+        campaign=campaign,
+    )
     hold_placement_lock(tenant.pk)
     hold = LegalHold.objects.create(
         tenant=tenant,

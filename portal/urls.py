@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from .health import health
@@ -12,4 +12,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/health", health, name="health"),
+    path("api/v1/", include("recordings.api_urls")),
+    path("recordings/", include("recordings.urls")),
 ]

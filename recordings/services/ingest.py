@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -135,8 +136,16 @@ def _require_consent(tenant: Tenant, number: str, purpose: Purpose) -> None:
     raise IngestRefused(reason, field="consent", status=409)
 
 
-def _record_refusal(tenant: Tenant, api_key: ApiKey | None, fields, refusal: IngestRefused):
-    """Refusals go on the trail in their own transaction: the refused work left nothing."""
+def ingest_refusal_record(
+    *,
+    tenant: Tenant,
+    api_key: ApiKey | None,
+    fields: Mapping[str, object],
+    refusal: IngestRefused,
+) -> None:
+    """Refusals go on the trail in their own transaction: the refused work left nothing. Also
+    called by the API for what it refuses before the audio is read (no audio part, a body too
+    large), so that every refusal of an upload has the same event."""
     with transaction.atomic():
         event_record(
             action="recording.ingest_refused",
@@ -176,7 +185,7 @@ def recording_ingest(
     try:
         return _ingest(tenant=tenant, api_key=api_key, audio=audio, fields=fields)
     except IngestRefused as refusal:
-        _record_refusal(tenant, api_key, fields, refusal)
+        ingest_refusal_record(tenant=tenant, api_key=api_key, fields=fields, refusal=refusal)
         raise
 
 
