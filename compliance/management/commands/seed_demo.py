@@ -20,8 +20,8 @@ from recordings.services.ingest import recording_ingest
 DEMO_PASSWORD = "custodia-demo"  # noqa: S105 - printed on purpose: demo accounts only
 # Demo recorder keys, printed so that the README's curl example works on the demo data.
 DEMO_API_TOKENS = {
-    "acme": "cst_demoacme_acme-demo-recorder-key-not-for-production",
-    "globex": "cst_demoglbx_globex-demo-recorder-key-not-for-production",
+    "acme": "cst_acde0001_acme-demo-recorder-key-not-for-production",
+    "globex": "cst_91be0001_globex-demo-recorder-key-not-for-production",
 }
 
 TENANTS = {
