@@ -1,14 +1,33 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.urls import reverse
-from django.utils.html import format_html
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from portal.tenancy import TenantListFilter, TenantScopedAdmin
+from audit.admin import CappedCountPaginator
+from portal.tenancy import TenantListFilter, TenantScopedAdmin, member_tenant_ids
 
-from .models import ApiKey, Membership, Purpose, RetentionPolicy, Tenant
-from .services import api_key_create, api_key_revoke, purpose_save, retention_policy_save
+from .models import ApiKey, Consent, LegalHold, Membership, Purpose, RetentionPolicy, Tenant
+from .phone import InvalidNumber, normalise_number
+from .services import (
+    ComplianceRefused,
+    api_key_create,
+    api_key_revoke,
+    consent_check,
+    consent_record,
+    legal_hold_check,
+    legal_hold_effect,
+    legal_hold_place,
+    legal_hold_release,
+    purpose_save,
+    retention_policy_save,
+)
 
 
 def audit_trail_link(url_query: str, label: str = "Who accessed this") -> str:
@@ -147,3 +166,308 @@ class ApiKeyAdmin(TenantScopedAdmin):
         for api_key in queryset:
             api_key_revoke(actor=request.user, api_key=api_key)
         self.message_user(request, f"{queryset.count()} key(s) revoked.")
+
+
+class TenantPurposeFilter(admin.SimpleListFilter):
+    """Purposes the viewer's tenants may use (Django's related filter would list every tenant's)."""
+
+    title = "purpose"
+    parameter_name = "purpose"
+
+    def lookups(self, request, model_admin):
+        purposes = Purpose.objects.all()
+        if not request.user.is_superuser:
+            purposes = purposes.filter(
+                Q(tenant__isnull=True) | Q(tenant__in=member_tenant_ids(request.user))
+            )
+        return [(str(purpose.pk), purpose.name) for purpose in purposes.order_by("name")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(purpose_id=self.value()) if self.value() else queryset
+
+
+def as_form_error(refusal: ComplianceRefused, form: forms.Form) -> forms.ValidationError:
+    """A service's refusal, shown on the field it names (or above the form)."""
+    if refusal.field in form.fields:
+        return forms.ValidationError({refusal.field: refusal.message})
+    return forms.ValidationError(refusal.message)
+
+
+class ConsentForm(forms.ModelForm):
+    class Meta:
+        model = Consent
+        fields = (
+            "tenant",
+            "customer_number",
+            "subject_reference",
+            "purpose",
+            "decision",
+            "decided_at",
+            "channel",
+            "ivr_prompt_id",
+            "ivr_prompt_version",
+            "call_id",
+            "operator",
+        )
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            purpose, number = consent_check(
+                tenant=data["tenant"],
+                customer_number=data["customer_number"],
+                purpose_code=data["purpose"].code,
+                decision=data["decision"],
+                decided_at=data["decided_at"],
+                channel=data["channel"],
+                evidence={
+                    name: data.get(name) or ""
+                    for name in (
+                        "subject_reference",
+                        "ivr_prompt_id",
+                        "ivr_prompt_version",
+                        "call_id",
+                        "operator",
+                    )
+                },
+            )
+        except ComplianceRefused as refusal:
+            raise as_form_error(refusal, self) from refusal
+        data["customer_number"] = number
+        return data
+
+
+@admin.register(Consent)
+class ConsentAdmin(TenantScopedAdmin):
+    """Decisions are recorded, never edited: the list is their history; a new decision
+    supersedes the one in force."""
+
+    form = ConsentForm
+    list_display = (
+        "customer_number",
+        "purpose",
+        "decision",
+        "decided_at",
+        "channel",
+        "recorded_by",
+        "tenant",
+        "receipt",
+    )
+    list_filter = ("decision", "channel", TenantPurposeFilter, TenantListFilter)
+    list_select_related = ("purpose", "tenant")
+    search_fields = ("customer_number", "subject_reference", "call_id")
+    search_help_text = "Exact number (any format), subject reference or call id."
+    readonly_fields = ("recorded_by", "recorded_at", "subject_history")
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q(subject_reference=term) | Q(call_id=term) | Q(customer_number=term)
+        for tenant in Tenant.objects.for_user(request.user):
+            try:
+                number = normalise_number(term, default_region=tenant.country_code)
+            except InvalidNumber:
+                continue
+            condition |= Q(tenant=tenant, customer_number=number)
+        return queryset.filter(condition), False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        consent = consent_record(
+            recorded_by=request.user.get_username(),
+            tenant=data["tenant"],
+            customer_number=data["customer_number"],
+            purpose_code=data["purpose"].code,
+            decision=data["decision"],
+            decided_at=data["decided_at"],
+            channel=data["channel"],
+            subject_reference=data.get("subject_reference") or "",
+            ivr_prompt_id=data.get("ivr_prompt_id") or "",
+            ivr_prompt_version=data.get("ivr_prompt_version") or "",
+            call_id=data.get("call_id") or "",
+            operator=data.get("operator") or "",
+        )
+        obj.pk = consent.pk
+
+    @admin.display(description="Receipt")
+    def receipt(self, consent: Consent) -> str:
+        try:
+            url = reverse("consent_receipt", args=[consent.pk])
+        except NoReverseMatch:
+            return "—"
+        return format_html('<a href="{}">Receipt</a>', url)
+
+    @admin.display(description="History of this caller's decisions for this purpose")
+    def subject_history(self, consent: Consent) -> str:
+        if consent.pk is None:
+            return "—"
+        decisions = Consent.objects.for_subject(
+            tenant=consent.tenant_id,
+            customer_number=consent.customer_number,
+            purpose=consent.purpose_id,
+        ).latest_first()[:50]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{decision.decided_at:%Y-%m-%d %H:%M}",
+                    decision.get_decision_display() + (" (in force)" if index == 0 else ""),
+                    decision.get_channel_display(),
+                    decision.recorded_by,
+                )
+                for index, decision in enumerate(decisions)
+            ),
+        )
+        return format_html(
+            "<table><tr><th>When</th><th>Decision</th><th>Channel</th><th>By</th></tr>{}</table>",
+            rows,
+        )
+
+
+class LegalHoldForm(forms.ModelForm):
+    class Meta:
+        model = LegalHold
+        fields = (
+            "tenant",
+            "reference",
+            "reason",
+            "recordings",
+            "customer_number",
+            "started_from",
+            "started_until",
+            "campaign",
+        )
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            data["customer_number"] = legal_hold_check(
+                tenant=data["tenant"],
+                reference=data.get("reference") or "",
+                reason=data.get("reason") or "",
+                recordings=list(data.get("recordings") or []),
+                customer_number=data.get("customer_number") or "",
+                started_from=data.get("started_from"),
+                started_until=data.get("started_until"),
+                campaign=data.get("campaign") or "",
+            )
+        except ComplianceRefused as refusal:
+            raise as_form_error(refusal, self) from refusal
+        return data
+
+
+class ReleaseForm(forms.Form):
+    release_reason = forms.CharField(widget=forms.Textarea, label="Why is the hold released?")
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(TenantScopedAdmin):
+    form = LegalHoldForm
+    list_display = ("reference", "tenant", "placed_at", "placed_by", "released_at", "holds_now")
+    list_filter = (TenantListFilter, ("released_at", admin.EmptyFieldListFilter))
+    list_select_related = ("tenant", "placed_by")
+    search_fields = ("reference",)
+    autocomplete_fields = ("recordings",)
+    readonly_fields = (
+        "placed_by",
+        "placed_at",
+        "released_by",
+        "released_at",
+        "release_reason",
+        "holds_now",
+        "audit_trail",
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.has_perm("compliance.place_legalhold")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # placed once; widened by placing another hold, ended by releasing
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        hold = legal_hold_place(
+            actor=request.user,
+            tenant=data["tenant"],
+            reference=data["reference"],
+            reason=data["reason"],
+            recordings=list(data.get("recordings") or []),
+            customer_number=data.get("customer_number") or "",
+            started_from=data.get("started_from"),
+            started_until=data.get("started_until"),
+            campaign=data.get("campaign") or "",
+        )
+        obj.pk = hold.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the service has set the recordings
+
+    @admin.display(description="Recordings held now")
+    def holds_now(self, hold: LegalHold) -> str:
+        if hold.pk is None:
+            return "—"
+        if hold.released_at:
+            return "released"
+        return str(legal_hold_effect(hold))
+
+    @admin.display(description="Audit trail")
+    def audit_trail(self, hold: LegalHold) -> str:
+        if hold.pk is None:
+            return "—"
+        return audit_trail_link(f"target=compliance.legalhold:{hold.pk}", "History of this hold")
+
+    def get_urls(self):
+        release = self.admin_site.admin_view(self.release_view)
+        return [
+            path("<int:hold_id>/release/", release, name="compliance_legalhold_release"),
+            *super().get_urls(),
+        ]
+
+    def release_view(self, request, hold_id: int):
+        hold = get_object_or_404(self.get_queryset(request), pk=hold_id)
+        if not request.user.has_perm("compliance.release_legalhold"):
+            raise PermissionDenied
+        form = ReleaseForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                legal_hold_release(
+                    actor=request.user,
+                    hold=hold,
+                    release_reason=form.cleaned_data["release_reason"],
+                )
+            except ComplianceRefused as refusal:
+                form.add_error(None, refusal.message)
+            else:
+                self.message_user(request, f"Hold {hold.reference} released.")
+                return redirect(reverse("admin:compliance_legalhold_change", args=[hold.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Release hold {hold.reference}",
+            "hold": hold,
+            "form": form,
+            "holds_now": legal_hold_effect(hold),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/compliance/legalhold/release.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        extra_context["can_release"] = request.user.has_perm("compliance.release_legalhold")
+        return super().change_view(request, object_id, form_url, extra_context)

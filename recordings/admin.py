@@ -22,10 +22,11 @@ from compliance.access_rules import AccessNeed, allowed_access_purposes, may_lis
 from compliance.admin import audit_trail_link
 from compliance.models import Purpose, Tenant
 from compliance.phone import InvalidNumber, normalise_number
-from portal.tenancy import TenantListFilter, TenantScopedAdmin
+from portal.tenancy import TenantListFilter, TenantScopedAdmin, member_tenant_ids
 
-from .models import AccessGrant, Recording, Status
+from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
 from .services.access import active_grant, recording_viewed
+from .services.purge import certificate_is_valid, purge_preview
 
 
 class PurposeFilter(admin.SimpleListFilter):
@@ -292,3 +293,127 @@ class RecordingAdmin(TenantScopedAdmin):
                 (grant, needs.get(grant.purpose, grant.purpose)) for grant in grants[:50]
             ],
         }
+
+
+class CertificateInline(admin.TabularInline):
+    model = DeletionCertificate
+    fields = ("recording_id", "tenant", "purpose_code", "reason", "retain_until", "deleted_at")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("tenant")
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(tenant__in=member_tenant_ids(request.user))
+
+
+def _scoped_preview(request, rows: list[dict]) -> list[dict]:
+    """Preview rows of the viewer's tenants only (a run spans every tenant)."""
+    if request.user.is_superuser:
+        return rows
+    visible = set(request.user.memberships.values_list("tenant_id", flat=True))
+    return [row for row in rows if row["tenant_id"] in visible]
+
+
+@admin.register(PurgeRun)
+class PurgeRunAdmin(admin.ModelAdmin):
+    """Last night's run, its counts and its certificates. Counts are platform-wide; the preview
+    rows and certificates shown are those of the viewer's tenants."""
+
+    list_display = (
+        "started_at",
+        "status",
+        "purged",
+        "skipped_held",
+        "failed",
+        "files_removed",
+        "duration",
+        "triggered_by",
+    )
+    list_filter = ("status",)
+    fields = (
+        "started_at",
+        "finished_at",
+        "status",
+        "triggered_by",
+        "expired_found",
+        "purged",
+        "skipped_held",
+        "failed",
+        "files_removed",
+        "errors",
+    )
+    readonly_fields = fields
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_inlines(self, request, obj):
+        return [CertificateInline] if obj is not None else []
+
+    @admin.display(description="Duration")
+    def duration(self, run: PurgeRun) -> str:
+        seconds = run.duration_seconds
+        return "—" if seconds is None else f"{seconds:.1f} s"
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "preview": _scoped_preview(request, purge_preview()),
+            "preview_title": "What tonight's run would delete",
+        }
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "preview": _scoped_preview(request, run.preview if run else []),
+            "preview_title": "What this run found",
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(DeletionCertificate)
+class DeletionCertificateAdmin(TenantScopedAdmin):
+    list_display = (
+        "recording_id",
+        "tenant",
+        "purpose_code",
+        "reason",
+        "retain_until",
+        "deleted_at",
+        "purge_run",
+        "signature_valid",
+    )
+    list_filter = ("reason", TenantListFilter)
+    list_select_related = ("tenant", "purge_run")
+    search_fields = ("=recording_id",)
+    readonly_fields = [field.name for field in DeletionCertificate._meta.fields]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Signature", boolean=True)
+    def signature_valid(self, certificate: DeletionCertificate) -> bool:
+        return certificate_is_valid(certificate)

@@ -24,8 +24,9 @@ from compliance.models import (
     Tenant,
 )
 from compliance.services import api_key_create, consent_record, legal_hold_place
-from recordings.models import Recording
+from recordings.models import DeletionCertificate, Recording
 from recordings.services.ingest import recording_ingest
+from recordings.services.purge import recording_erase
 
 from .audio import tone_wav
 
@@ -100,6 +101,12 @@ def recording_for(*, tenant: Tenant) -> Recording:
     return recording_ingest(tenant=tenant, api_key=None, audio=audio, fields=fields).recording
 
 
+def certificate_for(*, tenant: Tenant) -> DeletionCertificate:
+    recording = recording_for(tenant=tenant)
+    recording_erase(actor=None, recording=recording)
+    return DeletionCertificate.objects.get(recording_id=recording.pk)
+
+
 def api_key_for(*, tenant: Tenant) -> ApiKey:
     return api_key_create(actor=None, tenant=tenant, name="Recorder")[0]
 
@@ -133,4 +140,5 @@ SCOPED_FACTORIES = {
     Consent: lambda tenant: consent_for(tenant=tenant),
     LegalHold: lambda tenant: legal_hold_for(tenant=tenant),
     Recording: lambda tenant: recording_for(tenant=tenant),
+    DeletionCertificate: lambda tenant: certificate_for(tenant=tenant),
 }

@@ -1,0 +1,108 @@
+"""Compliance officers record decisions and place and release holds in the admin."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from compliance.models import Consent, LegalHold, Purpose
+
+from ..recordings.helpers import ingest
+
+pytestmark = pytest.mark.django_db
+
+
+def _consent_form(cast, **overrides):
+    decided = timezone.localtime() - timedelta(minutes=10)
+    data = {
+        "tenant": cast.acme.pk,
+        "customer_number": "06 12 34 56 78",
+        "purpose": Purpose.objects.get(code="telemarketing").pk,
+        "decision": "refused",
+        "decided_at_0": decided.strftime("%Y-%m-%d"),
+        "decided_at_1": decided.strftime("%H:%M:%S"),
+        "channel": "agent",
+        "operator": "A12",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_officer_records_a_decision_and_sees_its_history(cast, login):
+    client = login(cast.alice)
+    response = client.post(reverse("admin:compliance_consent_add"), _consent_form(cast))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    consent = Consent.objects.get()
+    assert (consent.customer_number, consent.decision, consent.recorded_by) == (
+        "+33612345678",
+        "refused",
+        "alice",
+    )
+    page = client.get(reverse("admin:compliance_consent_change", args=[consent.pk]))
+    assert b"Refused (in force)" in page.content
+    assert b'name="_save"' not in page.content  # decisions are never edited
+    assert AuditEvent.objects.filter(action="consent.recorded", actor_username="alice").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"customer_number": "12"}, "customer_number"),
+        ({"decided_at_0": (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%d")}, "decided_at"),
+    ],
+)
+def test_bad_decision_is_a_form_error_and_writes_nothing(cast, login, overrides, field):
+    client = login(cast.alice)
+    response = client.post(
+        reverse("admin:compliance_consent_add"), _consent_form(cast, **overrides)
+    )
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert not Consent.objects.exists()
+
+
+def test_officer_places_and_releases_a_hold(cast, login):
+    recording = ingest(cast.acme)
+    client = login(cast.alice)
+    response = client.post(
+        reverse("admin:compliance_legalhold_add"),
+        {
+            "tenant": cast.acme.pk,
+            "reference": "RG 24/01234",
+            "reason": "Customer litigation",
+            "recordings": [recording.pk],
+            "campaign": "",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    hold = LegalHold.objects.get()
+    page = client.get(reverse("admin:compliance_legalhold_change", args=[hold.pk]))
+    assert b"Release this hold" in page.content
+    release_url = reverse("admin:compliance_legalhold_release", args=[hold.pk])
+    assert client.post(release_url, {"release_reason": "Case closed"}).status_code == 302
+    hold.refresh_from_db()
+    assert hold.released_by == cast.alice and hold.release_reason == "Case closed"
+    again = client.post(release_url, {"release_reason": "again"})
+    assert b"already released" in again.content
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"legal_hold.placed", "legal_hold.released"} <= actions
+
+
+def test_a_hold_with_an_empty_scope_is_a_form_error(cast, login):
+    client = login(cast.alice)
+    response = client.post(
+        reverse("admin:compliance_legalhold_add"),
+        {"tenant": cast.acme.pk, "reference": "X", "reason": "Y", "campaign": ""},
+    )
+    assert response.status_code == 200
+    assert b"scope is empty" in response.content
+    assert not LegalHold.objects.exists()
+
+
+def test_supervisor_cannot_place_or_release_holds(cast, login):
+    client = login(cast.bob)
+    assert client.get(reverse("admin:compliance_legalhold_add")).status_code == 403

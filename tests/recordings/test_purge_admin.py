@@ -1,0 +1,46 @@
+"""A compliance officer sees last night's run, its counts and its certificates in the admin."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from recordings.models import DeletionCertificate
+from recordings.services.purge import purge_expired_recordings
+
+from .helpers import ingest
+
+pytestmark = pytest.mark.django_db
+
+LONG_AGO = timezone.now() - timedelta(days=400)
+
+
+def test_officer_sees_the_run_its_counts_and_only_her_tenants_certificates(cast, login):
+    ingest(cast.acme, started_at=LONG_AGO)
+    ingest(cast.globex, started_at=LONG_AGO, number="+34612345678")
+    ingest(cast.acme, started_at=LONG_AGO)
+    client = login(cast.alice)
+    preview = client.get(reverse("admin:recordings_purgerun_changelist"))
+    assert b"What tonight&#x27;s run would delete" in preview.content
+    assert b"Acme Insurance" in preview.content and b"Globex Telecom" not in preview.content
+    run = purge_expired_recordings()
+    listing = client.get(reverse("admin:recordings_purgerun_changelist"))
+    assert [r.pk for r in listing.context["cl"].result_list] == [run.pk]
+    page = client.get(reverse("admin:recordings_purgerun_change", args=[run.pk]))
+    assert page.status_code == 200
+    acme_ids = set(
+        DeletionCertificate.objects.filter(tenant=cast.acme).values_list("recording_id", flat=True)
+    )
+    inline = page.context["inline_admin_formsets"][0].formset
+    assert {form.instance.recording_id for form in inline.forms} == acme_ids
+    assert run.purged == 3 and b"Finished" in page.content
+    certificates = client.get(reverse("admin:recordings_deletioncertificate_changelist"))
+    assert {c.recording_id for c in certificates.context["cl"].result_list} == acme_ids
+    assert b"icon-yes.svg" in certificates.content  # signatures verify
+
+
+def test_quality_analyst_does_not_see_purge_runs(cast, login):
+    assert login(cast.carol).get(reverse("admin:recordings_purgerun_changelist")).status_code == 403
