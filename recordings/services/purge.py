@@ -248,12 +248,25 @@ def tenant_today(tenant: Tenant) -> date:
     return timezone.localdate(timezone=ZoneInfo(tenant.time_zone))
 
 
-def purge_preview() -> list[dict]:
-    """What tonight's run would delete, per tenant and purpose, and what holds keep back."""
+def next_run_date(tenant: Tenant, *, now: datetime | None = None) -> date:
+    """The tenant's date at the next scheduled purge (PURGE_AT in TIME_ZONE): what the preview
+    of "tonight's run" must look at, since a run at 02:30 deletes what expired the day before."""
+    now = timezone.localtime(now or timezone.now())  # in TIME_ZONE
+    hour, minute = (int(part) for part in settings.PURGE_AT.split(":"))
+    run_at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if run_at <= now:
+        run_at += timedelta(days=1)
+    return run_at.astimezone(ZoneInfo(tenant.time_zone)).date()
+
+
+def purge_preview(*, for_next_run: bool = True) -> list[dict]:
+    """What a run would delete, per tenant and purpose, and what holds keep back: by default the
+    next scheduled run; with for_next_run=False, a run started now."""
     rows = []
     for tenant in Tenant.objects.order_by("name"):
+        on = next_run_date(tenant) if for_next_run else tenant_today(tenant)
         expired = (
-            Recording.objects.expired(on=tenant_today(tenant))
+            Recording.objects.expired(on=on)
             .filter(tenant=tenant)
             .annotate(held=Exists(matching_active_holds()))
             .values("purpose__code", "deletion_reason")
@@ -315,7 +328,7 @@ def purge_expired_recordings(
     their own; safe to run concurrently (tenant locks, SKIP LOCKED) and to kill at any instant."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    preview = purge_preview()
+    preview = purge_preview(for_next_run=False)
     run = PurgeRun.objects.create(
         started_at=timezone.now(),
         status=PurgeRunStatus.DRY_RUN if dry_run else PurgeRunStatus.RUNNING,

@@ -12,6 +12,7 @@ from compliance.models import Purpose, RetentionPolicy, Tenant
 from compliance.retention import decide
 
 from ..models import Recording
+from .purge import next_run_date
 
 
 @dataclass
@@ -33,6 +34,9 @@ def recordings_retention_recompute(
         policies = policies.filter(Q(tenant_id=tenant_id) | Q(tenant__isnull=True))
     policies = list(policies)
     tenants = {tenant.pk: tenant for tenant in Tenant.objects.all()}
+    # A shortened policy never makes the next scheduled run delete anything: the earliest last
+    # day it may set is that run's date, so a preview lists the recording before any run does.
+    floors = {tenant_id: next_run_date(tenant) for tenant_id, tenant in tenants.items()}
     recordings = Recording.objects.active().filter(purpose_id=purpose_id)
     if tenant_id:
         recordings = recordings.filter(tenant_id=tenant_id)
@@ -59,12 +63,15 @@ def recordings_retention_recompute(
                     tenant=tenants[recording.tenant_id],
                     started_at=recording.started_at,
                 )
+                new_date = decision.retain_until
+                if new_date < recording.retain_until:
+                    new_date = max(new_date, floors[recording.tenant_id])
                 if (recording.retain_until, recording.retention_policy_id) != (
-                    decision.retain_until,
+                    new_date,
                     decision.policy_id,
                 ):
-                    changed.append((recording, recording.retain_until.isoformat(), decision))
-                    recording.retain_until = decision.retain_until
+                    changed.append((recording, recording.retain_until.isoformat(), new_date))
+                    recording.retain_until = new_date
                     recording.retention_policy_id = decision.policy_id
             summary.checked += len(batch)
             if changed:
@@ -74,13 +81,9 @@ def recordings_retention_recompute(
                 )
                 summary.changed += len(changed)
                 by_tenant: dict[int, list] = {}
-                for recording, old, decision in changed:
+                for recording, old, new_date in changed:
                     by_tenant.setdefault(recording.tenant_id, []).append(
-                        {
-                            "id": recording.pk,
-                            "old": old,
-                            "new": decision.retain_until.isoformat(),
-                        }
+                        {"id": recording.pk, "old": old, "new": new_date.isoformat()}
                     )
                 for changed_tenant, values in by_tenant.items():
                     event_record(

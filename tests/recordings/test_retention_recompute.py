@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from django.utils import timezone
 
 import pytest
 
@@ -20,9 +24,12 @@ STARTED = datetime(2026, 9, 1, 10, tzinfo=UTC)
 def test_new_tenant_policy_recomputes_only_that_tenants_recordings(
     cast, django_capture_on_commit_callbacks
 ):
-    acme_call = ingest(cast.acme, started_at=STARTED)
-    globex_call = ingest(cast.globex, started_at=STARTED, number="+34612345678")
-    assert acme_call.retain_until == date(2027, 3, 1)
+    recent = timezone.now() - timedelta(days=8)
+    acme_start = timezone.localtime(recent, ZoneInfo("Europe/Paris")).date()
+    globex_start = timezone.localtime(recent, ZoneInfo("Europe/Madrid")).date()
+    acme_call = ingest(cast.acme, started_at=recent)
+    globex_call = ingest(cast.globex, started_at=recent, number="+34612345678")
+    assert acme_call.retain_until == acme_start + relativedelta(months=6)
     policy = RetentionPolicy(
         tenant=cast.acme,
         purpose=Purpose.objects.get(code="quality"),
@@ -40,13 +47,17 @@ def test_new_tenant_policy_recomputes_only_that_tenants_recordings(
     assert summary == {"checked": 1, "changed": 1}
     acme_call.refresh_from_db()
     globex_call.refresh_from_db()
-    assert acme_call.retain_until == date(2026, 11, 1)
+    assert acme_call.retain_until == acme_start + relativedelta(months=2)
     assert acme_call.retention_policy_id == policy.pk
-    assert globex_call.retain_until == date(2027, 3, 1)
+    assert globex_call.retain_until == globex_start + relativedelta(months=6)
     event = AuditEvent.objects.get(action="recording.retention_recomputed")
     assert event.tenant_id == cast.acme.pk
     assert event.extra["recordings"] == [
-        {"id": acme_call.pk, "old": "2027-03-01", "new": "2026-11-01"}
+        {
+            "id": acme_call.pk,
+            "old": (acme_start + relativedelta(months=6)).isoformat(),
+            "new": (acme_start + relativedelta(months=2)).isoformat(),
+        }
     ]
     change = AuditEvent.objects.get(action="retention_policy.created")
     assert change.extra["new"]["retention_months"] == 2
@@ -69,3 +80,26 @@ def test_recompute_is_idempotent(cast):
     purpose = Purpose.objects.get(code="quality")
     first = recompute_retention.apply(kwargs={"purpose_id": purpose.pk}).get()
     assert first == {"checked": 1, "changed": 0}
+
+
+def test_shortening_never_lets_the_next_run_delete_before_a_preview_shows_it(cast):
+    from recordings.services.purge import next_run_date, purge_expired_recordings, purge_preview
+
+    old_call = ingest(cast.acme, started_at=datetime(2026, 8, 1, 10, tzinfo=UTC))  # CNIL: Feb
+    policy = RetentionPolicy(
+        tenant=cast.acme,
+        purpose=Purpose.objects.get(code="quality"),
+        name="Acme: 1 month",
+        retention_months=1,
+        legal_reference="Acme's internal rule",
+        effective_from=date(2026, 1, 1),
+    )
+    retention_policy_save(actor=cast.alice, policy=policy, created=True)
+    recompute_retention.apply(kwargs={"purpose_id": policy.purpose_id, "tenant_id": cast.acme.pk})
+    old_call.refresh_from_db()
+    # 1 month would have ended on 2026-09-01; the earliest it may now end is the next run's date.
+    assert old_call.retain_until == next_run_date(cast.acme)
+    assert purge_expired_recordings().purged == 0
+    assert Recording.objects.filter(pk=old_call.pk).exists()
+    tomorrow_preview = purge_preview()
+    assert tomorrow_preview == [] or all(row["to_delete"] == 0 for row in tomorrow_preview)

@@ -19,7 +19,7 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1")
         with acting_as("command:purge_expired_recordings"):
             if dry_run:
-                self._print_preview(purge_preview())
+                self._print_preview(purge_preview(for_next_run=False))
             run = purge_expired_recordings(
                 batch_size=batch_size, dry_run=dry_run, triggered_by="manage.py"
             )
