@@ -17,4 +17,7 @@ ACTION_CHOICES = [
     ("recording.played", "Recording played"),
     ("recording.downloaded", "Recording downloaded"),
     ("recording.play_denied", "Playback or download refused: no valid grant"),
+    ("consent.refused", "Consent decision refused at the API"),
+    ("consent.receipt_viewed", "Consent receipt viewed (full customer number)"),
+    ("consent.receipt_denied", "Consent receipt refused: no permission or not found"),
 ]

@@ -3,10 +3,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
-
-import pytest
 
 from audit.models import AuditEvent
 from compliance.models import Purpose, RetentionPolicy
