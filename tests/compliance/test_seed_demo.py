@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from compliance.models import Membership, Tenant
+from compliance.models import Consent, LegalHold, Membership, Tenant
 from recordings.models import Recording
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,11 @@ def test_seed_demo_creates_the_cast_and_a_second_run_changes_nothing(capsys):
     assert ("erin", "globex", "compliance_officer") in first[2]
     assert get_user_model().objects.get(username="root").is_superuser
     recordings = Recording.objects
-    assert recordings.filter(tenant__slug="acme").count() == 200
+    assert recordings.filter(tenant__slug="acme").count() == 205
+    assert Consent.objects.filter(decision="refused").exists()
+    assert Consent.objects.filter(decision="withdrawn").exists()
+    hold = LegalHold.objects.get(reference="RG 26/00421")
+    assert recordings.on_hold().filter(customer_number=hold.customer_number).exists()
     assert recordings.filter(tenant__slug="globex").count() == 60
     assert recordings.filter(retain_until__lt=timezone.localdate()).exists()  # some expired
     assert recordings.values("purpose").distinct().count() >= 3
@@ -42,7 +46,7 @@ def test_seed_demo_creates_the_cast_and_a_second_run_changes_nothing(capsys):
     assert "nothing changed" in capsys.readouterr().out
 
 
-def test_demo_users_sign_in_and_see_only_their_tenant(client):
+def test_demo_users_sign_in_see_only_their_tenant_and_hold_least_privilege(client):
     call_command("seed_demo")
     assert client.login(username="alice", password="custodia-demo")
     page = client.get("/admin/compliance/tenant/")
@@ -51,10 +55,6 @@ def test_demo_users_sign_in_and_see_only_their_tenant(client):
     assert client.login(username="erin", password="custodia-demo")
     page = client.get("/admin/compliance/tenant/")
     assert [t.slug for t in page.context["cl"].result_list] == ["globex"]
-
-
-def test_roles_have_least_privilege():
-    call_command("seed_demo")
     users = get_user_model().objects
     carol, dave, alice = (users.get(username=name) for name in ("carol", "dave", "alice"))
     assert not carol.has_perm("audit.view_auditevent")

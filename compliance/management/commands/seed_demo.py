@@ -12,9 +12,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.context import acting_as
-from compliance.models import ApiKey, Role, Tenant
-from compliance.services import api_key_create, membership_grant
+from compliance.models import ApiKey, Consent, LegalHold, Role, Tenant
+from compliance.services import (
+    api_key_create,
+    consent_record,
+    legal_hold_place,
+    membership_grant,
+)
 from recordings.demo_audio import tone_wav
+from recordings.models import Recording
 from recordings.services.ingest import recording_ingest
 
 DEMO_PASSWORD = "custodia-demo"  # noqa: S105 - printed on purpose: demo accounts only
@@ -38,6 +44,9 @@ PEOPLE = [
 ]
 OPERATOR = "root"
 
+CONSENT_GRANTED, CONSENT_REFUSED, CONSENT_WITHDRAWN = "+33612349001", "+33612349002", "+33612349003"
+DEMO_HOLD = "RG 26/00421"
+
 # (tenant, how many, purposes, number pattern): Acme is a French insurer, Globex a Spanish telco.
 RECORDINGS = [
     ("acme", 200, ["quality", "training", "supervision", "investment_services"], "+3361234{:04d}"),
@@ -53,14 +62,18 @@ class Command(BaseCommand):
             with transaction.atomic():
                 tenants, created = self._tenants_and_people()
             keys = self._api_keys(tenants)
+            consents = self._consents(tenants["acme"])
             new_recordings = self._recordings(tenants)
+            holds = self._hold(tenants["acme"])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for username, slug, role in PEOPLE:
             self.stdout.write(f"  {username:<6} {Role(role).label} at {tenants[slug].name}")
         self.stdout.write(f"  {OPERATOR:<6} platform operator (superuser)")
         for slug, token in DEMO_API_TOKENS.items():
             self.stdout.write(f"Demo recorder API key for {tenants[slug].name}: {token}")
-        changed = created + keys + ([f"{new_recordings} recordings"] if new_recordings else [])
+        changed = created + keys + consents + holds
+        if new_recordings:
+            changed.append(f"{new_recordings} recordings")
         if changed:
             self.stdout.write(f"created: {', '.join(changed)}")
         else:
@@ -99,6 +112,46 @@ class Command(BaseCommand):
                 created.append(f"API key {prefix}")
         return created
 
+    def _consents(self, acme: Tenant) -> list[str]:
+        """Three callers of Acme's telemarketing campaign: one agreed to be recorded, one
+        refused, one agreed and later withdrew."""
+        if Consent.objects.filter(tenant=acme).exists():
+            return []
+        now = timezone.now()
+        decisions = [
+            (CONSENT_GRANTED, "granted", 20, "ivr"),
+            (CONSENT_REFUSED, "refused", 15, "ivr"),
+            (CONSENT_WITHDRAWN, "granted", 30, "ivr"),
+            (CONSENT_WITHDRAWN, "withdrawn", 3, "web_form"),
+        ]
+        for number, decision, days_ago, channel in decisions:
+            consent_record(
+                recorded_by="seed_demo",
+                tenant=acme,
+                customer_number=number,
+                purpose_code="telemarketing",
+                decision=decision,
+                decided_at=now - timedelta(days=days_ago),
+                channel=channel,
+                ivr_prompt_id="consent-rec-fr" if channel == "ivr" else "",
+                ivr_prompt_version="3" if channel == "ivr" else "",
+            )
+        return ["4 consent decisions"]
+
+    def _hold(self, acme: Tenant) -> list[str]:
+        """A customer dispute freezes every call with one number, expired ones included."""
+        if LegalHold.objects.filter(tenant=acme, reference=DEMO_HOLD).exists():
+            return []
+        held_number = Recording.objects.filter(tenant=acme).order_by("started_at").first()
+        legal_hold_place(
+            actor=get_user_model().objects.get(username="alice"),
+            tenant=acme,
+            reference=DEMO_HOLD,
+            reason="Customer dispute before the Paris commercial court: keep every call.",
+            customer_number=held_number.customer_number,
+        )
+        return [f"legal hold {DEMO_HOLD}"]
+
     def _recordings(self, tenants) -> int:
         """Calls spread over the last nine months, so that some have outlived the CNIL's six."""
         randomness = random.Random(20261128)  # noqa: S311 - demo data, not security
@@ -127,6 +180,24 @@ class Command(BaseCommand):
                     fields=fields,
                 )
                 created += result.created
+        # Telemarketing calls of the caller who consented (the others were not recorded).
+        for index in range(5):
+            fields = {
+                "call_id": f"acme-tm-{index:04d}",
+                "direction": "outbound",
+                "started_at": (today - timedelta(days=18 - index)).isoformat(),
+                "customer_number": CONSENT_GRANTED,
+                "purpose": "telemarketing",
+                "agent_code": "A07",
+                "campaign": "home-insurance-2026",
+            }
+            result = recording_ingest(
+                tenant=tenants["acme"],
+                api_key=None,
+                audio=tone_wav(1.0, frequency=330 + 40 * index),
+                fields=fields,
+            )
+            created += result.created
         return created
 
     def _user(self, username: str, *, email: str, superuser: bool = False):

@@ -1,0 +1,183 @@
+"""POST /api/v1/consents: the IVR or dialer pushes one caller's decision about one purpose.
+
+The body is JSON (`application/json`) or a form (`application/x-www-form-urlencoded`, or
+`multipart/form-data`). The view only reads the request and shapes the answer: authentication is
+portal.api_auth's and every rule is `consent_record`'s. What it checks itself is what only HTTP
+knows: the method, the body's type and syntax, required fields, and reading `decided_at` (ISO
+8601 with its offset) into a date-time.
+
+Every refusal names the field, writes no decision, and leaves a `consent.refused` event on the
+trail in a transaction of its own (the refused work left nothing to roll back with it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from audit.models import Outcome
+from audit.services import event_record
+from portal.api_auth import api_actor, api_error, api_key_required
+
+from .models import ApiKey, Consent, Tenant
+from .services import ComplianceRefused, consent_in_force, consent_record
+
+REQUIRED_FIELDS = ("customer_number", "purpose", "decision", "decided_at", "channel")
+EVIDENCE_FIELDS = (
+    "subject_reference",
+    "ivr_prompt_id",
+    "ivr_prompt_version",
+    "call_id",
+    "operator",
+)
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def consent_refusal_record(
+    *,
+    tenant: Tenant,
+    api_key: ApiKey | None,
+    fields: Mapping[str, object],
+    refusal: ComplianceRefused,
+) -> None:
+    """A refused decision goes on the tenant's trail. No customer number in it: the trail is
+    append-only and must not keep personal data that an erasure could not reach."""
+    call_id = str(fields.get("call_id", "") or "")[:128]
+    with transaction.atomic():
+        event_record(
+            action="consent.refused",
+            tenant=tenant,
+            outcome=Outcome.DENIED,
+            target_type="compliance.consent",
+            target_label=f"decision of call {call_id}" if call_id else "",
+            extra={
+                "field": refusal.field,
+                "reason": refusal.message,
+                "status": refusal.status,
+                "api_key": api_key.prefix if api_key else "",
+                "purpose": str(fields.get("purpose", "") or "")[:60],
+                "decision": str(fields.get("decision", "") or "")[:20],
+                "channel": str(fields.get("channel", "") or "")[:20],
+            },
+        )
+
+
+def _refuse(
+    request: HttpRequest, refusal: ComplianceRefused, fields: Mapping[str, object]
+) -> JsonResponse:
+    consent_refusal_record(
+        tenant=request.tenant, api_key=request.api_key, fields=fields, refusal=refusal
+    )
+    return api_error(refusal.message, field=refusal.field, status=refusal.status)
+
+
+def _read_body(request: HttpRequest) -> dict[str, object]:
+    """The request's fields, from a JSON object or a form; ComplianceRefused naming `body`."""
+    try:
+        if request.content_type == "application/json":
+            try:
+                body = json.loads(request.body)
+            except ValueError as error:  # JSONDecodeError and UnicodeDecodeError both
+                raise ComplianceRefused(
+                    f"the body is not valid JSON ({error})", field="body"
+                ) from error
+            if not isinstance(body, dict):
+                raise ComplianceRefused("the body must be a JSON object", field="body")
+            return body
+        if request.content_type in FORM_TYPES:
+            return {name: request.POST[name] for name in request.POST}
+    except RequestDataTooBig as error:
+        raise ComplianceRefused("the body is too large", field="body", status=413) from error
+    except (MultiPartParserError, SuspiciousOperation) as error:
+        raise ComplianceRefused(f"unreadable form body ({error})", field="body") from error
+    raise ComplianceRefused(
+        "send the decision as application/json or as a form (application/x-www-form-urlencoded)",
+        field="body",
+        status=415,
+    )
+
+
+def _text(fields: Mapping[str, object], name: str) -> str:
+    value = fields.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        # A JSON number is read as its digits (a phone number, a prompt version); anything else
+        # (true, a list, an object) is a client's mistake worth naming.
+        raise ComplianceRefused(f"{name} must be a string", field=name)
+    return str(value).strip()
+
+
+def _decided_at(raw: str) -> datetime | None:
+    """The instant, or None when it is missing; naive instants are left to `consent_check`."""
+    if not raw:
+        return None
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        raise ComplianceRefused(
+            "decided_at must be an ISO 8601 date-time with its offset, "
+            "e.g. 2026-11-28T09:15:00+01:00",
+            field="decided_at",
+        )
+    return value
+
+
+def tenant_time(tenant: Tenant, instant: datetime) -> str:
+    """An instant as the tenant (the data controller) reads it: its own time zone, with offset."""
+    return timezone.localtime(instant, ZoneInfo(tenant.time_zone)).isoformat()
+
+
+def consent_body(request: HttpRequest, consent: Consent) -> dict[str, object]:
+    in_force = consent_in_force(
+        tenant=consent.tenant, customer_number=consent.customer_number, purpose=consent.purpose
+    )
+    return {
+        "id": consent.pk,
+        "customer_number": consent.customer_number,
+        "purpose": consent.purpose.code,
+        "decision": consent.decision,
+        "decided_at": tenant_time(consent.tenant, consent.decided_at),
+        "decision_in_force": in_force.decision if in_force else None,
+        "receipt_url": request.build_absolute_uri(reverse("consent_receipt", args=[consent.pk])),
+    }
+
+
+@api_key_required
+def consents_create(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        response = api_error("only POST is allowed here", field="method", status=405)
+        response["Allow"] = "POST"
+        return response
+    fields: dict[str, object] = {}
+    try:
+        fields = _read_body(request)
+        values = {name: _text(fields, name) for name in (*REQUIRED_FIELDS, *EVIDENCE_FIELDS)}
+        for name in REQUIRED_FIELDS:
+            if not values[name]:
+                raise ComplianceRefused(f"{name} is required", field=name)
+        consent = consent_record(
+            recorded_by=api_actor(request.api_key),
+            tenant=request.tenant,
+            customer_number=values["customer_number"],
+            purpose_code=values["purpose"],
+            decision=values["decision"],
+            decided_at=_decided_at(values["decided_at"]),
+            channel=values["channel"],
+            **{name: values[name] for name in EVIDENCE_FIELDS},
+        )
+    except ComplianceRefused as refusal:
+        return _refuse(request, refusal, fields)
+    return JsonResponse(consent_body(request, consent), status=201)
