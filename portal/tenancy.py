@@ -81,6 +81,19 @@ class TenantScopedAdmin(admin.ModelAdmin):
                 kwargs["queryset"] = Tenant.objects.for_user(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Every tenant-owned object's page links to the audit events about it."""
+        extra_context = extra_context or {}
+        if object_id and request.user.has_perm("audit.view_auditevent"):
+            from django.urls import reverse
+
+            label = self.model._meta.label_lower
+            extra_context.setdefault(
+                "who_accessed_url",
+                reverse("admin:audit_auditevent_changelist") + f"?target={label}:{object_id}",
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         if self.tenant_field == "tenant" and "tenant" not in initial:

@@ -127,3 +127,13 @@ def test_changelist_never_counts_the_whole_table(cast, login):
     assert counts, "the paginator should count (a capped number of) matching rows"
     assert all("LIMIT 10001" in sql for sql in counts), counts
     assert not any("DISTINCT" in q["sql"] for q in queries)
+
+
+def test_every_audited_objects_page_links_to_its_own_events(cast, login):
+    from compliance.models import Purpose
+
+    purpose = Purpose.objects.get(code="quality")
+    client = login(cast.root)
+    page = client.get(reverse("admin:compliance_purpose_change", args=[purpose.pk]))
+    assert f"?target=compliance.purpose:{purpose.pk}".encode() in page.content
+    assert b"Who accessed this" in page.content
