@@ -20,4 +20,5 @@ ACTION_CHOICES = [
     ("consent.refused", "Consent decision refused at the API"),
     ("consent.receipt_viewed", "Consent receipt viewed (full customer number)"),
     ("consent.receipt_denied", "Consent receipt refused: no permission or not found"),
+    ("recording.contract_outcome", "Insurance telesales: contract outcome recorded"),
 ]

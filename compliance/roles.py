@@ -32,6 +32,7 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("recordings", "view_recording"),
         ("recordings", "listen_recording"),
         ("recordings", "download_recording"),
+        ("recordings", "record_contract_outcome"),
         ("audit", "view_auditevent"),
         ("audit", "export_auditevent"),
     },

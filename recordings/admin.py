@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import connection
 from django.db.models import Q
 from django.urls import reverse
@@ -27,6 +27,7 @@ from portal.tenancy import TenantListFilter, TenantScopedAdmin, member_tenant_id
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
 from .services.access import active_grant, recording_viewed
 from .services.purge import certificate_is_valid, purge_preview
+from .services.telesales import NotTelesales, telesales_outcome_record
 
 
 class PurposeFilter(admin.SimpleListFilter):
@@ -171,7 +172,35 @@ class RecordingAdmin(TenantScopedAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 50
-    actions = None
+    actions = ("no_contract_followed", "contract_signed_today")
+
+    def has_record_contract_outcome_permission(self, request) -> bool:
+        return request.user.has_perm("recordings.record_contract_outcome")
+
+    @admin.action(
+        description="No contract followed (insurance telesales): destroy at the next purge",
+        permissions=["record_contract_outcome"],
+    )
+    def no_contract_followed(self, request, queryset):
+        self._record_outcome(request, queryset, signed_on=None)
+
+    @admin.action(
+        description="Contract signed today (insurance telesales): keep 2 years from today",
+        permissions=["record_contract_outcome"],
+    )
+    def contract_signed_today(self, request, queryset):
+        self._record_outcome(request, queryset, signed_on=timezone.localdate())
+
+    def _record_outcome(self, request, queryset, *, signed_on) -> None:
+        try:
+            changed = telesales_outcome_record(
+                actor=request.user, recordings=queryset, signed_on=signed_on
+            )
+        except NotTelesales as error:
+            self.message_user(request, str(error), level=messages.ERROR)
+            return
+        self.message_user(request, f"{changed} recording(s) updated.")
+
     view_on_site = False  # get_absolute_url is this very page
     fieldsets = (
         (

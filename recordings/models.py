@@ -135,6 +135,10 @@ class Recording(models.Model):
         permissions = [
             ("listen_recording", "Can listen to recordings, with a stated purpose"),
             ("download_recording", "Can download recordings, with a stated purpose"),
+            (
+                "record_contract_outcome",
+                "Can record whether a contract followed an insurance telesales call",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=("tenant", "call_id"), name="recording_call_per_tenant")

@@ -1,0 +1,71 @@
+"""Insurance telesales (Code des assurances, art. R.112-7): a recording is kept two years from the
+contract's signature, and destroyed if no contract follows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import event_record
+from compliance.retention import retain_until_for
+
+from ..models import DeletionReason, Recording, Status
+
+TELESALES_PURPOSE = "insurance_telesales"
+
+
+class NotTelesales(ValueError):
+    pass
+
+
+@transaction.atomic
+def telesales_outcome_record(
+    *, actor, recordings: Iterable[Recording], signed_on: date | None
+) -> int:
+    """`signed_on` None: no contract followed, so the recordings are destroyed at the next purge
+    (certificate reason "no contract") unless a legal hold applies. A date: they are kept for the
+    policy's period from that signature. Returns how many recordings changed."""
+    ids = [recording.pk for recording in recordings]
+    locked = list(
+        Recording.objects.select_for_update()
+        .select_related("purpose", "tenant")
+        .filter(pk__in=ids, status=Status.ACTIVE)
+        .order_by("pk")
+    )
+    wrong = [r.call_id for r in locked if r.purpose.code != TELESALES_PURPOSE]
+    if wrong:
+        raise NotTelesales(f"not insurance telesales recordings: {', '.join(wrong[:5])}")
+    changes: dict[int, list[dict]] = {}
+    for recording in locked:
+        old = recording.retain_until
+        if signed_on is None:
+            tenant_today = timezone.localdate(timezone=ZoneInfo(recording.tenant.time_zone))
+            recording.retain_until = tenant_today - timedelta(days=1)
+            recording.deletion_reason = DeletionReason.NO_CONTRACT
+        else:
+            months = retain_until_for(
+                tenant=recording.tenant, purpose=recording.purpose, started_at=recording.started_at
+            ).months
+            recording.retain_until = signed_on + relativedelta(months=months)
+            recording.deletion_reason = DeletionReason.EXPIRED
+        changes.setdefault(recording.tenant_id, []).append(
+            {"id": recording.pk, "old": old.isoformat(), "new": recording.retain_until.isoformat()}
+        )
+    Recording.objects.bulk_update(locked, ["retain_until", "deletion_reason"])
+    for tenant_id, values in changes.items():
+        event_record(
+            action="recording.contract_outcome",
+            tenant=tenant_id,
+            target_type="recordings.recording",
+            target_label=f"{len(values)} insurance telesales recording(s)",
+            extra={
+                "contract_signed_on": signed_on.isoformat() if signed_on else None,
+                "recordings": values,
+            },
+        )
+    return len(locked)
