@@ -18,7 +18,7 @@ from django.http import StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from portal.tenancy import TenantListFilter, TenantScopedAdmin
+from portal.tenancy import ReadOnlyAdminMixin, TenantListFilter, TenantScopedAdmin
 
 from .actions import ACTION_CHOICES
 from .models import AuditEvent
@@ -100,7 +100,7 @@ class TargetFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(TenantScopedAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = (
         "sequence",
         "occurred_at",
@@ -131,15 +131,6 @@ class AuditEventAdmin(TenantScopedAdmin):
     list_per_page = 50
     actions = None
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -99,10 +99,6 @@ class PurposeAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
     search_fields = ("name", "code")
     list_select_related = ("tenant",)
 
-    @admin.display(description="Scope")
-    def scope_label(self, purpose: Purpose) -> str:
-        return purpose.tenant.name if purpose.tenant_id else "Platform"
-
     def save_model(self, request, obj, form, change):
         purpose_save(actor=request.user, purpose=obj, created=not change)
 
@@ -124,10 +120,6 @@ class RetentionPolicyAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
     list_select_related = ("purpose", "tenant")
     search_fields = ("name", "legal_reference")
     autocomplete_fields = ("purpose",)
-
-    @admin.display(description="Scope")
-    def scope_label(self, policy: RetentionPolicy) -> str:
-        return policy.tenant.name if policy.tenant_id else "Platform"
 
     def save_model(self, request, obj, form, change):
         retention_policy_save(actor=request.user, policy=obj, created=not change)

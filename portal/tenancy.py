@@ -55,6 +55,12 @@ class TenantScopedAdmin(admin.ModelAdmin):
             condition |= Q(**{f"{self.tenant_field}__isnull": True})
         return queryset.filter(condition)
 
+    @admin.display(description="Scope")
+    def scope_label(self, obj) -> str:
+        """ "Platform" for a shipped row, else its tenant's name."""
+        tenant = getattr(obj, self.tenant_field) if self.tenant_field else obj
+        return tenant.name if tenant is not None else "Platform"
+
     def has_change_permission(self, request, obj=None) -> bool:
         if obj is not None and self.platform_rows_visible and not request.user.is_superuser:
             if getattr(obj, f"{self.tenant_field}_id") is None:
@@ -103,3 +109,16 @@ class TenantScopedAdmin(admin.ModelAdmin):
             if len(tenants) == 1:
                 initial["tenant"] = tenants[0].pk
         return initial
+
+
+class ReadOnlyAdminMixin:
+    """For records nobody may add, edit or delete through the admin (trails, proofs, runs)."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

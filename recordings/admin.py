@@ -22,7 +22,12 @@ from compliance.access_rules import AccessNeed, allowed_access_purposes, may_lis
 from compliance.admin import audit_trail_link
 from compliance.models import Purpose, Tenant
 from compliance.phone import InvalidNumber, normalise_number
-from portal.tenancy import TenantListFilter, TenantScopedAdmin, member_tenant_ids
+from portal.tenancy import (
+    ReadOnlyAdminMixin,
+    TenantListFilter,
+    TenantScopedAdmin,
+    member_tenant_ids,
+)
 
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
 from .services.access import active_grant, recording_viewed
@@ -140,7 +145,7 @@ class CampaignFilter(admin.SimpleListFilter):
 
 
 @admin.register(Recording)
-class RecordingAdmin(TenantScopedAdmin):
+class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = (
         "call_id",
         "started_at",
@@ -242,15 +247,6 @@ class RecordingAdmin(TenantScopedAdmin):
 
     # --- read-only: recordings arrive through the API, the purge deletes them -----------------
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
     # --- columns -------------------------------------------------------------------------------
 
     @admin.display(description="Customer number")
@@ -349,7 +345,7 @@ def _scoped_preview(request, rows: list[dict]) -> list[dict]:
 
 
 @admin.register(PurgeRun)
-class PurgeRunAdmin(admin.ModelAdmin):
+class PurgeRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Last night's run, its counts and its certificates. Counts are platform-wide; the preview
     rows and certificates shown are those of the viewer's tenants."""
 
@@ -380,15 +376,6 @@ class PurgeRunAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
     def get_inlines(self, request, obj):
         return [CertificateInline] if obj is not None else []
 
@@ -416,7 +403,7 @@ class PurgeRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeletionCertificate)
-class DeletionCertificateAdmin(TenantScopedAdmin):
+class DeletionCertificateAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = (
         "recording_id",
         "tenant",
@@ -433,15 +420,6 @@ class DeletionCertificateAdmin(TenantScopedAdmin):
     readonly_fields = [field.name for field in DeletionCertificate._meta.fields]
     paginator = CappedCountPaginator
     show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Signature", boolean=True)
     def signature_valid(self, certificate: DeletionCertificate) -> bool:
