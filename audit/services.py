@@ -240,7 +240,7 @@ SELECT sequence, previous_hash, hash,
        to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
        {", ".join(CONTENT_FIELDS[1:-1])}, extra::text
   FROM audit_auditevent
- WHERE sequence > %s
+ WHERE sequence > %s AND sequence <= %s
  ORDER BY sequence
 """
 
@@ -278,15 +278,26 @@ def audit_chain_verify(*, full: bool = False, export: IO[str] | None = None) -> 
     started = time.perf_counter()
     result = Verification()
     start_after, previous_hash = 0, GENESIS_HASH
-    if not full and export is None:
-        checkpoint = latest_valid_checkpoint()
-        if checkpoint is not None:
-            stored = AuditEvent.objects.filter(sequence=checkpoint.sequence).values_list(
-                "hash", flat=True
+    # The head first: appends hold its row lock until they commit, so every event up to the head
+    # read now is committed, and events appended during the scan are left to the next run.
+    head_sequence, head_hash = _chain_head() or (0, GENESIS_HASH)
+    checkpoint = latest_valid_checkpoint()
+    if checkpoint is not None:
+        stored = list(
+            AuditEvent.objects.filter(sequence=checkpoint.sequence).values_list("hash", flat=True)
+        )
+        if stored != [checkpoint.hash]:
+            # A signed checkpoint vouched for this hash: the chain was cut or rewritten since.
+            result.broken_at = checkpoint.sequence
+            result.reason = (
+                f"the signed checkpoint at event {checkpoint.sequence} no longer matches the "
+                "chain: events were removed or the chain was rewritten"
             )
-            if list(stored) == [checkpoint.hash]:
-                start_after, previous_hash = checkpoint.sequence, checkpoint.hash
-                result.checkpoint_used = checkpoint.sequence
+            result.seconds = time.perf_counter() - started
+            return result
+        if not full and export is None:
+            start_after, previous_hash = checkpoint.sequence, checkpoint.hash
+            result.checkpoint_used = checkpoint.sequence
     result.first_sequence = start_after + 1
     expected = start_after + 1
     if export is not None:
@@ -305,7 +316,7 @@ def audit_chain_verify(*, full: bool = False, export: IO[str] | None = None) -> 
         connection.ensure_connection()
         with connection.connection.cursor(name="audit_chain_verify") as cursor:
             cursor.itersize = 20_000
-            cursor.execute(_VERIFY_SQL, [start_after])
+            cursor.execute(_VERIFY_SQL, [start_after, head_sequence])
             for row in cursor:
                 sequence = row[0]
                 if sequence != expected:
@@ -329,13 +340,14 @@ def audit_chain_verify(*, full: bool = False, export: IO[str] | None = None) -> 
                 result.checked += 1
     result.last_sequence = expected - 1
     result.last_hash = previous_hash
-    if result.intact:
-        head = _chain_head()
-        if head is not None and head[0] > result.last_sequence:
-            result.broken_at = result.last_sequence + 1
-            result.reason = (
-                f"the chain head is at {head[0]} but the events end at {result.last_sequence}"
-            )
+    if result.intact and result.last_sequence < head_sequence:
+        result.broken_at = result.last_sequence + 1
+        result.reason = (
+            f"the chain head is at {head_sequence} but the events end at {result.last_sequence}"
+        )
+    elif result.intact and result.last_sequence == head_sequence and previous_hash != head_hash:
+        result.broken_at = head_sequence
+        result.reason = f"event {head_sequence} does not match the chain head"
     result.seconds = time.perf_counter() - started
     if result.intact:
         checkpoint = _checkpoint_store(result.last_sequence, result.last_hash)

@@ -187,3 +187,48 @@ def test_sixteen_concurrent_writers_leave_one_unforked_chain():
     result = audit_chain_verify(full=True)
     assert result.intact
     assert result.last_sequence == 8000
+
+
+def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint():
+    from audit.chain import content_hash, link_hash
+
+    _record(6)
+    assert audit_chain_verify().intact  # stores a signed checkpoint at 6
+    # An attacker with owner rights drops the last events and rewinds the head consistently.
+    _tamper("DELETE FROM audit_auditevent WHERE sequence > 3")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT hash, previous_hash FROM audit_auditevent WHERE sequence = 3")
+        head_hash, before = cursor.fetchone()
+        cursor.execute(
+            "UPDATE audit_chainhead SET sequence = 3, hash = %s, previous_hash = %s",
+            [head_hash, before],
+        )
+    result = audit_chain_verify(full=True)
+    assert result.broken_at == 6
+    assert "signed checkpoint" in result.reason
+    assert content_hash and link_hash  # the chain alone would have looked consistent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_appended_during_verification_are_not_reported_as_breaks(monkeypatch):
+    from audit import services
+
+    _record(5)
+    original = services.content_hash
+    appended = []
+
+    def hash_and_append_concurrently(values):
+        if not appended:  # a recorder appends (and commits) while the scan runs
+            appended.append(True)
+            writer = threading.Thread(target=lambda: (_record(2), connections.close_all()))
+            writer.start()
+            writer.join()
+        return original(values)
+
+    monkeypatch.setattr(services, "content_hash", hash_and_append_concurrently)
+    result = audit_chain_verify(full=True)
+    assert appended and AuditEvent.objects.count() == 7
+    assert result.intact, result.reason
+    assert result.last_sequence == 5
+    monkeypatch.undo()
+    assert audit_chain_verify().intact
