@@ -32,6 +32,7 @@ COPY recordings ./recordings
 RUN DEBUG=false \
     SECRET_KEY=build-only-placeholder-never-used-at-run-time \
     AUDIT_HMAC_KEY=build-only-placeholder-never-used-at-run-time \
+    RECORDINGS_MASTER_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     DATABASE_URL=postgres://build@localhost:5432/build \
     CELERY_BROKER_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --no-input

@@ -57,11 +57,14 @@ def decide(
     tenant: Tenant,
     started_at: datetime,
     today: date | None = None,
+    starts_on: date | None = None,
 ) -> RetentionDecision:
+    """`starts_on` replaces the call's local start date where retention runs from another event
+    (Code des assurances R.112-7: two years from the contract's signature)."""
     today = today or timezone.localdate()
     policy = choose_policy(policies, tenant_id=tenant.pk, today=today)
     months = policy.retention_months if policy else purpose.default_retention_months
-    start = local_start_date(started_at, tenant.time_zone)
+    start = starts_on or local_start_date(started_at, tenant.time_zone)
     return RetentionDecision(
         retain_until=start + relativedelta(months=months),
         months=months,
@@ -71,10 +74,22 @@ def decide(
 
 
 def retain_until_for(
-    *, tenant: Tenant, purpose: Purpose, started_at: datetime, today: date | None = None
+    *,
+    tenant: Tenant,
+    purpose: Purpose,
+    started_at: datetime,
+    today: date | None = None,
+    starts_on: date | None = None,
 ) -> RetentionDecision:
     """The retention decision for one recording, reading the purpose's policies."""
     policies = RetentionPolicy.objects.filter(purpose=purpose, active=True).filter(
         Q(tenant=tenant) | Q(tenant__isnull=True)
     )
-    return decide(policies, purpose=purpose, tenant=tenant, started_at=started_at, today=today)
+    return decide(
+        policies,
+        purpose=purpose,
+        tenant=tenant,
+        started_at=started_at,
+        today=today,
+        starts_on=starts_on,
+    )

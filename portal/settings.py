@@ -214,7 +214,9 @@ CELERY_BROKER_URL = env.str(
 )
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
-CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600}
+# Above the longest time limit of any task (the chain and integrity checks allow 6 hours).
+LONGEST_TASK_SECONDS = max(CELERY_TASK_TIME_LIMIT, 6 * 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": LONGEST_TASK_SECONDS + 3600}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(VAR_DIR / "broker" / "out"),

@@ -110,6 +110,12 @@ class Recording(models.Model):
         related_name="+",
     )
     retain_until = models.DateField(help_text="Last day the recording may be kept.")
+    retention_starts_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When retention counts from another date than the call's (a contract's "
+        "signature, insurance telesales).",
+    )
     deletion_reason = models.CharField(
         max_length=20,
         choices=DeletionReason.choices,

@@ -24,7 +24,8 @@ class RotationSummary:
 
 def master_key_rotate(*, batch_size: int = 1000) -> RotationSummary:
     """Rewrap every data key still wrapped under a previous master key with the current one.
-    Restartable: each batch commits on its own, and rows locked by another run are skipped."""
+    Restartable: each batch commits on its own; a row another run has just rewrapped no longer
+    matches when its lock is released, so nothing is rewrapped twice."""
     current = crypto.current_master_key()
     keys = crypto.master_keys()
     summary = RotationSummary(current_key_id=current.key_id)
@@ -35,7 +36,8 @@ def master_key_rotate(*, batch_size: int = 1000) -> RotationSummary:
         with transaction.atomic():
             batch = list(
                 pending.order_by("pk")
-                .select_for_update(skip_locked=True)
+                # Wait for locked rows: a skipped one would stay under the old master key.
+                .select_for_update(no_key=True)
                 .only("pk", "tenant_id", "storage_name", "wrapped_key", "master_key_id")[
                     :batch_size
                 ]

@@ -11,7 +11,7 @@ from audit.services import event_record
 from compliance.models import Purpose, RetentionPolicy, Tenant
 from compliance.retention import decide
 
-from ..models import Recording
+from ..models import DeletionReason, Recording
 from .purge import next_run_date
 
 
@@ -37,7 +37,10 @@ def recordings_retention_recompute(
     # A shortened policy never makes the next scheduled run delete anything: the earliest last
     # day it may set is that run's date, so a preview lists the recording before any run does.
     floors = {tenant_id: next_run_date(tenant) for tenant_id, tenant in tenants.items()}
-    recordings = Recording.objects.active().filter(purpose_id=purpose_id)
+    # Dates set by a consent withdrawal or a telesales outcome are not the policy's to change.
+    recordings = Recording.objects.active().filter(
+        purpose_id=purpose_id, deletion_reason=DeletionReason.EXPIRED
+    )
     if tenant_id:
         recordings = recordings.filter(tenant_id=tenant_id)
     summary = RecomputeSummary()
@@ -47,10 +50,16 @@ def recordings_retention_recompute(
             batch = list(
                 recordings.filter(pk__gt=last_id)
                 .order_by("pk")
-                .select_for_update(skip_locked=True)
-                .only("pk", "tenant_id", "started_at", "retain_until", "retention_policy_id")[
-                    :batch_size
-                ]
+                # Wait for rows another transaction holds: skipping them would keep a stale date.
+                .select_for_update(no_key=True)
+                .only(
+                    "pk",
+                    "tenant_id",
+                    "started_at",
+                    "retention_starts_on",
+                    "retain_until",
+                    "retention_policy_id",
+                )[:batch_size]
             )
             if not batch:
                 return summary
@@ -62,6 +71,7 @@ def recordings_retention_recompute(
                     purpose=purpose,
                     tenant=tenants[recording.tenant_id],
                     started_at=recording.started_at,
+                    starts_on=recording.retention_starts_on,
                 )
                 new_date = decision.retain_until
                 if new_date < recording.retain_until:

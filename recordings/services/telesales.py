@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
 
@@ -48,15 +47,20 @@ def telesales_outcome_record(
             recording.retain_until = tenant_today - timedelta(days=1)
             recording.deletion_reason = DeletionReason.NO_CONTRACT
         else:
-            months = retain_until_for(
-                tenant=recording.tenant, purpose=recording.purpose, started_at=recording.started_at
-            ).months
-            recording.retain_until = signed_on + relativedelta(months=months)
+            recording.retain_until = retain_until_for(
+                tenant=recording.tenant,
+                purpose=recording.purpose,
+                started_at=recording.started_at,
+                starts_on=signed_on,
+            ).retain_until
+            recording.retention_starts_on = signed_on
             recording.deletion_reason = DeletionReason.EXPIRED
         changes.setdefault(recording.tenant_id, []).append(
             {"id": recording.pk, "old": old.isoformat(), "new": recording.retain_until.isoformat()}
         )
-    Recording.objects.bulk_update(locked, ["retain_until", "deletion_reason"])
+    Recording.objects.bulk_update(
+        locked, ["retain_until", "retention_starts_on", "deletion_reason"]
+    )
     for tenant_id, values in changes.items():
         event_record(
             action="recording.contract_outcome",

@@ -102,3 +102,33 @@ def test_shortening_never_lets_the_next_run_delete_before_a_preview_shows_it(cas
     assert Recording.objects.filter(pk=old_call.pk).exists()
     tomorrow_preview = purge_preview()
     assert tomorrow_preview == [] or all(row["to_delete"] == 0 for row in tomorrow_preview)
+
+
+def test_a_policy_change_does_not_revive_a_withdrawn_callers_recordings(cast):
+    from compliance.services import consent_record
+
+    consent_record(
+        recorded_by="ivr",
+        tenant=cast.acme,
+        customer_number="+33644444444",
+        purpose_code="telemarketing",
+        decision="granted",
+        decided_at=timezone.now() - timedelta(days=1),
+        channel="ivr",
+    )
+    recording = ingest(cast.acme, purpose="telemarketing", number="+33644444444")
+    consent_record(
+        recorded_by="ivr",
+        tenant=cast.acme,
+        customer_number="+33644444444",
+        purpose_code="telemarketing",
+        decision="withdrawn",
+        decided_at=timezone.now(),
+        channel="ivr",
+    )
+    recording.refresh_from_db()
+    withdrawn_until = recording.retain_until
+    recompute_retention.apply(kwargs={"purpose_id": recording.purpose_id})
+    recording.refresh_from_db()
+    assert recording.retain_until == withdrawn_until
+    assert recording.deletion_reason == "consent_withdrawn"

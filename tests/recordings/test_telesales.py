@@ -92,3 +92,27 @@ def test_only_compliance_officers_record_outcomes_and_only_for_telesales(cast, l
     ]
     assert any("not insurance telesales recordings" in message for message in shown)
     assert Recording.objects.get(pk=telesales.pk).deletion_reason == "expired"
+
+
+def test_a_policy_change_keeps_the_signature_date_and_the_no_contract_verdict(cast, login):
+    from compliance.models import RetentionPolicy
+    from compliance.services import retention_policy_save
+    from recordings.tasks import recompute_retention
+
+    signed = _telesales_call(cast)
+    unsigned = ingest(cast.acme, purpose="insurance_telesales", number=NUMBER)
+    alice = login(cast.alice)
+    changelist = reverse("admin:recordings_recording_changelist")
+    alice.post(changelist, {"action": "contract_signed_today", "_selected_action": [signed.pk]})
+    alice.post(changelist, {"action": "no_contract_followed", "_selected_action": [unsigned.pk]})
+    signed.refresh_from_db()
+    unsigned.refresh_from_db()
+    before = (signed.retain_until, unsigned.retain_until, unsigned.deletion_reason)
+    policy = RetentionPolicy.objects.get(purpose__code="insurance_telesales", tenant=None)
+    policy.legal_reference += " (wording updated)"
+    retention_policy_save(actor=cast.root, policy=policy, created=False)
+    recompute_retention.apply(kwargs={"purpose_id": policy.purpose_id})
+    signed.refresh_from_db()
+    unsigned.refresh_from_db()
+    assert (signed.retain_until, unsigned.retain_until, unsigned.deletion_reason) == before
+    assert signed.retain_until == timezone.localdate() + relativedelta(months=24)
