@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from functools import cached_property
 
+from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -53,12 +54,13 @@ class PurposeListFilter(admin.SimpleListFilter):
     parameter_name = "purpose"
 
     def lookups(self, request, model_admin):
-        from django.apps import apps
-
-        if not apps.is_installed("compliance") or "purpose" not in apps.all_models["compliance"]:
-            return []
         purpose_model = apps.get_model("compliance", "Purpose")
-        return [(p.code, p.name) for p in purpose_model.objects.order_by("name")]
+        purposes = purpose_model.objects.order_by("name")
+        if not request.user.is_superuser:  # the platform's and the viewer's tenants' only
+            purposes = purposes.filter(
+                Q(tenant__isnull=True) | Q(tenant__in=request.user.memberships.values("tenant_id"))
+            )
+        return [(purpose.code, purpose.name) for purpose in purposes]
 
     def queryset(self, request, queryset):
         return queryset.filter(purpose=self.value()) if self.value() else queryset
@@ -182,9 +184,14 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         queryset = changelist.get_queryset(request).order_by("sequence")
         filters = dict(request.GET.items())
         tenant_filter = filters.get("tenant", "")
+        tenant_model = apps.get_model("compliance", "Tenant")  # audit imports no app's models
+        visible = tenant_model.objects.for_user(request.user)
+        filtered_tenant = (
+            visible.filter(pk=int(tenant_filter)).first() if tenant_filter.isdigit() else None
+        )
         event_record(
             action="audit.exported",
-            tenant=int(tenant_filter) if tenant_filter.isdigit() else home_tenant_id(request.user),
+            tenant=filtered_tenant or home_tenant_id(request.user),
             target_type="audit.auditevent",
             target_label="CSV export of the audit trail",
             extra={"filters": filters},

@@ -47,6 +47,8 @@ def record_login_failed(sender, credentials, request=None, **kwargs) -> None:
         tenant=home_tenant_id(user),
         target_type="auth.user",
         target_id=str(user.pk) if user else "",
-        target_label=username,
+        # What was typed is kept only when it names an account: people type passwords into the
+        # username box, and this table can never be edited.
+        target_label=username if user else "(unknown account)",
         context=current_context(),
     )

@@ -313,6 +313,12 @@ def consent_record(
         operator=operator,
         recorded_by=recorded_by[:150],
     )
+    # Recording rows before the audit events: every transaction takes row locks first and the
+    # chain head's lock last (as the purge does), so the two never deadlock.
+    in_force = consent_in_force(tenant=tenant, customer_number=number, purpose=purpose)
+    withdrawn = []
+    if in_force.pk == consent.pk and decision != ConsentDecision.GRANTED:
+        withdrawn = _end_retention_after_withdrawal(consent)
     event_record(
         action="consent.recorded",
         tenant=tenant,
@@ -320,17 +326,23 @@ def consent_record(
         purpose=purpose.code,
         extra={"decision": decision, "channel": channel, "decided_at": decided_at},
     )
-    in_force = consent_in_force(tenant=tenant, customer_number=number, purpose=purpose)
-    if in_force.pk == consent.pk and decision != ConsentDecision.GRANTED:
-        _end_retention_after_withdrawal(consent)
+    if withdrawn:
+        event_record(
+            action="recording.consent_withdrawn",
+            tenant=tenant,
+            target=consent,
+            purpose=purpose.code,
+            extra={"recordings": withdrawn},
+        )
     return consent
 
 
-def _end_retention_after_withdrawal(consent: Consent) -> None:
+def _end_retention_after_withdrawal(consent: Consent) -> list[dict]:
     """Recordings that rested on this caller's consent may no longer be kept: their last day of
-    retention becomes yesterday (tenant time), so the next purge deletes them."""
+    retention becomes yesterday (tenant time), so the next purge deletes them. Returns the
+    changes (id, old and new last day)."""
     if not consent.purpose.requires_consent:
-        return
+        return []
     from django.apps import apps
 
     recording_model = apps.get_model("recordings", "Recording")
@@ -342,21 +354,9 @@ def _end_retention_after_withdrawal(consent: Consent) -> None:
         status="active",
     )
     changes = list(affected.values_list("pk", "retain_until"))
-    if not changes:
-        return
-    affected.update(retain_until=yesterday, deletion_reason="consent_withdrawn")
-    event_record(
-        action="recording.consent_withdrawn",
-        tenant=consent.tenant,
-        target=consent,
-        purpose=consent.purpose.code,
-        extra={
-            "recordings": [
-                {"id": pk, "old": old.isoformat(), "new": yesterday.isoformat()}
-                for pk, old in changes
-            ]
-        },
-    )
+    if changes:
+        affected.update(retain_until=yesterday, deletion_reason="consent_withdrawn")
+    return [{"id": pk, "old": old.isoformat(), "new": yesterday.isoformat()} for pk, old in changes]
 
 
 def legal_hold_check(

@@ -137,3 +137,10 @@ def test_every_audited_objects_page_links_to_its_own_events(cast, login):
     page = client.get(reverse("admin:compliance_purpose_change", args=[purpose.pk]))
     assert f"?target=compliance.purpose:{purpose.pk}".encode() in page.content
     assert b"Who accessed this" in page.content
+
+
+def test_export_cannot_be_filed_under_another_tenant(cast, login):
+    client = login(cast.dave)
+    response = client.get(reverse("admin:audit_auditevent_export") + f"?tenant={cast.globex.pk}")
+    b"".join(response.streaming_content)
+    assert AuditEvent.objects.get(action="audit.exported").tenant_id == cast.acme.pk

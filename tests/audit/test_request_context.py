@@ -70,3 +70,10 @@ def test_client_ip_comes_from_the_trusted_proxy_only(cast, client):
 def test_forwarded_header_is_ignored_without_a_trusted_proxy(cast, client):
     _sign_in(client, "bob", **{"X-Forwarded-For": "6.6.6.6"})
     assert AuditEvent.objects.get(action="auth.login").client_ip == "127.0.0.1"
+
+
+def test_what_was_typed_for_an_unknown_account_is_not_kept(cast, client):
+    _sign_in(client, "hunter2-my-password")
+    event = AuditEvent.objects.get(action="auth.login_failed")
+    assert event.target_label == "(unknown account)"
+    assert "hunter2" not in str(event.extra)
