@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from .models import Membership, Role
-from .roles import ROLE_PERMISSIONS
+from .models import Role
+from .roles import tenant_permits, tenant_role
 
 
 class AccessNeed(models.TextChoices):
@@ -91,38 +91,13 @@ PURPOSE_NEEDS: dict[str, frozenset[AccessNeed]] = {
 }
 
 
-def tenant_role(*, user, tenant_id: int) -> Role | None:
-    """The user's role in one tenant, or None when they are not a member."""
-    if user is None or not user.is_authenticated:
-        return None
-    role = (
-        Membership.objects.filter(user=user, tenant_id=tenant_id)
-        .values_list("role", flat=True)
-        .first()
-    )
-    return Role(role) if role else None
-
-
-def _tenant_permits(user, tenant_id: int, codename: str) -> bool:
-    """Django's permissions come from groups and are global: a person who is a compliance
-    officer at Globex and a quality analyst at Acme holds download_recording everywhere. The
-    recording's tenant therefore decides too: the person's role *in that tenant* must carry the
-    permission (compliance/roles.py)."""
-    if not user.is_active or not user.has_perm(f"recordings.{codename}"):
-        return False
-    if user.is_superuser:
-        return True
-    role = tenant_role(user=user, tenant_id=tenant_id)
-    return role is not None and ("recordings", codename) in ROLE_PERMISSIONS.get(role, set())
-
-
 def may_listen(*, user, recording) -> bool:
-    return _tenant_permits(user, recording.tenant_id, "listen_recording")
+    return tenant_permits(user, recording.tenant_id, "recordings.listen_recording")
 
 
 def may_download(*, user, recording) -> bool:
-    return may_listen(user=user, recording=recording) and _tenant_permits(
-        user, recording.tenant_id, "download_recording"
+    return may_listen(user=user, recording=recording) and tenant_permits(
+        user, recording.tenant_id, "recordings.download_recording"
     )
 
 

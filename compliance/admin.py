@@ -145,7 +145,10 @@ class ApiKeyAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return  # nothing of a key can be edited after creation
-        api_key, token = api_key_create(actor=request.user, tenant=obj.tenant, name=obj.name)
+        try:
+            api_key, token = api_key_create(actor=request.user, tenant=obj.tenant, name=obj.name)
+        except ComplianceRefused as refusal:
+            raise PermissionDenied(refusal.message) from refusal
         obj.pk = api_key.pk
         obj.prefix = api_key.prefix
         messages.warning(

@@ -5,7 +5,7 @@ Groups say *what kind* of data a person may act on; memberships say *in which te
 
 from __future__ import annotations
 
-from .models import Role
+from .models import Membership, Role
 
 # (app_label, codename) pairs. Later slices add their models' permissions here and ship a data
 # migration that calls `sync_role_groups` again.
@@ -92,3 +92,33 @@ def sync_role_groups(apps) -> None:
             )
         ]
         group.permissions.set(permissions)
+
+
+def tenant_role(*, user, tenant_id: int) -> Role | None:
+    """The user's role in one tenant, or None when they are not a member."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    role = (
+        Membership.objects.filter(user=user, tenant_id=tenant_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return Role(role) if role else None
+
+
+def tenant_permits(user, tenant_id: int | None, permission: str) -> bool:
+    """Whether `user` may use `permission` ("app.codename") on one tenant's data.
+
+    Django's permissions come from groups and are global: a person who is a compliance officer
+    at Globex and a quality analyst at Acme holds Globex's permissions at Acme too. So the role
+    the person holds *in that tenant* must carry the permission as well. Platform operators
+    (superusers) may act everywhere; platform rows (no tenant) are theirs alone."""
+    if user is None or not getattr(user, "is_active", False) or not user.has_perm(permission):
+        return False
+    if user.is_superuser:
+        return True
+    if tenant_id is None:
+        return False
+    role = tenant_role(user=user, tenant_id=tenant_id)
+    app_label, codename = permission.split(".", 1)
+    return role is not None and (app_label, codename) in ROLE_PERMISSIONS.get(role, set())

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from celery import current_app
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import F, Q
@@ -30,6 +31,7 @@ from .models import (
     Tenant,
 )
 from .phone import InvalidNumber, normalise_number
+from .roles import tenant_permits
 
 
 @transaction.atomic
@@ -75,6 +77,12 @@ def api_key_create(
     """A new key for the recorder or dialer. The returned token is shown once and never stored:
     `cst_<prefix>_<secret>`. Only seed_demo passes `demo_token`, so that the README's example
     works against the demo data."""
+    if isinstance(actor, AbstractBaseUser) and not tenant_permits(
+        actor, tenant.pk, "compliance.add_apikey"
+    ):
+        raise ComplianceRefused(
+            f"you may not create API keys for {tenant.name}", field="tenant", status=403
+        )
     if demo_token is not None:
         _, prefix, _ = demo_token.split("_", 2)
         token = demo_token
@@ -409,8 +417,10 @@ def legal_hold_place(
 ) -> LegalHold:
     """Freeze recordings. Nothing deletes a held recording, and recordings arriving later that
     match the scope are held too."""
-    if not actor.has_perm("compliance.place_legalhold"):
-        raise ComplianceRefused("you may not place legal holds", field="actor", status=403)
+    if not tenant_permits(actor, tenant.pk, "compliance.place_legalhold"):
+        raise ComplianceRefused(
+            f"you may not place legal holds for {tenant.name}", field="actor", status=403
+        )
     recordings = list(recordings)
     number = legal_hold_check(
         tenant=tenant,
@@ -455,9 +465,11 @@ def legal_hold_place(
 
 @transaction.atomic
 def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalHold:
-    if not actor.has_perm("compliance.release_legalhold"):
-        raise ComplianceRefused("you may not release legal holds", field="actor", status=403)
     locked = LegalHold.objects.select_for_update().get(pk=hold.pk)
+    if not tenant_permits(actor, locked.tenant_id, "compliance.release_legalhold"):
+        raise ComplianceRefused(
+            "you may not release this tenant's legal holds", field="actor", status=403
+        )
     if locked.released_at is not None:
         raise ComplianceRefused(
             f"hold {locked.reference} was already released on {locked.released_at:%Y-%m-%d}",

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit.services import event_record
 from compliance.retention import retain_until_for
+from compliance.roles import tenant_permits
 
 from ..models import DeletionReason, Recording, Status
 
@@ -36,6 +37,15 @@ def telesales_outcome_record(
         .filter(pk__in=ids, status=Status.ACTIVE)
         .order_by("pk")
     )
+    refused = [
+        r.call_id
+        for r in locked
+        if not tenant_permits(actor, r.tenant_id, "recordings.record_contract_outcome")
+    ]
+    if refused:
+        raise NotTelesales(
+            f"your role in their tenant does not record contract outcomes: {', '.join(refused[:5])}"
+        )
     wrong = [r.call_id for r in locked if r.purpose.code != TELESALES_PURPOSE]
     if wrong:
         raise NotTelesales(f"not insurance telesales recordings: {', '.join(wrong[:5])}")

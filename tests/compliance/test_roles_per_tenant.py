@@ -1,0 +1,67 @@
+"""A role counts in its own tenant only: a compliance officer of Globex who is a quality analyst
+at Acme holds no compliance officer's power over Acme's data."""
+
+from __future__ import annotations
+
+import pytest
+
+from compliance.models import Role
+from compliance.services import (
+    ComplianceRefused,
+    api_key_create,
+    legal_hold_place,
+    legal_hold_release,
+    membership_grant,
+)
+from recordings.services.telesales import NotTelesales, telesales_outcome_record
+
+from ..recordings.helpers import ingest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def erin_also_analyst_at_acme(cast):
+    membership_grant(actor="test", user=cast.erin, tenant=cast.acme, role=Role.QUALITY_ANALYST)
+    return cast.erin
+
+
+def test_officer_elsewhere_cannot_release_or_place_holds_here(cast, erin_also_analyst_at_acme):
+    recording = ingest(cast.acme)
+    hold = legal_hold_place(
+        actor=cast.alice, tenant=cast.acme, reference="Case", reason="x", recordings=[recording]
+    )
+    with pytest.raises(ComplianceRefused) as refused:
+        legal_hold_release(actor=erin_also_analyst_at_acme, hold=hold, release_reason="mine")
+    assert refused.value.status == 403
+    hold.refresh_from_db()
+    assert hold.released_at is None
+    with pytest.raises(ComplianceRefused):
+        legal_hold_place(
+            actor=erin_also_analyst_at_acme,
+            tenant=cast.acme,
+            reference="X",
+            reason="y",
+            campaign="c",
+        )
+    legal_hold_place(
+        actor=erin_also_analyst_at_acme,
+        tenant=cast.globex,
+        reference="G",
+        reason="y",
+        campaign="c",
+    )
+
+
+def test_officer_elsewhere_cannot_create_api_keys_or_record_contract_outcomes_here(
+    cast, erin_also_analyst_at_acme
+):
+    with pytest.raises(ComplianceRefused):
+        api_key_create(actor=erin_also_analyst_at_acme, tenant=cast.acme, name="mine")
+    recording = ingest(cast.acme)
+    with pytest.raises(NotTelesales, match="does not record contract outcomes"):
+        telesales_outcome_record(
+            actor=erin_also_analyst_at_acme, recordings=[recording], signed_on=None
+        )
+    recording.refresh_from_db()
+    assert recording.deletion_reason == "expired"
