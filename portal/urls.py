@@ -13,5 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/health", health, name="health"),
     path("api/v1/", include("recordings.api_urls")),
+    path("api/v1/", include("compliance.api_urls")),
+    path("compliance/", include("compliance.receipt_urls")),
     path("recordings/", include("recordings.urls")),
 ]

@@ -27,7 +27,7 @@ RECORDINGS_URL = "/api/v1/recordings"
 CALLER = "+33644444444"
 _call_serial = itertools.count(1)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.compliance.urls_for_consents")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
