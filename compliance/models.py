@@ -301,7 +301,11 @@ class Consent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_number}: {self.get_decision_display()} for {self.purpose}"
+        # Also the target label of its audit events, which are append-only: an erasure could
+        # not remove a full number from them.
+        number = self.customer_number
+        masked = f"{number[:4]}•••••{number[-2:]}" if len(number) > 6 else "•" * len(number)
+        return f"{masked}: {self.get_decision_display()} for {self.purpose}"
 
 
 class LegalHoldQuerySet(models.QuerySet):

@@ -17,6 +17,17 @@ def member_tenant_ids(user) -> QuerySet:
     return user.memberships.values("tenant_id")
 
 
+def viewer_tenant_ids(request) -> list[int]:
+    """The viewer's tenant ids as a literal list, read once per request. Given literals rather
+    than the membership subquery, PostgreSQL walks (tenant, ..., -sequence) indexes in order and
+    stops after one page, instead of sorting every row of the tenant (seconds at 10M rows)."""
+    if not hasattr(request, "_custodia_tenant_ids"):
+        request._custodia_tenant_ids = list(
+            member_tenant_ids(request.user).values_list("tenant_id", flat=True)
+        )
+    return request._custodia_tenant_ids
+
+
 class TenantListFilter(admin.SimpleListFilter):
     """A tenant filter listing only the viewer's tenants (Django's related filter lists all)."""
 
@@ -50,7 +61,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return queryset
         field = f"{self.tenant_field}__in" if self.tenant_field else "pk__in"
-        condition = Q(**{field: member_tenant_ids(request.user)})
+        condition = Q(**{field: viewer_tenant_ids(request)})
         if self.platform_rows_visible:
             condition |= Q(**{f"{self.tenant_field}__isnull": True})
         return queryset.filter(condition)

@@ -236,15 +236,6 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     )
     readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
 
-    def scope(self, request, queryset):
-        """The viewer's tenants as a literal list rather than the membership subquery: knowing
-        the tenant, PostgreSQL walks the (tenant, -started_at) index in order and stops after one
-        page, instead of sorting every recording of the tenant (seconds at millions of rows)."""
-        if request.user.is_superuser:
-            return queryset
-        tenant_ids = list(request.user.memberships.values_list("tenant_id", flat=True))
-        return queryset.filter(tenant_id__in=tenant_ids)
-
     # --- read-only: recordings arrive through the API, the purge deletes them -----------------
 
     # --- columns -------------------------------------------------------------------------------
