@@ -189,25 +189,25 @@ def events_record_bulk(events: Sequence[Event]) -> list[RecordedEvent]:
     sequence, previous_hash = head
     now = timezone.now()
     recorded: list[RecordedEvent] = []
-    rows = []
-    for event in events:
-        sequence += 1
-        occurred_at = event.occurred_at or now
-        values, extra_text = _content(event, occurred_at)
-        chain_hash = link_hash(sequence, previous_hash, content_hash(values))
-        rows.append((sequence, previous_hash, chain_hash, occurred_at, *values[1:-1], extra_text))
-        recorded.append(RecordedEvent(sequence=sequence, hash=chain_hash))
-        previous_hash = chain_hash
     connection.ensure_connection()
-    raw = connection.connection
-    with raw.cursor() as cursor:
-        copy_sql = f"COPY audit_auditevent (sequence, previous_hash, hash, {_COLUMNS}) FROM STDIN"
+    copy_sql = f"COPY audit_auditevent (sequence, previous_hash, hash, {_COLUMNS}) FROM STDIN"
+    with connection.connection.cursor() as cursor:
+        # Each row goes to the COPY as soon as it is hashed, so that PostgreSQL inserts and
+        # indexes on one core while Python hashes the next rows on the other.
         with cursor.copy(copy_sql) as copy:
-            for row in rows:
-                copy.write_row(row)
+            for event in events:
+                sequence += 1
+                occurred_at = event.occurred_at or now
+                values, extra_text = _content(event, occurred_at)
+                chain_hash = link_hash(sequence, previous_hash, content_hash(values))
+                copy.write_row(
+                    (sequence, previous_hash, chain_hash, occurred_at, *values[1:-1], extra_text)
+                )
+                recorded.append(RecordedEvent(sequence=sequence, hash=chain_hash))
+                last_previous, previous_hash = previous_hash, chain_hash
         cursor.execute(
             "UPDATE audit_chainhead SET sequence = %s, previous_hash = %s, hash = %s WHERE id = 1",
-            [sequence, rows[-1][1], previous_hash],
+            [sequence, last_previous, previous_hash],
         )
     return recorded
 
