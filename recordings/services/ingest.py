@@ -26,8 +26,9 @@ from compliance.services import consent_in_force
 
 from .. import crypto
 from ..audio import AudioRejected, inspect_audio
-from ..models import Direction, Recording
+from ..models import DeletionCertificate, DeletionReason, Direction, Recording
 from ..storage import new_storage_name, recordings_storage, store_encrypted
+from .purge import call_id_hash
 
 CALL_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 # Recorder and portal clocks drift; a start this far ahead of our clock is still "now".
@@ -166,6 +167,19 @@ def ingest_refusal_record(
 def _existing(tenant: Tenant, call_id: str, sha256: str) -> IngestResult | None:
     existing = Recording.objects.filter(tenant=tenant, call_id=call_id).first()
     if existing is None:
+        erased = DeletionCertificate.objects.filter(
+            tenant=tenant,
+            call_id_hash=call_id_hash(tenant.pk, call_id),
+            reason__in=[DeletionReason.ERASURE_REQUEST, DeletionReason.CONSENT_WITHDRAWN],
+        ).first()
+        if erased is not None:
+            # An erasure must stick: the recorder pushing the call again does not bring it back.
+            raise IngestRefused(
+                f"call {call_id} was erased on {erased.deleted_at:%Y-%m-%d} "
+                f"({erased.get_reason_display().lower()}) and may not be registered again",
+                field="call_id",
+                status=409,
+            )
         return None
     if existing.audio_sha256 != sha256:
         raise IngestRefused(

@@ -257,3 +257,15 @@ def test_nightly_purge_runs_through_a_real_worker(cast, celery_worker, recording
     assert summary["purged"] == 1
     assert DeletionCertificate.objects.count() == 1
     assert _files(recordings_dir) == set()
+
+
+def test_an_erased_call_cannot_be_pushed_again(cast):
+    from recordings.services.ingest import IngestRefused
+
+    recording = ingest(cast.acme, call_id="CALL-ERASED")
+    recording_erase(actor=cast.alice, recording=recording)
+    with pytest.raises(IngestRefused) as refused:
+        ingest(cast.acme, call_id="CALL-ERASED")
+    assert (refused.value.field, refused.value.status) == ("call_id", 409)
+    assert "erased" in refused.value.message
+    assert not Recording.objects.filter(call_id="CALL-ERASED").exists()
