@@ -33,6 +33,7 @@ from compliance.models import ExpiryAction, LegalHold, RetentionPolicy, Tenant
 from portal import locks
 
 from ..models import (
+    AccessGrant,
     DeletionCertificate,
     DeletionReason,
     PendingFileRemoval,
@@ -172,10 +173,14 @@ def _delete_locked(
     events_record_bulk(events)
     history = Recording.history.model
     if to_delete:
-        Recording.objects.filter(pk__in=to_delete).delete()
-        # Metadata history holds the same personal data: it goes with the record, including
-        # the "deleted" entry django-simple-history has just written.
-        history.objects.filter(id__in=to_delete).delete()
+        # Set-based deletes, not Django's collector: it would load every row and fire
+        # django-simple-history's per-row signal (a history INSERT per row, deleted again right
+        # after). Everything that points at a recording is removed explicitly first.
+        AccessGrant.objects.filter(recording_id__in=to_delete).delete()
+        LegalHold.recordings.through.objects.filter(recording_id__in=to_delete).delete()
+        Recording.objects.filter(pk__in=to_delete)._raw_delete(Recording.objects.db)
+        # Metadata history holds the same personal data: it goes with the record.
+        history.objects.filter(id__in=to_delete)._raw_delete(history.objects.db)
     if to_anonymise:
         personal = {"customer_number": "", "subject_reference": "", "agent_code": ""}
         history.objects.filter(id__in=to_anonymise).update(**personal, agent=None)

@@ -269,3 +269,16 @@ def test_an_erased_call_cannot_be_pushed_again(cast):
     assert (refused.value.field, refused.value.status) == ("call_id", 409)
     assert "erased" in refused.value.message
     assert not Recording.objects.filter(call_id="CALL-ERASED").exists()
+
+
+def test_purging_a_recording_removes_its_listening_grants(cast):
+    from recordings.models import AccessGrant
+    from recordings.services.access import access_grant_request
+
+    recording = ingest(cast.acme, started_at=LONG_AGO)
+    access_grant_request(
+        user=cast.carol, recording=recording, purpose="quality", justification="QA sample of May"
+    )
+    assert AccessGrant.objects.filter(recording_id=recording.pk).exists()
+    assert purge_expired_recordings().purged == 1
+    assert not AccessGrant.objects.filter(recording_id=recording.pk).exists()
