@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Benchmarks of the audit trail: bulk append, single append, verification, admin changelist.
 
-Run from the project root. It drops and creates its own database, `custodia_bench` on
-127.0.0.1:5432, and talks to nothing else (never the dev or test databases):
+Run from the project root. It drops and creates its own databases, `custodia_bench` and
+`custodia_bench_small` on 127.0.0.1:5432, drops them at the end, and talks to nothing else (never
+the dev or test databases):
 
-    .venv/bin/python benchmarks/audit_trail.py --quick                       # about 1 minute
-    .venv/bin/python benchmarks/audit_trail.py                               # about 4 minutes
-    .venv/bin/python benchmarks/audit_trail.py --events-for-admin 10000000   # the full figure
+    .venv/bin/python benchmarks/audit_trail.py --quick                       # ~1.5 minutes
+    .venv/bin/python benchmarks/audit_trail.py                               # ~4.5 minutes
+    .venv/bin/python benchmarks/audit_trail.py --events-for-admin 10000000   # 8 to 13 minutes
 
 Every figure is printed next to a baseline measured in the same run, on the same PostgreSQL
 server, with the ratio between them. Speed is measured here, never asserted in the tests.
@@ -1026,7 +1027,7 @@ def bench_admin(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, about a minute")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, ~1.5 minutes")
     parser.add_argument("--events-for-admin", type=int, help="rows of the large admin table")
     parser.add_argument("--bulk-events", type=int, help="events appended each way in figure 1")
     parser.add_argument("--single-events", type=int, help="appends each way in figure 2")
