@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -83,12 +84,18 @@ def describe_target(instance) -> tuple[str, str, str]:
     return meta.label_lower, str(instance.pk), str(instance)[:200]
 
 
-def _content(event: Event, occurred_at: datetime) -> tuple[list, str]:
-    """The canonical content values of an event, and its extra data as stored (JSON text)."""
+# One encoder for every event (json.dumps(cls=...) would build one per call).
+_extra_dumps = DjangoJSONEncoder(sort_keys=True).encode
+_loads = json.loads
+
+
+def _content(event: Event, occurred_at: datetime, instant: str | None = None) -> tuple[list, str]:
+    """The canonical content values of an event, and its extra data as stored (JSON text).
+    `instant` is `occurred_at` already formatted, when the caller formats one time for many."""
     context = event.context or current_context()
-    extra_text = json.dumps(event.extra or {}, cls=DjangoJSONEncoder, sort_keys=True)
+    extra_text = _extra_dumps(event.extra) if event.extra else "{}"
     values = {
-        "occurred_at": format_instant(occurred_at),
+        "occurred_at": instant or format_instant(occurred_at),
         "tenant_id": event.tenant_id,
         "actor_id": context.actor_id,
         "actor_username": context.actor_username,
@@ -104,7 +111,7 @@ def _content(event: Event, occurred_at: datetime) -> tuple[list, str]:
         "workstation_id": context.workstation_id,
         "request_id": context.request_id,
         # Round-tripped through JSON so that what is hashed is exactly what jsonb gives back.
-        "extra": json.loads(extra_text),
+        "extra": _loads(extra_text) if event.extra else {},
     }
     for name, limit in _LIMITS.items():
         values[name] = values[name][:limit]
@@ -188,6 +195,7 @@ def events_record_bulk(events: Sequence[Event]) -> list[RecordedEvent]:
         raise AuditChainError("the audit chain head is missing: run migrations")
     sequence, previous_hash = head
     now = timezone.now()
+    now_instant = format_instant(now)
     recorded: list[RecordedEvent] = []
     connection.ensure_connection()
     copy_sql = f"COPY audit_auditevent (sequence, previous_hash, hash, {_COLUMNS}) FROM STDIN"
@@ -197,8 +205,12 @@ def events_record_bulk(events: Sequence[Event]) -> list[RecordedEvent]:
         with cursor.copy(copy_sql) as copy:
             for event in events:
                 sequence += 1
-                occurred_at = event.occurred_at or now
-                values, extra_text = _content(event, occurred_at)
+                if event.occurred_at is None:
+                    values, extra_text = _content(event, now, now_instant)
+                    occurred_at = now
+                else:
+                    occurred_at = event.occurred_at
+                    values, extra_text = _content(event, occurred_at)
                 chain_hash = link_hash(sequence, previous_hash, content_hash(values))
                 copy.write_row(
                     (sequence, previous_hash, chain_hash, occurred_at, *values[1:-1], extra_text)
@@ -268,12 +280,149 @@ def _export_line(row: tuple, values: list) -> str:
     return json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def audit_chain_verify(*, full: bool = False, export: IO[str] | None = None) -> Verification:
+@dataclass
+class _Scan:
+    """What one pass over a range of the chain found."""
+
+    checked: int = 0
+    expected: int = 1  # the next sequence number due
+    previous_hash: str = GENESIS_HASH  # the hash of the last event that verified
+    first_link: str | None = None  # the first event's stored previous_hash (parallel ranges)
+    broken_at: int | None = None
+    reason: str = ""
+
+
+def _scan(rows, scan: _Scan, export: IO[str] | None = None, *, trust_first_link=False) -> _Scan:
+    """Recompute the hashes of `rows` (from `_VERIFY_SQL`) in order, stopping at the first break.
+    With `trust_first_link`, the first event's stored previous_hash starts the range: the caller
+    checks that seam against the range before (parallel verification)."""
+    loads = json.loads
+    previous_hash = scan.previous_hash
+    expected = scan.expected
+    checked = 0
+    for row in rows:
+        sequence = row[0]
+        if sequence != expected:
+            scan.broken_at = expected
+            scan.reason = f"event {expected} is missing (next found: {sequence})"
+            break
+        if trust_first_link:
+            trust_first_link = False
+            scan.first_link = previous_hash = row[1]
+        elif row[1] != previous_hash:
+            scan.broken_at = sequence
+            scan.reason = f"event {sequence} does not link to the event before it"
+            break
+        extra_text = row[-1]
+        values = [*row[3:-1], {} if extra_text == "{}" else loads(extra_text)]
+        if link_hash(sequence, previous_hash, content_hash(values)) != row[2]:
+            scan.broken_at = sequence
+            scan.reason = f"event {sequence} was changed after it was recorded"
+            break
+        if export is not None:
+            export.write(_export_line(row, values))
+        previous_hash = row[2]
+        expected += 1
+        checked += 1
+    scan.checked += checked
+    scan.expected = expected
+    scan.previous_hash = previous_hash
+    return scan
+
+
+# Parallel verification: below this many events one process is as fast as several.
+PARALLEL_MIN_EVENTS = 200_000
+PARALLEL_RANGE_MIN_EVENTS = 50_000
+_RANGES_PER_WORKER = 4
+
+
+def _scan_range_in_process(connection_parameters: dict, low: int, high: int) -> _Scan:
+    """Verify events low+1..high on a connection of this (forked) process's own. The parent's
+    inherited connection is never used or closed here."""
+    import psycopg
+
+    with psycopg.connect(**connection_parameters) as own:
+        with own.cursor(name="audit_chain_verify_range") as cursor:
+            cursor.itersize = 20_000
+            cursor.execute(_VERIFY_SQL, [low, high])
+            return _scan(cursor, _Scan(expected=low + 1), trust_first_link=True)
+
+
+def _plain_connection_parameters() -> dict:
+    """The default database's psycopg.connect() arguments that can cross to another process."""
+    connection.ensure_connection()
+    parameters = connection.get_connection_params()
+    return {
+        name: value
+        for name, value in parameters.items()
+        if isinstance(value, str | int | float | bool) or value is None
+    }
+
+
+def parallel_workers_available() -> int:
+    """How many processes verification may fork: none inside a daemonic process (a Celery
+    prefork worker's child may not have children of its own)."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        return 1
+    return max(os.cpu_count() or 1, 1)
+
+
+def _scan_parallel(scan: _Scan, head_sequence: int, workers: int) -> _Scan:
+    """Verify (scan.expected - 1, head_sequence] in ranges, each in a process of its own, then
+    check the seams between them in order. Each event stores its previous hash, so a range
+    verifies on its own; the seam check (a range's first stored previous_hash against the hash
+    the range before it ended with) makes the whole the same chain a single pass would check."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    low, total = scan.expected - 1, head_sequence - (scan.expected - 1)
+    count = min(workers * _RANGES_PER_WORKER, max(total // PARALLEL_RANGE_MIN_EVENTS, 1))
+    bounds = [low + total * index // count for index in range(count + 1)]
+    parameters = _plain_connection_parameters()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [
+            pool.submit(_scan_range_in_process, parameters, bounds[i], bounds[i + 1])
+            for i in range(count)
+        ]
+        try:
+            for index, future in enumerate(futures):
+                part = future.result()
+                if part.first_link is not None and part.first_link != scan.previous_hash:
+                    scan.broken_at = scan.expected
+                    scan.reason = f"event {scan.expected} does not link to the event before it"
+                    return scan
+                scan.checked += part.checked
+                if part.broken_at is None and part.expected != bounds[index + 1] + 1:
+                    part.broken_at = part.expected  # the range's rows ended early
+                    part.reason = f"event {part.expected} is missing"
+                scan.expected, scan.previous_hash = part.expected, part.previous_hash
+                if part.broken_at is not None:
+                    scan.broken_at, scan.reason = part.broken_at, part.reason
+                    return scan
+        finally:
+            for future in futures:
+                future.cancel()
+    return scan
+
+
+def audit_chain_verify(
+    *,
+    full: bool = False,
+    export: IO[str] | None = None,
+    workers: int | None = None,
+    parallel_min_events: int = PARALLEL_MIN_EVENTS,
+) -> Verification:
     """Recompute the chain in sequence order with a server-side cursor.
 
     Starts after the latest valid signed checkpoint unless `full` (or `export`) asks for the whole
     chain; stores a new signed checkpoint when the chain is intact. The result names the first
     broken sequence number: changed content, a removed event or a reordered one.
+
+    A long stretch (at least `parallel_min_events`, no export) is split into ranges verified by
+    `workers` processes (default: one per CPU, none in a daemonic process); each reads committed
+    rows up to the head read first, so the result is the one a single pass gives.
     """
     started = time.perf_counter()
     result = Verification()
@@ -299,53 +448,40 @@ def audit_chain_verify(*, full: bool = False, export: IO[str] | None = None) -> 
             start_after, previous_hash = checkpoint.sequence, checkpoint.hash
             result.checkpoint_used = checkpoint.sequence
     result.first_sequence = start_after + 1
-    expected = start_after + 1
     if export is not None:
         export.write(
             json.dumps(
                 {
                     "custodia_audit_export": 1,
-                    "first_sequence": expected,
+                    "first_sequence": start_after + 1,
                     "previous_hash": previous_hash,
                 }
             )
             + "\n"
         )
-    loads = json.loads
-    with transaction.atomic():
-        connection.ensure_connection()
-        with connection.connection.cursor(name="audit_chain_verify") as cursor:
-            cursor.itersize = 20_000
-            cursor.execute(_VERIFY_SQL, [start_after, head_sequence])
-            for row in cursor:
-                sequence = row[0]
-                if sequence != expected:
-                    result.broken_at = expected
-                    result.reason = f"event {expected} is missing (next found: {sequence})"
-                    break
-                if row[1] != previous_hash:
-                    result.broken_at = sequence
-                    result.reason = f"event {sequence} does not link to the event before it"
-                    break
-                extra_text = row[-1]
-                values = [*row[3:-1], {} if extra_text == "{}" else loads(extra_text)]
-                if link_hash(sequence, previous_hash, content_hash(values)) != row[2]:
-                    result.broken_at = sequence
-                    result.reason = f"event {sequence} was changed after it was recorded"
-                    break
-                if export is not None:
-                    export.write(_export_line(row, values))
-                previous_hash = row[2]
-                expected += 1
-                result.checked += 1
-    result.last_sequence = expected - 1
-    result.last_hash = previous_hash
+    scan = _Scan(expected=start_after + 1, previous_hash=previous_hash)
+    workers = parallel_workers_available() if workers is None else workers
+    if export is None and workers > 1 and head_sequence - start_after >= parallel_min_events:
+        _scan_parallel(scan, head_sequence, workers)
+    else:
+        with transaction.atomic():
+            connection.ensure_connection()
+            with connection.connection.cursor(name="audit_chain_verify") as cursor:
+                cursor.itersize = 20_000
+                cursor.execute(_VERIFY_SQL, [start_after, head_sequence])
+                _scan(cursor, scan, export)
+    result.checked = scan.checked
+    result.broken_at, result.reason = scan.broken_at, scan.reason
+    result.last_sequence = scan.expected - 1
+    result.last_hash = scan.previous_hash
     if result.intact and result.last_sequence < head_sequence:
         result.broken_at = result.last_sequence + 1
         result.reason = (
             f"the chain head is at {head_sequence} but the events end at {result.last_sequence}"
         )
-    elif result.intact and result.last_sequence == head_sequence and previous_hash != head_hash:
+    elif (
+        result.intact and result.last_sequence == head_sequence and scan.previous_hash != head_hash
+    ):
         result.broken_at = head_sequence
         result.reason = f"event {head_sequence} does not match the chain head"
     result.seconds = time.perf_counter() - started
@@ -387,9 +523,9 @@ def _checkpoint_store(sequence: int, chain_hash: str) -> Checkpoint:
 
 
 @transaction.atomic
-def audit_chain_verify_and_alert(*, full: bool = False) -> Verification:
+def audit_chain_verify_and_alert(*, full: bool = False, workers: int | None = None) -> Verification:
     """The nightly job: verify, and record an alert event when the chain is broken."""
-    result = audit_chain_verify(full=full)
+    result = audit_chain_verify(full=full, workers=workers)
     if not result.intact:
         event_record(
             action="audit.chain_broken",

@@ -232,3 +232,83 @@ def test_events_appended_during_verification_are_not_reported_as_breaks(monkeypa
     assert result.last_sequence == 5
     monkeypatch.undo()
     assert audit_chain_verify().intact
+
+
+# --- parallel verification: ranges verified in forked processes, seams checked in order --------
+
+
+@pytest.fixture
+def parallel_ranges(monkeypatch):
+    """Ranges of 100 events, so that a chain of a few hundred splits into several."""
+    from audit import services
+
+    monkeypatch.setattr(services, "PARALLEL_RANGE_MIN_EVENTS", 100)
+
+    def verify(**kwargs):
+        return audit_chain_verify(full=True, workers=2, parallel_min_events=1, **kwargs)
+
+    return verify
+
+
+def _bulk(n: int) -> None:
+    events_record_bulk(
+        [Event(action="recording.purged", target_id=str(i), extra={"n": i}) for i in range(n)]
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_verification_checks_the_same_chain(parallel_ranges):
+    _bulk(950)
+    result = parallel_ranges()
+    assert result.intact, result.reason
+    assert (result.checked, result.last_sequence) == (950, 950)
+    assert result.last_hash == ChainHead.objects.get().hash
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sequence", [1, 250, 401, 700, 950])
+def test_parallel_verification_names_a_changed_event(parallel_ranges, sequence):
+    _bulk(950)
+    _tamper("UPDATE audit_auditevent SET target_label = 'edited' WHERE sequence = %s", [sequence])
+    result = parallel_ranges()
+    assert (result.broken_at, "changed" in result.reason) == (sequence, True)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sequence", [1, 301, 302, 950])
+def test_parallel_verification_names_a_removed_event(parallel_ranges, sequence):
+    _bulk(950)
+    _tamper("DELETE FROM audit_auditevent WHERE sequence = %s", [sequence])
+    assert parallel_ranges().broken_at == sequence
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_verification_finds_a_whole_range_removed(parallel_ranges):
+    _bulk(950)
+    _tamper("DELETE FROM audit_auditevent WHERE sequence BETWEEN 200 AND 500")
+    result = parallel_ranges()
+    assert result.broken_at == 200
+    assert result.checked == 199
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_verification_finds_a_rewritten_hash_at_the_seam(parallel_ranges):
+    """An attacker who edits event 475 and recomputes its own hash still breaks event 476's
+    link, although the two are verified by different processes (ranges end at 475)."""
+    from audit.chain import content_hash, link_hash
+    from audit.services import _VERIFY_SQL
+
+    _bulk(950)
+    with connection.cursor() as cursor:
+        cursor.execute(_VERIFY_SQL, [474, 475])
+        row = cursor.fetchone()
+    values = [*row[3:-1], {"n": 474, "forged": True}]
+    forged = link_hash(475, row[1], content_hash(values))
+    _tamper(
+        "UPDATE audit_auditevent SET extra = %s::jsonb, hash = %s WHERE sequence = 475",
+        ['{"n": 474, "forged": true}', forged],
+    )
+    result = parallel_ranges()
+    assert result.broken_at == 476
+    assert "does not link" in result.reason
+    assert audit_chain_verify(full=True, workers=1).broken_at == 476  # the single pass agrees

@@ -17,8 +17,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--full", action="store_true", help="ignore checkpoints")
         parser.add_argument("--export", type=Path, help="write the chain as JSON Lines to FILE")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            help="processes for a long stretch of the chain (default: one per CPU; 1: a single "
+            "pass)",
+        )
 
-    def handle(self, *args, full: bool, export: Path | None, **options):
+    def handle(self, *args, full: bool, export: Path | None, workers: int | None, **options):
+        if workers is not None and workers < 1:
+            raise CommandError("--workers must be 1 or more")
         with acting_as("command:verify_audit_chain"):
             if export is not None:
                 if not export.parent.is_dir():
@@ -31,7 +39,7 @@ class Command(BaseCommand):
                 else:
                     partial.unlink()
             else:
-                result = audit_chain_verify_and_alert(full=full)
+                result = audit_chain_verify_and_alert(full=full, workers=workers)
         start = f" from checkpoint #{result.checkpoint_used}" if result.checkpoint_used else ""
         self.stdout.write(
             f"{result.checked} events checked{start} in {result.seconds:.2f} s "
