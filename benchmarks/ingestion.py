@@ -293,7 +293,7 @@ def diagnose(client, headers: dict, audio: bytes) -> list[str]:
     """200 more API requests with the ingestion's steps and every SQL statement timed."""
     from django.http.multipartparser import MultiPartParser
 
-    from portal import api_auth
+    from portal import api_auth, sql
     from recordings import api, crypto
     from recordings.services import ingest
 
@@ -303,8 +303,11 @@ def diagnose(client, headers: dict, audio: bytes) -> list[str]:
         (MultiPartParser, "parse", "multipart parsing (request.FILES)"),
         (ingest, "_validate", "ingest: _validate() (purpose, number, consent)"),
         (ingest, "inspect_audio", "ingest: inspect_audio() (mutagen)"),
-        (ingest, "_existing", "ingest: _existing() (same call id?)"),
-        (ingest, "retain_until_for", "ingest: retain_until_for()"),
+        (ingest, "_lookup", "ingest: _lookup() (purpose, policies, erased call: one SELECT)"),
+        (ingest, "normalise_number", "ingest: normalise_number() (phonenumbers)"),
+        (ingest, "decide", "ingest: decide() (retain_until)"),
+        (sql, "insert_with_history", "portal.sql.insert_with_history() (row + history row)"),
+        (ingest, "_history_row", "ingest: _history_row() (the history instance)"),
         (crypto, "encrypt_audio", "ingest: crypto.encrypt_audio()"),
         (crypto, "wrap_key", "ingest: crypto.wrap_key()"),
         (ingest, "store_encrypted", "ingest: store_encrypted() (file write)"),

@@ -83,6 +83,12 @@ class RecordingQuerySet(models.QuerySet):
         return self.filter(~Exists(matching_active_holds()))
 
 
+# Kept by name so that ingestion can write a history row itself (recordings.services.ingest).
+RECORDING_HISTORY = HistoricalRecords(
+    excluded_fields=["wrapped_key", "master_key_id", "storage_name"]
+)
+
+
 class Recording(models.Model):
     tenant = models.ForeignKey("compliance.Tenant", on_delete=models.PROTECT, related_name="+")
     call_id = models.CharField(max_length=128, help_text="The recorder's id for the call.")
@@ -134,7 +140,7 @@ class Recording(models.Model):
 
     objects = RecordingQuerySet.as_manager()
     # Metadata history; the key material never goes into it.
-    history = HistoricalRecords(excluded_fields=["wrapped_key", "master_key_id", "storage_name"])
+    history = RECORDING_HISTORY
 
     class Meta:
         ordering = ("-started_at",)

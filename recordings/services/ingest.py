@@ -5,6 +5,7 @@ Every refusal names the field, leaves no row and no file, and is recorded on the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -12,21 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.models import Outcome
 from audit.services import event_record
-from compliance.models import ApiKey, ConsentDecision, Purpose, Tenant
+from compliance.models import ApiKey, ConsentDecision, Purpose, RetentionPolicy, Tenant
 from compliance.phone import InvalidNumber, normalise_number
-from compliance.retention import retain_until_for
+from compliance.retention import decide
 from compliance.services import consent_in_force
+from portal import sql
 
 from .. import crypto
 from ..audio import AudioRejected, inspect_audio
-from ..models import DeletionCertificate, DeletionReason, Direction, Recording
+from ..models import RECORDING_HISTORY, DeletionReason, Direction, Recording
 from ..storage import new_storage_name, recordings_storage, store_encrypted
 from .purge import call_id_hash
 
@@ -59,6 +60,69 @@ class _Validated:
     agent_code: str
     subject_reference: str
     campaign: str
+    policies: list[RetentionPolicy]
+    erased: tuple[datetime, str] | None  # (deleted_at, reason) when the call was erased
+
+
+@functools.cache
+def _lookup_sql() -> str:
+    """One statement for what an upload must know before it is stored: the purpose (a tenant's
+    own before the platform's), that purpose's retention policies for the tenant, and whether the
+    call was erased (its certificate). Written in SQL because every upload runs it."""
+    purpose_columns = sql.select_list(Purpose, "p")
+    policy_columns = sql.select_list(RetentionPolicy, "rp")
+    return f"""
+WITH purpose AS (
+    SELECT {purpose_columns}
+      FROM compliance_purpose p
+     WHERE p.code = %(code)s AND p.active AND (p.tenant_id = %(tenant)s OR p.tenant_id IS NULL)
+     ORDER BY p.tenant_id NULLS LAST
+     LIMIT 1
+), erased AS (
+    SELECT c.deleted_at, c.reason
+      FROM recordings_deletioncertificate c
+     WHERE c.tenant_id = %(tenant)s AND c.call_id_hash = %(call_id_hash)s
+       AND c.reason = ANY(%(erasure_reasons)s)
+     LIMIT 1
+)
+SELECT p.*, {policy_columns}, erased.deleted_at, erased.reason
+  FROM (SELECT 1) one
+  LEFT JOIN purpose p ON true
+  LEFT JOIN compliance_retentionpolicy rp
+    ON rp.purpose_id = p.id AND rp.active
+   AND (rp.tenant_id = %(tenant)s OR rp.tenant_id IS NULL)
+  LEFT JOIN erased ON true
+"""  # noqa: S608 - column names from the models
+
+
+def _lookup(tenant: Tenant, code: str, call_id: str):
+    """(purpose or None, its policies, (deleted_at, reason) of an erasure or None)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _lookup_sql(),
+            {
+                "code": code,
+                "tenant": tenant.pk,
+                "call_id_hash": call_id_hash(tenant.pk, call_id),
+                "erasure_reasons": [
+                    DeletionReason.ERASURE_REQUEST.value,
+                    DeletionReason.CONSENT_WITHDRAWN.value,
+                ],
+            },
+        )
+        rows = cursor.fetchall()
+    purposes, policies = sql.column_count(Purpose), sql.column_count(RetentionPolicy)
+    first = rows[0]
+    erased = (first[-2], first[-1]) if first[-2] is not None else None
+    if first[0] is None:
+        return None, [], erased
+    purpose = sql.from_row(Purpose, first[:purposes])
+    found = [
+        sql.from_row(RetentionPolicy, row[purposes : purposes + policies])
+        for row in rows
+        if row[purposes] is not None
+    ]
+    return purpose, found, erased
 
 
 def _text(value: object, *, field: str, limit: int, required: bool = False) -> str:
@@ -92,12 +156,7 @@ def _validate(tenant: Tenant, fields: dict[str, object]) -> _Validated:
         raise IngestRefused("started_at is in the future", field="started_at")
     code = _text(fields.get("purpose"), field="purpose", limit=60, required=True)
     # A tenant's own purpose of that code comes before the platform's.
-    purpose = (
-        Purpose.objects.available_to(tenant)
-        .filter(code=code)
-        .order_by(F("tenant").asc(nulls_last=True))
-        .first()
-    )
+    purpose, policies, erased = _lookup(tenant, code, call_id)
     if purpose is None:
         raise IngestRefused(f"unknown or inactive purpose {code!r}", field="purpose")
     raw_number = _text(fields.get("customer_number"), field="customer_number", limit=40)
@@ -118,6 +177,8 @@ def _validate(tenant: Tenant, fields: dict[str, object]) -> _Validated:
             fields.get("subject_reference"), field="subject_reference", limit=128
         ),
         campaign=_text(fields.get("campaign"), field="campaign", limit=128),
+        policies=policies,
+        erased=erased,
     )
 
 
@@ -164,22 +225,22 @@ def ingest_refusal_record(
         )
 
 
+def _refuse_erased(call_id: str, erased: tuple[datetime, str] | None) -> None:
+    if erased is None:
+        return
+    deleted_at, reason = erased
+    # An erasure must stick: the recorder pushing the call again does not bring it back.
+    raise IngestRefused(
+        f"call {call_id} was erased on {deleted_at:%Y-%m-%d} "
+        f"({DeletionReason(reason).label.lower()}) and may not be registered again",
+        field="call_id",
+        status=409,
+    )
+
+
 def _existing(tenant: Tenant, call_id: str, sha256: str) -> IngestResult | None:
     existing = Recording.objects.filter(tenant=tenant, call_id=call_id).first()
     if existing is None:
-        erased = DeletionCertificate.objects.filter(
-            tenant=tenant,
-            call_id_hash=call_id_hash(tenant.pk, call_id),
-            reason__in=[DeletionReason.ERASURE_REQUEST, DeletionReason.CONSENT_WITHDRAWN],
-        ).first()
-        if erased is not None:
-            # An erasure must stick: the recorder pushing the call again does not bring it back.
-            raise IngestRefused(
-                f"call {call_id} was erased on {erased.deleted_at:%Y-%m-%d} "
-                f"({erased.get_reason_display().lower()}) and may not be registered again",
-                field="call_id",
-                status=409,
-            )
         return None
     if existing.audio_sha256 != sha256:
         raise IngestRefused(
@@ -189,6 +250,23 @@ def _existing(tenant: Tenant, call_id: str, sha256: str) -> IngestResult | None:
             status=409,
         )
     return IngestResult(existing, created=False)
+
+
+def _history_row(recording: Recording):
+    """The history row `Recording.objects.create` would have written (django-simple-history's
+    post_save), for `sql.insert_with_history`."""
+    history = RECORDING_HISTORY
+    attributes = {
+        field.attname: getattr(recording, field.attname)
+        for field in history.fields_included(recording)
+    }
+    return Recording.history.model(
+        history_date=timezone.now(),
+        history_type="+",
+        history_user=history.get_history_user(recording),
+        history_change_reason=None,
+        **attributes,
+    )
 
 
 def recording_ingest(
@@ -218,10 +296,10 @@ def _ingest(
     except AudioRejected as error:
         raise IngestRefused(str(error), field="audio", status=415) from error
     sha256 = hashlib.sha256(audio).hexdigest()
-    repeated = _existing(tenant, valid.call_id, sha256)
-    if repeated is not None:
-        return repeated
-    decision = retain_until_for(tenant=tenant, purpose=valid.purpose, started_at=valid.started_at)
+    _refuse_erased(valid.call_id, valid.erased)
+    decision = decide(
+        valid.policies, purpose=valid.purpose, tenant=tenant, started_at=valid.started_at
+    )
     master = crypto.current_master_key()
     data_key = crypto.new_data_key()
     storage_name = new_storage_name(tenant.pk, valid.started_at)
@@ -229,51 +307,56 @@ def _ingest(
     wrapped = crypto.wrap_key(
         data_key, master=master, tenant_id=tenant.pk, storage_name=storage_name
     )
+    recording = Recording(
+        tenant=tenant,
+        call_id=valid.call_id,
+        direction=valid.direction,
+        started_at=valid.started_at,
+        duration_seconds=info.duration_seconds,
+        agent_code=valid.agent_code,
+        customer_number=valid.customer_number,
+        subject_reference=valid.subject_reference,
+        campaign=valid.campaign,
+        purpose=valid.purpose,
+        legal_basis=valid.purpose.legal_basis,
+        retention_policy_id=decision.policy_id,
+        retain_until=decision.retain_until,
+        size_bytes=len(audio),
+        content_type=info.content_type,
+        audio_sha256=sha256,
+        storage_name=storage_name,
+        wrapped_key=wrapped,
+        master_key_id=master.key_id,
+    )
     store_encrypted(storage_name, blob)
     try:
         with transaction.atomic():
-            recording = Recording.objects.create(
-                tenant=tenant,
-                call_id=valid.call_id,
-                direction=valid.direction,
-                started_at=valid.started_at,
-                duration_seconds=info.duration_seconds,
-                agent_code=valid.agent_code,
-                customer_number=valid.customer_number,
-                subject_reference=valid.subject_reference,
-                campaign=valid.campaign,
-                purpose=valid.purpose,
-                legal_basis=valid.purpose.legal_basis,
-                retention_policy_id=decision.policy_id,
-                retain_until=decision.retain_until,
-                size_bytes=len(audio),
-                content_type=info.content_type,
-                audio_sha256=sha256,
-                storage_name=storage_name,
-                wrapped_key=wrapped,
-                master_key_id=master.key_id,
+            # The same call id again (a retry, or a concurrent upload that won) inserts nothing.
+            created = sql.insert_with_history(
+                recording, _history_row, on_conflict_do_nothing=("tenant", "call_id")
             )
-            event_record(
-                action="recording.ingested",
-                tenant=tenant,
-                target=recording,
-                purpose=valid.purpose.code,
-                extra={
-                    "api_key": api_key.prefix if api_key else "",
-                    "sha256": sha256,
-                    "size_bytes": len(audio),
-                    "retain_until": decision.retain_until.isoformat(),
-                    "retention_policy": decision.policy_id,
-                },
-            )
-    except IntegrityError:
-        # A concurrent upload of the same call id won the race: ours leaves nothing behind.
-        recordings_storage().delete(storage_name)
-        repeated = _existing(tenant, valid.call_id, sha256)
-        if repeated is None:
-            raise
-        return repeated
+            if created:
+                event_record(
+                    action="recording.ingested",
+                    tenant=tenant,
+                    target=recording,
+                    purpose=valid.purpose.code,
+                    extra={
+                        "api_key": api_key.prefix if api_key else "",
+                        "sha256": sha256,
+                        "size_bytes": len(audio),
+                        "retain_until": decision.retain_until.isoformat(),
+                        "retention_policy": decision.policy_id,
+                    },
+                )
     except BaseException:
         recordings_storage().delete(storage_name)
         raise
+    if not created:
+        # Ours leaves nothing behind; the registered one answers (or refuses other audio).
+        recordings_storage().delete(storage_name)
+        repeated = _existing(tenant, valid.call_id, sha256)
+        if repeated is None:
+            raise RuntimeError(f"call {valid.call_id} conflicted but is not registered")
+        return repeated
     return IngestResult(recording, created=True)

@@ -1,0 +1,123 @@
+"""Hand-written SQL for the few hot paths where the ORM's per-query work is the cost.
+
+On a busy API (the recorder pushing calls), building and compiling a queryset costs several times
+what PostgreSQL spends answering it. These helpers keep the model as the single description of
+the table (columns come from `_meta`, values are prepared by the fields themselves, instances are
+built with `Model.from_db`), and cache the SQL text per model, so that a hot path writes the
+statement's shape once and nothing about the table twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+
+from django.db import connection
+from django.db.models import Field, Model
+
+
+@cache
+def _fields(model: type[Model]) -> tuple[Field, ...]:
+    return tuple(model._meta.concrete_fields)
+
+
+def select_list(model: type[Model], alias: str) -> str:
+    """`alias."col1", alias."col2", ...`: every concrete column, in `from_row`'s order."""
+    return _select_list(model, alias)
+
+
+@cache
+def _select_list(model: type[Model], alias: str) -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in _fields(model))
+
+
+def column_count(model: type[Model]) -> int:
+    return len(_fields(model))
+
+
+def from_row(model: type[Model], values: Sequence) -> Model:
+    """An instance from the values of `select_list(model, ...)`, as a queryset would build it."""
+    return model.from_db(connection.alias, _attnames(model), values)
+
+
+@cache
+def _attnames(model: type[Model]) -> tuple[str, ...]:
+    return tuple(field.attname for field in _fields(model))
+
+
+@cache
+def _insert_sql(model: type[Model], conflict: tuple[str, ...]) -> tuple[str, tuple[Field, ...]]:
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    fields = tuple(field for field in _fields(model) if field is not pk)
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+    if conflict:
+        target = ", ".join(quote(model._meta.get_field(name).column) for name in conflict)
+        sql += f" ON CONFLICT ({target}) DO NOTHING"
+    return f"{sql} RETURNING {quote(pk.column)}", fields
+
+
+@cache
+def _insert_with_history_sql(
+    model: type[Model], history_model: type[Model], conflict: tuple[str, ...]
+) -> tuple[str, tuple[Field, ...], tuple[Field, ...]]:
+    quote = connection.ops.quote_name
+    insert_sql, fields = _insert_sql(model, conflict)
+    pk_column = quote(model._meta.pk.column)
+    # The history row's copy of the primary key is filled from the row just inserted.
+    history_fields = tuple(
+        field
+        for field in _fields(history_model)
+        if field is not history_model._meta.pk and field.column != model._meta.pk.column
+    )
+    columns = ", ".join(quote(field.column) for field in history_fields)
+    placeholders = ", ".join(["%s"] * len(history_fields))
+    sql = (
+        f"WITH inserted AS ({insert_sql}) "
+        f"INSERT INTO {quote(history_model._meta.db_table)} ({pk_column}, {columns}) "
+        f"SELECT inserted.{pk_column}, {placeholders} FROM inserted "
+        f"RETURNING {pk_column}"
+    )
+    return sql, fields, history_fields
+
+
+def insert_with_history(
+    instance: Model,
+    history_row: Callable[[Model], Model],
+    *,
+    on_conflict_do_nothing: tuple[str, ...] = (),
+) -> bool:
+    """INSERT one new row and its history row in one statement, the way `save()` of a new
+    instance and django-simple-history's post_save would: each field's `pre_save` (auto_now_add)
+    and database preparation, without the queryset machinery and without model signals.
+    `history_row(instance)` builds the historical instance once those values are set; it gets
+    the new primary key. Sets the instance's primary key and returns True; returns False, and
+    inserts nothing, when `on_conflict_do_nothing` (a unique constraint's fields) finds the row
+    exists."""
+    sql, fields, history_fields = _insert_with_history_sql(
+        type(instance), _history_model(instance), on_conflict_do_nothing
+    )
+    parameters = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
+    ]
+    history = history_row(instance)
+    parameters += [
+        field.get_db_prep_save(field.pre_save(history, True), connection)
+        for field in history_fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    instance.pk = row[0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return True
+
+
+def _history_model(instance: Model) -> type[Model]:
+    return getattr(type(instance), instance._meta.simple_history_manager_attribute).model
