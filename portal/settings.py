@@ -167,7 +167,8 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "recordings": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # FileSystemStorage that fsyncs each file (and its folder) before the row commits.
+        "BACKEND": "recordings.storage.DurableFileSystemStorage",
         # No base_url: the files have no public URL; file and folder modes keep them private.
         "OPTIONS": {
             "location": str(RECORDINGS_ROOT),

@@ -2,14 +2,52 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.core.files.utils import validate_file_name
+from django.utils._os import safe_makedirs
 
 from . import crypto
 from .models import Recording
+
+
+class DurableFileSystemStorage(FileSystemStorage):
+    """The recordings' default storage: a file system folder, where a saved file is on disk
+    (fsync of the file and of its folder) before `save` returns, so before the recording's row
+    commits. Without it, a crash soon after an acknowledged upload could leave a committed
+    recording whose audio is gone, or empty. A name is never reused (ingestion's names are
+    random), so an existing file is an error, not a reason to pick another name."""
+
+    def _save(self, name: str, content) -> str:
+        validate_file_name(name, allow_relative_path=True)
+        full_path = self.path(name)
+        directory = os.path.dirname(full_path)
+        if self.directory_permissions_mode is not None:
+            safe_makedirs(directory, self.directory_permissions_mode, exist_ok=True)
+        else:
+            os.makedirs(directory, exist_ok=True)
+        mode = self.file_permissions_mode if self.file_permissions_mode is not None else 0o600
+        descriptor = os.open(full_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            with os.fdopen(descriptor, "wb", closefd=False) as output:
+                for chunk in content.chunks():
+                    output.write(chunk)
+            os.fsync(descriptor)
+        except BaseException:
+            os.close(descriptor)
+            os.unlink(full_path)
+            raise
+        os.close(descriptor)
+        folder = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the new name itself
+        finally:
+            os.close(folder)
+        return name.replace("\\", "/")
 
 
 def recordings_storage() -> Storage:

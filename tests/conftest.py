@@ -128,8 +128,8 @@ def recordings_dir(settings, tmp_path_factory):
     settings.STORAGES = {
         **settings.STORAGES,
         "recordings": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(folder), "base_url": None},
+            **settings.STORAGES["recordings"],
+            "OPTIONS": {**settings.STORAGES["recordings"]["OPTIONS"], "location": str(folder)},
         },
     }
     return folder

@@ -101,3 +101,33 @@ def test_rotation_without_the_previous_key_fails_in_one_line(cast, settings):
     settings.RECORDINGS_MASTER_KEY = base64.b64encode(os.urandom(32)).decode()
     with pytest.raises(CommandError, match="RECORDINGS_PREVIOUS_MASTER_KEYS"):
         call_command("rotate_master_key")
+
+
+def test_stored_audio_is_on_disk_and_private_before_its_row_commits(
+    cast, recordings_dir, monkeypatch
+):
+    """The recordings storage fsyncs each file and its folder (a crash right after the upload's
+    commit leaves no recording whose audio is gone), and keeps it readable by its owner only."""
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(descriptor):
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        return real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    recording = ingest(cast.acme)
+    path = recordings_dir / recording.storage_name
+    assert synced == [str(path), str(path.parent)]
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_storage_never_overwrites_or_renames_audio(recordings_dir):
+    from recordings.storage import store_encrypted
+
+    store_encrypted("1/2026/11/a.cstd", b"first")
+    with pytest.raises(RuntimeError, match="renamed"):
+        store_encrypted("1/2026/11/a.cstd", b"second")
+    assert (recordings_dir / "1/2026/11/a.cstd").read_bytes() == b"first"
+    assert sorted(p.name for p in (recordings_dir / "1/2026/11").iterdir()) == ["a.cstd"]
