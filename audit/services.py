@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
@@ -9,8 +10,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import IO, Any
 
+import orjson
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -87,6 +90,38 @@ def describe_target(instance) -> tuple[str, str, str]:
 # One encoder for every event (json.dumps(cls=...) would build one per call).
 _extra_dumps = DjangoJSONEncoder(sort_keys=True).encode
 _loads = json.loads
+_sha256 = hashlib.sha256
+
+
+def _jsonb_number(value: float) -> float | int:
+    """A float as PostgreSQL's jsonb gives it back: its numbers are decimals, so an exponent
+    (1e+16, which Python writes for integral floats from 1e16 up) comes back as the integer's
+    digits, and -0.0 as 0.0."""
+    if value == 0:
+        return 0.0
+    text = repr(value)
+    if "e+" in text:
+        return int(Decimal(text))
+    return value
+
+
+def _jsonb_normalise(value: Any) -> Any:
+    if isinstance(value, float):
+        return _jsonb_number(value)
+    if isinstance(value, dict):
+        return {key: _jsonb_normalise(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonb_normalise(item) for item in value]
+    return value
+
+
+def _as_jsonb_returns(extra_text: str) -> Any:
+    """The extra data as `extra::text` will read it back from jsonb, for hashing. Only numbers
+    written with an exponent or a negative zero differ, which the text shows."""
+    value = _loads(extra_text)
+    if "e+" in extra_text or "-0.0" in extra_text:
+        value = _jsonb_normalise(value)
+    return value
 
 
 def _content(event: Event, occurred_at: datetime, instant: str | None = None) -> tuple[list, str]:
@@ -111,7 +146,7 @@ def _content(event: Event, occurred_at: datetime, instant: str | None = None) ->
         "workstation_id": context.workstation_id,
         "request_id": context.request_id,
         # Round-tripped through JSON so that what is hashed is exactly what jsonb gives back.
-        "extra": _loads(extra_text) if event.extra else {},
+        "extra": _as_jsonb_returns(extra_text) if event.extra else {},
     }
     for name, limit in _LIMITS.items():
         values[name] = values[name][:limit]
@@ -292,11 +327,26 @@ class _Scan:
     reason: str = ""
 
 
+def _fast_content_digest(values: list, extra_text: str) -> str | None:
+    """The content hash computed with orjson, which serialises the values as the canonical form
+    does (compact, UTF-8, keys sorted) about four times faster than the standard library, except
+    for some floats (1e-07 against 1e-7), integers beyond 64 bits and non-finite numbers. So a
+    digest from here is only ever trusted when it matches the stored hash (a different
+    serialisation cannot produce the same SHA-256); a mismatch is decided by the canonical
+    `content_hash` (audit/chain.py)."""
+    try:
+        values.append(orjson.loads(extra_text))
+        return _sha256(orjson.dumps(values, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return None
+
+
 def _scan(rows, scan: _Scan, export: IO[str] | None = None, *, trust_first_link=False) -> _Scan:
     """Recompute the hashes of `rows` (from `_VERIFY_SQL`) in order, stopping at the first break.
     With `trust_first_link`, the first event's stored previous_hash starts the range: the caller
     checks that seam against the range before (parallel verification)."""
     loads = json.loads
+    fast = export is None
     previous_hash = scan.previous_hash
     expected = scan.expected
     checked = 0
@@ -314,6 +364,13 @@ def _scan(rows, scan: _Scan, export: IO[str] | None = None, *, trust_first_link=
             scan.reason = f"event {sequence} does not link to the event before it"
             break
         extra_text = row[-1]
+        if fast:
+            digest = _fast_content_digest(list(row[3:-1]), extra_text)
+            if digest is not None and link_hash(sequence, previous_hash, digest) == row[2]:
+                previous_hash = row[2]
+                expected += 1
+                checked += 1
+                continue
         values = [*row[3:-1], {} if extra_text == "{}" else loads(extra_text)]
         if link_hash(sequence, previous_hash, content_hash(values)) != row[2]:
             scan.broken_at = sequence

@@ -214,18 +214,18 @@ def test_events_appended_during_verification_are_not_reported_as_breaks(monkeypa
     from audit import services
 
     _record(5)
-    original = services.content_hash
+    original = services.link_hash
     appended = []
 
-    def hash_and_append_concurrently(values):
+    def hash_and_append_concurrently(*arguments):
         if not appended:  # a recorder appends (and commits) while the scan runs
             appended.append(True)
             writer = threading.Thread(target=lambda: (_record(2), connections.close_all()))
             writer.start()
             writer.join()
-        return original(values)
+        return original(*arguments)
 
-    monkeypatch.setattr(services, "content_hash", hash_and_append_concurrently)
+    monkeypatch.setattr(services, "link_hash", hash_and_append_concurrently)
     result = audit_chain_verify(full=True)
     assert appended and AuditEvent.objects.count() == 7
     assert result.intact, result.reason
@@ -312,3 +312,24 @@ def test_parallel_verification_finds_a_rewritten_hash_at_the_seam(parallel_range
     assert result.broken_at == 476
     assert "does not link" in result.reason
     assert audit_chain_verify(full=True, workers=1).broken_at == 476  # the single pass agrees
+
+
+def test_values_the_fast_serialiser_writes_differently_still_verify():
+    """Verification hashes with orjson first; where its JSON differs from the canonical form
+    (exponents, integers beyond 64 bits), the standard library decides, so such events verify
+    and a change to them is still found. Numbers that jsonb gives back otherwise than Python
+    wrote them (1e+16 as digits, -0.0 as 0.0) are hashed as jsonb gives them back."""
+    extras = [
+        {"small": 1e-07, "tiny": 2.5e-12, "plain": 12345.678, "large": 1e16, "huge": 1.5e300},
+        {"big": 2**70, "negative": -(2**65)},
+        {"text": 'é\u2028\x01"\\', "nested": {"b": [1.5, None, True], "a": {}}},
+        {"🙂": 1, "z": 0.1, "A": -0.0, "e+": "1e+16 as text", "l": [-0.0, -2.5e20]},
+    ]
+    for extra in extras:
+        event_record(action="recording.played", target_type="test.thing", extra=extra)
+    events_record_bulk([Event(action="recording.purged", extra=extra) for extra in extras])
+    result = audit_chain_verify(full=True)
+    assert result.intact, result.reason
+    assert result.checked == 8
+    _tamper("UPDATE audit_auditevent SET extra = '{\"big\": 2}'::jsonb WHERE sequence = 6")
+    assert audit_chain_verify(full=True).broken_at == 6
