@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db import connection
 from django.db.models import Q
 from django.urls import reverse
@@ -65,10 +66,16 @@ class PurposeFilter(admin.SimpleListFilter):
 
 class RetentionEndsFilter(admin.SimpleListFilter):
     """Active recordings by the end of their retention. Each choice is a range on retain_until
-    among active rows, which the partial index recording_active_expiry serves."""
+    among active rows, listed by that date (soonest first, then by id: the purge's own order),
+    which the partial indexes recording_tenant_expiry (tenant, retain_until, id) and, for the
+    platform operator's view of every tenant, recording_expiry (retain_until, id) give already
+    sorted: the page and its capped count stop after their rows. Listed newest call first
+    instead, a window's rows (over 100,000 at 10 million recordings) would all be read and
+    sorted on every page."""
 
     title = "retention ends"
     parameter_name = "retention_ends"
+    ordering = ("retain_until", "pk")
 
     def lookups(self, request, model_admin):
         return [
@@ -78,18 +85,36 @@ class RetentionEndsFilter(admin.SimpleListFilter):
             ("later", "Later"),
         ]
 
-    def queryset(self, request, queryset):
+    @staticmethod
+    def windows() -> dict[str, Q]:
         today = timezone.localdate()
-        windows = {
+        return {
             "expired": Q(retain_until__lt=today),
             "7d": Q(retain_until__gte=today, retain_until__lte=today + timedelta(days=7)),
             "30d": Q(retain_until__gte=today, retain_until__lte=today + timedelta(days=30)),
             "later": Q(retain_until__gt=today + timedelta(days=30)),
         }
-        window = windows.get(self.value() or "")
+
+    @classmethod
+    def chosen(cls, request) -> bool:
+        """Whether the request lists one of the windows (the changelist is then in its order)."""
+        return request.GET.get(cls.parameter_name, "") in cls.windows()
+
+    def queryset(self, request, queryset):
+        window = self.windows().get(self.value() or "")
         if window is None:
             return queryset
         return queryset.filter(window, status=Status.ACTIVE)
+
+
+class RecordingChangeList(ChangeList):
+    """A retention window is listed in its own, indexed order (see RetentionEndsFilter), also
+    when the link carries a column sort (?o=) over from the unfiltered list."""
+
+    def get_ordering(self, request, queryset):
+        if RetentionEndsFilter.chosen(request):
+            return list(RetentionEndsFilter.ordering)
+        return super().get_ordering(request, queryset)
 
 
 # The distinct campaigns of one tenant by a "loose index scan" over the (tenant, campaign) index:
@@ -178,6 +203,13 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     show_full_result_count = False
     list_per_page = 50
     actions = ("no_contract_followed", "contract_signed_today")
+
+    def get_changelist(self, request, **kwargs):
+        return RecordingChangeList
+
+    def get_sortable_by(self, request):
+        # No column header re-sorts a window by start time, which would sort all its rows.
+        return () if RetentionEndsFilter.chosen(request) else super().get_sortable_by(request)
 
     def has_record_contract_outcome_permission(self, request) -> bool:
         return request.user.has_perm("recordings.record_contract_outcome")

@@ -97,6 +97,25 @@ def test_changelist_filters_by_retention_window(cast, login):
         assert _listed(client.get(CHANGELIST, {"retention_ends": window})) == expected, window
 
 
+def test_retention_window_lists_soonest_end_first_whatever_column_sort_is_asked(cast, login):
+    """A window is listed in the order its index gives (retain_until, then id: the purge's own
+    order), also when the link carries a column sort over from the unfiltered list; its column
+    headers offer no other sort."""
+    today = timezone.localdate()
+    for call_id, days in [("in-9", 9), ("in-2", 2), ("in-20", 20), ("in-2b", 2)]:
+        recording = _ingest(cast.acme, call_id)
+        Recording.objects.filter(pk=recording.pk).update(retain_until=today + timedelta(days=days))
+    client = login(cast.alice)
+    for query in ({"retention_ends": "30d"}, {"retention_ends": "30d", "o": "2"}):
+        response = client.get(CHANGELIST, query)
+        assert response.status_code == 200
+        listed = [recording.call_id for recording in response.context["cl"].result_list]
+        assert listed == ["in-2", "in-2b", "in-9", "in-20"], query
+        assert not response.context["cl"].sortable_by
+    unfiltered = client.get(CHANGELIST)
+    assert [r.call_id for r in unfiltered.context["cl"].result_list][0] == "in-2b"  # newest call
+
+
 def test_purpose_filter_lists_only_the_viewers_purposes_and_filters(cast, login):
     Purpose.objects.create(
         tenant=cast.globex,
