@@ -360,7 +360,6 @@ def diagnose(client, headers: dict, audio: bytes) -> list[str]:
         (ingest, "normalise_number", "ingest: normalise_number() (phonenumbers)"),
         (ingest, "decide", "ingest: decide() (retain_until)"),
         (sql, "insert_with_history", "portal.sql.insert_with_history() (row + history row)"),
-        (ingest, "_history_row", "ingest: _history_row() (the history instance)"),
         (crypto, "encrypt_audio", "ingest: crypto.encrypt_audio()"),
         (crypto, "wrap_key", "ingest: crypto.wrap_key()"),
         (ingest, "store_encrypted", "ingest: store_encrypted() (file write)"),

@@ -9,7 +9,7 @@ statement's shape once and nothing about the table twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cache
 
 from django.db import connection
@@ -63,51 +63,52 @@ def _insert_sql(model: type[Model], conflict: tuple[str, ...]) -> tuple[str, tup
 @cache
 def _insert_with_history_sql(
     model: type[Model], history_model: type[Model], conflict: tuple[str, ...]
-) -> tuple[str, tuple[Field, ...], tuple[Field, ...]]:
+) -> tuple[str, tuple[Field, ...], tuple[str, ...]]:
+    """The row's INSERT, and the history row's INSERT copying the row's own columns from what the
+    first one inserted; only the history's own fields (history_date, _type, _user, ...) are
+    parameters, in the order of the returned attnames."""
     quote = connection.ops.quote_name
     insert_sql, fields = _insert_sql(model, conflict)
-    pk_column = quote(model._meta.pk.column)
-    # The history row's copy of the primary key is filled from the row just inserted.
-    history_fields = tuple(
-        field
-        for field in _fields(history_model)
-        if field is not history_model._meta.pk and field.column != model._meta.pk.column
-    )
-    columns = ", ".join(quote(field.column) for field in history_fields)
-    placeholders = ", ".join(["%s"] * len(history_fields))
+    copied = {field.attname for field in _fields(model)}
+    columns, values, own = [], [], []
+    for field in _fields(history_model):
+        if field is history_model._meta.pk:
+            continue
+        columns.append(quote(field.column))
+        if field.attname in copied:
+            values.append(f"inserted.{quote(model._meta.get_field(field.name).column)}")
+        else:
+            values.append("%s")
+            own.append(field.attname)
     sql = (
-        f"WITH inserted AS ({insert_sql}) "
-        f"INSERT INTO {quote(history_model._meta.db_table)} ({pk_column}, {columns}) "
-        f"SELECT inserted.{pk_column}, {placeholders} FROM inserted "
-        f"RETURNING {pk_column}"
+        f"WITH inserted AS ({insert_sql.rsplit(' RETURNING ', 1)[0]} RETURNING *) "
+        f"INSERT INTO {quote(history_model._meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM inserted "
+        f"RETURNING {quote(model._meta.pk.column)}"
     )
-    return sql, fields, history_fields
+    return sql, fields, tuple(own)
 
 
 def insert_with_history(
     instance: Model,
-    history_row: Callable[[Model], Model],
+    history: dict[str, object],
     *,
     on_conflict_do_nothing: tuple[str, ...] = (),
 ) -> bool:
-    """INSERT one new row and its history row in one statement, the way `save()` of a new
-    instance and django-simple-history's post_save would: each field's `pre_save` (auto_now_add)
-    and database preparation, without the queryset machinery and without model signals.
-    `history_row(instance)` builds the historical instance once those values are set; it gets
-    the new primary key. Sets the instance's primary key and returns True; returns False, and
-    inserts nothing, when `on_conflict_do_nothing` (a unique constraint's fields) finds the row
-    exists."""
-    sql, fields, history_fields = _insert_with_history_sql(
+    """INSERT one new row and its django-simple-history row in one statement, the way `save()`
+    of a new instance and the history's post_save would: each field's `pre_save` (auto_now_add)
+    and database preparation, without the queryset machinery and without model signals. The
+    history row copies the inserted row's columns in SQL; `history` gives its own fields by
+    attname (history_date, history_type, history_user_id, history_change_reason).
+    Sets the instance's primary key and returns True; returns False, and inserts nothing, when
+    `on_conflict_do_nothing` (a unique constraint's fields) finds the row exists."""
+    sql, fields, own = _insert_with_history_sql(
         type(instance), _history_model(instance), on_conflict_do_nothing
     )
     parameters = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
     ]
-    history = history_row(instance)
-    parameters += [
-        field.get_db_prep_save(field.pre_save(history, True), connection)
-        for field in history_fields
-    ]
+    parameters += [history[attname] for attname in own]
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
         row = cursor.fetchone()

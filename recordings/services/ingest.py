@@ -252,21 +252,16 @@ def _existing(tenant: Tenant, call_id: str, sha256: str) -> IngestResult | None:
     return IngestResult(existing, created=False)
 
 
-def _history_row(recording: Recording):
-    """The history row `Recording.objects.create` would have written (django-simple-history's
-    post_save), for `sql.insert_with_history`."""
-    history = RECORDING_HISTORY
-    attributes = {
-        field.attname: getattr(recording, field.attname)
-        for field in history.fields_included(recording)
+def _history_fields(recording: Recording) -> dict[str, object]:
+    """The history row's own fields, as django-simple-history's post_save would set them; the
+    rest of the row is the recording's columns (excluding the key material)."""
+    user = RECORDING_HISTORY.get_history_user(recording)
+    return {
+        "history_date": timezone.now(),
+        "history_type": "+",
+        "history_user_id": user.pk if user is not None else None,
+        "history_change_reason": None,
     }
-    return Recording.history.model(
-        history_date=timezone.now(),
-        history_type="+",
-        history_user=history.get_history_user(recording),
-        history_change_reason=None,
-        **attributes,
-    )
 
 
 def recording_ingest(
@@ -333,7 +328,7 @@ def _ingest(
         with transaction.atomic():
             # The same call id again (a retry, or a concurrent upload that won) inserts nothing.
             created = sql.insert_with_history(
-                recording, _history_row, on_conflict_do_nothing=("tenant", "call_id")
+                recording, _history_fields(recording), on_conflict_do_nothing=("tenant", "call_id")
             )
             if created:
                 event_record(
