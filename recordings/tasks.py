@@ -41,7 +41,7 @@ def verify_integrity() -> dict:
     time_limit=4 * 3600,
     soft_time_limit=4 * 3600 - 300,
 )
-def purge_expired_recordings(batch_size: int = 1000) -> dict:
+def purge_expired_recordings(batch_size: int = purge.DEFAULT_BATCH_SIZE) -> dict:
     """Nightly. Idempotent and restartable: a redelivered or concurrent run purges what is left
     and nothing twice (tenant locks, SKIP LOCKED, one certificate per recording)."""
     with acting_as("task:recordings.tasks.purge_expired_recordings"):

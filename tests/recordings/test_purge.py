@@ -282,3 +282,110 @@ def test_purging_a_recording_removes_its_listening_grants(cast):
     assert AccessGrant.objects.filter(recording_id=recording.pk).exists()
     assert purge_expired_recordings().purged == 1
     assert not AccessGrant.objects.filter(recording_id=recording.pk).exists()
+
+
+def test_certificate_text_is_the_canonical_message_byte_for_byte():
+    """The purge signs _certificate_text(); verification recomputes certificate_message()."""
+    from datetime import date
+
+    from recordings.services.purge import _certificate_text, _instant, certificate_message
+
+    deleted_at = timezone.now()
+    for purpose, reason, policy, version, run, name in [
+        ("quality", "expired", 3, 12, 7, "1/2024/01/" + "a" * 32 + ".cstd"),
+        ('qualité "spéciale" \\ \t', "erasure_request", None, None, None, ""),
+        ("☎ ligne", "no_contract", 0, 1, 2**40, "ü/ñ"),
+    ]:
+        certificate = DeletionCertificate(
+            recording_id=2**35,
+            tenant_id=4,
+            call_id_hash="c" * 64,
+            audio_sha256="d" * 64,
+            storage_name=name,
+            purpose_code=purpose,
+            policy_id=policy,
+            policy_version=version,
+            retain_until=date(2025, 2, 28),
+            reason=reason,
+            purge_run_id=run,
+            deleted_at=deleted_at,
+        )
+        text = _certificate_text(
+            recording_id=2**35,
+            tenant_id=4,
+            call_id_hash="c" * 64,
+            audio_sha256="d" * 64,
+            storage_name=name,
+            purpose_code=purpose,
+            policy_id=policy,
+            policy_version=version,
+            retain_until="2025-02-28",
+            reason=reason,
+            purge_run="null" if run is None else str(run),
+            deleted_at=f'"{_instant(deleted_at)}"',
+        )
+        assert text == certificate_message(certificate)
+
+
+@pytest.mark.parametrize("key", ["", "y", "k" * 64, "k" * 65, "clé-" * 40])
+def test_signatures_are_hmac_sha256(key):
+    import hashlib
+    import hmac
+
+    from recordings.services.purge import _Signer
+
+    for message in ["", "custodia-call-id|1|call-7", "é" * 300]:
+        expected = hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+        assert _Signer(key.encode())(message) == expected
+
+
+def test_erasure_certificate_verifies(cast):
+    recording = ingest(cast.acme)
+    recording_erase(actor=cast.alice, recording=recording)
+    assert certificate_is_valid(DeletionCertificate.objects.get(recording_id=recording.pk))
+    assert deletion_certificates_verify() == []
+
+
+def test_a_file_the_removal_process_cannot_remove_is_reported_and_repaired_later(
+    cast, recordings_dir
+):
+    """The unlinks of plain file-system storage run in a helper process: its failures are the
+    run's failures, and the file stays pending until a later run removes it."""
+    recordings = [ingest(cast.acme, started_at=LONG_AGO) for _ in range(3)]
+    stuck = recordings_dir / recordings[1].storage_name
+    stuck.unlink()
+    (stuck / "inside").mkdir(parents=True)  # a directory in its place: unlink fails
+    run = purge_expired_recordings()
+    assert (run.purged, run.failed, run.files_removed) == (3, 1, 2)
+    assert run.errors[0]["file"] == recordings[1].storage_name
+    pending = PendingFileRemoval.objects.values_list("storage_name", flat=True)
+    assert list(pending) == [recordings[1].storage_name]
+    (stuck / "inside").rmdir()
+    stuck.rmdir()
+    repair = purge_expired_recordings()
+    assert repair.files_removed == 1 and repair.failed == 0
+    assert not PendingFileRemoval.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_workers_purge_every_recording_once(cast, recordings_dir):
+    from collections import Counter
+
+    from audit.services import audit_chain_verify
+
+    doomed = [ingest(cast.acme, started_at=LONG_AGO, seconds=0.02) for _ in range(40)]
+    doomed += [ingest(cast.globex, started_at=LONG_AGO, seconds=0.02) for _ in range(25)]
+    kept = ingest(cast.acme, seconds=0.02)
+    run = purge_expired_recordings(batch_size=4, workers=3)
+    assert (run.status, run.purged, run.files_removed, run.failed) == ("finished", 65, 65, 0)
+    run.refresh_from_db()
+    assert (run.purged, run.files_removed) == (65, 65)  # the per-batch counts add up too
+    assert list(Recording.objects.values_list("pk", flat=True)) == [kept.pk]
+    certificates = DeletionCertificate.objects.all()
+    assert sorted(c.recording_id for c in certificates) == sorted(r.pk for r in doomed)
+    assert all(certificate_is_valid(c) for c in certificates)
+    events = AuditEvent.objects.filter(action="recording.purged").values_list("target_id")
+    assert Counter(target for (target,) in events) == Counter(str(r.pk) for r in doomed)
+    assert _files(recordings_dir) == {kept.storage_name}
+    assert not PendingFileRemoval.objects.exists()
+    assert audit_chain_verify(full=True).intact

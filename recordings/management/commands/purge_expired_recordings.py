@@ -1,7 +1,12 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.context import acting_as
-from recordings.services.purge import purge_expired_recordings, purge_preview
+from recordings.services.purge import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_WORKERS,
+    purge_expired_recordings,
+    purge_preview,
+)
 
 
 class Command(BaseCommand):
@@ -12,16 +17,24 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="show, delete nothing")
-        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=DEFAULT_WORKERS,
+            help="database connections running a tenant's batches at once",
+        )
 
-    def handle(self, *args, dry_run: bool, batch_size: int, **options):
+    def handle(self, *args, dry_run: bool, batch_size: int, workers: int, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
         with acting_as("command:purge_expired_recordings"):
             if dry_run:
                 self._print_preview(purge_preview(for_next_run=False))
             run = purge_expired_recordings(
-                batch_size=batch_size, dry_run=dry_run, triggered_by="manage.py"
+                batch_size=batch_size, dry_run=dry_run, triggered_by="manage.py", workers=workers
             )
         if dry_run:
             self.stdout.write("dry run: nothing was deleted")
