@@ -102,6 +102,17 @@ def test_check_with_the_debug_defaults_passes_without_secrets():
 
 
 @no_dotenv
+def test_a_fresh_clone_checks_its_migrations_without_any_setting():
+    """`makemigrations --check` reads only models and migrations: it needs no secret (DEBUG
+    unset means development settings for it alone), while `check` still needs them."""
+    nothing = tuple(PRODUCTION)
+    result = manage("makemigrations", "--check", "--dry-run", unset=nothing)
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+    assert_one_line_naming(manage("check", unset=nothing), "SECRET_KEY")
+
+
+@no_dotenv
 def test_documented_production_settings_pass_the_deployment_checks():
     result = manage("check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stderr
