@@ -23,11 +23,6 @@ def _fields(model: type[Model]) -> tuple[Field, ...]:
 
 def select_list(model: type[Model], alias: str) -> str:
     """`alias."col1", alias."col2", ...`: every concrete column, in `from_row`'s order."""
-    return _select_list(model, alias)
-
-
-@cache
-def _select_list(model: type[Model], alias: str) -> str:
     quote = connection.ops.quote_name
     return ", ".join(f"{alias}.{quote(field.column)}" for field in _fields(model))
 

@@ -95,34 +95,18 @@ def _instant(value: datetime) -> str:
     return value.astimezone(_UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class _Signer:
-    """HMAC-SHA256 (RFC 2104) with the key's inner and outer states computed once: the same
-    value as hmac.new(key, message, sha256).hexdigest(), without OpenSSL 3's costly set-up of an
-    HMAC context for every message (a few microseconds each, twice per deleted recording)."""
-
-    def __init__(self, key: bytes):
-        if len(key) > _SHA256_BLOCK:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(_SHA256_BLOCK, b"\0")
-        self._inner = hashlib.sha256(key.translate(_IPAD))
-        self._outer = hashlib.sha256(key.translate(_OPAD))
-
-    def __call__(self, message: str) -> str:
-        inner = self._inner.copy()
-        inner.update(message.encode())
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()
-
-
-_SHA256_BLOCK = 64
-_IPAD = bytes(byte ^ 0x36 for byte in range(256))
-_OPAD = bytes(byte ^ 0x5C for byte in range(256))
-
-
 @functools.lru_cache(maxsize=4)
-def _signer(key: str) -> _Signer:
-    return _Signer(key.encode())
+def _signer(key: str) -> Callable[[str], str]:
+    """HMAC-SHA256 with the key set up once: each message signs a copy of the keyed object
+    (the purge signs twice per recording; a fresh hmac.new costs twice as much)."""
+    keyed = hmac.new(key.encode(), digestmod=hashlib.sha256)
+
+    def sign(message: str) -> str:
+        mac = keyed.copy()
+        mac.update(message.encode())
+        return mac.hexdigest()
+
+    return sign
 
 
 def _hmac(message: str) -> str:

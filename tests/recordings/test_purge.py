@@ -296,31 +296,23 @@ def test_certificate_text_is_the_canonical_message_byte_for_byte():
         ('qualité "spéciale" \\ \t', "erasure_request", None, None, None, ""),
         ("☎ ligne", "no_contract", 0, 1, 2**40, "ü/ñ"),
     ]:
+        common = {
+            "recording_id": 2**35,
+            "tenant_id": 4,
+            "call_id_hash": "c" * 64,
+            "audio_sha256": "d" * 64,
+            "storage_name": name,
+            "purpose_code": purpose,
+            "policy_id": policy,
+            "policy_version": version,
+            "reason": reason,
+        }
         certificate = DeletionCertificate(
-            recording_id=2**35,
-            tenant_id=4,
-            call_id_hash="c" * 64,
-            audio_sha256="d" * 64,
-            storage_name=name,
-            purpose_code=purpose,
-            policy_id=policy,
-            policy_version=version,
-            retain_until=date(2025, 2, 28),
-            reason=reason,
-            purge_run_id=run,
-            deleted_at=deleted_at,
+            **common, retain_until=date(2025, 2, 28), purge_run_id=run, deleted_at=deleted_at
         )
         text = _certificate_text(
-            recording_id=2**35,
-            tenant_id=4,
-            call_id_hash="c" * 64,
-            audio_sha256="d" * 64,
-            storage_name=name,
-            purpose_code=purpose,
-            policy_id=policy,
-            policy_version=version,
+            **common,
             retain_until="2025-02-28",
-            reason=reason,
             purge_run="null" if run is None else str(run),
             deleted_at=f'"{_instant(deleted_at)}"',
         )
@@ -332,11 +324,12 @@ def test_signatures_are_hmac_sha256(key):
     import hashlib
     import hmac
 
-    from recordings.services.purge import _Signer
+    from recordings.services.purge import _signer
 
-    for message in ["", "custodia-call-id|1|call-7", "é" * 300]:
+    sign = _signer(key)
+    for message in ["", "custodia-call-id|1|call-7", "é" * 300, "", "custodia-call-id|1|call-7"]:
         expected = hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
-        assert _Signer(key.encode())(message) == expected
+        assert sign(message) == expected  # the keyed object is never changed by a signature
 
 
 def test_erasure_certificate_verifies(cast):
