@@ -222,6 +222,8 @@ class AccessGrant(models.Model):
     allows_download = models.BooleanField(default=False)
     granted_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+    # When audio was first served under this grant: the grant's one `recording.played` event.
+    first_played_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("-granted_at",)

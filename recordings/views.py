@@ -235,9 +235,9 @@ def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
         response = _audio_response(b"", status=416, content_type="text/plain")
         response["Content-Range"] = f"bytes */{size}"
         return response
-    # A player fetches the start, then the ranges it seeks to: one playback, one event.
-    if byte_range is None or byte_range.start == 0:
-        recording_played(user=request.user, recording=recording, grant=grant)
+    # Audio is served now, whichever range comes first (a player may resume or seek before it
+    # asks for byte 0): the service records the grant's one `recording.played` event.
+    recording_played(user=request.user, recording=recording, grant=grant)
     if byte_range is None:
         return _audio_response(audio, status=200, content_type=recording.content_type)
     response = _audio_response(

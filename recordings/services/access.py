@@ -263,9 +263,25 @@ def recording_not_found(*, recording_id: object) -> None:
 
 
 @transaction.atomic
-def recording_played(*, user, recording: Recording, grant: AccessGrant) -> None:
-    """A playback started (the player's first request): who, for what purpose, under which grant.
-    The actor, IP, user agent and workstation come from the request's audit context."""
+def recording_played(*, user, recording: Recording, grant: AccessGrant) -> bool:
+    """Audio was served under `grant`: on the first such request, whatever byte range it asked
+    for, record who played it, for what purpose, under which grant. A player asks for many ranges
+    in one listening session (the start, then each seek; or a resumed position first): one event
+    per grant, not one per request. Returns whether this request recorded it.
+
+    The grant's first_played_at is set by a conditional UPDATE, so that of two concurrent first
+    requests exactly one records the event (the other waits for the row lock, then finds it
+    set); it commits or rolls back with the event. The actor, IP, user agent and workstation come
+    from the request's audit context."""
+    if grant.first_played_at is not None:
+        return False
+    now = timezone.now()
+    claimed = AccessGrant.objects.filter(pk=grant.pk, first_played_at__isnull=True).update(
+        first_played_at=now
+    )
+    if not claimed:
+        return False
+    grant.first_played_at = now
     event_record(
         action="recording.played",
         tenant=recording.tenant_id,
@@ -274,6 +290,7 @@ def recording_played(*, user, recording: Recording, grant: AccessGrant) -> None:
         justification=grant.justification,
         extra={"grant": grant.pk, "user": user.get_username()},
     )
+    return True
 
 
 @transaction.atomic

@@ -3,9 +3,12 @@ grant, play, download and refusal on the audit trail (DESIGN.md invariant 4)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connections
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -214,16 +217,80 @@ def test_multiple_ranges_are_answered_with_the_whole_audio(cast, login, recordin
     assert response.content == audio
 
 
-def test_one_play_event_per_playback_not_per_range_request(cast, login, recording):
+def test_one_play_event_per_grant_not_per_range_request(cast, login, recording):
     recording, _ = recording
     client = login(cast.carol)
     _request_grant(client, recording)
     client.get(_url("stream", recording), HTTP_RANGE="bytes=0-")  # the player starts
     client.get(_url("stream", recording), HTTP_RANGE="bytes=4000-")  # then seeks
     client.get(_url("stream", recording), HTTP_RANGE="bytes=8000-8999")
+    client.get(_url("stream", recording))  # played again from the start, same grant
+    first_grant = AccessGrant.objects.get()
+    assert list(_events("recording.played", recording).values_list("extra", flat=True)) == [
+        {"grant": first_grant.pk, "user": "carol"}
+    ]
+    # A new statement of purpose is a new listening session: its first request is traced too.
+    _request_grant(client, recording, justification="Second listen: complaint ref. 2024-118")
+    client.get(_url("stream", recording), HTTP_RANGE="bytes=0-")
+    client.get(_url("stream", recording), HTTP_RANGE="bytes=100-")
+    played = _events("recording.played", recording).order_by("sequence")
+    second_grant = AccessGrant.objects.exclude(pk=first_grant.pk).get()
+    assert [event.extra["grant"] for event in played] == [first_grant.pk, second_grant.pk]
+    assert played.last().justification == "Second listen: complaint ref. 2024-118"
+
+
+@pytest.mark.parametrize("first_range", ["bytes=4000-", "bytes=-50", "bytes=100-199"])
+def test_a_play_that_does_not_start_at_byte_zero_is_traced(cast, login, recording, first_range):
+    """A player resuming a position, or seeking before it asks for the start, still plays: the
+    first request under the grant records the play, whatever its range."""
+    recording, audio = recording
+    client = login(cast.carol)
+    _request_grant(client, recording, workstation="WS-07")
+    response = client.get(
+        _url("stream", recording), HTTP_RANGE=first_range, HTTP_X_WORKSTATION_ID="WS-07"
+    )
+    assert response.status_code == 206
+    played = _events("recording.played", recording).get()
+    grant = AccessGrant.objects.get()
+    assert (played.actor_username, played.workstation_id, played.purpose) == (
+        "carol",
+        "WS-07",
+        "quality",
+    )
+    assert played.extra["grant"] == grant.pk
+    client.get(_url("stream", recording), HTTP_RANGE="bytes=0-")  # the start comes later
     assert _events("recording.played", recording).count() == 1
-    client.get(_url("stream", recording))  # played again from the start
-    assert _events("recording.played", recording).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_requests_of_a_player_leave_one_play_event(cast):
+    """Players open several range requests at once: each streams, one records the play."""
+    recording, audio = _ingest(cast.acme)
+    carol = Client()
+    carol.force_login(cast.carol)
+    assert _request_grant(carol, recording).status_code == 302
+    ranges = ["bytes=0-", "bytes=4000-", "bytes=-50", "bytes=100-199", "bytes=8000-", "bytes=1-"]
+    barrier = threading.Barrier(len(ranges))
+    statuses: list = [None] * len(ranges)
+
+    def stream(index: int) -> None:
+        player = Client()
+        player.cookies.update(carol.cookies)  # the same signed-in session
+        try:
+            barrier.wait(timeout=30)
+            response = player.get(_url("stream", recording), HTTP_RANGE=ranges[index])
+            statuses[index] = response.status_code
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=stream, args=(index,)) for index in range(len(ranges))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [206] * len(ranges)
+    played = _events("recording.played", recording).get()
+    assert played.extra["grant"] == AccessGrant.objects.get().pk
 
 
 def test_expired_grant_no_longer_plays(cast, login, recording):
@@ -394,11 +461,12 @@ def test_supervisor_cannot_download(cast, login, recording):
 # --- the trail ------------------------------------------------------------------------------------
 
 
-def test_trail_shows_the_grant_and_each_play_with_workstation_and_purpose(cast, login, recording):
+def test_trail_shows_the_grant_and_its_play_with_workstation_and_purpose(cast, login, recording):
     recording, _ = recording
     client = login(cast.carol)
     _request_grant(client, recording, workstation="WS-07")
     client.get(_url("stream", recording), HTTP_X_WORKSTATION_ID="WS-07")
+    # Replayed under the same grant: the same listening session, already on the trail.
     client.get(_url("stream", recording), HTTP_RANGE="bytes=0-", HTTP_X_WORKSTATION_ID="WS-07")
     events = _events("recording.access_granted", recording) | _events("recording.played", recording)
     rows = [
@@ -408,7 +476,6 @@ def test_trail_shows_the_grant_and_each_play_with_workstation_and_purpose(cast, 
     expected = ("carol", "quality", JUSTIFICATION, "WS-07", cast.acme.pk)
     assert rows == [
         ("recording.access_granted", *expected),
-        ("recording.played", *expected),
         ("recording.played", *expected),
     ]
     grant = AccessGrant.objects.get()
