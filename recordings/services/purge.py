@@ -601,7 +601,13 @@ class _FileRemover:
 
 def recording_erase(*, actor, recording: Recording, reason: str = DeletionReason.ERASURE_REQUEST):
     """Delete one recording now (granted erasure request, withdrawn consent). Refused, with the
-    holds named and the refusal audited, when a legal hold applies (GDPR Art. 17(3)(b),(e))."""
+    holds named and the refusal audited, when a legal hold applies (GDPR Art. 17(3)(b),(e)).
+
+    The audio file is removed once the deletion has committed, which inside a caller's
+    transaction is that transaction's commit: if it rolls back, the row, its key and its file are
+    all still there, and the file's pending removal is rolled back with the rest. A crash (or an
+    unlink failing) between the commit and the removal leaves the file pending: the next purge
+    run removes it."""
     with transaction.atomic():
         locks.deletion_lock(recording.tenant_id)
         locked = (
@@ -626,6 +632,9 @@ def recording_erase(*, actor, recording: Recording, reason: str = DeletionReason
                 locked.deletion_reason,
             )
             names = _delete_rows([row], reason=reason, run_id=None, action="recording.erased")
+            # Registered in this block: discarded if it (or an enclosing block) rolls back.
+            # robust: the erasure has committed by then; a failure only leaves files pending.
+            transaction.on_commit(functools.partial(remove_pending_files, names), robust=True)
     if holds:
         with transaction.atomic():
             event_record(
@@ -636,7 +645,6 @@ def recording_erase(*, actor, recording: Recording, reason: str = DeletionReason
                 extra={"holds": [hold.reference for hold in holds], "reason": reason},
             )
         raise RecordingHeld(holds)
-    remove_pending_files(names)
 
 
 # --- the purge -------------------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -20,6 +22,7 @@ from recordings.services.purge import (
     purge_expired_recordings,
     recording_erase,
 )
+from recordings.storage import read_plain_audio
 from recordings.tasks import purge_expired_recordings as purge_task
 
 from .helpers import ingest
@@ -129,12 +132,51 @@ def test_held_recording_survives_an_erasure_request_with_the_reason_reported(cas
     assert blocked.outcome == "denied" and blocked.extra["holds"] == ["Case 2"]
 
 
-def test_erasure_deletes_at_once_with_its_reason(cast, recordings_dir):
+def test_erasure_deletes_at_once_with_its_reason(
+    cast, recordings_dir, django_capture_on_commit_callbacks
+):
     recording = ingest(cast.acme)
-    recording_erase(actor=cast.alice, recording=recording)
+    with django_capture_on_commit_callbacks(execute=True):
+        recording_erase(actor=cast.alice, recording=recording)
     assert not Recording.objects.filter(pk=recording.pk).exists()
     assert DeletionCertificate.objects.get(recording_id=recording.pk).reason == "erasure_request"
     assert _files(recordings_dir) == set()
+    assert not PendingFileRemoval.objects.exists()
+
+
+def test_erasure_removes_the_file_only_once_the_outer_transaction_commits(
+    cast, recordings_dir, django_capture_on_commit_callbacks
+):
+    recording = ingest(cast.acme)
+    with django_capture_on_commit_callbacks(execute=True):  # stands for the outermost commit
+        with transaction.atomic():
+            recording_erase(actor=cast.alice, recording=recording)
+            assert _files(recordings_dir) == {recording.storage_name}  # not committed yet
+        assert _files(recordings_dir) == {recording.storage_name}  # a savepoint is no commit
+    assert _files(recordings_dir) == set()
+    assert not PendingFileRemoval.objects.exists()
+
+
+def test_erasure_rolled_back_by_the_caller_keeps_the_recording_and_its_audio(
+    cast, recordings_dir, django_capture_on_commit_callbacks
+):
+    """Erasure called by another service or an admin action whose transaction then fails: the
+    whole of it rolls back, and the audio must still be there and readable."""
+    recording = ingest(cast.acme)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError, match="the caller failed"):
+            with transaction.atomic():
+                recording_erase(actor=cast.alice, recording=recording)
+                raise RuntimeError("the caller failed after the erasure")
+    assert callbacks == []  # nothing left to run after a commit
+    kept = Recording.objects.get(pk=recording.pk)
+    assert kept.status == "active" and kept.storage_name == recording.storage_name
+    assert _files(recordings_dir) == {recording.storage_name}
+    audio = read_plain_audio(kept)
+    assert hashlib.sha256(audio).hexdigest() == kept.audio_sha256
+    assert not PendingFileRemoval.objects.exists()
+    assert not DeletionCertificate.objects.filter(recording_id=recording.pk).exists()
+    assert not AuditEvent.objects.filter(action="recording.erased").exists()
 
 
 def test_consent_withdrawal_leads_to_deletion_at_the_next_purge(cast, recordings_dir):
@@ -332,9 +374,10 @@ def test_signatures_are_hmac_sha256(key):
         assert sign(message) == expected  # the keyed object is never changed by a signature
 
 
-def test_erasure_certificate_verifies(cast):
+def test_erasure_certificate_verifies(cast, django_capture_on_commit_callbacks):
     recording = ingest(cast.acme)
-    recording_erase(actor=cast.alice, recording=recording)
+    with django_capture_on_commit_callbacks(execute=True):
+        recording_erase(actor=cast.alice, recording=recording)
     assert certificate_is_valid(DeletionCertificate.objects.get(recording_id=recording.pk))
     assert deletion_certificates_verify() == []
 
