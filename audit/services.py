@@ -19,6 +19,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from portal import sql
+
 from .chain import (
     CONTENT_FIELDS,
     GENESIS_HASH,
@@ -210,7 +212,7 @@ def event_record(
     occurred_at = timezone.now()
     values, extra_text = _content(event, occurred_at)
     parameters = [content_hash(values), occurred_at, *values[1:-1], extra_text]
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(_APPEND_SQL, parameters)
         row = cursor.fetchone()
     if row is None:

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 from celery import current_app
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.services import event_record
 from portal import sql
-from portal.locks import hold_placement_lock
+from portal.locks import consent_lock, hold_placement_lock
 
 from .models import (
     ApiKey,
@@ -125,7 +125,7 @@ def _api_key_sql() -> str:
 def _api_key_with_tenant(prefix: str) -> ApiKey | None:
     """The key of that prefix with its tenant, in one statement: every API call starts here, so
     it is written in SQL rather than compiled from a queryset on each call."""
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(_api_key_sql(), [prefix])
         row = cursor.fetchone()
     if row is None:
@@ -333,6 +333,9 @@ def consent_record(
             "operator": operator,
         },
     )
+    # An upload resting on this caller's consent waits for the decision, and the decision for
+    # an upload in flight: a withdrawal never misses a recording registered meanwhile.
+    consent_lock(tenant.pk, number, purpose.pk)
     consent = Consent.objects.create(
         tenant=tenant,
         customer_number=number,

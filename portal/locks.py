@@ -11,6 +11,7 @@ from django.db import connection
 HOLD_NAMESPACE = 73_01  # placing a hold (exclusive) vs deleting recordings (shared), per tenant
 PURGE_TENANT_NAMESPACE = 73_02  # one purge run per tenant at a time
 PURGE_RUN_NAMESPACE = 73_03  # held by a live purge run for its own id
+CONSENT_NAMESPACE = 73_04  # a caller's consent for a purpose: recording a decision vs an upload
 
 
 def _execute(sql: str, key: tuple[int, int]) -> object:
@@ -29,6 +30,18 @@ def hold_placement_lock(tenant_id: int) -> None:
 def deletion_lock(tenant_id: int) -> None:
     """Shared between deleting transactions of a tenant; excludes hold placement."""
     _execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", (HOLD_NAMESPACE, tenant_id))
+
+
+def consent_lock(tenant_id: int, customer_number: str, purpose_id: int) -> None:
+    """Recording a caller's consent decision and registering a recording that rests on that
+    consent exclude each other: a withdrawal either sees the new recording (and ends its retention)
+    or is seen by the upload (which is then refused). The key is a hash of the three; a collision
+    only makes two unrelated callers wait for each other."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            [CONSENT_NAMESPACE, f"{tenant_id}|{customer_number}|{purpose_id}"],
+        )
 
 
 def try_session_lock(namespace: int, key: int) -> bool:

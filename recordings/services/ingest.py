@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -23,12 +23,12 @@ from compliance.models import ApiKey, ConsentDecision, Purpose, RetentionPolicy,
 from compliance.phone import InvalidNumber, normalise_number
 from compliance.retention import decide
 from compliance.services import consent_in_force
-from portal import sql
+from portal import locks, sql
 
 from .. import crypto
 from ..audio import AudioRejected, inspect_audio
 from ..models import RECORDING_HISTORY, DeletionReason, Direction, Recording
-from ..storage import new_storage_name, recordings_storage, store_encrypted
+from ..storage import StoringInBackground, new_storage_name
 from .purge import call_id_hash
 
 CALL_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
@@ -97,7 +97,7 @@ SELECT p.*, {policy_columns}, erased.deleted_at, erased.reason
 
 def _lookup(tenant: Tenant, code: str, call_id: str):
     """(purpose or None, its policies, (deleted_at, reason) of an erasure or None)."""
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(
             _lookup_sql(),
             {
@@ -164,8 +164,6 @@ def _validate(tenant: Tenant, fields: dict[str, object]) -> _Validated:
         number = normalise_number(raw_number, default_region=tenant.country_code)
     except InvalidNumber as error:
         raise IngestRefused(f"customer_number: {error}", field="customer_number") from error
-    if purpose.requires_consent:
-        _require_consent(tenant, number, purpose)
     return _Validated(
         call_id=call_id,
         direction=direction,
@@ -323,9 +321,15 @@ def _ingest(
         wrapped_key=wrapped,
         master_key_id=master.key_id,
     )
-    store_encrypted(storage_name, blob)
+    storing = StoringInBackground(storage_name, blob)
     try:
         with transaction.atomic():
+            if valid.purpose.requires_consent:
+                # Checked under the caller's consent lock, in the transaction that registers
+                # the recording: a withdrawal being recorded either sees this recording or is
+                # seen here.
+                locks.consent_lock(tenant.pk, valid.customer_number, valid.purpose.pk)
+                _require_consent(tenant, valid.customer_number, valid.purpose)
             # The same call id again (a retry, or a concurrent upload that won) inserts nothing.
             created = sql.insert_with_history(
                 recording, _history_fields(recording), on_conflict_do_nothing=("tenant", "call_id")
@@ -344,12 +348,14 @@ def _ingest(
                         "retention_policy": decision.policy_id,
                     },
                 )
+            # The audio is on disk before the row that points at it commits.
+            storing.wait()
     except BaseException:
-        recordings_storage().delete(storage_name)
+        storing.discard()
         raise
     if not created:
         # Ours leaves nothing behind; the registered one answers (or refuses other audio).
-        recordings_storage().delete(storage_name)
+        storing.discard()
         repeated = _existing(tenant, valid.call_id, sha256)
         if repeated is None:
             raise RuntimeError(f"call {valid.call_id} conflicted but is not registered")
