@@ -22,6 +22,7 @@ ACTION_CHOICES = [
     ("consent.receipt_denied", "Consent receipt refused: no permission or not found"),
     ("recording.contract_outcome", "Insurance telesales: contract outcome recorded"),
     ("membership.granted", "Role granted in a tenant"),
+    ("membership.revoked", "Role in a tenant taken away"),
     ("api_key.created", "API key created"),
     ("api_key.revoked", "API key revoked"),
     ("purpose.created", "Purpose created"),

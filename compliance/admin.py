@@ -11,7 +11,12 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import CappedCountPaginator
-from portal.tenancy import TenantListFilter, TenantScopedAdmin, member_tenant_ids
+from portal.tenancy import (
+    TenantListFilter,
+    TenantScopedAdmin,
+    member_tenant_ids,
+    viewer_tenant_ids,
+)
 
 from .models import ApiKey, Consent, LegalHold, Membership, Purpose, RetentionPolicy, Tenant
 from .phone import InvalidNumber, normalise_number
@@ -25,6 +30,8 @@ from .services import (
     legal_hold_effect,
     legal_hold_place,
     legal_hold_release,
+    membership_grant,
+    membership_revoke,
     purpose_save,
     retention_policy_save,
 )
@@ -60,6 +67,26 @@ class TenantAdmin(TenantScopedAdmin):
             return "—"
         return audit_trail_link(f"tenant={tenant.pk}", "Everything that happened in this tenant")
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        # Through the services, which keep the people's groups in step and audit the change.
+        formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            membership_revoke(actor=request.user, membership=membership)
+        for membership, changed in formset.changed_objects:
+            if "user" in changed:
+                membership_revoke(
+                    actor=request.user, membership=Membership.objects.get(pk=membership.pk)
+                )
+            membership_grant(
+                actor=request.user, user=membership.user, tenant=form.instance, role=membership.role
+            )
+        for membership in formset.new_objects:
+            membership_grant(
+                actor=request.user, user=membership.user, tenant=form.instance, role=membership.role
+            )
+
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
@@ -68,6 +95,23 @@ class MembershipAdmin(TenantScopedAdmin):
     list_select_related = ("user", "tenant")
     search_fields = ("user__username", "user__email", "tenant__name")
     autocomplete_fields = ("user", "tenant")
+
+    def get_readonly_fields(self, request, obj=None):
+        # One person in one tenant: moving it elsewhere is a revocation and another grant.
+        return ("user", "tenant") if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        membership = membership_grant(
+            actor=request.user, user=obj.user, tenant=obj.tenant, role=obj.role
+        )
+        obj.pk = membership.pk
+
+    def delete_model(self, request, obj):
+        membership_revoke(actor=request.user, membership=obj)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("user"):
+            membership_revoke(actor=request.user, membership=membership)
 
 
 User = get_user_model()
@@ -389,6 +433,12 @@ class LegalHoldAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request) -> bool:
         return request.user.has_perm("compliance.place_legalhold")
+
+    def writable_tenants(self, request):
+        if request.user.is_superuser:
+            return super().writable_tenants(request)
+        placing = viewer_tenant_ids(request, "compliance.place_legalhold")
+        return Tenant.objects.filter(pk__in=placing)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # placed once; widened by placing another hold, ended by releasing

@@ -106,6 +106,24 @@ def tenant_role(*, user, tenant_id: int) -> Role | None:
     return Role(role) if role else None
 
 
+def role_grants(role: str | None, permission: str) -> bool:
+    """Whether a role carries `permission` ("app.codename") in the tenant where it is held."""
+    app_label, _, codename = permission.partition(".")
+    return role is not None and (app_label, codename) in ROLE_PERMISSIONS.get(role, set())
+
+
+def tenants_permitting(user, permission: str, memberships=None) -> list[int]:
+    """The ids of the tenants where `user` may use `permission`: by `tenant_permits`' rule, for
+    every tenant they belong to at once. `memberships`, (tenant id, role) pairs, saves reading
+    them again (the admin reads them once per request). Not for platform operators, who may act
+    in every tenant."""
+    if user is None or not getattr(user, "is_active", False) or not user.has_perm(permission):
+        return []
+    if memberships is None:
+        memberships = Membership.objects.filter(user=user).values_list("tenant_id", "role")
+    return [tenant_id for tenant_id, role in memberships if role_grants(role, permission)]
+
+
 def tenant_permits(user, tenant_id: int | None, permission: str) -> bool:
     """Whether `user` may use `permission` ("app.codename") on one tenant's data.
 
@@ -119,6 +137,4 @@ def tenant_permits(user, tenant_id: int | None, permission: str) -> bool:
         return True
     if tenant_id is None:
         return False
-    role = tenant_role(user=user, tenant_id=tenant_id)
-    app_label, codename = permission.split(".", 1)
-    return role is not None and (app_label, codename) in ROLE_PERMISSIONS.get(role, set())
+    return role_grants(tenant_role(user=user, tenant_id=tenant_id), permission)

@@ -24,7 +24,8 @@ from audit.models import Outcome
 from audit.services import event_record, home_tenant_id
 
 from .api import tenant_time
-from .models import Consent, Tenant
+from .models import Consent
+from .roles import tenants_permitting
 
 PERMISSION = "compliance.view_consent"
 # What a receipt discloses beyond ids and codes: the personal data the trail must account for.
@@ -89,12 +90,12 @@ def _receipt(request: HttpRequest, consent_id: int) -> Receipt:
     if not request.user.has_perm(PERMISSION):
         consent_receipt_denied(user=request.user, consent_id=consent_id, reason="permission")
         raise PermissionDenied("You may not view consent records.")
-    consent = (
-        Consent.objects.filter(tenant__in=Tenant.objects.for_user(request.user))
-        .select_related("tenant", "purpose")
-        .filter(pk=consent_id)
-        .first()
-    )
+    consents = Consent.objects.all()
+    if not request.user.is_superuser:
+        # Of the tenants where the viewer's role carries the permission, not of every tenant
+        # they belong to: the permission itself may come from their role in another tenant.
+        consents = consents.filter(tenant__in=tenants_permitting(request.user, PERMISSION))
+    consent = consents.select_related("tenant", "purpose").filter(pk=consent_id).first()
     if consent is None:
         consent_receipt_denied(user=request.user, consent_id=consent_id, reason="not_found")
         raise Http404("No such consent decision.")

@@ -1,14 +1,22 @@
-"""Tenant scoping for the admin: a member sees and edits only rows of their own tenants.
+"""Tenant scoping for the admin: a member sees and edits only rows of their own tenants, and of
+those only the ones their role *in that tenant* lets them.
 
 Every admin of a tenant-owned model inherits `TenantScopedAdmin` and names the path to its tenant
 (`tenant_field`); the scoping then applies to the changelist, the change view (a row of another
 tenant is a 404), autocomplete, foreign-key choices, list filters and actions, which all start
 from `get_queryset`. Superusers are platform operators and see every tenant.
+
+Django's permissions come from groups and know no tenant: a compliance officer of Globex who is a
+quality analyst at Acme holds the officer's permissions at Acme too. So the rows listed are those
+of the tenants where the role held carries the model's view (or change) permission, and a row is
+changed or deleted only where the role held in its tenant carries that permission
+(compliance.roles.tenant_permits' rule, which the services apply too).
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 from django.db.models import Q, QuerySet
 
 
@@ -17,15 +25,26 @@ def member_tenant_ids(user) -> QuerySet:
     return user.memberships.values("tenant_id")
 
 
-def viewer_tenant_ids(request) -> list[int]:
-    """The viewer's tenant ids as a literal list, read once per request. Given literals rather
-    than the membership subquery, PostgreSQL walks (tenant, ..., -sequence) indexes in order and
-    stops after one page, instead of sorting every row of the tenant (seconds at 10M rows)."""
-    if not hasattr(request, "_custodia_tenant_ids"):
-        request._custodia_tenant_ids = list(
-            member_tenant_ids(request.user).values_list("tenant_id", flat=True)
+def viewer_memberships(request) -> list[tuple[int, str]]:
+    """The viewer's (tenant id, role) pairs, read once per request."""
+    if not hasattr(request, "_custodia_memberships"):
+        request._custodia_memberships = list(
+            request.user.memberships.values_list("tenant_id", "role")
         )
-    return request._custodia_tenant_ids
+    return request._custodia_memberships
+
+
+def viewer_tenant_ids(request, permission: str | None = None) -> list[int]:
+    """The viewer's tenant ids as a literal list; with `permission` ("app.codename"), only those
+    where the role they hold carries it. Given literals rather than the membership subquery,
+    PostgreSQL walks (tenant, ..., -sequence) indexes in order and stops after one page, instead
+    of sorting every row of the tenant (seconds at 10M rows)."""
+    memberships = viewer_memberships(request)
+    if permission is None:
+        return [tenant_id for tenant_id, _ in memberships]
+    from compliance.roles import tenants_permitting
+
+    return tenants_permitting(request.user, permission, memberships)
 
 
 class TenantListFilter(admin.SimpleListFilter):
@@ -57,11 +76,37 @@ class TenantScopedAdmin(admin.ModelAdmin):
     # see them where this is True; only platform operators may change them.
     platform_rows_visible: bool = False
 
+    def permitted_tenant_ids(self, request, *actions: str) -> list[int]:
+        """The viewer's tenants where their role there allows one of `actions` ("view",
+        "change", "add", "delete") on this admin's model."""
+        opts = self.model._meta
+        permitted: set[int] = set()
+        for action in actions:
+            permission = f"{opts.app_label}.{get_permission_codename(action, opts)}"
+            permitted.update(viewer_tenant_ids(request, permission))
+        return sorted(permitted)
+
+    def tenant_id_of(self, obj) -> int | None:
+        if not self.tenant_field:
+            return obj.pk
+        *path, last = self.tenant_field.split("__")
+        for name in path:
+            obj = getattr(obj, name)
+        return getattr(obj, f"{last}_id")
+
+    def _permitted_on(self, request, obj, action: str) -> bool:
+        """Whether the role the viewer holds in `obj`'s tenant allows `action` on it."""
+        if obj is None or request.user.is_superuser:
+            return True
+        tenant_id = self.tenant_id_of(obj)
+        return tenant_id is None or tenant_id in self.permitted_tenant_ids(request, action)
+
     def scope(self, request, queryset: QuerySet) -> QuerySet:
         if request.user.is_superuser:
             return queryset
         field = f"{self.tenant_field}__in" if self.tenant_field else "pk__in"
-        condition = Q(**{field: viewer_tenant_ids(request)})
+        # The admin's own rule: who may change may view (ModelAdmin.has_view_permission).
+        condition = Q(**{field: self.permitted_tenant_ids(request, "view", "change")})
         if self.platform_rows_visible:
             condition |= Q(**{f"{self.tenant_field}__isnull": True})
         return queryset.filter(condition)
@@ -76,26 +121,37 @@ class TenantScopedAdmin(admin.ModelAdmin):
         if obj is not None and self.platform_rows_visible and not request.user.is_superuser:
             if getattr(obj, f"{self.tenant_field}_id") is None:
                 return False
+        if not self._permitted_on(request, obj, "change"):
+            return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         if obj is not None and self.platform_rows_visible and not request.user.is_superuser:
             if getattr(obj, f"{self.tenant_field}_id") is None:
                 return False
+        if not self._permitted_on(request, obj, "delete"):
+            return False
         return super().has_delete_permission(request, obj)
 
     def get_queryset(self, request):
         return self.scope(request, super().get_queryset(request))
 
+    def writable_tenants(self, request) -> QuerySet:
+        """The tenants a row may be given in a form: those where the viewer's role may add or
+        change this model's rows (an admin whose adding is another permission overrides it)."""
+        from compliance.models import Tenant
+
+        if request.user.is_superuser:
+            return Tenant.objects.all()
+        return Tenant.objects.filter(pk__in=self.permitted_tenant_ids(request, "add", "change"))
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related_admin = self.admin_site._registry.get(db_field.related_model)
         if "queryset" not in kwargs:
-            if isinstance(related_admin, TenantScopedAdmin):
+            if db_field.related_model._meta.label == "compliance.Tenant":
+                kwargs["queryset"] = self.writable_tenants(request)
+            elif isinstance(related_admin, TenantScopedAdmin):
                 kwargs["queryset"] = related_admin.get_queryset(request)
-            elif db_field.related_model._meta.label == "compliance.Tenant":
-                from compliance.models import Tenant
-
-                kwargs["queryset"] = Tenant.objects.for_user(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -114,9 +170,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         if self.tenant_field == "tenant" and "tenant" not in initial:
-            from compliance.models import Tenant
-
-            tenants = list(Tenant.objects.for_user(request.user)[:2])
+            tenants = list(self.writable_tenants(request)[:2])
             if len(tenants) == 1:
                 initial["tenant"] = tenants[0].pk
         return initial

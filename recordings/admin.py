@@ -27,7 +27,7 @@ from portal.tenancy import (
     ReadOnlyAdminMixin,
     TenantListFilter,
     TenantScopedAdmin,
-    member_tenant_ids,
+    viewer_tenant_ids,
 )
 
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
@@ -356,14 +356,17 @@ class CertificateInline(admin.TabularInline):
         queryset = super().get_queryset(request).select_related("tenant")
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(tenant__in=member_tenant_ids(request.user))
+        return queryset.filter(
+            tenant__in=viewer_tenant_ids(request, "recordings.view_deletioncertificate")
+        )
 
 
 def _scoped_preview(request, rows: list[dict]) -> list[dict]:
-    """Preview rows of the viewer's tenants only (a run spans every tenant)."""
+    """Preview rows of the viewer's tenants only (a run spans every tenant), and of those the
+    ones where their role may see purge runs."""
     if request.user.is_superuser:
         return rows
-    visible = set(request.user.memberships.values_list("tenant_id", flat=True))
+    visible = set(viewer_tenant_ids(request, "recordings.view_purgerun"))
     return [row for row in rows if row["tenant_id"] in visible]
 
 
