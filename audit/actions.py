@@ -12,6 +12,7 @@ ACTION_CHOICES = [
     ("recording.ingested", "Recording ingested"),
     ("recording.ingest_refused", "Recording refused at ingest"),
     ("recording.viewed", "Recording details viewed (full customer number)"),
+    ("recording.searched", "Recordings searched by a customer's number"),
     ("recording.access_granted", "Listening granted for a stated purpose"),
     ("recording.access_denied", "Listening refused"),
     ("recording.played", "Recording played"),

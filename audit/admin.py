@@ -23,6 +23,7 @@ from portal.tenancy import ReadOnlyAdminMixin, TenantListFilter, TenantScopedAdm
 
 from .actions import ACTION_CHOICES
 from .models import AuditEvent
+from .pseudonyms import CUSTOMER_NUMBER, customer_number_hash
 from .services import event_record, home_tenant_id
 
 CAPPED_COUNT = 10_000
@@ -101,6 +102,26 @@ class TargetFilter(admin.SimpleListFilter):
         return queryset.filter(target_type=target_type, target_id=target_id)
 
 
+def _customer_number_hashes(request, term: str) -> list[str]:
+    """The keyed hashes of `term` read as a phone number in each country of the viewer's tenants
+    (national formats are read as the recordings' search reads them); none if it is no number."""
+    if not any(character.isdigit() for character in term):
+        return []
+    from compliance.phone import InvalidNumber, normalise_number  # audit imports no app at load
+
+    tenant_model = apps.get_model("compliance", "Tenant")
+    countries = set(
+        tenant_model.objects.for_user(request.user).values_list("country_code", flat=True)
+    )
+    numbers = set()
+    for country in countries:
+        try:
+            numbers.add(normalise_number(term, default_region=country))
+        except InvalidNumber:
+            continue
+    return sorted(customer_number_hash(number) for number in numbers)
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = (
@@ -126,7 +147,10 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     )
     list_select_related = ("tenant",)
     search_fields = ("actor_username", "target_id", "request_id")
-    search_help_text = "Exact actor username, target id or request id."
+    search_help_text = (
+        "Exact actor username, target id or request id; or a customer's number, to see who "
+        "searched the recordings for it."
+    )
     ordering = ("-sequence",)
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -138,10 +162,12 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        return (
-            queryset.filter(Q(actor_username=term) | Q(target_id=term) | Q(request_id=term)),
-            False,
-        )
+        condition = Q(actor_username=term) | Q(target_id=term) | Q(request_id=term)
+        hashes = _customer_number_hashes(request, term)
+        if hashes:
+            # Searches for this number: the trail keeps only its keyed hash (audit.pseudonyms).
+            condition |= Q(target_type=CUSTOMER_NUMBER, target_id__in=hashes)
+        return queryset.filter(condition), False
 
     @admin.display(description="Target")
     def target(self, event: AuditEvent) -> str:

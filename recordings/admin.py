@@ -31,7 +31,7 @@ from portal.tenancy import (
 )
 
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
-from .services.access import active_grant, recording_viewed
+from .services.access import active_grant, recording_viewed, recordings_searched_by_number
 from .services.purge import certificate_is_valid, purge_preview
 from .services.telesales import NotTelesales, telesales_outcome_record
 
@@ -287,7 +287,10 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         """An exact call id, or a customer number normalised to E.164 in each of the viewer's
         tenants' countries (the same national digits are different numbers in France and Spain).
         Every branch names its tenants, so that each is an index lookup on (tenant, call_id) or
-        (tenant, customer_number), never a scan."""
+        (tenant, customer_number), never a scan.
+
+        A search by number tells which calls involve that person: each number searched goes on
+        the trail (masked, and as a keyed hash), whether the list or an autocomplete asked."""
         term = search_term.strip()
         if not term:
             return queryset, False
@@ -302,6 +305,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             tenants_by_number.setdefault(number, []).append(tenant_id)
         for number, tenant_ids in tenants_by_number.items():
             condition |= Q(tenant_id__in=tenant_ids, customer_number=number)
+            recordings_searched_by_number(user=request.user, number=number, tenant_ids=tenant_ids)
         return queryset.filter(condition), False
 
     # --- the detail page -----------------------------------------------------------------------

@@ -30,6 +30,11 @@ class DeletionReason(models.TextChoices):
     NO_CONTRACT = "no_contract", "No contract followed (insurance telesales)"
 
 
+def mask_number(number: str) -> str:
+    """A number as lists and the audit trail show it: +336•••••78."""
+    return f"{number[:4]}•••••{number[-2:]}" if len(number) > 6 else "•" * len(number)
+
+
 def _holds_holding(*, tenant, pk, customer_number, started_at, campaign):
     """Active legal holds of a tenant that hold a recording: explicitly, or because it matches
     every criterion the hold gives. The arguments are values, or OuterRefs for a subquery."""
@@ -208,8 +213,7 @@ class Recording(models.Model):
 
     @property
     def masked_number(self) -> str:
-        number = self.customer_number
-        return f"{number[:4]}•••••{number[-2:]}" if len(number) > 6 else "•" * len(number)
+        return mask_number(self.customer_number)
 
 
 class AccessGrant(models.Model):

@@ -9,6 +9,7 @@ been discarded).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import Outcome
+from audit.pseudonyms import CUSTOMER_NUMBER, customer_number_hash
 from audit.services import event_record
 from compliance.access_rules import (
     AccessNeed,
@@ -25,7 +27,7 @@ from compliance.access_rules import (
     tenant_role,
 )
 
-from ..models import AccessGrant, Recording, Status
+from ..models import AccessGrant, Recording, Status, mask_number
 
 # A reason a reviewer can act on ("complaint ref. 2024-118 about the agent's tone"), not "ok".
 MIN_JUSTIFICATION_LENGTH = 10
@@ -315,4 +317,25 @@ def recording_viewed(*, user, recording: Recording) -> None:
         target=recording,
         purpose="",
         extra={"user": user.get_username(), "fields": ["customer_number", "subject_reference"]},
+    )
+
+
+@transaction.atomic
+def recordings_searched_by_number(*, user, number: str, tenant_ids: Sequence[int]) -> None:
+    """The register was searched for a customer's number (E.164): the answer says which calls
+    involve that person, personal data access like a detail page (invariant 4). The trail keeps
+    the number masked and as a keyed hash (audit.pseudonyms), so that "who searched for this
+    number?" can be answered without the append-only trail holding the number itself. One event
+    per search: no count of the matches (the list is read after this, and counted capped)."""
+    tenants = sorted(set(tenant_ids))
+    extra: dict[str, object] = {"user": user.get_username(), "search": "customer_number"}
+    if len(tenants) > 1:
+        extra["tenants"] = tenants  # the event belongs to no single tenant's trail
+    event_record(
+        action="recording.searched",
+        tenant=tenants[0] if len(tenants) == 1 else None,
+        target_type=CUSTOMER_NUMBER,
+        target_id=customer_number_hash(number),
+        target_label=mask_number(number),
+        extra=extra,
     )

@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.admin import CappedCountPaginator
 from audit.models import AuditEvent
+from audit.pseudonyms import customer_number_hash
 from compliance.models import LegalBasis, Purpose
 from recordings.admin import tenant_campaigns
 from recordings.models import AccessGrant, Recording
@@ -161,6 +164,101 @@ def test_search_finds_a_national_format_number_or_an_exact_call_id(cast, login, 
     # Globex is Spanish: the same national digits are read as a Spanish number there.
     assert _listed(login(cast.erin).get(CHANGELIST, {"q": "612 34 56 78"})) == {"globex-1"}
     assert _listed(login(cast.erin).get(CHANGELIST, {"q": "06 12 34 56 78"})) == set()
+
+
+def _searches():
+    return AuditEvent.objects.filter(action="recording.searched").order_by("sequence")
+
+
+def test_a_search_by_number_is_traced_with_the_number_masked_and_hashed(cast, login, calls):
+    client = login(cast.alice)
+    page = client.get(CHANGELIST, {"q": "06 12 34 56 78"}, headers={"X-Workstation-Id": "WS-3"})
+    assert _listed(page) == {"acme-1"}
+    searched = _searches().get()
+    assert (searched.actor_username, searched.tenant_id, searched.workstation_id) == (
+        "alice",
+        cast.acme.pk,
+        "WS-3",
+    )
+    assert (searched.target_type, searched.target_id, searched.target_label) == (
+        "customer_number",
+        customer_number_hash("+33612345678"),
+        "+336•••••78",
+    )
+    assert searched.extra == {"user": "alice", "search": "customer_number"}
+    # The append-only trail never holds the number itself, in any format.
+    stored = AuditEvent.objects.filter(pk=searched.pk).values().get()
+    for name in ("hash", "previous_hash", "target_id"):  # hex digests
+        del stored[name]
+    assert not any(digits in str(stored) for digits in ("12345678", "12 34 56 78"))
+    # Erin's (Spanish) tenant reads the national digits as a Spanish number, on her own trail.
+    login(cast.erin).get(CHANGELIST, {"q": "612 34 56 78"})
+    assert _searches().last().tenant_id == cast.globex.pk
+    assert _searches().last().target_id == customer_number_hash("+34612345678")
+
+
+def test_a_search_across_tenants_is_one_event_naming_them(cast, login, calls):
+    assert _listed(login(cast.root).get(CHANGELIST, {"q": "+33612345678"})) == {"acme-1"}
+    searched = _searches().get()
+    assert searched.tenant_id is None
+    assert searched.extra["tenants"] == sorted([cast.acme.pk, cast.globex.pk])
+
+
+def test_a_search_by_call_id_or_by_something_else_is_not_traced(cast, login, calls):
+    client = login(cast.alice)
+    assert _listed(client.get(CHANGELIST, {"q": "acme-1"})) == {"acme-1"}
+    assert _listed(client.get(CHANGELIST, {"q": "0612"})) == set()
+    assert _listed(client.get(CHANGELIST)) == {"acme-1"}
+    assert not _searches().exists()
+
+
+def test_a_search_by_number_for_a_legal_hold_is_traced_too(cast, login, calls):
+    """The legal hold form's recording picker searches the same way: it reveals the same."""
+    response = login(cast.alice).get(
+        reverse("admin:autocomplete"),
+        {
+            "term": "06 12 34 56 78",
+            "app_label": "compliance",
+            "model_name": "legalhold",
+            "field_name": "recordings",
+        },
+    )
+    assert response.status_code == 200
+    assert [item["text"] for item in response.json()["results"]] == ["call acme-1"]
+    assert _searches().get().target_id == customer_number_hash("+33612345678")
+
+
+def test_tracing_a_search_costs_one_insert_and_no_count(cast, login, calls):
+    client = login(cast.alice)
+    client.get(CHANGELIST)  # the session and the caches are warm
+    with CaptureQueriesContext(connection) as by_call_id:
+        client.get(CHANGELIST, {"q": "acme-1"})
+    with CaptureQueriesContext(connection) as by_number:
+        client.get(CHANGELIST, {"q": "06 12 34 56 78"})
+
+    def reads(queries) -> list[str]:
+        return [query["sql"] for query in queries if "recordings_recording" in str(query["sql"])]
+
+    # As many reads of the recordings (no count or scan of its own) ...
+    assert len(reads(by_number)) == len(reads(by_call_id))
+    # ... and one more statement, the event's append (in a savepoint).
+    savepoints = [q for q in by_number if str(q["sql"]).startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(by_number) - len(by_call_id) == 1 + len(savepoints)
+    assert _searches().count() == 1
+
+
+def test_a_reviewer_finds_who_searched_for_a_number(cast, login, calls):
+    login(cast.carol).get(CHANGELIST, {"q": "+33 6 12 34 56 78"})
+    login(cast.erin).get(CHANGELIST, {"q": "612 34 56 78"})  # another tenant, another number
+    # Dave, Acme's auditor, types the number as he was given it: the hash is computed for him.
+    page = login(cast.dave).get("/admin/audit/auditevent/", {"q": "06.12.34.56.78"})
+    assert page.status_code == 200
+    found = list(page.context["cl"].result_list)
+    assert [(event.action, event.actor_username) for event in found] == [
+        ("recording.searched", "carol")
+    ]
+    assert "+336•••••78".encode() in page.content
+    assert b"+33612345678" not in page.content
 
 
 # --- the detail page ---------------------------------------------------------------------------

@@ -1,0 +1,26 @@
+"""Keyed hashes that stand in for personal data on the trail.
+
+The trail is append-only: whatever an event holds stays as long as the trail does, out of reach
+of an erasure request. When an event must still be found by a personal value ("who searched for
+this customer's number?"), it keeps an HMAC-SHA256 of the value under AUDIT_HMAC_KEY instead of
+the value. The portal, which holds the key, recomputes it for a reviewer who types the value;
+nobody without the key can test guesses against it (a plain hash of a phone number is reversed by
+trying every number).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.conf import settings
+
+# The target type of events about a customer's number rather than a row (a search by number).
+CUSTOMER_NUMBER = "customer_number"
+
+
+def customer_number_hash(number: str) -> str:
+    """Of a number in E.164 (+33612345678). Not bound to a tenant, unlike the call-id hashes of
+    deletion certificates: E.164 numbers are global, and one search can span several tenants."""
+    message = f"custodia-customer-number|{number}".encode()
+    return hmac.new(settings.AUDIT_HMAC_KEY.encode(), message, hashlib.sha256).hexdigest()
