@@ -308,6 +308,13 @@ class ConsentAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "purpose":
+            # Decisions are recorded for purposes that need the caller's consent only.
+            field.queryset = field.queryset.filter(requires_consent=True)
+        return field
+
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:

@@ -360,6 +360,56 @@ def test_a_decision_slightly_ahead_of_our_clock_is_accepted(cast, acme_token):
     assert response.status_code == 201, response.content
 
 
+@pytest.mark.parametrize("decision", ["granted", "refused", "withdrawn"])
+@pytest.mark.parametrize(
+    ("purpose", "basis"),
+    [
+        ("quality", "Legitimate interest (Art. 6(1)(f))"),
+        ("investment_services", "Legal obligation (Art. 6(1)(c))"),
+    ],
+)
+def test_a_decision_for_a_purpose_that_does_not_rest_on_consent_is_refused(
+    cast, acme_token, purpose, basis, decision
+):
+    """Nothing reads such a decision (ingestion asks for consent only where the purpose requires
+    it, and a withdrawal there would end no retention): accepted, it would pass for a choice
+    of the caller's that was honoured."""
+    response = decide(acme_token, purpose=purpose, decision=decision)
+    event = assert_refused(response, field="purpose")
+    message = f"purpose {purpose} does not rest on consent (legal basis: {basis})"
+    assert message in response.json()["error"]
+    assert message in event.extra["reason"]
+
+
+def test_a_refusal_for_quality_monitoring_leaves_the_callers_recordings_alone(cast, acme_token):
+    recording = push_recording(acme_token, purpose="quality").json()["id"]
+    assert decide(acme_token, purpose="quality", decision="withdrawn").status_code == 400
+    assert Recording.objects.get(pk=recording).deletion_reason == "expired"
+    assert not AuditEvent.objects.filter(action="recording.consent_withdrawn").exists()
+
+
+def test_insurance_telesales_rests_on_law_but_records_the_callers_agreement(cast, acme_token):
+    """Code des assurances R.112-7: the caller may refuse the recording, which is then not made;
+    the purpose requires consent although its legal basis is a legal obligation."""
+    response = decide(acme_token, purpose="insurance_telesales", decision="refused")
+    assert response.status_code == 201, response.content
+    assert push_recording(acme_token, purpose="insurance_telesales").status_code == 409
+
+
+def test_a_consent_purpose_not_set_to_require_it_is_refused_as_misconfigured(cast, acme_token):
+    Purpose.objects.create(
+        tenant=cast.acme,
+        code="acme-offers",
+        name="Acme offers",
+        legal_basis="consent",
+        requires_consent=False,
+        default_retention_months=6,
+    )
+    response = decide(acme_token, purpose="acme-offers")
+    assert_refused(response, field="purpose")
+    assert "not set to require it" in response.json()["error"]
+
+
 @pytest.mark.parametrize(
     "body", [b'{"customer_number": "0644444444", ', b"[1, 2]", b'"granted"', b"\xff\xfe{}"]
 )

@@ -50,7 +50,7 @@ def history(cast) -> dict[str, Consent]:
     late_refusal = _record(cast.acme, decision="refused", hours_ago=72, channel="agent")
     # Noise: another caller, another purpose, another tenant.
     _record(cast.acme, decision="granted", hours_ago=1, number="+33655555555")
-    _record(cast.acme, decision="refused", hours_ago=1, purpose_code="quality")
+    _record(cast.acme, decision="refused", hours_ago=1, purpose_code="insurance_telesales")
     _record(cast.globex, decision="granted", hours_ago=1)
     return {"granted": granted, "withdrawn": withdrawn, "late_refusal": late_refusal}
 

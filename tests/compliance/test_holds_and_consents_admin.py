@@ -65,6 +65,20 @@ def test_bad_decision_is_a_form_error_and_writes_nothing(cast, login, overrides,
     assert not Consent.objects.exists()
 
 
+def test_decisions_are_recorded_only_for_purposes_that_require_consent(cast, login):
+    client = login(cast.alice)
+    form = client.get(reverse("admin:compliance_consent_add")).context["adminform"].form
+    offered = {purpose.code for purpose in form.fields["purpose"].queryset}
+    assert offered == {"telemarketing", "insurance_telesales"}
+    quality = Purpose.objects.get(code="quality").pk
+    response = client.post(
+        reverse("admin:compliance_consent_add"), _consent_form(cast, purpose=quality)
+    )
+    assert response.status_code == 200
+    assert "purpose" in response.context["adminform"].form.errors
+    assert not Consent.objects.exists()
+
+
 def test_officer_places_and_releases_a_hold(cast, login):
     recording = ingest(cast.acme)
     client = login(cast.alice)
