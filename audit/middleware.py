@@ -36,7 +36,9 @@ def client_ip(request) -> str:
 
 
 def _header(request, name: str) -> str:
-    return request.headers.get(name, "")
+    # PostgreSQL cannot store a NUL: one in a header the trail keeps (user agent, workstation)
+    # would fail every event of the request. It is kept visible as U+FFFD instead.
+    return request.headers.get(name, "").replace("\x00", "\ufffd")
 
 
 class AuditContextMiddleware:

@@ -19,6 +19,8 @@ from django.contrib import admin
 from django.contrib.auth import get_permission_codename
 from django.db.models import Q, QuerySet
 
+from .null_characters import refuse_nul_in_query_string
+
 
 def member_tenant_ids(user) -> QuerySet:
     """A subquery of the ids of the tenants the user belongs to."""
@@ -134,6 +136,11 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     def get_queryset(self, request):
+        # Every view of these rows starts here, so here a NUL in the query string (a search
+        # term, a filter's value, an autocomplete's term) is a 400 rather than PostgreSQL's
+        # DataError, a 500, when the list is read. Django's changelist search form alone would
+        # only drop the term with a message; filters and autocomplete would fail.
+        refuse_nul_in_query_string(request)
         return self.scope(request, super().get_queryset(request))
 
     def writable_tenants(self, request) -> QuerySet:

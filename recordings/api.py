@@ -3,7 +3,8 @@ the part named `audio` and the call's metadata in the other parts.
 
 The view only reads the request and shapes the answer: authentication is portal.api_auth's and
 every rule is `recording_ingest`'s. What it checks itself is what only HTTP knows: the method, a
-body too large to read, a body that is not a form, a missing audio part.
+body too large to read, a body that is not a form, a missing audio part; and a field holding a
+NUL character, which PostgreSQL cannot store (portal.null_characters).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
 from portal.api_auth import api_error, api_key_required
+from portal.null_characters import first_field_with_nul, without_nul_values
 
 from .models import Recording
 from .services.ingest import IngestRefused, ingest_refusal_record, recording_ingest
@@ -44,9 +46,13 @@ def _declared_length(request: HttpRequest) -> int:
 def _refuse(
     request: HttpRequest, refusal: IngestRefused, fields: dict[str, object]
 ) -> JsonResponse:
-    """A refusal decided here, before the service is called: on the trail like the service's."""
+    """A refusal decided here, before the service is called: on the trail like the service's
+    (with no value holding a NUL, which the trail could not store)."""
     ingest_refusal_record(
-        tenant=request.tenant, api_key=request.api_key, fields=fields, refusal=refusal
+        tenant=request.tenant,
+        api_key=request.api_key,
+        fields=without_nul_values(fields),
+        refusal=refusal,
     )
     return api_error(refusal.message, field=refusal.field, status=refusal.status)
 
@@ -88,6 +94,11 @@ def recordings_create(request: HttpRequest) -> HttpResponse:
     except (MultiPartParserError, SuspiciousOperation) as error:
         refusal = IngestRefused(f"unreadable multipart/form-data body ({error})", field="body")
         return _refuse(request, refusal, {})
+    # PostgreSQL cannot store a NUL: refused here, naming the field, rather than a 500 later.
+    field = first_field_with_nul(fields, METADATA_FIELDS)
+    if field is not None:
+        refusal = IngestRefused(f"{field} must not contain NUL characters", field=field)
+        return _refuse(request, refusal, fields)
     if upload is None:
         refusal = IngestRefused(
             "the audio file is required, in the multipart/form-data part named audio",

@@ -108,6 +108,18 @@ def test_csv_export_of_a_filtered_view_is_itself_audited(cast, login):
     assert export.extra == {"filters": {"action": "recording.played"}}
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["q=bob%00", "action=recording.played%00", "target=recordings.recording:42%00", "outcome=%00"],
+)
+def test_a_nul_character_in_the_query_string_is_a_400_not_a_500(cast, login, query):
+    _listen(cast.acme, cast.carol, "42", "WS-07")
+    client = login(cast.alice)
+    assert client.get(f"{CHANGELIST}?{query}").status_code == 400
+    assert client.get(reverse("admin:audit_auditevent_export") + f"?{query}").status_code == 400
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()
+
+
 def test_supervisor_cannot_export(cast, login):
     response = login(cast.bob).get(reverse("admin:audit_auditevent_export"))
     assert response.status_code == 403

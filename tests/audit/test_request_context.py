@@ -36,6 +36,16 @@ def test_sign_in_is_recorded_with_ip_workstation_and_request_id(cast, client):
     assert response.headers["X-Request-Id"] == "req-123"
 
 
+def test_a_nul_character_in_a_traced_header_is_kept_visible_not_a_500(cast, client):
+    """PostgreSQL cannot store NUL: the request is served and traced, the NUL shown as U+FFFD."""
+    response = _sign_in(
+        client, "bob", **{"X-Workstation-Id": "WS-\x0007", "User-Agent": "Firefox\x00/140"}
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="auth.login")
+    assert (event.workstation_id, event.user_agent) == ("WS-\ufffd07", "Firefox\ufffd/140")
+
+
 def test_failed_sign_in_is_a_denied_event(cast, client):
     response = _sign_in(client, "bob", password="wrong")
     assert response.status_code == 200

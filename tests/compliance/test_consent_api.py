@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from compliance.api import EVIDENCE_FIELDS, REQUIRED_FIELDS
 from compliance.models import Consent, Purpose
 from compliance.services import api_key_create, api_key_revoke, legal_hold_place
 from recordings.models import DeletionCertificate, Recording
@@ -346,6 +347,18 @@ def test_bad_input_is_refused_naming_the_field(cast, acme_token, overrides, fiel
 )
 def test_bad_form_input_is_refused_naming_the_field(cast, acme_token, overrides, field):
     assert_refused(decide_with_form(acme_token, **overrides), field=field)
+
+
+@pytest.mark.parametrize("field", [*REQUIRED_FIELDS, *EVIDENCE_FIELDS])
+@pytest.mark.parametrize("send", [decide, decide_with_form], ids=["json", "form"])
+def test_a_nul_character_in_any_field_is_refused_naming_it(cast, acme_token, send, field):
+    """PostgreSQL cannot store NUL: a 400 naming the field rather than a 500, and the refusal on
+    the trail without the value it could not store."""
+    value = f"{_decision().get(field, 'x')}\x00y"
+    response = send(acme_token, **{field: value})
+    event = assert_refused(response, field=field)
+    assert "NUL" in response.json()["error"]
+    assert "\x00" not in json.dumps(event.extra) + event.target_label
 
 
 def test_a_decision_in_the_future_is_refused_as_such(cast, acme_token):

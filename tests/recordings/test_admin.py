@@ -261,6 +261,38 @@ def test_a_reviewer_finds_who_searched_for_a_number(cast, login, calls):
     assert b"+33612345678" not in page.content
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"q": "06 12 34 56 78\x00"},
+        {"q": "acme-1\x00"},
+        {"status": "active\x00"},
+        {"status__exact": "\x00"},
+        {"direction": "inbound\x00"},
+        {"campaign": "spring\x00"},
+        {"purpose": "1", "o": "1\x00"},
+    ],
+)
+def test_a_nul_character_in_the_query_string_is_a_400(cast, login, calls, query):
+    """PostgreSQL cannot hold NUL in a query: refused as bad input rather than a 500."""
+    assert login(cast.alice).get(CHANGELIST, query).status_code == 400
+    assert not _searches().exists()
+
+
+def test_a_nul_character_in_a_recording_pickers_term_is_a_400(cast, login, calls):
+    response = login(cast.alice).get(
+        reverse("admin:autocomplete"),
+        {
+            "term": "acme-1\x00",
+            "app_label": "compliance",
+            "model_name": "legalhold",
+            "field_name": "recordings",
+        },
+    )
+    assert response.status_code == 400
+    assert not _searches().exists()
+
+
 # --- the detail page ---------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from compliance.models import Purpose
 from compliance.services import api_key_create, api_key_revoke
+from recordings.api import METADATA_FIELDS
 from recordings.models import Recording
 from recordings.storage import read_plain_audio
 
@@ -268,6 +269,21 @@ def test_invalid_metadata_is_refused_naming_the_field(
 ):
     response = push(Client(), acme_token, tone_wav(1), **overrides)
     assert_refused(response, status=400, field=field, folder=recordings_dir)
+
+
+@pytest.mark.parametrize("field", METADATA_FIELDS)
+def test_a_nul_character_in_any_field_is_refused_naming_it(cast, acme_token, recordings_dir, field):
+    """PostgreSQL cannot store NUL: a 400 naming the field rather than a 500, nothing written,
+    and the refusal on the trail (without the value it could not store)."""
+    value = _metadata(subject_reference="case-118", campaign="spring").get(field, "x") + "\x00y"
+    response = push(Client(), acme_token, tone_wav(1), **{field: value})
+    event = assert_refused(response, status=400, field=field, folder=recordings_dir)
+    assert "NUL" in response.json()["error"]
+    assert event.target_id == ("" if field == "call_id" else "call-001")
+    # Without the audio part too: the NUL is what is named, and the refusal is still recorded.
+    response = push(Client(), acme_token, None, **{field: value})
+    assert response.status_code == 400 and response.json()["field"] == field
+    assert AuditEvent.objects.filter(action="recording.ingest_refused").count() == 2
 
 
 def test_foreign_number_with_its_country_code_is_accepted(cast, acme_token):

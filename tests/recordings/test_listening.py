@@ -262,6 +262,23 @@ def test_a_play_that_does_not_start_at_byte_zero_is_traced(cast, login, recordin
     assert _events("recording.played", recording).count() == 1
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"justification": "Complaint ref.\x00 2024-118"},
+        {"purpose": "quality\x00"},
+    ],
+)
+def test_a_nul_character_in_the_purpose_form_is_a_form_error(cast, login, recording, data):
+    recording, _ = recording
+    response = _request_grant(login(cast.carol), recording, **data)
+    assert response.status_code == 200
+    [field] = data
+    assert response.context["form"].errors[field] == ["Null characters are not allowed."]
+    assert not AccessGrant.objects.exists()
+    assert not _events("recording.access_granted", recording).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_requests_of_a_player_leave_one_play_event(cast):
     """Players open several range requests at once: each streams, one records the play."""
