@@ -347,7 +347,7 @@ def diagnose(client, headers: dict, audio: bytes) -> list[str]:
     from django.http.multipartparser import MultiPartParser
 
     from portal import api_auth, sql
-    from recordings import api, crypto
+    from recordings import api, crypto, storage
     from recordings.services import ingest
 
     targets = [
@@ -362,7 +362,12 @@ def diagnose(client, headers: dict, audio: bytes) -> list[str]:
         (sql, "insert_with_history", "portal.sql.insert_with_history() (row + history row)"),
         (crypto, "encrypt_audio", "ingest: crypto.encrypt_audio()"),
         (crypto, "wrap_key", "ingest: crypto.wrap_key()"),
-        (ingest, "store_encrypted", "ingest: store_encrypted() (file write)"),
+        (storage, "store_encrypted", "storage: store_encrypted() (write + fsync, own thread)"),
+        (
+            storage.StoringInBackground,
+            "wait",
+            "ingest: waiting for the file before the commit",
+        ),
         (ingest, "event_record", "ingest: event_record()"),
     ]
     extra = bodies("timed", 200, 0, audio)
