@@ -174,8 +174,11 @@ class Recording(models.Model):
             models.Index(fields=("tenant", "-started_at"), name="recording_tenant_started"),
             # Active rows by the end of their retention, in the order (retain_until, id) in which
             # the purge takes a tenant's expired rows and the retention filter lists a window.
+            # With the purpose and the reason, the purge preview counts a tenant's expired rows
+            # per purpose and reason from the index alone (no visit of millions of table rows).
             models.Index(
                 fields=("tenant", "retain_until", "id"),
+                include=("purpose", "deletion_reason"),
                 name="recording_tenant_expiry",
                 condition=models.Q(status="active"),
             ),

@@ -5,7 +5,6 @@ from recordings.services.purge import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WORKERS,
     purge_expired_recordings,
-    purge_preview,
 )
 
 
@@ -31,12 +30,12 @@ class Command(BaseCommand):
         if workers < 1:
             raise CommandError("--workers must be at least 1")
         with acting_as("command:purge_expired_recordings"):
-            if dry_run:
-                self._print_preview(purge_preview(for_next_run=False))
             run = purge_expired_recordings(
                 batch_size=batch_size, dry_run=dry_run, triggered_by="manage.py", workers=workers
             )
         if dry_run:
+            # The dry run's own preview, as recorded on its PurgeRun (computed once).
+            self._print_preview(run.preview)
             self.stdout.write("dry run: nothing was deleted")
             return
         self.stdout.write(
