@@ -692,16 +692,23 @@ _EXPIRED_TOTALS_PART = (
 )
 # Of those, the ones an active hold holds (RecordingQuerySet.on_hold(), the purge's own test),
 # found from the holds rather than by testing every expired recording against every hold: the
-# recordings a hold names, and for each hold with criteria the recordings matching them all
-# (each an index lookup: number, campaign, start time). Holds are few and hold few recordings;
-# an anti-join of every expired recording with them took seconds at 200,000 expired rows.
+# expired recordings a hold names, and for each hold with criteria the expired recordings
+# matching them all (each an index lookup: number, campaign, start time), counted once (UNION).
+# Holds are few and hold few recordings; the semi-join of every expired recording with them
+# took seconds at 200,000 expired rows.
 _HELD_TOTALS_PART = (
-    "SELECT %s AS tenant_id, purpose_id, deletion_reason, count(*) AS total FROM {recording}"
-    " WHERE tenant_id = %s AND status = %s AND retain_until < %s AND id IN ({held})"
-    " GROUP BY purpose_id, deletion_reason"
+    "SELECT %s AS tenant_id, purpose_id, deletion_reason, count(*) AS total"
+    " FROM ({held}) AS held_rows GROUP BY purpose_id, deletion_reason"
 )
-_HELD_BY_NAME = "SELECT recording_id FROM {named} WHERE legalhold_id = ANY(%s)"
-_HELD_BY_CRITERIA = "SELECT id FROM {recording} WHERE tenant_id = %s AND status = %s{criteria}"
+_HELD_BY_NAME = (
+    "SELECT r.id, r.purpose_id, r.deletion_reason FROM {recording} AS r"
+    " JOIN {named} AS named ON named.recording_id = r.id WHERE named.legalhold_id = ANY(%s)"
+    " AND r.tenant_id = %s AND r.status = %s AND r.retain_until < %s"
+)
+_HELD_BY_CRITERIA = (
+    "SELECT id, purpose_id, deletion_reason FROM {recording}"
+    " WHERE tenant_id = %s AND status = %s AND retain_until < %s{criteria}"
+)
 # The holds in force as the statement sees them: they must be those the statement was built
 # from (a hold's scope never changes once placed; placing and releasing change this list).
 _PREVIEW = (
@@ -717,16 +724,17 @@ _PREVIEW = (
 _PREVIEW_ATTEMPTS = 5
 
 
-def _held_ids_sql(tenant_id: int, holds: list[LegalHold]) -> tuple[str, list]:
-    """SQL selecting the ids of the tenant's recordings that `holds` (its active holds) hold:
-    those named, and those matching every criterion of a hold that gives criteria (as
-    recordings.models._holds_holding decides)."""
+def _held_rows_sql(tenant_id: int, on: date, holds: list[LegalHold]) -> tuple[str, list]:
+    """SQL selecting (id, purpose, reason) of the tenant's recordings expired before `on` that
+    `holds` (its active holds) hold, each once: those named, and those matching every criterion
+    of a hold that gives criteria (as recordings.models._holds_holding decides)."""
     tables = {
         "recording": connection.ops.quote_name(Recording._meta.db_table),
         "named": connection.ops.quote_name(LegalHold.recordings.through._meta.db_table),
     }
+    expired = [tenant_id, Status.ACTIVE.value, on]
     parts = [_HELD_BY_NAME.format(**tables)]
-    params: list = [[hold.pk for hold in holds]]
+    params: list = [[hold.pk for hold in holds], *expired]
     for hold in holds:
         if not hold.has_criteria:
             continue
@@ -745,8 +753,8 @@ def _held_ids_sql(tenant_id: int, holds: list[LegalHold]) -> tuple[str, list]:
                 criteria="".join(condition for condition, _ in criteria), **tables
             )
         )
-        params += [tenant_id, Status.ACTIVE.value, *(value for _, value in criteria)]
-    return " UNION ALL ".join(parts), params
+        params += [*expired, *(value for _, value in criteria)]
+    return " UNION ".join(parts), params
 
 
 def purge_preview(*, for_next_run: bool = True) -> list[dict]:
@@ -798,9 +806,9 @@ def _preview_counts(
         totals_sql.append(_EXPIRED_TOTALS_PART.format(recording=recording))
         totals_params += expired
         if tenant.pk in by_tenant:
-            held, params = _held_ids_sql(tenant.pk, by_tenant[tenant.pk])
-            held_sql.append(_HELD_TOTALS_PART.format(recording=recording, held=held))
-            held_params += [*expired, *params]
+            held, params = _held_rows_sql(tenant.pk, days[tenant.pk], by_tenant[tenant.pk])
+            held_sql.append(_HELD_TOTALS_PART.format(held=held))
+            held_params += [tenant.pk, *params]
     if not held_sql:  # no active hold anywhere: an empty relation of the same columns
         held_sql.append(
             "SELECT 0::bigint AS tenant_id, 0::bigint AS purpose_id,"
