@@ -24,7 +24,11 @@ def prepared_cursor() -> CursorWrapper:
     executes it (planning is most of the cost of a small statement: 0.44 against 0.10 ms for the
     upload's lookup on the development machine). Django's own cursors bind on the client side and
     never prepare. With DATABASE_PREPARED_STATEMENTS off, the statements are not prepared.
-    The cursor is Django's wrapper, so query logging and execute wrappers still see them."""
+    The cursor is Django's wrapper, so execute wrappers still see the statements. While queries
+    are logged (DEBUG, CaptureQueriesContext, the debug toolbar) it is Django's usual cursor:
+    psycopg keeps no text of a statement it runs as prepared, and the log would show None."""
+    if connection.queries_logged:
+        return connection.cursor()
     connection.ensure_connection()
     return connection._prepare_cursor(ServerBindingCursor(connection.connection))
 

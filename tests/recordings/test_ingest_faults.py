@@ -188,3 +188,17 @@ def test_the_upload_statements_are_prepared_unless_turned_off(cast, recordings_d
         assert any("audit_chainhead" in text for text in statements)
     else:
         assert statements == []
+
+
+@pytest.mark.django_db
+def test_the_query_log_shows_the_upload_statements(cast, recordings_dir):
+    """While queries are logged (DEBUG, the debug toolbar, assertNumQueries), the hot statements
+    run through Django's usual cursor, so the log holds their SQL rather than None."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        recording_ingest(tenant=cast.acme, api_key=None, audio=tone_wav(1), fields=_fields())
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert None not in statements
+    assert any("audit_chainhead" in text for text in statements)
+    assert any("INSERT INTO" in text and "recordings_recording" in text for text in statements)
