@@ -12,7 +12,8 @@ from functools import cached_property
 
 from django.apps import apps
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import StreamingHttpResponse
@@ -206,7 +207,11 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     def export_csv(self, request):
         if not request.user.has_perm("audit.export_auditevent"):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters as error:
+            # The changelist redirects with ?e=1; an export has no page to go back to.
+            raise BadRequest(f"The export's filters cannot be used: {error}") from error
         queryset = changelist.get_queryset(request).order_by("sequence")
         filters = dict(request.GET.items())
         tenant_filter = filters.get("tenant", "")

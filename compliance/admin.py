@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
@@ -222,7 +223,12 @@ class TenantPurposeFilter(admin.SimpleListFilter):
         return [(str(purpose.pk), purpose.name) for purpose in purposes.order_by("name")]
 
     def queryset(self, request, queryset):
-        return queryset.filter(purpose_id=self.value()) if self.value() else queryset
+        value = self.value()
+        if value is None:
+            return queryset
+        if value not in {choice for choice, _ in self.lookup_choices}:
+            raise IncorrectLookupParameters(f"no purpose {value!r} to filter by")  # ?e=1
+        return queryset.filter(purpose_id=value)
 
 
 def as_form_error(refusal: ComplianceRefused, form: forms.Form) -> forms.ValidationError:

@@ -16,6 +16,7 @@ changed or deleted only where the role held in its tenant carries that permissio
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_permission_codename
 from django.db.models import Q, QuerySet
 
@@ -61,10 +62,16 @@ class TenantListFilter(admin.SimpleListFilter):
         return [(str(t.pk), t.name) for t in Tenant.objects.for_user(request.user)]
 
     def queryset(self, request, queryset):
-        if self.value() is None:
+        value = self.value()
+        if value is None:
             return queryset
+        if value not in {choice for choice, _ in self.lookup_choices}:
+            # Not a tenant offered (not a number, unknown, or another client's): as Django's own
+            # filters do with a value they cannot use, the changelist redirects with ?e=1
+            # instead of failing on the query, and an unknown tenant looks like a foreign one.
+            raise IncorrectLookupParameters(f"no tenant {value!r} to filter by")
         field = getattr(self.model_admin, "tenant_field", "tenant") or "pk"
-        return queryset.filter(**{field: self.value()})
+        return queryset.filter(**{field: value})
 
     def __init__(self, request, params, model, model_admin):
         self.model_admin = model_admin
