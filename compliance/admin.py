@@ -2,7 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
@@ -12,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import CappedCountPaginator
+from portal.null_characters import RefuseNulInQueryStringAdmin
 from portal.tenancy import (
     TenantListFilter,
     TenantScopedAdmin,
@@ -120,8 +122,9 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class CustodiaUserAdmin(UserAdmin):
-    """Platform operators manage accounts; the page links to what this person accessed."""
+class CustodiaUserAdmin(RefuseNulInQueryStringAdmin, UserAdmin):
+    """Platform operators manage accounts; the page links to what this person accessed. Its
+    queryset also answers the person pickers of memberships (autocomplete)."""
 
     readonly_fields = ("last_login", "date_joined", "audit_trail")
 
@@ -134,6 +137,14 @@ class CustodiaUserAdmin(UserAdmin):
     @admin.display(description="Audit trail")
     def audit_trail(self, user) -> str:
         return audit_trail_link(f"actor={user.pk}", "What this person accessed, and why")
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class CustodiaGroupAdmin(RefuseNulInQueryStringAdmin, GroupAdmin):
+    """Django's, refusing a NUL in the query string like every admin of the portal."""
 
 
 @admin.register(Purpose)

@@ -20,7 +20,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_permission_codename
 from django.db.models import Q, QuerySet
 
-from .null_characters import refuse_nul_in_query_string
+from .null_characters import RefuseNulInQueryStringAdmin
 
 
 def member_tenant_ids(user) -> QuerySet:
@@ -78,7 +78,7 @@ class TenantListFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class TenantScopedAdmin(RefuseNulInQueryStringAdmin, admin.ModelAdmin):
     # Path from this model to its tenant; "" for the Tenant model itself.
     tenant_field: str = "tenant"
     # Rows without a tenant are the platform's (shipped purposes and policies): every member may
@@ -143,11 +143,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     def get_queryset(self, request):
-        # Every view of these rows starts here, so here a NUL in the query string (a search
-        # term, a filter's value, an autocomplete's term) is a 400 rather than PostgreSQL's
-        # DataError, a 500, when the list is read. Django's changelist search form alone would
-        # only drop the term with a message; filters and autocomplete would fail.
-        refuse_nul_in_query_string(request)
+        # Every view of these rows starts here (a NUL in the query string is refused first).
         return self.scope(request, super().get_queryset(request))
 
     def writable_tenants(self, request) -> QuerySet:

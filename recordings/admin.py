@@ -23,6 +23,7 @@ from compliance.access_rules import AccessNeed, allowed_access_purposes, may_lis
 from compliance.admin import audit_trail_link
 from compliance.models import Purpose, Tenant
 from compliance.phone import InvalidNumber, normalise_number
+from portal.null_characters import RefuseNulInQueryStringAdmin
 from portal.tenancy import (
     ReadOnlyAdminMixin,
     TenantListFilter,
@@ -375,7 +376,7 @@ def _scoped_preview(request, rows: list[dict]) -> list[dict]:
 
 
 @admin.register(PurgeRun)
-class PurgeRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PurgeRunAdmin(ReadOnlyAdminMixin, RefuseNulInQueryStringAdmin, admin.ModelAdmin):
     """Last night's run, its counts and its certificates. Counts are platform-wide; the preview
     rows and certificates shown are those of the viewer's tenants."""
 

@@ -1,11 +1,12 @@
 """Whatever a query string holds, every admin page answers with a page, a redirect or a 4xx,
 never a 500: a filter's value it cannot use is Django's "invalid lookup" (the changelist
-redirects with ?e=1)."""
+redirects with ?e=1); a NUL character, which PostgreSQL cannot hold, is a 400."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib import admin
+from django.db import models
 from django.urls import reverse
 
 from compliance.models import Consent
@@ -15,6 +16,10 @@ from ..factories import SCOPED_FACTORIES
 pytestmark = pytest.mark.django_db
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
+AUTOCOMPLETES = [
+    (model, field) for model, model_admin in REGISTERED for field in model_admin.autocomplete_fields
+]
+NUL = "\x00"
 
 
 def _changelist(model) -> str:
@@ -63,3 +68,44 @@ def test_no_filter_value_makes_any_changelist_fail(cast, login, model, model_adm
             assert response.status_code in (200, 302), (name, value)
             if response.status_code == 302:
                 assert response["Location"] == f"{url}?e=1"
+
+
+@pytest.mark.parametrize(("model", "model_admin"), REGISTERED, ids=lambda x: str(x)[:40])
+def test_a_nul_character_anywhere_in_a_changelists_query_string_is_a_400(
+    cast, login, model, model_admin
+):
+    """The search term, every list filter, and a lookup on a text field (?name=), which Django
+    applies as a filter too."""
+    client = login(cast.root)
+    url = _changelist(model)
+    text_field = next(
+        field.name
+        for field in model._meta.concrete_fields
+        if isinstance(field, models.CharField | models.TextField)
+    )
+    for name in {*_filter_parameters(client, model), "q", text_field}:
+        for value in (NUL, f"1{NUL}"):
+            assert client.get(url, {name: value}).status_code == 400, (name, value)
+    assert client.get(url, {"o": f"1{NUL}"}).status_code == 400
+
+
+def test_a_nul_character_in_a_purge_run_filter_is_a_400_for_a_member_too(cast, login):
+    client = login(cast.alice)
+    url = reverse("admin:recordings_purgerun_changelist")
+    assert client.get(url, {"status": NUL}).status_code == 400
+    assert client.get(url, {"status": "finished"}).status_code == 200
+
+
+@pytest.mark.parametrize(("model", "field"), AUTOCOMPLETES, ids=str)
+def test_a_nul_character_in_any_autocomplete_term_is_a_400(cast, login, model, field):
+    """E.g. the person picker of the membership form, answered by the user admin."""
+    response = login(cast.root).get(
+        reverse("admin:autocomplete"),
+        {
+            "term": f"ali{NUL}",
+            "app_label": model._meta.app_label,
+            "model_name": model._meta.model_name,
+            "field_name": field,
+        },
+    )
+    assert response.status_code == 400
