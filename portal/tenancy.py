@@ -51,15 +51,16 @@ def viewer_tenant_ids(request, permission: str | None = None) -> list[int]:
 
 
 class TenantListFilter(admin.SimpleListFilter):
-    """A tenant filter listing only the viewer's tenants (Django's related filter lists all)."""
+    """A TenantScopedAdmin's tenant filter, offering the tenants whose rows the list shows: of
+    the viewer's tenants, those where their role may view this model (Django's related filter
+    lists every tenant; the viewer's memberships alone would offer a tenant where their role
+    sees none of these rows)."""
 
     title = "tenant"
     parameter_name = "tenant"
 
     def lookups(self, request, model_admin):
-        from compliance.models import Tenant
-
-        return [(str(t.pk), t.name) for t in Tenant.objects.for_user(request.user)]
+        return [(str(t.pk), t.name) for t in model_admin.visible_tenants(request)]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -94,6 +95,14 @@ class TenantScopedAdmin(RefuseNulInQueryStringAdmin, admin.ModelAdmin):
             permission = f"{opts.app_label}.{get_permission_codename(action, opts)}"
             permitted.update(viewer_tenant_ids(request, permission))
         return sorted(permitted)
+
+    def visible_tenants(self, request) -> QuerySet:
+        """The tenants whose rows this admin lists for the viewer (`scope`'s rule)."""
+        from compliance.models import Tenant
+
+        if request.user.is_superuser:
+            return Tenant.objects.all()
+        return Tenant.objects.filter(pk__in=self.permitted_tenant_ids(request, "view", "change"))
 
     def tenant_id_of(self, obj) -> int | None:
         if not self.tenant_field:

@@ -6,7 +6,9 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from portal.tenancy import TenantScopedAdmin
+from compliance.models import Role
+from compliance.services import membership_grant
+from portal.tenancy import TenantListFilter, TenantScopedAdmin
 
 from ..factories import SCOPED_FACTORIES
 
@@ -83,6 +85,33 @@ def test_tenant_filter_lists_only_the_viewers_tenants(cast, login):
     assert response.status_code == 200
     assert b"Acme Insurance" in response.content
     assert b"Globex Telecom" not in response.content
+
+
+def _tenants_offered(page) -> list[str]:
+    (spec,) = [
+        spec for spec in page.context["cl"].filter_specs if isinstance(spec, TenantListFilter)
+    ]
+    return [name for _, name in spec.lookup_choices]
+
+
+def test_tenant_filter_offers_only_the_tenants_where_the_role_sees_the_model(cast, login):
+    """Erin, Globex's compliance officer, is a quality analyst at Acme: she sees Acme's
+    recordings, but neither its consents nor its audit trail, so only there is Acme offered."""
+    membership_grant(actor="test", user=cast.erin, tenant=cast.acme, role=Role.QUALITY_ANALYST)
+    client = login(cast.erin)
+    for name in ("compliance_consent", "audit_auditevent", "compliance_apikey"):
+        page = client.get(reverse(f"admin:{name}_changelist"))
+        assert _tenants_offered(page) == ["Globex Telecom"], name
+        chosen = client.get(reverse(f"admin:{name}_changelist"), {"tenant": cast.acme.pk})
+        assert chosen.status_code == 302, name  # not a choice: ?e=1
+    recordings = client.get(reverse("admin:recordings_recording_changelist"))
+    assert _tenants_offered(recordings) == ["Acme Insurance", "Globex Telecom"]
+    assert _tenants_offered(
+        login(cast.root).get(reverse("admin:compliance_consent_changelist"))
+    ) == [
+        "Acme Insurance",
+        "Globex Telecom",
+    ]
 
 
 def test_foreign_tenant_cannot_be_chosen_in_a_form(cast, login):
