@@ -19,6 +19,7 @@ ACTION_CHOICES = [
     ("recording.downloaded", "Recording downloaded"),
     ("recording.play_denied", "Playback or download refused: no valid grant"),
     ("consent.refused", "Consent decision refused at the API"),
+    ("consent.searched", "Consent decisions searched by a customer's number"),
     ("consent.receipt_viewed", "Consent receipt viewed (full customer number)"),
     ("consent.receipt_denied", "Consent receipt refused: no permission or not found"),
     ("recording.contract_outcome", "Insurance telesales: contract outcome recorded"),

@@ -150,7 +150,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     search_fields = ("actor_username", "target_id", "request_id")
     search_help_text = (
         "Exact actor username, target id or request id; or a customer's number, to see who "
-        "searched the recordings for it."
+        "searched the recordings or the consents for it."
     )
     ordering = ("-sequence",)
     paginator = CappedCountPaginator

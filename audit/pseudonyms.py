@@ -1,4 +1,4 @@
-"""Keyed hashes that stand in for personal data on the trail.
+"""Keyed hashes and masks that stand in for personal data on the trail.
 
 The trail is append-only: whatever an event holds stays as long as the trail does, out of reach
 of an erasure request. When an event must still be found by a personal value ("who searched for
@@ -19,8 +19,23 @@ from django.conf import settings
 CUSTOMER_NUMBER = "customer_number"
 
 
+def mask_number(number: str) -> str:
+    """A number as lists and the audit trail show it: +336•••••78."""
+    return f"{number[:4]}•••••{number[-2:]}" if len(number) > 6 else "•" * len(number)
+
+
 def customer_number_hash(number: str) -> str:
     """Of a number in E.164 (+33612345678). Not bound to a tenant, unlike the call-id hashes of
     deletion certificates: E.164 numbers are global, and one search can span several tenants."""
     message = f"custodia-customer-number|{number}".encode()
     return hmac.new(settings.AUDIT_HMAC_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def customer_number_target(number: str) -> dict[str, str]:
+    """The target of an event about a customer's number (E.164): its keyed hash, by which a
+    reviewer finds the event, and its mask as the label; never the number itself."""
+    return {
+        "target_type": CUSTOMER_NUMBER,
+        "target_id": customer_number_hash(number),
+        "target_label": mask_number(number),
+    }

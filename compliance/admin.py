@@ -29,6 +29,7 @@ from .services import (
     api_key_revoke,
     consent_check,
     consent_record,
+    consents_searched_by_number,
     legal_hold_check,
     legal_hold_effect,
     legal_hold_place,
@@ -333,16 +334,23 @@ class ConsentAdmin(TenantScopedAdmin):
         return field
 
     def get_search_results(self, request, queryset, search_term):
+        """An exact subject reference or call id, or a customer number normalised to E.164 in
+        each listed tenant's country. A search by number shows that person's decisions: each
+        number searched goes on the trail (masked, and as a keyed hash)."""
         term = search_term.strip()
         if not term:
             return queryset, False
         condition = Q(subject_reference=term) | Q(call_id=term) | Q(customer_number=term)
-        for tenant in Tenant.objects.for_user(request.user):
+        tenants_by_number: dict[str, list[int]] = {}
+        for tenant_id, country in self.visible_tenants(request).values_list("pk", "country_code"):
             try:
-                number = normalise_number(term, default_region=tenant.country_code)
+                number = normalise_number(term, default_region=country)
             except InvalidNumber:
                 continue
-            condition |= Q(tenant=tenant, customer_number=number)
+            tenants_by_number.setdefault(number, []).append(tenant_id)
+        for number, tenant_ids in tenants_by_number.items():
+            condition |= Q(tenant_id__in=tenant_ids, customer_number=number)
+            consents_searched_by_number(user=request.user, number=number, tenant_ids=tenant_ids)
         return queryset.filter(condition), False
 
     def save_model(self, request, obj, form, change):

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from audit.pseudonyms import customer_number_target
 from audit.services import event_record
 from portal import sql
 from portal.locks import consent_lock, hold_placement_lock
@@ -363,6 +365,24 @@ def consent_check(
         if len(value) > limit:
             raise ComplianceRefused(f"{name} is longer than {limit} characters", field=name)
     return purpose, number
+
+
+@transaction.atomic
+def consents_searched_by_number(*, user, number: str, tenant_ids: Sequence[int]) -> None:
+    """The consent decisions were searched for a customer's number (E.164): the answer shows
+    that person's number and choices, personal data access (invariant 4), as a search of the
+    recordings does (recording.searched). The trail keeps the number masked and as a keyed hash
+    (audit.pseudonyms), never in clear. One event per search: no count of the matches."""
+    tenants = sorted(set(tenant_ids))
+    extra: dict[str, object] = {"user": user.get_username(), "search": "customer_number"}
+    if len(tenants) > 1:
+        extra["tenants"] = tenants  # the event belongs to no single tenant's trail
+    event_record(
+        action="consent.searched",
+        tenant=tenants[0] if len(tenants) == 1 else None,
+        extra=extra,
+        **customer_number_target(number),
+    )
 
 
 @transaction.atomic

@@ -11,6 +11,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from audit.pseudonyms import mask_number
+
 
 class Direction(models.TextChoices):
     INBOUND = "inbound", "Inbound"
@@ -28,11 +30,6 @@ class DeletionReason(models.TextChoices):
     CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
     ERASURE_REQUEST = "erasure_request", "Erasure request (GDPR Art. 17)"
     NO_CONTRACT = "no_contract", "No contract followed (insurance telesales)"
-
-
-def mask_number(number: str) -> str:
-    """A number as lists and the audit trail show it: +336•••••78."""
-    return f"{number[:4]}•••••{number[-2:]}" if len(number) > 6 else "•" * len(number)
 
 
 def _holds_holding(*, tenant, pk, customer_number, started_at, campaign):

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import Outcome
-from audit.pseudonyms import CUSTOMER_NUMBER, customer_number_hash
+from audit.pseudonyms import customer_number_target
 from audit.services import event_record
 from compliance.access_rules import (
     AccessNeed,
@@ -27,7 +27,7 @@ from compliance.access_rules import (
     tenant_role,
 )
 
-from ..models import AccessGrant, Recording, Status, mask_number
+from ..models import AccessGrant, Recording, Status
 
 # A reason a reviewer can act on ("complaint ref. 2024-118 about the agent's tone"), not "ok".
 MIN_JUSTIFICATION_LENGTH = 10
@@ -334,8 +334,6 @@ def recordings_searched_by_number(*, user, number: str, tenant_ids: Sequence[int
     event_record(
         action="recording.searched",
         tenant=tenants[0] if len(tenants) == 1 else None,
-        target_type=CUSTOMER_NUMBER,
-        target_id=customer_number_hash(number),
-        target_label=mask_number(number),
         extra=extra,
+        **customer_number_target(number),
     )
