@@ -215,9 +215,15 @@ class ApiKeyAdmin(TenantScopedAdmin):
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request, queryset):
+        revoked = 0
         for api_key in queryset:
-            api_key_revoke(actor=request.user, api_key=api_key)
-        self.message_user(request, f"{queryset.count()} key(s) revoked.")
+            try:
+                api_key_revoke(actor=request.user, api_key=api_key)
+            except ComplianceRefused as refusal:
+                self.message_user(request, f"{api_key}: {refusal.message}", messages.ERROR)
+            else:
+                revoked += 1
+        self.message_user(request, f"{revoked} key(s) revoked.")
 
 
 class TenantPurposeFilter(admin.SimpleListFilter):

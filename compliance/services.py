@@ -156,7 +156,15 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, actor, api_key: ApiKey) -> ApiKey:
+    """Revoke a key: the recorder or dialer using it is refused from then on. Revoking a key
+    already revoked changes nothing and records nothing."""
     locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if isinstance(actor, AbstractBaseUser) and not tenant_permits(
+        actor, locked.tenant_id, "compliance.change_apikey"
+    ):
+        raise ComplianceRefused(
+            "you may not revoke this tenant's API keys", field="actor", status=403
+        )
     if locked.revoked_at is None:
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at"])

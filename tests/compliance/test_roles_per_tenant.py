@@ -4,11 +4,14 @@ at Acme holds no compliance officer's power over Acme's data."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
+from audit.models import AuditEvent
 from compliance.models import Role
 from compliance.services import (
     ComplianceRefused,
     api_key_create,
+    api_key_revoke,
     legal_hold_place,
     legal_hold_release,
     membership_grant,
@@ -65,3 +68,31 @@ def test_officer_elsewhere_cannot_create_api_keys_or_record_contract_outcomes_he
         )
     recording.refresh_from_db()
     assert recording.deletion_reason == "expired"
+
+
+@pytest.mark.parametrize("also_analyst_at_acme", [False, True], ids=["globex only", "acme analyst"])
+def test_officer_elsewhere_cannot_revoke_this_tenants_api_keys(cast, login, also_analyst_at_acme):
+    if also_analyst_at_acme:
+        membership_grant(actor="test", user=cast.erin, tenant=cast.acme, role=Role.QUALITY_ANALYST)
+    acme_key, _ = api_key_create(actor=cast.alice, tenant=cast.acme, name="Acme recorder")
+    globex_key, _ = api_key_create(actor=cast.erin, tenant=cast.globex, name="Globex dialer")
+
+    with pytest.raises(ComplianceRefused) as refused:
+        api_key_revoke(actor=cast.erin, api_key=acme_key)
+    assert (refused.value.field, refused.value.status) == ("actor", 403)
+
+    client = login(cast.erin)
+    changelist = reverse("admin:compliance_apikey_changelist")
+    response = client.post(
+        changelist, {"action": "revoke_selected", "_selected_action": [acme_key.pk]}
+    )
+    assert response.status_code == 302
+    acme_key.refresh_from_db()
+    assert acme_key.revoked_at is None
+    assert not AuditEvent.objects.filter(action="api_key.revoked").exists()
+
+    # Her own tenant's key she revokes, through the same action.
+    client.post(changelist, {"action": "revoke_selected", "_selected_action": [globex_key.pk]})
+    globex_key.refresh_from_db()
+    assert globex_key.revoked_at is not None
+    assert AuditEvent.objects.get(action="api_key.revoked").tenant_id == cast.globex.pk
