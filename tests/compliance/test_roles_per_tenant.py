@@ -96,3 +96,42 @@ def test_officer_elsewhere_cannot_revoke_this_tenants_api_keys(cast, login, also
     globex_key.refresh_from_db()
     assert globex_key.revoked_at is not None
     assert AuditEvent.objects.get(action="api_key.revoked").tenant_id == cast.globex.pk
+
+
+def test_hold_page_offers_no_release_where_the_role_held_cannot_release(cast, login):
+    """Erin, Globex's officer, holds the permission to release holds through that role. As
+    Acme's auditor she reads Acme's holds, but may not release them: the page offers no release
+    and the release page answers 403. As Acme's quality analyst she does not see them at all."""
+    recording = ingest(cast.acme)
+    hold = legal_hold_place(
+        actor=cast.alice, tenant=cast.acme, reference="RG 24/1", reason="x", recordings=[recording]
+    )
+    page_url = reverse("admin:compliance_legalhold_change", args=[hold.pk])
+    release_url = reverse("admin:compliance_legalhold_release", args=[hold.pk])
+    client = login(cast.erin)
+
+    membership_grant(actor="test", user=cast.erin, tenant=cast.acme, role=Role.AUDITOR)
+    page = client.get(page_url)
+    assert page.status_code == 200
+    assert b"Release this hold" not in page.content
+    assert client.get(release_url).status_code == 403
+    assert client.post(release_url, {"release_reason": "mine"}).status_code == 403
+
+    membership_grant(actor="test", user=cast.erin, tenant=cast.acme, role=Role.QUALITY_ANALYST)
+    assert client.get(page_url).status_code == 302  # "does not exist"
+    assert client.get(release_url).status_code == 404
+    assert client.post(release_url, {"release_reason": "mine"}).status_code == 404
+    hold.refresh_from_db()
+    assert hold.released_at is None
+
+    # Her own tenant's hold she may release.
+    globex_hold = legal_hold_place(
+        actor=cast.erin, tenant=cast.globex, reference="G-1", reason="y", campaign="c"
+    )
+    page = client.get(reverse("admin:compliance_legalhold_change", args=[globex_hold.pk]))
+    assert b"Release this hold" in page.content
+    response = client.post(
+        reverse("admin:compliance_legalhold_release", args=[globex_hold.pk]),
+        {"release_reason": "Case closed"},
+    )
+    assert response.status_code == 302
