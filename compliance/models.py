@@ -93,6 +93,14 @@ class LegalBasis(models.TextChoices):
     LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest (Art. 6(1)(f))"
 
 
+# GDPR Art. 6(1)(a), 7(1): processing that rests on consent needs the caller's consent, asked
+# before the call is recorded (ingestion checks it where the purpose requires it).
+CONSENT_BASIS_WITHOUT_CONSENT = (
+    "A purpose whose legal basis is consent must require the caller's consent before the call "
+    "is recorded."
+)
+
+
 class PurposeQuerySet(models.QuerySet):
     def available_to(self, tenant: Tenant | int) -> PurposeQuerySet:
         """Active purposes a tenant may record for: the platform's and its own."""
@@ -135,10 +143,21 @@ class Purpose(models.Model):
                 name="purpose_code_per_tenant",
                 nulls_distinct=False,
             ),
+            # See clean(): no path (admin, shell, data migration) may store one without it.
+            models.CheckConstraint(
+                condition=~models.Q(legal_basis=LegalBasis.CONSENT)
+                | models.Q(requires_consent=True),
+                name="purpose_consent_basis_requires_consent",
+                violation_error_message=CONSENT_BASIS_WITHOUT_CONSENT,
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.legal_basis == LegalBasis.CONSENT and not self.requires_consent:
+            raise ValidationError({"requires_consent": CONSENT_BASIS_WITHOUT_CONSENT})
 
 
 class ExpiryAction(models.TextChoices):

@@ -27,7 +27,6 @@ from .models import (
     Consent,
     ConsentChannel,
     ConsentDecision,
-    LegalBasis,
     LegalHold,
     Membership,
     Purpose,
@@ -339,18 +338,13 @@ def consent_check(
         # Nothing would read the decision: ingestion asks for consent only where the purpose
         # requires it, and a refusal or withdrawal ends no retention elsewhere. Kept silently, it
         # would look like a caller's choice that was honoured. (An objection to a purpose of
-        # legitimate interest, GDPR Art. 21, is another right, not a consent decision.)
-        if purpose.legal_basis == LegalBasis.CONSENT:
-            reason = (
-                f"purpose {purpose.code} rests on consent but is not set to require it: "
-                "a compliance officer must correct the purpose before decisions are recorded"
-            )
-        else:
-            reason = (
-                f"purpose {purpose.code} does not rest on consent (legal basis: "
-                f"{purpose.get_legal_basis_display()}): no consent decision is recorded for it"
-            )
-        raise ComplianceRefused(reason, field="purpose")
+        # legitimate interest, GDPR Art. 21, is another right, not a consent decision.) A purpose
+        # resting on consent always requires it (Purpose's constraint), so it is never this one.
+        raise ComplianceRefused(
+            f"purpose {purpose.code} does not rest on consent (legal basis: "
+            f"{purpose.get_legal_basis_display()}): no consent decision is recorded for it",
+            field="purpose",
+        )
     try:
         number = normalise_number(customer_number, default_region=tenant.country_code)
     except InvalidNumber as error:

@@ -409,20 +409,6 @@ def test_insurance_telesales_rests_on_law_but_records_the_callers_agreement(cast
     assert push_recording(acme_token, purpose="insurance_telesales").status_code == 409
 
 
-def test_a_consent_purpose_not_set_to_require_it_is_refused_as_misconfigured(cast, acme_token):
-    Purpose.objects.create(
-        tenant=cast.acme,
-        code="acme-offers",
-        name="Acme offers",
-        legal_basis="consent",
-        requires_consent=False,
-        default_retention_months=6,
-    )
-    response = decide(acme_token, purpose="acme-offers")
-    assert_refused(response, field="purpose")
-    assert "not set to require it" in response.json()["error"]
-
-
 @pytest.mark.parametrize(
     "body", [b'{"customer_number": "0644444444", ', b"[1, 2]", b'"granted"', b"\xff\xfe{}"]
 )

@@ -125,6 +125,7 @@ def test_purpose_filter_lists_only_the_viewers_purposes_and_filters(cast, login)
         code="loyalty",
         name="Globex loyalty programme",
         legal_basis=LegalBasis.CONSENT,
+        requires_consent=True,
         default_retention_months=3,
     )
     _ingest(cast.acme, "q-1", purpose="quality")

@@ -402,6 +402,7 @@ def test_purposes_depend_on_the_recordings_purpose(cast):
         code="quality",
         name="Acme quality (consent)",
         legal_basis=LegalBasis.CONSENT,
+        requires_consent=True,
         default_retention_months=3,
     )
     assert offered(cast.carol, platform["investment_services"]) == []
