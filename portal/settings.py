@@ -117,7 +117,8 @@ def _database_config() -> dict:
     # The few statements every API call runs (portal.sql.prepared_cursor) are parsed and planned
     # once per connection instead of on every call. Everything else keeps Django's client-side
     # binding, which never prepares. Turn it off behind a pooler in transaction mode that cannot
-    # keep prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
+    # keep prepared statements: PgBouncer before 1.22 (psycopg sends DEALLOCATE ALL after a
+    # rollback, which PgBouncer handles from 1.22), or without max_prepared_statements.
     prepared = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
     config.setdefault("OPTIONS", {})["prepare_threshold"] = 0 if prepared else None
     return config

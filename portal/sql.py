@@ -12,10 +12,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from django.db import connection
+from django.db import NotSupportedError, connection
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
+
+
+class _PreparedCursorWrapper(CursorWrapper):
+    """Django's cursor wrapper around a server-binding cursor, which survives a migration that
+    changed a column the statement returns since it was prepared. PostgreSQL then refuses to run
+    the prepared statement ("cached plan must not change result type") on that connection until
+    it is deallocated; psycopg only forgets its prepared statements on a rollback, which a
+    statement run outside a transaction never causes, so every call would fail until the
+    connection ended. Outside a transaction, the connection is replaced and the statement runs
+    again once; inside one, the error rolls the transaction back, and with it psycopg's cache."""
+
+    def execute(self, sql, params=None):
+        try:
+            return super().execute(sql, params)
+        except NotSupportedError as error:
+            if self.db.in_atomic_block or "cached plan must not change result type" not in str(
+                error
+            ):
+                raise
+        self.db.close()
+        self.cursor = _server_binding_cursor()
+        return super().execute(sql, params)
+
+
+def _server_binding_cursor() -> ServerBindingCursor:
+    connection.close_if_health_check_failed()  # as Django's own cursor() does
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return ServerBindingCursor(connection.connection)
 
 
 def prepared_cursor() -> CursorWrapper:
@@ -29,8 +58,9 @@ def prepared_cursor() -> CursorWrapper:
     psycopg keeps no text of a statement it runs as prepared, and the log would show None."""
     if connection.queries_logged:
         return connection.cursor()
-    connection.ensure_connection()
-    return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+    cursor = _server_binding_cursor()
+    connection.validate_thread_sharing()
+    return _PreparedCursorWrapper(cursor, connection)
 
 
 @cache

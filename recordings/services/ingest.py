@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from ..audio import AudioRejected, inspect_audio
 from ..models import RECORDING_HISTORY, DeletionReason, Direction, Recording
 from ..storage import StoringInBackground, new_storage_name
 from .purge import call_id_hash
+
+logger = logging.getLogger(__name__)
 
 CALL_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 # Recorder and portal clocks drift; a start this far ahead of our clock is still "now".
@@ -262,6 +265,15 @@ def _history_fields(recording: Recording) -> dict[str, object]:
     }
 
 
+def _discard_quietly(storing: StoringInBackground) -> None:
+    """Remove a refused or failed upload's file without hiding why it failed: a file that cannot
+    be removed is left to the orphan sweep."""
+    try:
+        storing.discard()
+    except OSError:
+        logger.exception("could not remove %s after a failed upload", storing.name)
+
+
 def recording_ingest(
     *, tenant: Tenant, api_key: ApiKey | None, audio: bytes, fields: dict[str, object]
 ) -> IngestResult:
@@ -322,6 +334,7 @@ def _ingest(
         master_key_id=master.key_id,
     )
     storing = StoringInBackground(storage_name, blob)
+    committing = False
     try:
         with transaction.atomic():
             if valid.purpose.requires_consent:
@@ -334,6 +347,9 @@ def _ingest(
             created = sql.insert_with_history(
                 recording, _history_fields(recording), on_conflict_do_nothing=("tenant", "call_id")
             )
+            # The audio is on disk before the row that points at it commits; waited for before
+            # the audit event, whose chain-head lock every audited action of the platform needs.
+            storing.wait()
             if created:
                 event_record(
                     action="recording.ingested",
@@ -348,14 +364,17 @@ def _ingest(
                         "retention_policy": decision.policy_id,
                     },
                 )
-            # The audio is on disk before the row that points at it commits.
-            storing.wait()
+            committing = True
     except BaseException:
-        storing.discard()
+        if committing:
+            # The commit itself failed (a connection lost during COMMIT): the row may be
+            # committed, so its file stays; the orphan sweep removes it if no row claims it.
+            raise
+        _discard_quietly(storing)
         raise
     if not created:
         # Ours leaves nothing behind; the registered one answers (or refuses other audio).
-        storing.discard()
+        _discard_quietly(storing)
         repeated = _existing(tenant, valid.call_id, sha256)
         if repeated is None:
             raise RuntimeError(f"call {valid.call_id} conflicted but is not registered")
