@@ -30,11 +30,13 @@ from .services import (
     api_key_revoke,
     consent_check,
     consent_record,
+    consent_viewed,
     consents_searched_by_number,
     legal_hold_check,
     legal_hold_effect,
     legal_hold_place,
     legal_hold_release,
+    legal_hold_viewed,
     membership_grant,
     membership_revoke,
     purpose_save,
@@ -310,7 +312,7 @@ class ConsentAdmin(TenantScopedAdmin):
 
     form = ConsentForm
     list_display = (
-        "customer_number",
+        "customer",
         "purpose",
         "decision",
         "decided_at",
@@ -377,6 +379,16 @@ class ConsentAdmin(TenantScopedAdmin):
             operator=data.get("operator") or "",
         )
         obj.pk = consent.pk
+
+    @admin.display(description="Customer number")
+    def customer(self, consent: Consent) -> str:
+        return consent.masked_number
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            # The page shows the full customer number: personal metadata, traced on every display.
+            consent_viewed(user=request.user, consent=obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="Receipt")
     def receipt(self, consent: Consent) -> str:
@@ -558,5 +570,8 @@ class LegalHoldAdmin(TenantScopedAdmin):
         return TemplateResponse(request, "admin/compliance/legalhold/release.html", context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            # A hold naming a customer number shows it in full: traced like a recording's page.
+            legal_hold_viewed(user=request.user, hold=obj)
         context["can_release"] = obj is not None and self.may_release(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from simple_history.models import HistoricalRecords
 
+from audit.pseudonyms import mask_number
+
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -322,9 +324,11 @@ class Consent(models.Model):
     def __str__(self) -> str:
         # Also the target label of its audit events, which are append-only: an erasure could
         # not remove a full number from them.
-        number = self.customer_number
-        masked = f"{number[:4]}•••••{number[-2:]}" if len(number) > 6 else "•" * len(number)
-        return f"{masked}: {self.get_decision_display()} for {self.purpose}"
+        return f"{self.masked_number}: {self.get_decision_display()} for {self.purpose}"
+
+    @property
+    def masked_number(self) -> str:
+        return mask_number(self.customer_number)
 
 
 class LegalHoldQuerySet(models.QuerySet):

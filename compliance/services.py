@@ -387,6 +387,34 @@ def consents_searched_by_number(*, user, number: str, tenant_ids: Sequence[int])
     )
 
 
+def consent_target(consent_id: object) -> dict[str, str]:
+    """The target of an event about a consent decision. Not the consent's str(), which holds the
+    caller's number (masked): the trail is append-only and must not keep personal data that an
+    erasure could not reach."""
+    return {
+        "target_type": "compliance.consent",
+        "target_id": str(consent_id)[:64],
+        "target_label": f"consent {consent_id}"[:200],
+    }
+
+
+@transaction.atomic
+def consent_viewed(*, user, consent: Consent) -> None:
+    """The consent's detail page shows the caller's full number and the evidence of the
+    decision: personal metadata access (invariant 4), as a recording's page is
+    (recording.viewed). No purpose is asked for browsing; the access is still traced."""
+    event_record(
+        action="consent.viewed",
+        tenant=consent.tenant_id,
+        purpose="",
+        extra={
+            "user": user.get_username(),
+            "fields": ["customer_number", "subject_reference", "call_id", "operator"],
+        },
+        **consent_target(consent.pk),
+    )
+
+
 @transaction.atomic
 def consent_record(
     *,
@@ -608,6 +636,22 @@ def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalH
         extra={"reference": locked.reference, "held_until_now": held_before},
     )
     return locked
+
+
+@transaction.atomic
+def legal_hold_viewed(*, user, hold: LegalHold) -> None:
+    """A hold's detail page shows the customer number it holds, in full: personal metadata
+    access (invariant 4), traced as a recording's page is (recording.viewed). A hold that names
+    no number shows no personal data on its page, and its display is not an event."""
+    if not hold.customer_number:
+        return
+    event_record(
+        action="legal_hold.viewed",
+        tenant=hold.tenant_id,
+        target=hold,
+        purpose="",
+        extra={"user": user.get_username(), "fields": ["customer_number"]},
+    )
 
 
 def legal_hold_effect(hold: LegalHold) -> int:

@@ -26,6 +26,7 @@ from audit.services import event_record, home_tenant_id
 from .api import tenant_time
 from .models import Consent
 from .roles import tenants_permitting
+from .services import consent_target
 
 PERMISSION = "compliance.view_consent"
 # What a receipt discloses beyond ids and codes: the personal data the trail must account for.
@@ -46,16 +47,6 @@ class Receipt:
         return self.in_force.pk == self.consent.pk
 
 
-def _target(consent_id: object) -> dict[str, str]:
-    # Not the consent's str(), which holds the caller's number: the trail is append-only and
-    # must not keep personal data that an erasure could not reach.
-    return {
-        "target_type": "compliance.consent",
-        "target_id": str(consent_id)[:64],
-        "target_label": f"consent {consent_id}"[:200],
-    }
-
-
 def consent_receipt_denied(*, user, consent_id: object, reason: str) -> None:
     """A receipt was asked for without the permission, or for a decision that does not exist or
     belongs to another tenant (then no tenant is named: neither the owner nor the prober may
@@ -66,7 +57,7 @@ def consent_receipt_denied(*, user, consent_id: object, reason: str) -> None:
             tenant=home_tenant_id(user) if reason == "permission" else None,
             outcome=Outcome.DENIED,
             extra={"reason": reason, "user": user.get_username()},
-            **_target(consent_id),
+            **consent_target(consent_id),
         )
 
 
@@ -82,7 +73,7 @@ def consent_receipt_viewed(*, user, receipt: Receipt, output: str) -> None:
             "fields": DISCLOSED_FIELDS,
             "decisions": [decision.pk for decision in receipt.history],
         },
-        **_target(consent.pk),
+        **consent_target(consent.pk),
     )
 
 
