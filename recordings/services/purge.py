@@ -700,9 +700,12 @@ _HELD_TOTALS_PART = (
     "SELECT %s AS tenant_id, purpose_id, deletion_reason, count(*) AS total"
     " FROM ({held}) AS held_rows GROUP BY purpose_id, deletion_reason"
 )
+# A recording named by several holds is one row here (IN, not a join): with no hold by criteria
+# there is no UNION to remove the repeats.
 _HELD_BY_NAME = (
     "SELECT r.id, r.purpose_id, r.deletion_reason FROM {recording} AS r"
-    " JOIN {named} AS named ON named.recording_id = r.id WHERE named.legalhold_id = ANY(%s)"
+    " WHERE r.id IN (SELECT named.recording_id FROM {named} AS named"
+    " WHERE named.legalhold_id = ANY(%s))"
     " AND r.tenant_id = %s AND r.status = %s AND r.retain_until < %s"
 )
 _HELD_BY_CRITERIA = (

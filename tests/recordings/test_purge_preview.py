@@ -293,3 +293,23 @@ def test_counts_read_against_holds_that_changed_meanwhile_are_not_used(cast):
     assert _by_group(purge_preview(for_next_run=False)) == {
         (cast.acme.pk, "quality", "expired"): (0, 1)
     }
+
+
+def test_a_recording_named_by_two_holds_is_held_back_once(cast):
+    """With only holds that name recordings (no hold by criteria, so no UNION in the statement),
+    a recording two holds name is still one recording kept back."""
+    held = ingest(cast.acme, started_at=_days_ago(400))
+    ingest(cast.acme, started_at=_days_ago(410))
+    for reference in ("Case 1", "Case 2"):
+        legal_hold_place(
+            actor=cast.alice,
+            tenant=cast.acme,
+            reference=reference,
+            reason="Litigation",
+            recordings=[held],
+        )
+    preview = _by_group(purge_preview(for_next_run=False))
+    assert preview[(cast.acme.pk, "quality", "expired")] == (1, 1)
+    run = purge_expired_recordings(triggered_by="test")
+    assert (run.purged, run.skipped_held) == (1, 1)
+    assert Recording.objects.filter(pk=held.pk, status="active").exists()
