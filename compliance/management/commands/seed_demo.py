@@ -155,7 +155,11 @@ class Command(BaseCommand):
     def _recordings(self, tenants) -> int:
         """Calls spread over the last nine months, so that some have outlived the CNIL's six."""
         randomness = random.Random(20261128)  # noqa: S311 - demo data, not security
-        today = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+        # Yesterday noon, less up to ten hours: every call is in the past whatever the hour the
+        # command runs (ingestion refuses a start in the future).
+        today = (timezone.now() - timedelta(days=1)).replace(
+            hour=12, minute=0, second=0, microsecond=0
+        )
         created = 0
         for slug, count, purposes, number in RECORDINGS:
             for index in range(count):
