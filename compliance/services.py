@@ -374,17 +374,16 @@ def consents_searched_by_number(*, user, number: str, tenant_ids: Sequence[int])
     """The consent decisions were searched for a customer's number (E.164): the answer shows
     that person's number and choices, personal data access (invariant 4), as a search of the
     recordings does (recording.searched). The trail keeps the number masked and as a keyed hash
-    (audit.pseudonyms), never in clear. One event per search: no count of the matches."""
-    tenants = sorted(set(tenant_ids))
-    extra: dict[str, object] = {"user": user.get_username(), "search": "customer_number"}
-    if len(tenants) > 1:
-        extra["tenants"] = tenants  # the event belongs to no single tenant's trail
-    event_record(
-        action="consent.searched",
-        tenant=tenants[0] if len(tenants) == 1 else None,
-        extra=extra,
-        **customer_number_target(number),
-    )
+    (audit.pseudonyms), never in clear. One event per tenant searched, so that each tenant's
+    own trail shows it; no count of the matches."""
+    target = customer_number_target(number)
+    for tenant_id in sorted(set(tenant_ids)):
+        event_record(
+            action="consent.searched",
+            tenant=tenant_id,
+            extra={"user": user.get_username(), "search": "customer_number"},
+            **target,
+        )
 
 
 def consent_target(consent_id: object) -> dict[str, str]:

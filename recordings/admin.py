@@ -295,7 +295,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        tenants = list(Tenant.objects.for_user(request.user).values_list("pk", "country_code"))
+        tenants = list(self.visible_tenants(request).values_list("pk", "country_code"))
         condition = Q(tenant_id__in=[tenant_id for tenant_id, _ in tenants], call_id=term)
         tenants_by_number: dict[str, list[int]] = {}
         for tenant_id, country in tenants:

@@ -326,14 +326,13 @@ def recordings_searched_by_number(*, user, number: str, tenant_ids: Sequence[int
     involve that person, personal data access like a detail page (invariant 4). The trail keeps
     the number masked and as a keyed hash (audit.pseudonyms), so that "who searched for this
     number?" can be answered without the append-only trail holding the number itself. One event
-    per search: no count of the matches (the list is read after this, and counted capped)."""
-    tenants = sorted(set(tenant_ids))
-    extra: dict[str, object] = {"user": user.get_username(), "search": "customer_number"}
-    if len(tenants) > 1:
-        extra["tenants"] = tenants  # the event belongs to no single tenant's trail
-    event_record(
-        action="recording.searched",
-        tenant=tenants[0] if len(tenants) == 1 else None,
-        extra=extra,
-        **customer_number_target(number),
-    )
+    per tenant searched, so that each tenant's own trail shows it (a platform operator's search
+    spans several); no count of the matches (the list is read after this, and counted capped)."""
+    target = customer_number_target(number)
+    for tenant_id in sorted(set(tenant_ids)):
+        event_record(
+            action="recording.searched",
+            tenant=tenant_id,
+            extra={"user": user.get_username(), "search": "customer_number"},
+            **target,
+        )
