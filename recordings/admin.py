@@ -33,7 +33,7 @@ from portal.tenancy import (
 
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
 from .services.access import active_grant, recording_viewed, recordings_searched_by_number
-from .services.purge import certificate_is_valid, purge_preview
+from .services.purge import PreviewUnsettled, certificate_is_valid, purge_preview
 from .services.telesales import NotTelesales, telesales_outcome_record
 
 
@@ -423,9 +423,18 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, RefuseNulInQueryStringAdmin, admin.Model
         return "—" if seconds is None else f"{seconds:.1f} s"
 
     def changelist_view(self, request, extra_context=None):
+        try:
+            preview = _scoped_preview(request, purge_preview())
+        except PreviewUnsettled:
+            preview = []
+            messages.warning(
+                request,
+                "Legal holds were being placed or released while the preview was counted; "
+                "reload the page for tonight's preview.",
+            )
         extra_context = {
             **(extra_context or {}),
-            "preview": _scoped_preview(request, purge_preview()),
+            "preview": preview,
             "preview_title": "What tonight's run would delete",
         }
         return super().changelist_view(request, extra_context)

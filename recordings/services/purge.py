@@ -760,6 +760,10 @@ def _held_rows_sql(tenant_id: int, on: date, holds: list[LegalHold]) -> tuple[st
     return " UNION ".join(parts), params
 
 
+class PreviewUnsettled(RuntimeError):
+    """Holds were placed or released during every attempt at the preview."""
+
+
 def purge_preview(*, for_next_run: bool = True) -> list[dict]:
     """What a run would delete, per tenant and purpose, and what holds keep back: by default the
     next scheduled run; with for_next_run=False, a run started now. Exact: the counts are those
@@ -777,7 +781,7 @@ def purge_preview(*, for_next_run: bool = True) -> list[dict]:
         if found is not None:
             break
     else:
-        raise RuntimeError("legal holds kept changing during the purge preview; try again")
+        raise PreviewUnsettled("legal holds kept changing during the purge preview; try again")
     rows = []
     for tenant in tenants:
         for purpose, reason, total, held_back in found[tenant.pk]:
@@ -1042,7 +1046,13 @@ def purge_expired_recordings(
         raise ValueError("workers must be at least 1")
     if connection.in_atomic_block:
         workers = 1
-    preview = purge_preview(for_next_run=False)
+    try:
+        preview, unsettled = purge_preview(for_next_run=False), []
+    except PreviewUnsettled as error:
+        # The run deletes correctly without it (each batch selects and re-checks holds under its
+        # locks); only its counts of what it found and what holds kept back are then unknown,
+        # and the run says so rather than leaving a night's deletions undone.
+        preview, unsettled = [], [f"{error}: expired found and held back were not counted"]
     run = PurgeRun.objects.create(
         started_at=timezone.now(),
         status=PurgeRunStatus.DRY_RUN if dry_run else PurgeRunStatus.RUNNING,
@@ -1050,6 +1060,7 @@ def purge_expired_recordings(
         preview=preview,
         expired_found=sum(row["to_delete"] + row["held_back"] for row in preview),
         skipped_held=sum(row["held_back"] for row in preview),
+        errors=unsettled,
     )
     if dry_run:
         run.finished_at = timezone.now()

@@ -313,3 +313,37 @@ def test_a_recording_named_by_two_holds_is_held_back_once(cast):
     run = purge_expired_recordings(triggered_by="test")
     assert (run.purged, run.skipped_held) == (1, 1)
     assert Recording.objects.filter(pk=held.pk, status="active").exists()
+
+
+def test_a_preview_that_cannot_settle_does_not_stop_the_nights_deletions(cast, monkeypatch):
+    """Holds placed or released during every attempt at the preview: the run still deletes what
+    has expired (and keeps what holds hold), and says that it could not count beforehand."""
+    from recordings.services import purge as purge_module
+
+    expired = ingest(cast.acme, started_at=_days_ago(400))
+    held = ingest(cast.acme, started_at=_days_ago(410))
+    legal_hold_place(
+        actor=cast.alice,
+        tenant=cast.acme,
+        reference="Case 9",
+        reason="Litigation",
+        recordings=[held],
+    )
+    monkeypatch.setattr(purge_module, "_preview_counts", lambda *arguments: None)
+    run = purge_expired_recordings(triggered_by="test")
+    assert run.status == "finished"
+    assert run.purged == 1 and run.preview == []
+    assert any("not counted" in error for error in run.errors)
+    assert not Recording.objects.filter(pk=expired.pk, status="active").exists()
+    assert Recording.objects.filter(pk=held.pk, status="active").exists()
+
+
+def test_the_purge_page_says_when_the_preview_cannot_settle(cast, login, monkeypatch):
+    from django.urls import reverse
+
+    from recordings.services import purge as purge_module
+
+    monkeypatch.setattr(purge_module, "_preview_counts", lambda *arguments: None)
+    page = login(cast.alice).get(reverse("admin:recordings_purgerun_changelist"))
+    assert page.status_code == 200
+    assert b"reload the page for tonight" in page.content
