@@ -474,7 +474,7 @@ def consent_record(
     event_record(
         action="consent.recorded",
         tenant=tenant,
-        target=consent,
+        **consent_target(consent.pk),
         purpose=purpose.code,
         extra={"decision": decision, "channel": channel, "decided_at": decided_at},
     )
@@ -482,7 +482,7 @@ def consent_record(
         event_record(
             action="recording.consent_withdrawn",
             tenant=tenant,
-            target=consent,
+            **consent_target(consent.pk),
             purpose=purpose.code,
             extra={"recordings": withdrawn},
         )

@@ -165,3 +165,19 @@ def test_hold_page_of_another_tenant_reveals_nothing_and_records_no_view(cast, l
     assert page.status_code == 302
     assert NUMBER not in page.content
     assert not _views("legal_hold.viewed").exists()
+
+
+def test_recording_a_decision_leaves_no_part_of_the_number_on_the_trail(cast):
+    """The trail is append-only: an erasure could never reach a number, even masked, kept in a
+    label. A decision's events name it by id."""
+    consent = _decide(cast.acme, NUMBER.decode())
+    (event,) = AuditEvent.objects.filter(action="consent.recorded")
+    assert (event.target_type, event.target_id, event.target_label) == (
+        "compliance.consent",
+        str(consent.pk),
+        f"consent {consent.pk}",
+    )
+    stored = AuditEvent.objects.filter(pk=event.pk).values().get()
+    for name in ("hash", "previous_hash"):  # hex digests
+        del stored[name]
+    assert "5678" not in str(stored) and MASKED.decode() not in str(stored)
