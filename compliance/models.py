@@ -322,8 +322,8 @@ class Consent(models.Model):
         ]
 
     def __str__(self) -> str:
-        # Also the target label of its audit events, which are append-only: an erasure could
-        # not remove a full number from them.
+        # Masked: shown in lists and pickers. Audit events name a decision by id instead
+        # (compliance.services.consent_target), since the trail is append-only.
         return f"{self.masked_number}: {self.get_decision_display()} for {self.purpose}"
 
     @property
