@@ -108,18 +108,13 @@ def _customer_number_hashes(request, term: str) -> list[str]:
     (national formats are read as the recordings' search reads them); none if it is no number."""
     if not any(character.isdigit() for character in term):
         return []
-    from compliance.phone import InvalidNumber, normalise_number  # audit imports no app at load
+    from compliance.phone import numbers_by_tenant  # audit imports no app at load
 
     tenant_model = apps.get_model("compliance", "Tenant")
     countries = set(
         tenant_model.objects.for_user(request.user).values_list("country_code", flat=True)
     )
-    numbers = set()
-    for country in countries:
-        try:
-            numbers.add(normalise_number(term, default_region=country))
-        except InvalidNumber:
-            continue
+    numbers = numbers_by_tenant(term, ((0, country) for country in countries))
     return sorted(customer_number_hash(number) for number in numbers)
 
 

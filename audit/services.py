@@ -31,6 +31,7 @@ from .chain import (
 )
 from .context import AuditContext, current_context
 from .models import AuditEvent, Checkpoint, Outcome
+from .pseudonyms import customer_number_target
 
 _LIMITS = {
     "actor_username": 150,
@@ -218,6 +219,26 @@ def event_record(
     if row is None:
         raise AuditChainError("the audit chain head is missing: run migrations")
     return RecordedEvent(sequence=row[0], hash=row[1])
+
+
+@transaction.atomic
+def customer_number_searched(
+    *, action: str, user: Any, number: str, tenant_ids: Sequence[int]
+) -> None:
+    """Something was searched for a customer's number (E.164): the answer tells what concerns
+    that person, personal data access (invariant 4). The trail keeps the number masked and as a
+    keyed hash (audit.pseudonyms), so that "who searched for this number?" can be answered
+    without the append-only trail holding the number. One event per tenant searched, so that
+    each tenant's own trail shows it (a platform operator's search spans several); no count of
+    the matches (the caller's list is read after this, and counted capped)."""
+    target = customer_number_target(number)
+    for tenant_id in sorted(set(tenant_ids)):
+        event_record(
+            action=action,
+            tenant=tenant_id,
+            extra={"user": user.get_username(), "search": "customer_number"},
+            **target,
+        )
 
 
 @transaction.atomic

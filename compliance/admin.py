@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import CappedCountPaginator
+from audit.services import customer_number_searched
 from portal.null_characters import RefuseNulInQueryStringAdmin
 from portal.tenancy import (
     TenantListFilter,
@@ -22,7 +23,7 @@ from portal.tenancy import (
 )
 
 from .models import ApiKey, Consent, LegalHold, Membership, Purpose, RetentionPolicy, Tenant
-from .phone import InvalidNumber, normalise_number
+from .phone import numbers_by_tenant
 from .roles import tenant_permits
 from .services import (
     ComplianceRefused,
@@ -31,7 +32,6 @@ from .services import (
     consent_check,
     consent_record,
     consent_viewed,
-    consents_searched_by_number,
     legal_hold_check,
     legal_hold_effect,
     legal_hold_place,
@@ -350,16 +350,12 @@ class ConsentAdmin(TenantScopedAdmin):
         if not term:
             return queryset, False
         condition = Q(subject_reference=term) | Q(call_id=term) | Q(customer_number=term)
-        tenants_by_number: dict[str, list[int]] = {}
-        for tenant_id, country in self.visible_tenants(request).values_list("pk", "country_code"):
-            try:
-                number = normalise_number(term, default_region=country)
-            except InvalidNumber:
-                continue
-            tenants_by_number.setdefault(number, []).append(tenant_id)
-        for number, tenant_ids in tenants_by_number.items():
+        tenants = self.visible_tenants(request).values_list("pk", "country_code")
+        for number, tenant_ids in numbers_by_tenant(term, tenants).items():
             condition |= Q(tenant_id__in=tenant_ids, customer_number=number)
-            consents_searched_by_number(user=request.user, number=number, tenant_ids=tenant_ids)
+            customer_number_searched(
+                action="consent.searched", user=request.user, number=number, tenant_ids=tenant_ids
+            )
         return queryset.filter(condition), False
 
     def save_model(self, request, obj, form, change):

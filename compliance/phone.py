@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import phonenumbers
 
 
@@ -27,3 +29,18 @@ def normalise_number(raw: str, *, default_region: str) -> str:
             "give others with their + country code)"
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def numbers_by_tenant(term: str, tenants: Iterable[tuple[int, str]]) -> dict[str, list[int]]:
+    """A search term read as a phone number in each tenant's country, given as (tenant id,
+    country code): the E.164 numbers it can be, each with the tenants where it is that number
+    (the same national digits are different numbers in France and Spain). Empty when the term is
+    no number anywhere."""
+    found: dict[str, list[int]] = {}
+    for tenant_id, country in tenants:
+        try:
+            number = normalise_number(term, default_region=country)
+        except InvalidNumber:
+            continue
+        found.setdefault(number, []).append(tenant_id)
+    return found

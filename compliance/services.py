@@ -6,7 +6,6 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,7 +16,6 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from audit.pseudonyms import customer_number_target
 from audit.services import event_record
 from portal import sql
 from portal.locks import consent_lock, hold_placement_lock
@@ -367,23 +365,6 @@ def consent_check(
         if len(value) > limit:
             raise ComplianceRefused(f"{name} is longer than {limit} characters", field=name)
     return purpose, number
-
-
-@transaction.atomic
-def consents_searched_by_number(*, user, number: str, tenant_ids: Sequence[int]) -> None:
-    """The consent decisions were searched for a customer's number (E.164): the answer shows
-    that person's number and choices, personal data access (invariant 4), as a search of the
-    recordings does (recording.searched). The trail keeps the number masked and as a keyed hash
-    (audit.pseudonyms), never in clear. One event per tenant searched, so that each tenant's
-    own trail shows it; no count of the matches."""
-    target = customer_number_target(number)
-    for tenant_id in sorted(set(tenant_ids)):
-        event_record(
-            action="consent.searched",
-            tenant=tenant_id,
-            extra={"user": user.get_username(), "search": "customer_number"},
-            **target,
-        )
 
 
 def consent_target(consent_id: object) -> dict[str, str]:

@@ -19,10 +19,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.admin import CappedCountPaginator
+from audit.services import customer_number_searched
 from compliance.access_rules import AccessNeed, allowed_access_purposes, may_listen
 from compliance.admin import audit_trail_link
 from compliance.models import Purpose, Tenant
-from compliance.phone import InvalidNumber, normalise_number
+from compliance.phone import numbers_by_tenant
 from portal.null_characters import RefuseNulInQueryStringAdmin
 from portal.tenancy import (
     ReadOnlyAdminMixin,
@@ -32,7 +33,7 @@ from portal.tenancy import (
 )
 
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
-from .services.access import active_grant, recording_viewed, recordings_searched_by_number
+from .services.access import active_grant, recording_viewed
 from .services.purge import PreviewUnsettled, certificate_is_valid, purge_preview
 from .services.telesales import NotTelesales, telesales_outcome_record
 
@@ -297,16 +298,11 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             return queryset, False
         tenants = list(self.visible_tenants(request).values_list("pk", "country_code"))
         condition = Q(tenant_id__in=[tenant_id for tenant_id, _ in tenants], call_id=term)
-        tenants_by_number: dict[str, list[int]] = {}
-        for tenant_id, country in tenants:
-            try:
-                number = normalise_number(term, default_region=country)
-            except InvalidNumber:
-                continue
-            tenants_by_number.setdefault(number, []).append(tenant_id)
-        for number, tenant_ids in tenants_by_number.items():
+        for number, tenant_ids in numbers_by_tenant(term, tenants).items():
             condition |= Q(tenant_id__in=tenant_ids, customer_number=number)
-            recordings_searched_by_number(user=request.user, number=number, tenant_ids=tenant_ids)
+            customer_number_searched(
+                action="recording.searched", user=request.user, number=number, tenant_ids=tenant_ids
+            )
         return queryset.filter(condition), False
 
     # --- the detail page -----------------------------------------------------------------------

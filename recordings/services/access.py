@@ -9,7 +9,6 @@ been discarded).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,7 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import Outcome
-from audit.pseudonyms import customer_number_target
 from audit.services import event_record
 from compliance.access_rules import (
     AccessNeed,
@@ -318,21 +316,3 @@ def recording_viewed(*, user, recording: Recording) -> None:
         purpose="",
         extra={"user": user.get_username(), "fields": ["customer_number", "subject_reference"]},
     )
-
-
-@transaction.atomic
-def recordings_searched_by_number(*, user, number: str, tenant_ids: Sequence[int]) -> None:
-    """The register was searched for a customer's number (E.164): the answer says which calls
-    involve that person, personal data access like a detail page (invariant 4). The trail keeps
-    the number masked and as a keyed hash (audit.pseudonyms), so that "who searched for this
-    number?" can be answered without the append-only trail holding the number itself. One event
-    per tenant searched, so that each tenant's own trail shows it (a platform operator's search
-    spans several); no count of the matches (the list is read after this, and counted capped)."""
-    target = customer_number_target(number)
-    for tenant_id in sorted(set(tenant_ids)):
-        event_record(
-            action="recording.searched",
-            tenant=tenant_id,
-            extra={"user": user.get_username(), "search": "customer_number"},
-            **target,
-        )
