@@ -14,7 +14,7 @@ PURGE_RUN_NAMESPACE = 73_03  # held by a live purge run for its own id
 CONSENT_NAMESPACE = 73_04  # a caller's consent for a purpose: recording a decision vs an upload
 
 
-def _execute(sql: str, key: tuple[int, int]) -> object:
+def _execute(sql: str, key: tuple[int, int | str]) -> object:
     with connection.cursor() as cursor:
         cursor.execute(sql, list(key))
         row = cursor.fetchone()
@@ -37,11 +37,10 @@ def consent_lock(tenant_id: int, customer_number: str, purpose_id: int) -> None:
     consent exclude each other: a withdrawal either sees the new recording (and ends its retention)
     or is seen by the upload (which is then refused). The key is a hash of the three; a collision
     only makes two unrelated callers wait for each other."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-            [CONSENT_NAMESPACE, f"{tenant_id}|{customer_number}|{purpose_id}"],
-        )
+    _execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+        (CONSENT_NAMESPACE, f"{tenant_id}|{customer_number}|{purpose_id}"),
+    )
 
 
 def try_session_lock(namespace: int, key: int) -> bool:
