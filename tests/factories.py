@@ -111,15 +111,25 @@ def api_key_for(*, tenant: Tenant) -> ApiKey:
     return api_key_create(actor=None, tenant=tenant, name="Recorder")[0]
 
 
-def consent_for(*, tenant: Tenant) -> Consent:
+def consent_for(
+    *,
+    tenant: Tenant,
+    number: str = "+33612345678",
+    purpose_code: str = "telemarketing",
+    decision: str = "granted",
+    ago: timedelta = timedelta(minutes=5),
+    **evidence: str,
+) -> Consent:
+    """A caller's decision through the real service (an IVR's, five minutes ago by default)."""
     return consent_record(
         recorded_by="test",
         tenant=tenant,
-        customer_number="+33612345678",
-        purpose_code="telemarketing",
-        decision="granted",
-        decided_at=timezone.now() - timedelta(minutes=5),
+        customer_number=number,
+        purpose_code=purpose_code,
+        decision=decision,
+        decided_at=timezone.now() - ago,
         channel="ivr",
+        **evidence,
     )
 
 

@@ -4,18 +4,17 @@ keyed-hashed, never in clear."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.pseudonyms import customer_number_hash
 from compliance.models import Consent, Role
-from compliance.services import consent_record, membership_grant
+from compliance.services import membership_grant
+
+from ..factories import consent_for
 
 pytestmark = pytest.mark.django_db
 
@@ -23,16 +22,7 @@ CHANGELIST = "/admin/compliance/consent/"
 
 
 def _decide(tenant, number: str, **evidence) -> Consent:
-    return consent_record(
-        recorded_by="test",
-        tenant=tenant,
-        customer_number=number,
-        purpose_code="telemarketing",
-        decision="granted",
-        decided_at=timezone.now() - timedelta(minutes=5),
-        channel="ivr",
-        **evidence,
-    )
+    return consent_for(tenant=tenant, number=number, **evidence)
 
 
 @pytest.fixture

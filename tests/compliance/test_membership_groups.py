@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Consent, Membership, Purpose, Role
-from compliance.services import consent_record, membership_grant, membership_revoke
+from compliance.services import membership_grant, membership_revoke
 
+from ..factories import consent_for
 from ..recordings.helpers import ingest
 
 pytestmark = pytest.mark.django_db
@@ -27,15 +28,7 @@ def _groups(user) -> set[str]:
 
 
 def _consent(tenant, number: str) -> Consent:
-    return consent_record(
-        recorded_by="test",
-        tenant=tenant,
-        customer_number=number,
-        purpose_code="telemarketing",
-        decision="granted",
-        decided_at=timezone.now() - timedelta(minutes=5),
-        channel="ivr",
-    )
+    return consent_for(tenant=tenant, number=number)
 
 
 def test_demoted_supervisor_loses_the_supervisors_permissions(cast, login):

@@ -5,15 +5,14 @@ a missing one and records nothing, as a recording's page does."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Consent, LegalHold
-from compliance.services import consent_record, legal_hold_place
+from compliance.services import legal_hold_place
+
+from ..factories import consent_for
 
 pytestmark = pytest.mark.django_db
 
@@ -23,16 +22,7 @@ TRACED = {"X-Workstation-Id": "DPO-1", "X-Request-Id": "req-consent-1"}
 
 
 def _decide(tenant, number: str) -> Consent:
-    return consent_record(
-        recorded_by="ivr",
-        tenant=tenant,
-        customer_number=number,
-        purpose_code="telemarketing",
-        decision="granted",
-        decided_at=timezone.now() - timedelta(minutes=5),
-        channel="ivr",
-        subject_reference="customer 4711",
-    )
+    return consent_for(tenant=tenant, number=number, subject_reference="customer 4711")
 
 
 @pytest.fixture

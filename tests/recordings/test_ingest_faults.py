@@ -11,13 +11,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from compliance.services import consent_record
 from recordings.models import Recording
 from recordings.services import ingest as ingest_module
 from recordings.services.ingest import IngestRefused, recording_ingest
 from recordings.storage import read_plain_audio
 
 from ..audio import tone_wav
+from ..factories import consent_for
 
 NUMBER = "+33655555555"
 
@@ -85,14 +85,8 @@ def test_a_registered_recording_has_its_audio_on_disk_when_the_call_returns(cast
 
 
 def _grant(cast):
-    consent_record(
-        recorded_by="ivr",
-        tenant=cast.acme,
-        customer_number=NUMBER,
-        purpose_code="insurance_telesales",
-        decision="granted",
-        decided_at=timezone.now() - timedelta(hours=2),
-        channel="ivr",
+    consent_for(
+        tenant=cast.acme, number=NUMBER, purpose_code="insurance_telesales", ago=timedelta(hours=2)
     )
 
 
@@ -109,14 +103,12 @@ def test_an_upload_during_a_withdrawal_is_refused_or_ends_with_it(cast, recordin
     def withdraw():
         try:
             with transaction.atomic():
-                consent_record(
-                    recorded_by="ivr",
+                consent_for(
                     tenant=cast.acme,
-                    customer_number=NUMBER,
+                    number=NUMBER,
                     purpose_code="insurance_telesales",
                     decision="withdrawn",
-                    decided_at=timezone.now() - timedelta(minutes=1),
-                    channel="ivr",
+                    ago=timedelta(minutes=1),
                 )
                 withdrawal_open.set()
                 finish_withdrawal.wait(timeout=30)
