@@ -35,7 +35,36 @@ STATEMENT_TIMEOUT = "120s"
 FILL_STATEMENT_TIMEOUT = "30min"
 # pg_try_advisory_lock key held by a running recordings benchmark ("custodia rec bench").
 RUN_LOCK_KEY = 7_304_001
-DATE = "2026-11-28"
+
+
+def _measured_on() -> str:
+    """Today's date (UTC): each result row says when it was measured."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def measured_at_commit() -> str:
+    """The commit the benchmark ran on (short hash, "+changes" when the tree differs from it), so
+    that a figure in benchmarks/README.md can be traced to the code it measured."""
+    import subprocess
+
+    def git(*arguments: str) -> str:
+        completed = subprocess.run(  # noqa: S603 - constant arguments
+            ["git", *arguments],  # noqa: S607 - git from PATH, as a developer runs it
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return completed.stdout.strip() if completed.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return f"{commit}+changes" if git("status", "--porcelain", "--untracked-files=no") else commit
+
+
+DATE = _measured_on()
+COMMIT = measured_at_commit()
 
 
 def dsn(name: str) -> str:
@@ -337,20 +366,20 @@ class Report:
 
     def markdown(self) -> str:
         lines = [
-            "| Figure | Target | Measured | Baseline | Ratio | Result | Date | Machine |",
-            "|---|---|---|---|---|---|---|---|",
+            "| Figure | Target | Measured | Baseline | Ratio | Result | Date | Commit | Machine |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         cores = f"{self.machine.get('cpus')} cores"
         for row in self.rows:
             verdict = {True: "pass", False: "**FAIL**", None: "info"}[row.passed]
             lines.append(
                 f"| {row.figure} | {row.target} | {row.measured} | {row.baseline} | "
-                f"{row.ratio} | {verdict} | {DATE} | {cores} (load {row.load}) |"
+                f"{row.ratio} | {verdict} | {DATE} | {COMMIT} | {cores} (load {row.load}) |"
             )
         return "\n".join(lines)
 
     def finish(self) -> int:
-        print(f"\n{self.title}, {DATE}, {self.machine.get('cpus')} cores:\n")
+        print(f"\n{self.title}, {DATE} at {COMMIT}, {self.machine.get('cpus')} cores:\n")
         print(self.markdown())
         failed = [row.figure for row in self.rows if row.passed is False]
         print(f"\n{len(failed)} target(s) missed." if failed else "\nEvery target met.")
