@@ -10,11 +10,16 @@ from audit.models import AuditEvent
 pytestmark = pytest.mark.django_db
 
 
-def _sign_in(client, username: str, password: str = "custodia-demo", **headers):
+def _sign_in(
+    client, username: str, password: str = "custodia-demo", remote_addr: str = "", **headers
+):
+    # REMOTE_ADDR is the connection's address, not a header: it goes into the WSGI environ.
+    environ = {"REMOTE_ADDR": remote_addr} if remote_addr else {}
     return client.post(
         "/admin/login/?next=/admin/",
         {"username": username, "password": password},
         headers=headers,
+        **environ,
     )
 
 
@@ -73,13 +78,13 @@ def test_request_id_is_generated_when_absent_or_malformed(cast, client):
 @override_settings(AUDIT_TRUSTED_PROXY_COUNT=1)
 def test_client_ip_comes_from_the_trusted_proxy_only(cast, client):
     # The client forged the first entry; our one trusted proxy appended the real address.
-    _sign_in(client, "bob", REMOTE_ADDR="10.0.0.2", **{"X-Forwarded-For": "6.6.6.6, 203.0.113.9"})
+    _sign_in(client, "bob", remote_addr="10.0.0.2", **{"X-Forwarded-For": "6.6.6.6, 203.0.113.9"})
     assert AuditEvent.objects.get(action="auth.login").client_ip == "203.0.113.9"
 
 
 def test_forwarded_header_is_ignored_without_a_trusted_proxy(cast, client):
-    _sign_in(client, "bob", **{"X-Forwarded-For": "6.6.6.6"})
-    assert AuditEvent.objects.get(action="auth.login").client_ip == "127.0.0.1"
+    _sign_in(client, "bob", remote_addr="198.51.100.7", **{"X-Forwarded-For": "6.6.6.6"})
+    assert AuditEvent.objects.get(action="auth.login").client_ip == "198.51.100.7"
 
 
 def test_what_was_typed_for_an_unknown_account_is_not_kept(cast, client):

@@ -208,7 +208,21 @@ def test_quality_analyst_without_view_consent_gets_403(cast, login, history, url
 
 
 def test_auditor_of_the_tenant_may_read_receipts(cast, login, history):
-    assert login(cast.dave).get(_json_url(history["granted"])).status_code == 200
+    granted = history["granted"]
+    response = login(cast.dave).get(_json_url(granted))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["id"], body["decision"], body["customer_number"]) == (
+        granted.pk,
+        "granted",
+        "+33644444444",
+    )
+    viewed = AuditEvent.objects.get(action="consent.receipt_viewed")
+    assert (viewed.actor_id, viewed.tenant_id, viewed.target_id) == (
+        cast.dave.pk,
+        cast.acme.pk,
+        str(granted.pk),
+    )
 
 
 def test_platform_operator_sees_every_tenants_receipts(cast, login, history):

@@ -118,5 +118,27 @@ def test_a_hold_with_an_empty_scope_is_a_form_error(cast, login):
 
 
 def test_supervisor_cannot_place_or_release_holds(cast, login):
+    from compliance.services import legal_hold_place
+
     client = login(cast.bob)
     assert client.get(reverse("admin:compliance_legalhold_add")).status_code == 403
+    placing = client.post(
+        reverse("admin:compliance_legalhold_add"),
+        {"tenant": cast.acme.pk, "reference": "X", "reason": "Y", "customer_number": "0612345678"},
+    )
+    assert placing.status_code == 403
+    assert not LegalHold.objects.exists()
+    hold = legal_hold_place(
+        actor=cast.alice,
+        tenant=cast.acme,
+        reference="LIT-1",
+        reason="Claim",
+        customer_number="+33612345678",
+    )
+    release_url = reverse("admin:compliance_legalhold_release", args=[hold.pk])
+    assert client.get(release_url).status_code in (403, 404)
+    releasing = client.post(release_url, {"release_reason": "Case closed"})
+    assert releasing.status_code in (403, 404)
+    hold.refresh_from_db()
+    assert hold.released_at is None
+    assert not AuditEvent.objects.filter(action="legal_hold.released").exists()
