@@ -14,6 +14,8 @@ from simple_history.models import HistoricalRecords
 
 from audit.pseudonyms import mask_number
 
+from .date_window import validate_in_date_window
+
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -193,7 +195,7 @@ class RetentionPolicy(models.Model):
         max_length=16, choices=ExpiryAction.choices, default=ExpiryAction.DELETE
     )
     legal_reference = models.TextField(help_text="The rule this policy applies, with its source.")
-    effective_from = models.DateField()
+    effective_from = models.DateField(validators=[validate_in_date_window])
     active = models.BooleanField(default=True)
 
     history = HistoricalRecords()
