@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.services import event_record
-from portal import sql
+from portal import limits, sql
 from portal.locks import consent_lock, hold_placement_lock
 
 from .date_window import date_window_error
@@ -296,6 +296,13 @@ def _refuse_outside_date_window(value: datetime | None, *, field: str) -> None:
         raise ComplianceRefused(f"{field} {error}", field=field)
 
 
+def _refuse_longer_than(text: str, limit: int, *, field: str) -> None:
+    if len(text) > limit:
+        raise ComplianceRefused(
+            f"{field} is longer than {limit} characters ({len(text)})", field=field
+        )
+
+
 # Clocks of IVRs and dialers drift; a decision this far ahead of our clock is still "now".
 DECISION_CLOCK_SKEW = timedelta(seconds=120)
 
@@ -517,6 +524,13 @@ def legal_hold_check(
         raise ComplianceRefused("a hold needs a case or inquiry reference", field="reference")
     if not reason.strip():
         raise ComplianceRefused("a hold needs a reason", field="reason")
+    _refuse_longer_than(
+        reference.strip(), LegalHold._meta.get_field("reference").max_length, field="reference"
+    )
+    _refuse_longer_than(reason.strip(), limits.LEGAL_HOLD_REASON, field="reason")
+    _refuse_longer_than(
+        campaign, LegalHold._meta.get_field("campaign").max_length, field="campaign"
+    )
     _refuse_outside_date_window(started_from, field="started_from")
     _refuse_outside_date_window(started_until, field="started_until")
     if any(recording.tenant_id != tenant.pk for recording in recordings):
@@ -613,6 +627,9 @@ def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalH
         )
     if not release_reason.strip():
         raise ComplianceRefused("releasing a hold needs a reason", field="release_reason")
+    _refuse_longer_than(
+        release_reason.strip(), limits.LEGAL_HOLD_RELEASE_REASON, field="release_reason"
+    )
     held_before = legal_hold_effect(locked)
     locked.released_at = timezone.now()
     locked.released_by = actor
