@@ -14,6 +14,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import CappedCountPaginator
 from audit.services import customer_number_searched
+from portal import limits
 from portal.null_characters import RefuseNulInQueryStringAdmin
 from portal.tenancy import (
     TenantListFilter,
@@ -457,7 +458,11 @@ class LegalHoldForm(forms.ModelForm):
 
 
 class ReleaseForm(forms.Form):
-    release_reason = forms.CharField(widget=forms.Textarea, label="Why is the hold released?")
+    release_reason = forms.CharField(
+        widget=forms.Textarea,
+        label="Why is the hold released?",
+        max_length=limits.LEGAL_HOLD_RELEASE_REASON,
+    )
 
 
 @admin.register(LegalHold)

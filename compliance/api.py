@@ -3,9 +3,9 @@
 The body is JSON (`application/json`) or a form (`application/x-www-form-urlencoded`, or
 `multipart/form-data`). The view only reads the request and shapes the answer: authentication is
 portal.api_auth's and every rule is `consent_record`'s. What it checks itself is what only HTTP
-knows: the method, the body's type and syntax, required fields, a field holding a NUL character
-(which PostgreSQL cannot store), and reading `decided_at` (ISO 8601 with its offset) into a
-date-time.
+knows: the method, the body's type and syntax (JSON nested too deep to read included), required
+fields, a field holding a NUL character or a lone surrogate (which PostgreSQL cannot store), and
+reading `decided_at` (ISO 8601 with its offset) into a date-time.
 
 Every refusal names the field, writes no decision, and leaves a `consent.refused` event on the
 trail in a transaction of its own (the refused work left nothing to roll back with it).
@@ -29,7 +29,7 @@ from django.utils.dateparse import parse_datetime
 from audit.models import Outcome
 from audit.services import event_record
 from portal.api_auth import api_actor, api_error, api_key_required
-from portal.null_characters import holds_nul, without_nul_values
+from portal.null_characters import storable_values, unstorable
 
 from .models import ApiKey, Consent, Tenant
 from .services import ComplianceRefused, consent_in_force, consent_record
@@ -54,8 +54,8 @@ def consent_refusal_record(
 ) -> None:
     """A refused decision goes on the tenant's trail. No customer number in it: the trail is
     append-only and must not keep personal data that an erasure could not reach. Nor a value
-    holding a NUL character, which it could not store (the refusal names that field)."""
-    fields = without_nul_values(fields)
+    holding what it could not store, a NUL or a lone surrogate (the refusal names that field)."""
+    fields = storable_values(fields)
     call_id = str(fields.get("call_id", "") or "")[:128]
     with transaction.atomic():
         event_record(
@@ -95,6 +95,10 @@ def _read_body(request: HttpRequest) -> dict[str, object]:
                 raise ComplianceRefused(
                     f"the body is not valid JSON ({error})", field="body"
                 ) from error
+            except RecursionError as error:  # [[[[... within the size limit
+                raise ComplianceRefused(
+                    "the body's JSON is nested too deep to read", field="body"
+                ) from error
             if not isinstance(body, dict):
                 raise ComplianceRefused("the body must be a JSON object", field="body")
             return body
@@ -119,8 +123,9 @@ def _text(fields: Mapping[str, object], name: str) -> str:
         # A JSON number is read as its digits (a phone number, a prompt version); anything else
         # (true, a list, an object) is a client's mistake worth naming.
         raise ComplianceRefused(f"{name} must be a string", field=name)
-    if holds_nul(value):  # PostgreSQL cannot store it: a 400 naming the field, not a 500
-        raise ComplianceRefused(f"{name} must not contain NUL characters", field=name)
+    problem = unstorable(value)
+    if problem is not None:  # PostgreSQL cannot store it: a 400 naming the field, not a 500
+        raise ComplianceRefused(f"{name} must not contain {problem}", field=name)
     return str(value).strip()
 
 

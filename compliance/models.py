@@ -13,6 +13,10 @@ from django.db.models.functions import Coalesce
 from simple_history.models import HistoricalRecords
 
 from audit.pseudonyms import mask_number
+from portal import limits
+from portal.limits import bounded_text
+
+from .date_window import validate_in_date_window
 
 
 def validate_time_zone(value: str) -> None:
@@ -124,7 +128,7 @@ class Purpose(models.Model):
     )
     code = models.SlugField(max_length=60)
     name = models.CharField(max_length=120)
-    description = models.TextField(blank=True)
+    description = bounded_text(limits.PURPOSE_DESCRIPTION, blank=True)
     legal_basis = models.CharField(max_length=32, choices=LegalBasis.choices)
     requires_consent = models.BooleanField(
         default=False, help_text="The caller's consent is needed before the call is recorded."
@@ -192,8 +196,10 @@ class RetentionPolicy(models.Model):
     action_at_expiry = models.CharField(
         max_length=16, choices=ExpiryAction.choices, default=ExpiryAction.DELETE
     )
-    legal_reference = models.TextField(help_text="The rule this policy applies, with its source.")
-    effective_from = models.DateField()
+    legal_reference = bounded_text(
+        limits.POLICY_LEGAL_REFERENCE, help_text="The rule this policy applies, with its source."
+    )
+    effective_from = models.DateField(validators=[validate_in_date_window])
     active = models.BooleanField(default=True)
 
     history = HistoricalRecords()
@@ -345,7 +351,7 @@ class LegalHold(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="legal_holds")
     reference = models.CharField(max_length=120, help_text="Case or inquiry reference.")
-    reason = models.TextField()
+    reason = bounded_text(limits.LEGAL_HOLD_REASON)
     recordings = models.ManyToManyField(
         "recordings.Recording", blank=True, related_name="legal_holds"
     )
@@ -365,7 +371,7 @@ class LegalHold(models.Model):
         related_name="+",
     )
     released_at = models.DateTimeField(null=True, blank=True)
-    release_reason = models.TextField(blank=True)
+    release_reason = bounded_text(limits.LEGAL_HOLD_RELEASE_REASON, blank=True)
 
     objects = LegalHoldQuerySet.as_manager()
 

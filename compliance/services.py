@@ -17,9 +17,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.services import event_record
-from portal import sql
+from portal import limits, sql
 from portal.locks import consent_lock, hold_placement_lock
 
+from .date_window import date_window_error
 from .models import (
     ApiKey,
     Consent,
@@ -289,6 +290,19 @@ class ComplianceRefused(Exception):
         self.status = status
 
 
+def _refuse_outside_date_window(value: datetime | None, *, field: str) -> None:
+    error = None if value is None else date_window_error(value)
+    if error is not None:
+        raise ComplianceRefused(f"{field} {error}", field=field)
+
+
+def _refuse_longer_than(text: str, limit: int, *, field: str) -> None:
+    if len(text) > limit:
+        raise ComplianceRefused(
+            f"{field} is longer than {limit} characters ({len(text)})", field=field
+        )
+
+
 # Clocks of IVRs and dialers drift; a decision this far ahead of our clock is still "now".
 DECISION_CLOCK_SKEW = timedelta(seconds=120)
 
@@ -351,9 +365,10 @@ def consent_check(
         raise ComplianceRefused(
             "decided_at must be a date-time with its offset", field="decided_at"
         )
+    _refuse_outside_date_window(decided_at, field="decided_at")
     if decided_at > timezone.now() + DECISION_CLOCK_SKEW:
         raise ComplianceRefused("decided_at is in the future", field="decided_at")
-    limits = {
+    evidence_limits = {
         "subject_reference": 128,
         "ivr_prompt_id": 64,
         "ivr_prompt_version": 32,
@@ -361,7 +376,7 @@ def consent_check(
         "operator": 64,
     }
     for name, value in evidence.items():
-        limit = limits[name]
+        limit = evidence_limits[name]
         if len(value) > limit:
             raise ComplianceRefused(f"{name} is longer than {limit} characters", field=name)
     return purpose, number
@@ -509,6 +524,15 @@ def legal_hold_check(
         raise ComplianceRefused("a hold needs a case or inquiry reference", field="reference")
     if not reason.strip():
         raise ComplianceRefused("a hold needs a reason", field="reason")
+    _refuse_longer_than(
+        reference.strip(), LegalHold._meta.get_field("reference").max_length, field="reference"
+    )
+    _refuse_longer_than(reason.strip(), limits.LEGAL_HOLD_REASON, field="reason")
+    _refuse_longer_than(
+        campaign, LegalHold._meta.get_field("campaign").max_length, field="campaign"
+    )
+    _refuse_outside_date_window(started_from, field="started_from")
+    _refuse_outside_date_window(started_until, field="started_until")
     if any(recording.tenant_id != tenant.pk for recording in recordings):
         raise ComplianceRefused("a recording of another tenant", field="recordings")
     number = ""
@@ -603,6 +627,9 @@ def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalH
         )
     if not release_reason.strip():
         raise ComplianceRefused("releasing a hold needs a reason", field="release_reason")
+    _refuse_longer_than(
+        release_reason.strip(), limits.LEGAL_HOLD_RELEASE_REASON, field="release_reason"
+    )
     held_before = legal_hold_effect(locked)
     locked.released_at = timezone.now()
     locked.released_by = actor

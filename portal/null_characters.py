@@ -1,34 +1,57 @@
-"""The NUL character ("\\x00") in client input.
+"""The NUL character ("\\x00") and lone surrogates in client input.
 
-PostgreSQL's text types cannot hold it (nor can jsonb, as the escape \\u0000): a query or a row
-holding one fails with a DataError, which a view turns into a 500. So client strings are checked
-where they enter, and a NUL is refused with a 4xx naming what to fix, before anything is written:
-the API's fields and every admin's query string here. Django's form CharFields refuse it already
-(ProhibitNullCharactersValidator).
+PostgreSQL's text types cannot hold a NUL (nor can jsonb, as the escape \\u0000): a query or a
+row holding one fails with a DataError, which a view turns into a 500. Nor can they hold a lone
+surrogate (U+D800 to U+DFFF), which is no character at all and cannot be encoded to UTF-8, yet
+reaches Python from valid JSON ("\\ud800") or from a form whose declared charset decodes to one
+(unicode_escape). So client strings are checked where they enter, and either is refused with a
+4xx naming what to fix, before anything is written: the API's fields and every admin's query
+string here. Django's form CharFields refuse a NUL already (ProhibitNullCharactersValidator); a
+form's text is decoded with errors replaced, so it holds no lone surrogate.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest
 
 NUL = "\x00"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def holds_nul(value: object) -> bool:
     return isinstance(value, str) and NUL in value
 
 
-def first_field_with_nul(fields: Mapping[str, object], names: tuple[str, ...]) -> str | None:
-    """The first of `names` whose value in `fields` holds a NUL, if any."""
-    return next((name for name in names if holds_nul(fields.get(name))), None)
+def unstorable(value: object) -> str | None:
+    """What in `value` PostgreSQL cannot store, in words for an error message; None if nothing
+    (or if it is no string)."""
+    if not isinstance(value, str):
+        return None
+    if NUL in value:
+        return "NUL characters"
+    if _LONE_SURROGATE.search(value):
+        return "lone surrogates (\\ud800 to \\udfff): it is not valid Unicode text"
+    return None
 
 
-def without_nul_values(fields: Mapping[str, object]) -> dict[str, object]:
-    """`fields` less the values holding a NUL: what a refusal can put on the audit trail."""
-    return {name: value for name, value in fields.items() if not holds_nul(value)}
+def first_unstorable_field(
+    fields: Mapping[str, object], names: tuple[str, ...]
+) -> tuple[str, str] | None:
+    """The first of `names` whose value in `fields` cannot be stored, with what it holds."""
+    for name in names:
+        problem = unstorable(fields.get(name))
+        if problem is not None:
+            return name, problem
+    return None
+
+
+def storable_values(fields: Mapping[str, object]) -> dict[str, object]:
+    """`fields` less the values that cannot be stored: what a refusal can put on the trail."""
+    return {name: value for name, value in fields.items() if unstorable(value) is None}
 
 
 def refuse_nul_in_query_string(request: HttpRequest) -> None:

@@ -4,7 +4,7 @@ the part named `audio` and the call's metadata in the other parts.
 The view only reads the request and shapes the answer: authentication is portal.api_auth's and
 every rule is `recording_ingest`'s. What it checks itself is what only HTTP knows: the method, a
 body too large to read, a body that is not a form, a missing audio part; and a field holding a
-NUL character, which PostgreSQL cannot store (portal.null_characters).
+NUL character or a lone surrogate, which PostgreSQL cannot store (portal.null_characters).
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
 from portal.api_auth import api_error, api_key_required
-from portal.null_characters import first_field_with_nul, without_nul_values
+from portal.null_characters import first_unstorable_field, storable_values
 
-from .models import Recording
-from .services.ingest import IngestRefused, ingest_refusal_record, recording_ingest
+from .services.ingest import IngestRefused, IngestResult, ingest_refusal_record, recording_ingest
 
 METADATA_FIELDS = (
     "call_id",
@@ -47,11 +46,11 @@ def _refuse(
     request: HttpRequest, refusal: IngestRefused, fields: dict[str, object]
 ) -> JsonResponse:
     """A refusal decided here, before the service is called: on the trail like the service's
-    (with no value holding a NUL, which the trail could not store)."""
+    (with no value the trail could not store)."""
     ingest_refusal_record(
         tenant=request.tenant,
         api_key=request.api_key,
-        fields=without_nul_values(fields),
+        fields=storable_values(fields),
         refusal=refusal,
     )
     return api_error(refusal.message, field=refusal.field, status=refusal.status)
@@ -61,7 +60,8 @@ def _too_large(limit: int) -> IngestRefused:
     return IngestRefused(f"the audio is larger than {limit} bytes", field="audio", status=413)
 
 
-def recording_body(recording: Recording) -> dict[str, object]:
+def recording_body(result: IngestResult) -> dict[str, object]:
+    recording = result.recording
     return {
         "id": recording.pk,
         "call_id": recording.call_id,
@@ -70,6 +70,9 @@ def recording_body(recording: Recording) -> dict[str, object]:
         "sha256": recording.audio_sha256,
         "duration_seconds": float(recording.duration_seconds),
         "content_type": recording.content_type,
+        # What the recorder should know, e.g. that the next purge deletes the call (see
+        # recordings.services.ingest.ingest_warnings); empty as a rule.
+        "warnings": list(result.warnings),
     }
 
 
@@ -94,10 +97,12 @@ def recordings_create(request: HttpRequest) -> HttpResponse:
     except (MultiPartParserError, SuspiciousOperation) as error:
         refusal = IngestRefused(f"unreadable multipart/form-data body ({error})", field="body")
         return _refuse(request, refusal, {})
-    # PostgreSQL cannot store a NUL: refused here, naming the field, rather than a 500 later.
-    field = first_field_with_nul(fields, METADATA_FIELDS)
-    if field is not None:
-        refusal = IngestRefused(f"{field} must not contain NUL characters", field=field)
+    # PostgreSQL cannot store a NUL or a lone surrogate: refused here, naming the field, rather
+    # than a 500 later.
+    unstorable = first_unstorable_field(fields, METADATA_FIELDS)
+    if unstorable is not None:
+        field, problem = unstorable
+        refusal = IngestRefused(f"{field} must not contain {problem}", field=field)
         return _refuse(request, refusal, fields)
     if upload is None:
         refusal = IngestRefused(
@@ -114,4 +119,4 @@ def recordings_create(request: HttpRequest) -> HttpResponse:
         )
     except IngestRefused as refusal:
         return api_error(refusal.message, field=refusal.field, status=refusal.status)
-    return JsonResponse(recording_body(result.recording), status=201 if result.created else 200)
+    return JsonResponse(recording_body(result), status=201 if result.created else 200)

@@ -4,8 +4,10 @@ mutagen, with the duration taken from the file itself."""
 from __future__ import annotations
 
 import io
+import math
 import struct
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from mutagen import File as MutagenFile
@@ -16,6 +18,14 @@ from mutagen.oggopus import OggOpus
 from mutagen.wave import WAVE
 
 CONTENT_TYPES = {WAVE: "audio/wav", MP3: "audio/mpeg", OggOpus: "audio/ogg", FLAC: "audio/flac"}
+
+
+# Telephony records at 8 kHz (G.711) and wideband codecs above; below 4 kHz no speech is
+# intelligible, and a header claiming it (1 Hz) is a broken or forged file, whose duration can
+# also overflow the duration column (Recording.duration_seconds, under 1,000,000 s).
+LOWEST_SAMPLE_RATE = 4000
+# No call lasts a day; a longer duration is a file's header lying about its length.
+LONGEST_RECORDING = timedelta(hours=24)
 
 
 class AudioRejected(ValueError):
@@ -56,9 +66,21 @@ def inspect_audio(data: bytes) -> AudioInfo:
         raise AudioRejected("not an audio file: WAV, MP3, Ogg/Opus or FLAC expected")
     if isinstance(parsed, WAVE):
         _check_wav_complete(data)
+    sample_rate = getattr(parsed.info, "sample_rate", None)
+    if sample_rate is not None and sample_rate < LOWEST_SAMPLE_RATE:
+        raise AudioRejected(
+            f"the audio's sample rate is {sample_rate} Hz: at least {LOWEST_SAMPLE_RATE} Hz "
+            "expected (telephony records at 8000 Hz)"
+        )
     length = getattr(parsed.info, "length", 0) or 0
-    if length <= 0:
+    if not math.isfinite(length) or length <= 0:
         raise AudioRejected("the audio file has no duration")
+    longest = LONGEST_RECORDING.total_seconds()
+    if length > longest:
+        raise AudioRejected(
+            f"the audio lasts {length:.0f} seconds: no recording longer than {longest:.0f} "
+            "seconds is accepted"
+        )
     return AudioInfo(
         content_type=CONTENT_TYPES[type(parsed)],
         duration_seconds=Decimal(str(round(length, 3))),

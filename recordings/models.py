@@ -12,6 +12,8 @@ from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from audit.pseudonyms import mask_number
+from portal import limits
+from portal.limits import bounded_text
 
 
 class Direction(models.TextChoices):
@@ -222,7 +224,7 @@ class AccessGrant(models.Model):
     recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="grants")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     purpose = models.CharField(max_length=40)
-    justification = models.TextField()
+    justification = bounded_text(limits.ACCESS_JUSTIFICATION)
     allows_download = models.BooleanField(default=False)
     granted_at = models.DateTimeField()
     expires_at = models.DateTimeField()

@@ -176,6 +176,20 @@ class Unsatisfiable(Exception):
     pass
 
 
+def _position(digits: str, size: int) -> int:
+    """A byte position of the header, at most `size` (any position past the end is as good as
+    the end). A client may send thousands of digits: Python refuses to read more than 4300 as an
+    int, and no audio is that large, so a long number is read as "past the end" unread."""
+    digits = digits.lstrip("0") or "0"
+    return size if len(digits) > len(str(size)) else min(int(digits), size)
+
+
+def _before(first: str, last: str) -> bool:
+    """Whether the number `last` is below the number `first` (digit strings of any length)."""
+    first, last = first.lstrip("0"), last.lstrip("0")
+    return (len(last), last) < (len(first), first)
+
+
 def requested_range(header: str | None, size: int) -> ByteRange | None:
     """The single byte range asked for (RFC 9110 §14.1.2), None to send the whole body (no Range
     header, or one we may ignore: malformed, or several ranges), Unsatisfiable for a 416."""
@@ -188,14 +202,14 @@ def requested_range(header: str | None, size: int) -> ByteRange | None:
     if first == "" and last == "":
         return None
     if first == "":  # bytes=-n: the last n bytes
-        suffix = int(last)
+        suffix = _position(last, size)
         if suffix == 0 or size == 0:
             raise Unsatisfiable
-        return ByteRange(max(0, size - suffix), size - 1)
-    start = int(first)
-    end = size - 1 if last == "" else int(last)
-    if last != "" and end < start:
+        return ByteRange(size - suffix, size - 1)
+    if last != "" and _before(first, last):
         return None  # an invalid range-spec: ignored, like a malformed header
+    start = _position(first, size)
+    end = size - 1 if last == "" else _position(last, size)
     if start >= size:
         raise Unsatisfiable
     return ByteRange(start, min(end, size - 1))

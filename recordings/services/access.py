@@ -24,12 +24,13 @@ from compliance.access_rules import (
     may_listen,
     tenant_role,
 )
+from portal import limits
 
 from ..models import AccessGrant, Recording, Status
 
 # A reason a reviewer can act on ("complaint ref. 2024-118 about the agent's tone"), not "ok".
 MIN_JUSTIFICATION_LENGTH = 10
-MAX_JUSTIFICATION_LENGTH = 2000
+MAX_JUSTIFICATION_LENGTH = limits.ACCESS_JUSTIFICATION
 
 
 class AccessRefused(Exception):

@@ -20,17 +20,19 @@ from django.utils.dateparse import parse_datetime
 
 from audit.models import Outcome
 from audit.services import event_record
+from compliance.date_window import date_window_error
 from compliance.models import ApiKey, ConsentDecision, Purpose, RetentionPolicy, Tenant
 from compliance.phone import InvalidNumber, normalise_number
 from compliance.retention import decide
 from compliance.services import consent_in_force
 from portal import locks, sql
+from portal.null_characters import storable_values, unstorable
 
 from .. import crypto
 from ..audio import AudioRejected, inspect_audio
-from ..models import RECORDING_HISTORY, DeletionReason, Direction, Recording
+from ..models import RECORDING_HISTORY, DeletionReason, Direction, Recording, Status
 from ..storage import StoringInBackground, new_storage_name
-from .purge import call_id_hash
+from .purge import call_id_hash, next_run_date
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class IngestRefused(Exception):
 class IngestResult:
     recording: Recording
     created: bool
+    # What the recorder should know about the registered call (see ingest_warnings).
+    warnings: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,9 @@ def _lookup(tenant: Tenant, code: str, call_id: str):
 
 
 def _text(value: object, *, field: str, limit: int, required: bool = False) -> str:
+    problem = unstorable(value)
+    if problem is not None:
+        raise IngestRefused(f"{field} must not contain {problem}", field=field)
     text = "" if value is None else str(value).strip()
     if required and not text:
         raise IngestRefused(f"{field} is required", field=field)
@@ -155,6 +162,9 @@ def _validate(tenant: Tenant, fields: dict[str, object]) -> _Validated:
             "e.g. 2026-11-28T09:15:00+01:00",
             field="started_at",
         )
+    error = date_window_error(started_at)
+    if error is not None:
+        raise IngestRefused(f"started_at {error}", field="started_at")
     if started_at > timezone.now() + CLOCK_SKEW:
         raise IngestRefused("started_at is in the future", field="started_at")
     code = _text(fields.get("purpose"), field="purpose", limit=60, required=True)
@@ -208,7 +218,9 @@ def ingest_refusal_record(
 ) -> None:
     """Refusals go on the trail in their own transaction: the refused work left nothing. Also
     called by the API for what it refuses before the audio is read (no audio part, a body too
-    large), so that every refusal of an upload has the same event."""
+    large), so that every refusal of an upload has the same event. A value the trail could not
+    store (a NUL, a lone surrogate: the refusal names its field) is left out."""
+    fields = storable_values(fields)
     with transaction.atomic():
         event_record(
             action="recording.ingest_refused",
@@ -239,6 +251,24 @@ def _refuse_erased(call_id: str, erased: tuple[datetime, str] | None) -> None:
     )
 
 
+def ingest_warnings(recording: Recording) -> tuple[dict[str, str], ...]:
+    """What the recorder should know about a call it has just registered: that the next purge
+    deletes it, when its retention had already ended on arrival (a call pushed late, or a
+    recorder's clock set wrong) and no legal hold holds it. Registered all the same: the
+    recording existed and its upload is on the trail; a hold placed before the purge keeps it."""
+    if recording.status != Status.ACTIVE:
+        return ()
+    purge_day = next_run_date(recording.tenant)
+    if recording.retain_until >= purge_day or recording.active_holds().exists():
+        return ()
+    message = (
+        f"the retention of this call ended on {recording.retain_until.isoformat()} (counted "
+        f"from its start, {recording.started_at.date().isoformat()}): the next purge, on "
+        f"{purge_day.isoformat()}, deletes it unless a legal hold applies"
+    )
+    return ({"field": "started_at", "code": "already_expired", "message": message},)
+
+
 def _existing(tenant: Tenant, call_id: str, sha256: str) -> IngestResult | None:
     existing = Recording.objects.filter(tenant=tenant, call_id=call_id).first()
     if existing is None:
@@ -250,7 +280,7 @@ def _existing(tenant: Tenant, call_id: str, sha256: str) -> IngestResult | None:
             field="call_id",
             status=409,
         )
-    return IngestResult(existing, created=False)
+    return IngestResult(existing, created=False, warnings=ingest_warnings(existing))
 
 
 def _history_fields(recording: Recording) -> dict[str, object]:
@@ -350,6 +380,7 @@ def _ingest(
             # The audio is on disk before the row that points at it commits; waited for before
             # the audit event, whose chain-head lock every audited action of the platform needs.
             storing.wait()
+            warnings = ingest_warnings(recording) if created else ()
             if created:
                 event_record(
                     action="recording.ingested",
@@ -362,6 +393,7 @@ def _ingest(
                         "size_bytes": len(audio),
                         "retain_until": decision.retain_until.isoformat(),
                         "retention_policy": decision.policy_id,
+                        **({"warnings": list(warnings)} if warnings else {}),
                     },
                 )
             committing = True
@@ -379,4 +411,4 @@ def _ingest(
         if repeated is None:
             raise RuntimeError(f"call {valid.call_id} conflicted but is not registered")
         return repeated
-    return IngestResult(recording, created=True)
+    return IngestResult(recording, created=True, warnings=warnings)

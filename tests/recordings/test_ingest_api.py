@@ -103,6 +103,7 @@ def test_recorder_pushes_a_call_and_gets_it_registered(cast, acme_token, recordi
         "sha256": hashlib.sha256(audio).hexdigest(),
         "duration_seconds": 1.5,
         "content_type": "audio/wav",
+        "warnings": [],
     }
     assert response["Content-Type"] == "application/json"
     assert recording.tenant == cast.acme

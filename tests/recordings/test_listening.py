@@ -518,3 +518,27 @@ def test_supervisor_finds_who_listened_why_and_from_where_in_two_clicks(cast, lo
     ]
     for shown in (b"carol", b"WS-07", JUSTIFICATION.encode(), b"recording.played"):
         assert shown in trail.content
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        ("bytes=0-" + "9" * 5000, 206),  # to the end: the whole audio
+        ("bytes=" + "9" * 5000 + "-", 416),  # starts past the end
+        ("bytes=" + "9" * 5000 + "-" + "9" * 5001, 416),
+        ("bytes=-" + "9" * 5000, 206),  # the last 10^5000 bytes: the whole audio
+        ("bytes=" + "0" * 5000 + "1-" + "0" * 4999 + "9", 206),  # bytes 1-9, zero-padded
+    ],
+)
+def test_a_range_with_thousands_of_digits_is_answered_not_a_500(
+    cast, login, recording, header, status
+):
+    recording, audio = recording
+    client = login(cast.carol)
+    _request_grant(client, recording)
+    response = client.get(_url("stream", recording), HTTP_RANGE=header)
+    assert response.status_code == status
+    if status == 206 and header.startswith("bytes=0000"):
+        assert response.content == audio[1:10]
+    elif status == 206:
+        assert response.content == audio

@@ -1,0 +1,29 @@
+"""Ceilings on the free text people and clients type, in characters: one table, used by the models
+(form fields and model validation), the services (which refuse past them, naming the field,
+before anything is written, on the audit trail included) and the README ("Limits on free text").
+
+Each is far above what the text is for (a justification names a case or a sampling plan in a
+sentence or two) and far below what would make a row, an event on the append-only trail, or a
+page showing it a burden. Short identifiers (references, call ids, campaign names) are bounded by
+their columns' max_length instead.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import MaxLengthValidator
+from django.db import models
+
+# Why someone needs to hear a call: kept on the grant and on the trail with every play.
+ACCESS_JUSTIFICATION = 2000
+# Why recordings are frozen (the litigation or inquiry), and why the freeze ends.
+LEGAL_HOLD_REASON = 4000
+LEGAL_HOLD_RELEASE_REASON = 4000
+# What a purpose of processing covers, and the rule a retention policy applies with its source.
+PURPOSE_DESCRIPTION = 4000
+POLICY_LEGAL_REFERENCE = 2000
+
+
+def bounded_text(limit: int, **options) -> models.TextField:
+    """A TextField of at most `limit` characters: its form field refuses more, and so does model
+    validation (which a TextField's max_length alone does not check)."""
+    return models.TextField(max_length=limit, validators=[MaxLengthValidator(limit)], **options)
