@@ -367,4 +367,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes logs every sign-in at INFO; the audit trail has them. Its warnings (a new
+    # failure, a lockout) stay.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
