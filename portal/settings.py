@@ -59,10 +59,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "simple_history",
-    "axes",
+    "signin.apps.LockoutConfig",  # django-axes
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "signin.apps.AuthenticatorsConfig",  # django-otp's TOTP devices
+    "signin.apps.RecoveryCodesConfig",  # django-otp's static (recovery) codes
     "audit",
     "compliance",
     "recordings",

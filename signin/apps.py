@@ -1,4 +1,7 @@
+from axes.apps import AppConfig as AxesConfig
 from django.apps import AppConfig
+from django_otp.plugins.otp_static.apps import DefaultConfig as StaticConfig
+from django_otp.plugins.otp_totp.apps import DefaultConfig as TOTPConfig
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,3 +11,17 @@ class SigninConfig(AppConfig):
 
     name = "signin"
     verbose_name = _("Sign-in defences")
+
+
+# The libraries' apps, under names a person reads in the admin's menu (their labels, and so
+# their URLs and tables, are unchanged).
+class LockoutConfig(AxesConfig):
+    verbose_name = _("Sign-in lockouts")
+
+
+class AuthenticatorsConfig(TOTPConfig):
+    verbose_name = _("Two-factor: authenticator apps")
+
+
+class RecoveryCodesConfig(StaticConfig):
+    verbose_name = _("Two-factor: recovery codes")
