@@ -1,8 +1,8 @@
 from axes.apps import AppConfig as AxesConfig
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.apps import DefaultConfig as StaticConfig
 from django_otp.plugins.otp_totp.apps import DefaultConfig as TOTPConfig
-from django.utils.translation import gettext_lazy as _
 
 
 class SigninConfig(AppConfig):
