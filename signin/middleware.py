@@ -23,9 +23,9 @@ _TOUCH_SECONDS = 60
 
 
 class IdleSessionMiddleware:
-    """A session unused for SESSION_IDLE_MINUTES ends: the person signs in again (ISO 27001
-    A.8.5 / PCI DSS 8.2.8 ask for re-authentication after 15 minutes idle at most; 30 is the
-    default here). The end is on the trail as `auth.session_expired`."""
+    """A session unused for SESSION_IDLE_MINUTES ends: the person signs in again, and the end is
+    on the trail as `auth.session_expired`. Where PCI DSS applies (callers reading out card
+    numbers), its requirement 8.2.8 asks for 15 minutes at most."""
 
     def __init__(self, get_response):
         self.get_response = get_response

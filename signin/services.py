@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django_otp.models import Device
@@ -22,6 +23,10 @@ RECOVERY_CODES_NAME = "Recovery codes"
 # (StaticToken.random_token), so the shape of what was typed says which device to ask. Asking
 # both would count a recovery code as a failed TOTP attempt and slow the next one down.
 _TOTP_SHAPE = re.compile(r"^\d{6}$")
+
+
+class WrongCode(ValueError):
+    """The code typed is not the one the authenticator app shows now."""
 
 
 def _compact(token: str) -> str:
@@ -45,7 +50,7 @@ def has_second_factor(user: AbstractBaseUser) -> bool:
 def two_factor_enrol(*, actor, user: AbstractBaseUser, token: str) -> tuple[TOTPDevice, list[str]]:
     """Confirm the pending authenticator of `user` with a first code from it, and give them
     RECOVERY_CODE_COUNT new single-use recovery codes (returned once, never shown again). Any
-    earlier authenticator and recovery codes are replaced. Raises ValueError if the code is not
+    earlier authenticator and recovery codes are replaced. Raises WrongCode if the code is not
     the authenticator's."""
     device = (
         TOTPDevice.objects.select_for_update()
@@ -54,7 +59,7 @@ def two_factor_enrol(*, actor, user: AbstractBaseUser, token: str) -> tuple[TOTP
         .first()
     )
     if device is None or not device.verify_token(_compact(token)):
-        raise ValueError("the code is not the one the authenticator app shows now")
+        raise WrongCode("the code is not the one the authenticator app shows now")
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
@@ -122,8 +127,6 @@ def two_factor_remove(*, actor, devices: Iterable[Device]) -> int:
 def lockout_reset(*, actor, attempts: Iterable) -> int:
     """A platform operator unlocks accounts: the failed sign-ins django-axes counted for them
     are forgotten, and each unlocked account is named on the trail."""
-    from django.contrib.auth import get_user_model
-
     reset = 0
     for attempt in attempts:
         user = get_user_model().objects.filter(username=attempt.username).first()

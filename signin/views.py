@@ -60,7 +60,7 @@ def enrol(request):
             device, codes = services.two_factor_enrol(
                 actor=user, user=user, token=form.cleaned_data["token"]
             )
-        except ValueError:
+        except services.WrongCode:
             form.add_error("token", _("This is not the code the app shows now. Try the next one."))
         else:
             otp_login(request, device)

@@ -191,6 +191,12 @@ def test_a_platform_operator_removes_a_lost_authenticator_and_it_is_on_the_trail
     page = operator.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
     assert page.status_code == 200
     assert device.key not in page.content.decode()  # nobody reads a secret back
+    for secret_page in ("config", "qrcode"):
+        assert (
+            operator.get(f"/admin/otp_totp/totpdevice/{device.pk}/{secret_page}/").status_code
+            == 403
+        )
+    assert operator.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/").status_code == 200
     removed = operator.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
     assert removed.status_code == 302
     assert not TOTPDevice.objects.filter(user=alice).exists()
