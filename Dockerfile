@@ -24,6 +24,7 @@ COPY portal ./portal
 COPY audit ./audit
 COPY compliance ./compliance
 COPY recordings ./recordings
+COPY signin ./signin
 
 # The static files are collected once, at build time, with the production storage (hashed,
 # compressed names for WhiteNoise). Settings refuse to load without their secrets when DEBUG is

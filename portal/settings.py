@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -57,22 +59,35 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "simple_history",
+    "signin.apps.LockoutConfig",  # django-axes
+    "django_otp",
+    "signin.apps.AuthenticatorsConfig",  # django-otp's TOTP devices
+    "signin.apps.RecoveryCodesConfig",  # django-otp's static (recovery) codes
     "audit",
     "compliance",
     "recordings",
+    "signin",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "audit.middleware.AuditContextMiddleware",
+    # Idle sessions end before anything else looks at the user; the expiry is on the trail.
+    "signin.middleware.IdleSessionMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # After the password, every page but the second-factor ones waits for the second factor.
+    "signin.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes requires: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -126,6 +141,12 @@ def _database_config() -> dict:
 
 DATABASES = {"default": _database_config()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: it refuses a locked-out account before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -204,11 +225,73 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = False
 # Preloading binds the parent domain and every subdomain into browsers for months: a decision for
 # the owner of that domain, not the portal's, so the header leaves it out and its check is silenced.
-SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SILENCED_SYSTEM_CHECKS = [
+    "security.W021",
+    # django-axes warns when the lockout is not by address; ours is by account (AXES_LOCKOUT_
+    # PARAMETERS below), which counts every failure for an account whatever the address or user
+    # agent, so rotating them does not get around it.
+    "axes.W006",
+]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Health checks from the load balancer and docker-compose arrive over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
+
+# Sign-in defences.
+# A session unused this long ends (signin.middleware.IdleSessionMiddleware), whatever is left of
+# SESSION_COOKIE_AGE, which bounds a session that is kept busy.
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+# Lockout (django-axes): after AXES_FAILURE_LIMIT failed passwords within the cool-off, the account
+# is refused for AXES_COOLOFF_MINUTES, or until a platform operator unlocks it in the admin
+# (Sign-in defences > Access attempts). Locked by account by default, as PCI DSS 8.3.4 asks ("lock
+# out the user ID"): agents of a contact centre share one address behind NAT, so locking by
+# address would lock out a whole floor. `username,ip_address` locks an account from one address.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [env.list("AXES_LOCKOUT_PARAMETERS", default=["username"])]
+if not AXES_LOCKOUT_PARAMETERS[0] or set(AXES_LOCKOUT_PARAMETERS[0]) - {
+    "username",
+    "ip_address",
+    "user_agent",
+}:
+    raise ImproperlyConfigured(
+        "AXES_LOCKOUT_PARAMETERS must be username, ip_address or user_agent, comma-separated"
+    )
+# A successful sign-in forgets the failures before it.
+AXES_RESET_ON_SUCCESS = True
+# The same client address as the audit trail, behind the same trusted proxies.
+AXES_CLIENT_IP_CALLABLE = "audit.middleware.client_ip"
+AXES_LOCKOUT_CALLABLE = "signin.views.locked_out"
+# Sign-ins and failures are on the audit trail already; axes keeps only the counters it needs.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+# Two factors (django-otp): a password, then a code from an authenticator app (TOTP) or one of ten
+# single-use recovery codes. Required of every staff member when OTP_REQUIRED is on (the default
+# whenever DEBUG is off); with it off, only those who enrolled are asked, so that `make run`'s
+# demo logins work with a password alone.
+OTP_REQUIRED = env.bool("OTP_REQUIRED", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Custodia")
+# No one, platform operators included, reads a person's TOTP secret back from the admin.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Content-Security-Policy (django-csp): the admin's and the player's own scripts, styles, images
+# and audio, nothing inline, nothing from elsewhere, and no framing (clickjacking).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        # The player's <audio> streams from our own URL; blob: for a player that buffers itself.
+        "media-src": [SELF, "blob:"],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Audit request context: how many reverse proxies sit in front of the portal (each appends one
 # address to X-Forwarded-For), and which header carries the contact centre's workstation id.
@@ -284,4 +367,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes logs every sign-in at INFO; the audit trail has them. Its warnings (a new
+    # failure, a lockout) stay.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

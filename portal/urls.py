@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/v1/", include("compliance.api_urls")),
     path("compliance/", include("compliance.receipt_urls")),
     path("recordings/", include("recordings.urls")),
+    path("signin/", include("signin.urls")),
 ]

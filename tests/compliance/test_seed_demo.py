@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -28,6 +29,7 @@ def test_seed_demo_creates_the_cast_and_a_second_run_changes_nothing(capsys):
     first = _snapshot()
     output = capsys.readouterr().out
     assert "password for all: custodia-demo" in output
+    assert "Two factors are optional here" in output  # the tests run with DEBUG on
     assert {slug for slug, _ in first[0]} == {"acme", "globex"}
     assert ("alice", "acme", "compliance_officer") in first[2]
     assert ("erin", "globex", "compliance_officer") in first[2]
@@ -48,11 +50,11 @@ def test_seed_demo_creates_the_cast_and_a_second_run_changes_nothing(capsys):
 
 def test_demo_users_sign_in_see_only_their_tenant_and_hold_least_privilege(client):
     call_command("seed_demo")
-    assert client.login(username="alice", password="custodia-demo")
+    assert client.login(request=HttpRequest(), username="alice", password="custodia-demo")
     page = client.get("/admin/compliance/tenant/")
     assert [t.slug for t in page.context["cl"].result_list] == ["acme"]
     client.logout()
-    assert client.login(username="erin", password="custodia-demo")
+    assert client.login(request=HttpRequest(), username="erin", password="custodia-demo")
     page = client.get("/admin/compliance/tenant/")
     assert [t.slug for t in page.context["cl"].result_list] == ["globex"]
     users = get_user_model().objects

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import time, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -69,6 +70,17 @@ class Command(BaseCommand):
         for username, slug, role in PEOPLE:
             self.stdout.write(f"  {username:<6} {Role(role).label} at {tenants[slug].name}")
         self.stdout.write(f"  {OPERATOR:<6} platform operator (superuser)")
+        if settings.OTP_REQUIRED:
+            self.stdout.write(
+                "Two factors are required (OTP_REQUIRED): after the password, each person scans "
+                "a QR code with an authenticator app, types its code, and keeps the ten recovery "
+                "codes shown once."
+            )
+        else:
+            self.stdout.write(
+                "Two factors are optional here (OTP_REQUIRED is off): a password signs in; "
+                "enrol an authenticator at /signin/two-factor/enrol/ to try it."
+            )
         for slug, token in DEMO_API_TOKENS.items():
             self.stdout.write(f"Demo recorder API key for {tenants[slug].name}: {token}")
         changed = created + keys + consents + holds
