@@ -95,7 +95,7 @@ SELECT p.*, {policy_columns}, erased.deleted_at, erased.reason
     ON rp.purpose_id = p.id AND rp.active
    AND (rp.tenant_id = %(tenant)s OR rp.tenant_id IS NULL)
   LEFT JOIN erased ON true
-"""  # noqa: S608 - column names from the models
+"""  # noqa: S608  # nosec B608 # column names from the models
 
 
 def _lookup(tenant: Tenant, code: str, call_id: str):
