@@ -73,7 +73,7 @@ def recording_body(recording: Recording) -> dict[str, object]:
     }
 
 
-@api_key_required
+@api_key_required(upload=True)
 def recordings_create(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         response = api_error("only POST is allowed here", field="method", status=405)

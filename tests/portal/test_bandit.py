@@ -26,8 +26,7 @@ def test_bandit_finding_fails_with_a_clear_line(tmp_path, capsys):
 def test_justified_finding_passes(tmp_path):
     justified = tmp_path / "justified.py"
     justified.write_text(
-        "import subprocess\n\n"
-        "subprocess.call('ls', shell=True)  # nosec B602 # a fixed command\n"
+        "import subprocess\n\nsubprocess.call('ls', shell=True)  # nosec B602 # a fixed command\n"
     )
 
     assert localstack.run_bandit(dict(os.environ), paths=(str(justified),)) == 0
