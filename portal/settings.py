@@ -166,6 +166,9 @@ for _name, _values in (
         if _length != 32:
             raise ImproperlyConfigured(f"{_name} must be 32 random bytes in base64")
 RECORDINGS_MAX_UPLOAD_BYTES = env.int("RECORDINGS_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# An upload larger than this is spooled to a temporary file as it arrives (Django's default,
+# stated because ingestion relies on it): the service then reads it in pieces, never whole.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # API limits (compliance/api_limits.py), shared by every web process through PostgreSQL.
 # Calls per minute per API key: a recorder pushing 100 recordings/s at its peak makes 6,000, plus
