@@ -13,11 +13,13 @@ Why PostgreSQL rather than Redis or Django's cache: the portal always has Postgr
 `make run` has no Redis (its broker is the file system); Django's cache increments are a read and a
 write (not atomic) everywhere but in Redis; and a slot must be freed when the process holding it
 dies, which a database session gives for free. Every API call pays one statement for all of it
-(`api_call_admit`), the uploads one more to release their slot.
+(`api_call_admit`, which also reads the key and its tenant for the key check), the uploads one
+more to release their slot.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,13 +31,14 @@ from audit.models import Outcome
 from audit.services import event_record
 from portal import locks, sql
 
+from .models import ApiKey, Tenant
 from .services import _secret_hash
 
 # The bucket of a missing, malformed or unknown key: such failures are collapsed per address
 # whatever prefix they claim, so that a stream of made-up prefixes is one burst, not many.
 NO_KEY = ""
 
-_ADMIT_SQL = """
+_ADMIT_SQL_TEMPLATE = """
 WITH failures AS (
     SELECT w.count, w.key_prefix
       FROM compliance_apiauthfailurewindow w
@@ -60,8 +63,12 @@ SELECT coalesce((SELECT count FROM failures), 0), (SELECT key_prefix FROM failur
            SELECT slot FROM generate_series(1, %(slots)s) slot
             WHERE pg_try_advisory_lock(%(namespace)s, (hit.api_key_id * %(slot_span)s + slot)::int)
             LIMIT 1)
-       END
-  FROM (SELECT 1) one LEFT JOIN hit ON true
+       END,
+       {key_columns}, {tenant_columns}
+  FROM (SELECT 1) one
+  LEFT JOIN hit ON true
+  LEFT JOIN compliance_apikey k ON k.id = hit.api_key_id
+  LEFT JOIN compliance_tenant t ON t.id = k.tenant_id
 """
 
 _FAILURE_SQL = """
@@ -92,6 +99,13 @@ def seconds_left(now: datetime, start: datetime, seconds: int) -> int:
     return max(1, math.ceil((start + timedelta(seconds=seconds) - now).total_seconds()))
 
 
+@functools.cache
+def _admit_sql() -> str:
+    return _ADMIT_SQL_TEMPLATE.format(
+        key_columns=sql.select_list(ApiKey, "k"), tenant_columns=sql.select_list(Tenant, "t")
+    )
+
+
 @dataclass(frozen=True)
 class Admission:
     """What the one statement run before the key check found."""
@@ -101,6 +115,7 @@ class Admission:
     api_key_id: int | None  # the usable key the token is, if it is one
     calls: int | None  # this minute's calls of that key, counting this one
     upload_slot: int | None  # the slot taken for this upload, if any
+    api_key: ApiKey | None  # that key with its tenant, read in the same statement
 
 
 def api_call_admit(
@@ -112,7 +127,7 @@ def api_call_admit(
     slots = settings.API_UPLOADS_IN_FLIGHT_PER_KEY if upload else 0
     with sql.prepared_cursor() as cursor:
         cursor.execute(
-            _ADMIT_SQL,
+            _admit_sql(),
             {
                 "client_ip": client_ip,
                 "window": window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS),
@@ -126,7 +141,13 @@ def api_call_admit(
                 "slot_span": locks.UPLOAD_SLOT_SPAN,
             },
         )
-        return Admission(*cursor.fetchone())
+        row = cursor.fetchone()
+    api_key = None
+    if row[2] is not None:
+        split = 5 + sql.column_count(ApiKey)
+        api_key = sql.from_row(ApiKey, row[5:split])
+        api_key.tenant = sql.from_row(Tenant, row[split:])
+    return Admission(*row[:5], api_key)
 
 
 def upload_slot_release(api_key_id: int, slot: int) -> None:

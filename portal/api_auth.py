@@ -78,8 +78,8 @@ def _bearer_token(request: HttpRequest) -> tuple[str, str]:
     return token, shape["prefix"]
 
 
-def _authenticate(token: str, prefix: str) -> ApiKey:
-    api_key = api_key_authenticate(token)
+def _authenticate(token: str, prefix: str, candidate: ApiKey | None) -> ApiKey:
+    api_key = api_key_authenticate(token, candidate=candidate)
     if api_key is not None:
         return api_key
     known = ApiKey.objects.filter(prefix=prefix).first()
@@ -195,7 +195,7 @@ def api_key_required(view: View | None = None, *, upload: bool = False):
             try:
                 if unreadable is not None:
                     raise unreadable
-                api_key = _authenticate(token, prefix)
+                api_key = _authenticate(token, prefix, admission.api_key)
             except _Refusal as refusal:
                 _record_failure(request, refusal, client_ip=client_ip, now=now)
                 return _unauthorized(refusal)

@@ -43,4 +43,11 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('api_key', 'minute'), name='api_request_count_minute')],
             },
         ),
+        # The rate limit's counter is written by every API call: unlogged, its writes need no
+        # WAL and its commit no flush to disk (a PostgreSQL crash empties it, which only resets
+        # the minute's counts).
+        migrations.RunSQL(
+            "ALTER TABLE compliance_apikeyrequestcount SET UNLOGGED",
+            "ALTER TABLE compliance_apikeyrequestcount SET LOGGED",
+        ),
     ]
