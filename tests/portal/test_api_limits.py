@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -282,16 +283,12 @@ def test_slot_of_a_worker_whose_connection_died_is_free_again(cast, acme_key, se
     """A crashed worker's database session ends, and PostgreSQL releases its slot with it."""
     settings.API_UPLOADS_IN_FLIGHT_PER_KEY = 1
     api_key, token = acme_key
-    import psycopg
-
-    from portal.settings import DATABASES
-
-    database = DATABASES["default"]
+    database = connection.settings_dict
     other = psycopg.connect(
         host=database["HOST"],
         port=database["PORT"] or 5432,
         user=database["USER"],
-        dbname=connection.settings_dict["NAME"],
+        dbname=database["NAME"],
         autocommit=True,
     )
     other.execute(
