@@ -31,7 +31,7 @@ browser:
 	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "custodia: chromium is not installed; browser tests will be skipped"; fi; }
 
-# ruff, migrations check, and the whole pytest suite against real PostgreSQL, Redis and Celery.
+# ruff, bandit, migrations check, and the whole pytest suite against real PostgreSQL, Redis and Celery.
 test: install-dev browser
 	$(VPY) -m portal.localstack test $(PYTEST_ARGS)
 

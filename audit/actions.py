@@ -16,6 +16,7 @@ ACTION_CHOICES = [
     ("audit.chain_broken", "Audit chain verification failed"),
     ("demo.seeded", "Demo data seeded"),
     ("api.auth_failed", "API call refused: no usable API key"),
+    ("api.auth_failures_counted", "API calls refused: failed authentications counted in a window"),
     ("recording.ingested", "Recording ingested"),
     ("recording.ingest_refused", "Recording refused at ingest"),
     ("recording.viewed", "Recording details viewed (full customer number)"),

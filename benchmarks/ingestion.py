@@ -346,6 +346,7 @@ def diagnose(client, headers: dict, audio: bytes) -> list[str]:
     """200 more API requests with the ingestion's steps and every SQL statement timed."""
     from django.http.multipartparser import MultiPartParser
 
+    from compliance import api_limits
     from portal import api_auth, sql
     from recordings import api, crypto, storage
     from recordings.services import ingest
@@ -353,6 +354,12 @@ def diagnose(client, headers: dict, audio: bytes) -> list[str]:
     targets = [
         (api, "recording_ingest", "recording_ingest() (the service, all of it)"),
         (api_auth, "api_key_authenticate", "api_key_authenticate()"),
+        (
+            api_limits,
+            "api_call_admit",
+            "limits: api_call_admit() (rate, failures, slot: one statement)",
+        ),
+        (api_limits, "upload_slot_release", "limits: upload_slot_release()"),
         (MultiPartParser, "parse", "multipart parsing (request.FILES)"),
         (ingest, "_validate", "ingest: _validate() (purpose, number, consent)"),
         (ingest, "inspect_audio", "ingest: inspect_audio() (mutagen)"),
@@ -360,7 +367,6 @@ def diagnose(client, headers: dict, audio: bytes) -> list[str]:
         (ingest, "normalise_number", "ingest: normalise_number() (phonenumbers)"),
         (ingest, "decide", "ingest: decide() (retain_until)"),
         (sql, "insert_with_history", "portal.sql.insert_with_history() (row + history row)"),
-        (crypto, "encrypt_audio", "ingest: crypto.encrypt_audio()"),
         (crypto, "wrap_key", "ingest: crypto.wrap_key()"),
         (storage, "store_encrypted", "storage: store_encrypted() (write + fsync, own thread)"),
         (

@@ -396,3 +396,58 @@ class LegalHold(models.Model):
         return bool(
             self.customer_number or self.started_from or self.started_until or self.campaign
         )
+
+
+class ApiKeyRequestCount(models.Model):
+    """How many calls one API key made in one minute: the counter of the per-key rate limit
+    (API_RATE_LIMIT_PER_MINUTE), shared by every web process through PostgreSQL. Past minutes
+    are deleted by compliance.tasks.count_api_auth_failures."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "API key request count"
+        constraints = [
+            models.UniqueConstraint(fields=("api_key", "minute"), name="api_request_count_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} calls of API key {self.api_key_id} in the minute of {self.minute}"
+
+
+class ApiAuthFailureWindow(models.Model):
+    """Failed API authentications from one client address with one key prefix (empty for a
+    missing, malformed or unknown key) in one fixed window of API_AUTH_FAILURE_WINDOW_SECONDS.
+
+    The window's first failure is on the audit trail at once (`api.auth_failed`); the others are
+    only counted here, since the trail is append-only and one event per attempt would let anyone
+    without a key fill it. Once the window has closed, its count goes on the trail in one
+    `api.auth_failures_counted` event and the row is deleted, in one transaction: a count is
+    written exactly once, and a process that dies first leaves it here for the next writer."""
+
+    key_prefix = models.CharField(max_length=12, blank=True)
+    client_ip = models.CharField(max_length=45, blank=True)
+    window_start = models.DateTimeField()
+    # The tenant whose key was tried, so that its compliance officer sees the attempts.
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    count = models.PositiveIntegerField(default=0)
+    # Of `count`, those answered 429 without checking the key (past API_AUTH_FAILURE_LIMIT).
+    throttled = models.PositiveIntegerField(default=0)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "failed API authentications in a window"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("key_prefix", "client_ip", "window_start"), name="api_auth_failure_window"
+            )
+        ]
+        indexes = [models.Index(fields=("window_start",), name="api_auth_failure_closing")]
+
+    def __str__(self) -> str:
+        return f"{self.count} failed API authentications from {self.client_ip or 'unknown'}"

@@ -174,7 +174,7 @@ def api_key_revoke(*, actor, api_key: ApiKey) -> ApiKey:
 def _api_key_sql() -> str:
     # Column names from the models; the prefix is a parameter.
     return (
-        f"SELECT {sql.select_list(ApiKey, 'k')}, {sql.select_list(Tenant, 't')} "  # noqa: S608
+        f"SELECT {sql.select_list(ApiKey, 'k')}, {sql.select_list(Tenant, 't')} "  # noqa: S608  # nosec B608 # model columns
         "FROM compliance_apikey k JOIN compliance_tenant t ON t.id = k.tenant_id "
         "WHERE k.prefix = %s"
     )
@@ -194,13 +194,14 @@ def _api_key_with_tenant(prefix: str) -> ApiKey | None:
     return api_key
 
 
-def api_key_authenticate(token: str) -> ApiKey | None:
+def api_key_authenticate(token: str, *, candidate: ApiKey | None = None) -> ApiKey | None:
     """The usable key this bearer token belongs to, or None. Marks the key as used (at most once
-    a minute, so that a busy recorder does not rewrite the row on every call)."""
+    a minute, so that a busy recorder does not rewrite the row on every call). `candidate` is the
+    key of the token's prefix with its tenant, when the caller has read it already."""
     parts = (token or "").split("_", 2)
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
-    api_key = _api_key_with_tenant(parts[1])
+    api_key = candidate if candidate is not None else _api_key_with_tenant(parts[1])
     if api_key is None or api_key.revoked_at is not None:
         return None
     if not hmac.compare_digest(api_key.secret_hash, _secret_hash(token)):

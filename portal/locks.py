@@ -12,6 +12,9 @@ HOLD_NAMESPACE = 73_01  # placing a hold (exclusive) vs deleting recordings (sha
 PURGE_TENANT_NAMESPACE = 73_02  # one purge run per tenant at a time
 PURGE_RUN_NAMESPACE = 73_03  # held by a live purge run for its own id
 CONSENT_NAMESPACE = 73_04  # a caller's consent for a purpose: recording a decision vs an upload
+# Session-level, one per upload in flight: (namespace, API key id * UPLOAD_SLOT_SPAN + slot).
+UPLOAD_SLOT_NAMESPACE = 73_05
+UPLOAD_SLOT_SPAN = 64  # slots per key, at most (API_UPLOADS_IN_FLIGHT_PER_KEY < 64)
 
 
 def _execute(sql: str, key: tuple[int, int | str]) -> object:
@@ -41,6 +44,10 @@ def consent_lock(tenant_id: int, customer_number: str, purpose_id: int) -> None:
         "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
         (CONSENT_NAMESPACE, f"{tenant_id}|{customer_number}|{purpose_id}"),
     )
+
+
+def upload_slot_key(api_key_id: int, slot: int) -> int:
+    return api_key_id * UPLOAD_SLOT_SPAN + slot
 
 
 def try_session_lock(namespace: int, key: int) -> bool:

@@ -187,6 +187,31 @@ for _name, _values in (
         if _length != 32:
             raise ImproperlyConfigured(f"{_name} must be 32 random bytes in base64")
 RECORDINGS_MAX_UPLOAD_BYTES = env.int("RECORDINGS_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# An upload larger than this is spooled to a temporary file as it arrives (Django's default,
+# stated because ingestion relies on it): the service then reads it in pieces, never whole.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# API limits (compliance/api_limits.py), shared by every web process through PostgreSQL.
+# Calls per minute per API key: a recorder pushing 100 recordings/s at its peak makes 6,000, plus
+# its consent and do-not-call calls; 0 turns the limit off.
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=20_000)
+# Uploads in flight per API key at once (1 to 63), each holding a web worker while its body
+# arrives: the next is answered 429 at once. 100 uploads/s of ~50 ms each keep ~5 in flight.
+API_UPLOADS_IN_FLIGHT_PER_KEY = env.int("API_UPLOADS_IN_FLIGHT_PER_KEY", default=16)
+# Failed authentications per key prefix and client address in one window before that prefix is
+# answered 429 from that address, without any key check, until the window ends. The window's
+# first failure is on the audit trail at once, its count when it has closed.
+API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
+API_AUTH_FAILURE_WINDOW_SECONDS = env.int("API_AUTH_FAILURE_WINDOW_SECONDS", default=300)
+for _name, _value, _low, _high in (
+    ("API_RATE_LIMIT_PER_MINUTE", API_RATE_LIMIT_PER_MINUTE, 0, 10**9),
+    ("API_UPLOADS_IN_FLIGHT_PER_KEY", API_UPLOADS_IN_FLIGHT_PER_KEY, 1, 63),
+    ("API_AUTH_FAILURE_LIMIT", API_AUTH_FAILURE_LIMIT, 1, 10**9),
+    ("API_AUTH_FAILURE_WINDOW_SECONDS", API_AUTH_FAILURE_WINDOW_SECONDS, 1, 86_400),
+):
+    if not _low <= _value <= _high:
+        raise ImproperlyConfigured(f"{_name} must be between {_low} and {_high}")
+
 # How long a stated purpose grants access to one recording.
 LISTENING_GRANT_MINUTES = env.int("LISTENING_GRANT_MINUTES", default=15)
 
@@ -349,6 +374,12 @@ CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {
         "task": "audit.tasks.verify_audit_chain",
         "schedule": crontab(hour=3, minute=30),
+    },
+    # Every 5 minutes: the counts of closed windows of failed API authentications go on the
+    # trail (those no later failure has written yet), and the rate limit's past minutes go.
+    "count-api-auth-failures": {
+        "task": "compliance.tasks.count_api_auth_failures",
+        "schedule": 300,
     },
     # Weekly, Sunday night: every stored recording still decrypts to the audio ingested.
     "verify-recording-integrity": {

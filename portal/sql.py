@@ -95,7 +95,7 @@ def _insert_sql(model: type[Model], conflict: tuple[str, ...]) -> tuple[str, tup
     fields = tuple(field for field in _fields(model) if field is not pk)
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # nosec B608 # model metadata
     if conflict:
         target = ", ".join(quote(model._meta.get_field(name).column) for name in conflict)
         sql += f" ON CONFLICT ({target}) DO NOTHING"
@@ -126,7 +126,7 @@ def _insert_with_history_sql(
         f"WITH inserted AS ({insert_sql.rsplit(' RETURNING ', 1)[0]} RETURNING *) "
         f"INSERT INTO {quote(history_model._meta.db_table)} ({', '.join(columns)}) "
         f"SELECT {', '.join(values)} FROM inserted "
-        f"RETURNING {quote(model._meta.pk.column)}"
+        f"RETURNING {quote(model._meta.pk.column)}"  # nosec B608 # model metadata
     )
     return sql, fields, tuple(own)
 

@@ -76,7 +76,7 @@ def recording_body(result: IngestResult) -> dict[str, object]:
     }
 
 
-@api_key_required
+@api_key_required(upload=True)
 def recordings_create(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         response = api_error("only POST is allowed here", field="method", status=405)
@@ -110,12 +110,13 @@ def recordings_create(request: HttpRequest) -> HttpResponse:
             field="audio",
         )
         return _refuse(request, refusal, fields)
-    # The parser has spooled the file (to disk when large); it is not read into memory if too big.
+    # The parser has spooled the file to disk when larger than FILE_UPLOAD_MAX_MEMORY_SIZE; the
+    # service reads it from there in pieces, so no upload is ever whole in memory.
     if upload.size > limit:
         return _refuse(request, _too_large(limit), fields)
     try:
         result = recording_ingest(
-            tenant=request.tenant, api_key=request.api_key, audio=upload.read(), fields=fields
+            tenant=request.tenant, api_key=request.api_key, audio=upload, fields=fields
         )
     except IngestRefused as refusal:
         return api_error(refusal.message, field=refusal.field, status=refusal.status)

@@ -16,10 +16,13 @@ import base64
 import binascii
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
@@ -27,6 +30,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 AUDIO_MAGIC = b"CSTDA1"  # file format: magic, 12-byte nonce, ciphertext with its 16-byte tag
 NONCE_BYTES = 12
+TAG_BYTES = 16
+CHUNK_BYTES = 1 << 20  # what a streamed encryption holds at once
 
 
 class DecryptionFailed(Exception):
@@ -88,6 +93,26 @@ def encrypt_audio(data_key: bytes, plain: bytes, *, tenant_id: int, storage_name
     nonce = os.urandom(NONCE_BYTES)
     aad = _associated_data("audio", tenant_id, storage_name)
     return AUDIO_MAGIC + nonce + AESGCM(data_key).encrypt(nonce, plain, aad)
+
+
+def encrypted_size(plain_size: int) -> int:
+    return len(AUDIO_MAGIC) + NONCE_BYTES + plain_size + TAG_BYTES
+
+
+def encrypt_audio_chunks(
+    data_key: bytes, source: BinaryIO, *, tenant_id: int, storage_name: str
+) -> Iterator[bytes]:
+    """The same file as `encrypt_audio`, produced piece by piece from a binary file read from
+    its start, so that a large upload is never whole in memory. AES-GCM is a stream cipher with
+    its tag at the end: the pieces joined are byte for byte what AESGCM.encrypt returns."""
+    nonce = os.urandom(NONCE_BYTES)
+    encryptor = Cipher(algorithms.AES(data_key), modes.GCM(nonce)).encryptor()
+    encryptor.authenticate_additional_data(_associated_data("audio", tenant_id, storage_name))
+    yield AUDIO_MAGIC + nonce
+    source.seek(0)
+    while chunk := source.read(CHUNK_BYTES):
+        yield encryptor.update(chunk)
+    yield encryptor.finalize() + encryptor.tag
 
 
 def decrypt_audio(data_key: bytes, blob: bytes, *, tenant_id: int, storage_name: str) -> bytes:

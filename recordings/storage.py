@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.core.files.utils import validate_file_name
 from django.utils._os import safe_makedirs
@@ -60,8 +62,46 @@ def new_storage_name(tenant_id: int, started_at: datetime) -> str:
     return f"{tenant_id}/{started_at:%Y/%m}/{uuid.uuid4().hex}.cstd"
 
 
-def store_encrypted(name: str, blob: bytes) -> str:
-    saved = recordings_storage().save(name, ContentFile(blob))
+class ChunkedContent(File):
+    """Content produced piece by piece (an encryption in progress) for Storage.save: `chunks()`
+    for the file system storages, `read()` for those that read a file object (S3's)."""
+
+    def __init__(self, pieces: Iterable[bytes], size: int, name: str):
+        super().__init__(None, name)
+        self._pieces = iter(pieces)
+        self._buffer = b""
+        self.size = size
+
+    def chunks(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        if self._buffer:
+            yield self._buffer
+            self._buffer = b""
+        yield from self._pieces
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            self._buffer += piece
+        if size < 0:
+            size = len(self._buffer)
+        taken, self._buffer = self._buffer[:size], self._buffer[size:]
+        return taken
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise io.UnsupportedOperation("produced once, from its start")
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def store_encrypted(name: str, blob: bytes | ChunkedContent) -> str:
+    content = blob if isinstance(blob, ChunkedContent) else ContentFile(blob)
+    saved = recordings_storage().save(name, content)
     if saved != name:  # uuid names never collide; a renamed file would break the AAD binding
         recordings_storage().delete(saved)
         raise RuntimeError(f"storage renamed {name} to {saved}")
@@ -74,7 +114,7 @@ class StoringInBackground:
     of preceding it. The caller must `wait()` before the row that points at the file commits, and
     `discard()` the file if that row does not commit."""
 
-    def __init__(self, name: str, blob: bytes):
+    def __init__(self, name: str, blob: bytes | ChunkedContent):
         self.name = name
         self._error: BaseException | None = None
         self._thread = threading.Thread(
@@ -82,7 +122,7 @@ class StoringInBackground:
         )
         self._thread.start()
 
-    def _store(self, blob: bytes) -> None:
+    def _store(self, blob: bytes | ChunkedContent) -> None:
         try:
             store_encrypted(self.name, blob)
         except BaseException as error:  # handed to the caller by wait()

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
@@ -31,7 +33,7 @@ from portal.null_characters import storable_values, unstorable
 from .. import crypto
 from ..audio import AudioRejected, inspect_audio
 from ..models import RECORDING_HISTORY, DeletionReason, Direction, Recording, Status
-from ..storage import StoringInBackground, new_storage_name
+from ..storage import ChunkedContent, StoringInBackground, new_storage_name
 from .purge import call_id_hash, next_run_date
 
 logger = logging.getLogger(__name__)
@@ -99,7 +101,7 @@ SELECT p.*, {policy_columns}, erased.deleted_at, erased.reason
     ON rp.purpose_id = p.id AND rp.active
    AND (rp.tenant_id = %(tenant)s OR rp.tenant_id IS NULL)
   LEFT JOIN erased ON true
-"""  # noqa: S608 - column names from the models
+"""  # noqa: S608  # nosec B608 # column names from the models
 
 
 def _lookup(tenant: Tenant, code: str, call_id: str):
@@ -305,10 +307,12 @@ def _discard_quietly(storing: StoringInBackground) -> None:
 
 
 def recording_ingest(
-    *, tenant: Tenant, api_key: ApiKey | None, audio: bytes, fields: dict[str, object]
+    *, tenant: Tenant, api_key: ApiKey | None, audio: bytes | BinaryIO, fields: dict[str, object]
 ) -> IngestResult:
     """Register one call. The same call id with the same audio again returns the existing
-    recording (idempotent); with other audio it is refused with a 409."""
+    recording (idempotent); with other audio it is refused with a 409. `audio` is the bytes, or
+    a seekable binary file (the API's upload, spooled to disk when large), which is then read in
+    pieces, never whole: inspected, hashed, and encrypted on its way to storage."""
     try:
         return _ingest(tenant=tenant, api_key=api_key, audio=audio, fields=fields)
     except IngestRefused as refusal:
@@ -317,20 +321,24 @@ def recording_ingest(
 
 
 def _ingest(
-    *, tenant: Tenant, api_key: ApiKey | None, audio: bytes, fields: dict[str, object]
+    *, tenant: Tenant, api_key: ApiKey | None, audio: bytes | BinaryIO, fields: dict[str, object]
 ) -> IngestResult:
     valid = _validate(tenant, fields)
-    if len(audio) > settings.RECORDINGS_MAX_UPLOAD_BYTES:
+    source = io.BytesIO(audio) if isinstance(audio, bytes | bytearray) else audio
+    size = source.seek(0, io.SEEK_END)
+    source.seek(0)
+    if size > settings.RECORDINGS_MAX_UPLOAD_BYTES:
         raise IngestRefused(
             f"the audio is larger than {settings.RECORDINGS_MAX_UPLOAD_BYTES} bytes",
             field="audio",
             status=413,
         )
     try:
-        info = inspect_audio(audio)
+        info = inspect_audio(source)
     except AudioRejected as error:
         raise IngestRefused(str(error), field="audio", status=415) from error
-    sha256 = hashlib.sha256(audio).hexdigest()
+    source.seek(0)
+    sha256 = hashlib.file_digest(source, "sha256").hexdigest()
     _refuse_erased(valid.call_id, valid.erased)
     decision = decide(
         valid.policies, purpose=valid.purpose, tenant=tenant, started_at=valid.started_at
@@ -338,7 +346,13 @@ def _ingest(
     master = crypto.current_master_key()
     data_key = crypto.new_data_key()
     storage_name = new_storage_name(tenant.pk, valid.started_at)
-    blob = crypto.encrypt_audio(data_key, audio, tenant_id=tenant.pk, storage_name=storage_name)
+    blob = ChunkedContent(
+        crypto.encrypt_audio_chunks(
+            data_key, source, tenant_id=tenant.pk, storage_name=storage_name
+        ),
+        size=crypto.encrypted_size(size),
+        name=storage_name,
+    )
     wrapped = crypto.wrap_key(
         data_key, master=master, tenant_id=tenant.pk, storage_name=storage_name
     )
@@ -356,7 +370,7 @@ def _ingest(
         legal_basis=valid.purpose.legal_basis,
         retention_policy_id=decision.policy_id,
         retain_until=decision.retain_until,
-        size_bytes=len(audio),
+        size_bytes=size,
         content_type=info.content_type,
         audio_sha256=sha256,
         storage_name=storage_name,
@@ -390,7 +404,7 @@ def _ingest(
                     extra={
                         "api_key": api_key.prefix if api_key else "",
                         "sha256": sha256,
-                        "size_bytes": len(audio),
+                        "size_bytes": size,
                         "retain_until": decision.retain_until.isoformat(),
                         "retention_policy": decision.policy_id,
                         **({"warnings": list(warnings)} if warnings else {}),

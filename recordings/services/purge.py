@@ -916,7 +916,7 @@ class _Progress:
 
 
 _PROGRESS_SQL = (
-    f"UPDATE {PurgeRun._meta.db_table} SET purged = purged + %s, "  # noqa: S608 (a model's table)
+    f"UPDATE {PurgeRun._meta.db_table} SET purged = purged + %s, "  # noqa: S608  # nosec B608 # a model's table
     "files_removed = files_removed + %s, failed = failed + %s WHERE id = %s"
 )
 

@@ -1,0 +1,231 @@
+"""The API's limits, kept in PostgreSQL so that every web process and machine shares them.
+
+- Failed authentications are counted per key prefix and client address in fixed windows of
+  API_AUTH_FAILURE_WINDOW_SECONDS (compliance.models.ApiAuthFailureWindow). Past
+  API_AUTH_FAILURE_LIMIT in a window, that prefix from that address is answered 429 before any
+  key check, until the window ends.
+- A usable key may make API_RATE_LIMIT_PER_MINUTE calls per minute (ApiKeyRequestCount).
+- A key may have API_UPLOADS_IN_FLIGHT_PER_KEY uploads in flight: each holds one of that many
+  session-level advisory locks, taken without waiting and released when the request ends; a
+  worker that dies loses its database session, and PostgreSQL releases its slot with it.
+
+Why PostgreSQL rather than Redis or Django's cache: the portal always has PostgreSQL, while
+`make run` has no Redis (its broker is the file system); Django's cache increments are a read and a
+write (not atomic) everywhere but in Redis; and a slot must be freed when the process holding it
+dies, which a database session gives for free. Every API call pays one statement for all of it
+(`api_call_admit`, which also reads the key and its tenant for the key check), the uploads one
+more to release their slot.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from audit.models import Outcome
+from audit.services import event_record
+from portal import locks, sql
+
+from .models import ApiKey, Tenant
+from .services import _secret_hash
+
+# The bucket of a missing, malformed or unknown key: such failures are collapsed per address
+# whatever prefix they claim, so that a stream of made-up prefixes is one burst, not many.
+NO_KEY = ""
+
+_ADMIT_SQL_TEMPLATE = """
+WITH failures AS (
+    SELECT w.count, w.key_prefix
+      FROM compliance_apiauthfailurewindow w
+     WHERE w.client_ip = %(client_ip)s AND w.window_start = %(window)s
+       AND w.key_prefix IN (%(prefix)s, '')
+     ORDER BY w.count DESC
+     LIMIT 1
+), usable AS (
+    SELECT k.id
+      FROM compliance_apikey k
+     WHERE k.prefix = %(prefix)s AND k.secret_hash = %(secret_hash)s AND k.revoked_at IS NULL
+       AND coalesce((SELECT count FROM failures), 0) < %(failure_limit)s
+), hit AS (
+    INSERT INTO compliance_apikeyrequestcount AS c (api_key_id, minute, count)
+    SELECT id, %(minute)s, 1 FROM usable
+        ON CONFLICT (api_key_id, minute) DO UPDATE SET count = c.count + 1
+    RETURNING c.api_key_id, c.count
+)
+SELECT coalesce((SELECT count FROM failures), 0), (SELECT key_prefix FROM failures),
+       hit.api_key_id, hit.count,
+       CASE WHEN hit.count <= %(rate_limit)s THEN (
+           SELECT slot FROM generate_series(1, %(slots)s) slot
+            WHERE pg_try_advisory_lock(%(namespace)s, (hit.api_key_id * %(slot_span)s + slot)::int)
+            LIMIT 1)
+       END,
+       {key_columns}, {tenant_columns}
+  FROM (SELECT 1) one
+  LEFT JOIN hit ON true
+  LEFT JOIN compliance_apikey k ON k.id = hit.api_key_id
+  LEFT JOIN compliance_tenant t ON t.id = k.tenant_id
+"""
+
+_FAILURE_SQL = """
+INSERT INTO compliance_apiauthfailurewindow AS w
+       (key_prefix, client_ip, window_start, tenant_id, count, throttled, first_failed_at,
+        last_failed_at)
+VALUES (%(prefix)s, %(client_ip)s, %(window)s, %(tenant)s, 1, %(throttled)s, %(now)s, %(now)s)
+    ON CONFLICT (key_prefix, client_ip, window_start) DO UPDATE
+   SET count = w.count + 1, throttled = w.throttled + excluded.throttled,
+       last_failed_at = excluded.last_failed_at
+RETURNING w.count
+"""
+
+_CLOSED_COLUMNS = (
+    "key_prefix, client_ip, window_start, tenant_id, count, throttled, first_failed_at, "
+    "last_failed_at"
+)
+
+
+def window_start(now: datetime, seconds: int) -> datetime:
+    """The start of the fixed window of `seconds` holding `now` (the same in every process)."""
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def seconds_left(now: datetime, start: datetime, seconds: int) -> int:
+    """For Retry-After: whole seconds until the window ends, at least 1."""
+    return max(1, math.ceil((start + timedelta(seconds=seconds) - now).total_seconds()))
+
+
+@functools.cache
+def _admit_sql() -> str:
+    return _ADMIT_SQL_TEMPLATE.format(
+        key_columns=sql.select_list(ApiKey, "k"), tenant_columns=sql.select_list(Tenant, "t")
+    )
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the one statement run before the key check found."""
+
+    failures: int  # failed authentications of this prefix (or of no key) from this address
+    failing_prefix: str | None  # the bucket holding them
+    api_key_id: int | None  # the usable key the token is, if it is one
+    calls: int | None  # this minute's calls of that key, counting this one
+    upload_slot: int | None  # the slot taken for this upload, if any
+    api_key: ApiKey | None  # that key with its tenant, read in the same statement
+
+
+def api_call_admit(
+    *, prefix: str, token: str, client_ip: str, upload: bool, now: datetime
+) -> Admission:
+    """Count this call against its key's minute (when the token is a usable key's and its address
+    is not throttled), and take an upload slot when it is an upload within the rate limit. The
+    token's hash only picks the counter: the key check itself is api_key_authenticate's."""
+    slots = settings.API_UPLOADS_IN_FLIGHT_PER_KEY if upload else 0
+    with sql.prepared_cursor() as cursor:
+        cursor.execute(
+            _admit_sql(),
+            {
+                "client_ip": client_ip,
+                "window": window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS),
+                "prefix": prefix,
+                "secret_hash": _secret_hash(token) if token else "",
+                "failure_limit": settings.API_AUTH_FAILURE_LIMIT,
+                "minute": window_start(now, 60),
+                "rate_limit": settings.API_RATE_LIMIT_PER_MINUTE or 2**31 - 1,  # 0: no limit
+                "slots": slots,
+                "namespace": locks.UPLOAD_SLOT_NAMESPACE,
+                "slot_span": locks.UPLOAD_SLOT_SPAN,
+            },
+        )
+        row = cursor.fetchone()
+    api_key = None
+    if row[2] is not None:
+        split = 5 + sql.column_count(ApiKey)
+        api_key = sql.from_row(ApiKey, row[5:split])
+        api_key.tenant = sql.from_row(Tenant, row[split:])
+    return Admission(*row[:5], api_key)
+
+
+def upload_slot_release(api_key_id: int, slot: int) -> None:
+    """Give the slot back. If the connection is gone, so is the session that held the slot."""
+    locks.release_session_lock(locks.UPLOAD_SLOT_NAMESPACE, locks.upload_slot_key(api_key_id, slot))
+
+
+def api_auth_failure_count(
+    *, prefix: str, client_ip: str, tenant_id: int | None, throttled: bool, now: datetime
+) -> int:
+    """Count one failed (or, past the limit, throttled) authentication in its window; the count
+    so far, this one included. Runs inside the caller's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FAILURE_SQL,
+            {
+                "prefix": prefix,
+                "client_ip": client_ip,
+                "window": window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS),
+                "tenant": tenant_id,
+                "throttled": int(throttled),
+                "now": now,
+            },
+        )
+        return cursor.fetchone()[0]
+
+
+@transaction.atomic
+def api_auth_failures_summarise(
+    *, now: datetime, prefix: str | None = None, client_ip: str | None = None
+) -> tuple[int, int]:
+    """Put the count of every closed window on the trail (of one bucket, or of all), once: the
+    rows are deleted in the transaction that writes their events, so a concurrent summariser
+    finds them gone. A window of one failure needs no count: its `api.auth_failed` event says it
+    all. Returns (windows counted, failures in them)."""
+    current = window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS)
+    where, params = ["window_start < %s"], [current]
+    if prefix is not None:
+        where.append("key_prefix = %s AND client_ip = %s")
+        params += [prefix, client_ip]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM compliance_apiauthfailurewindow WHERE {' AND '.join(where)} "  # noqa: S608  # nosec B608 # constant conditions
+            f"RETURNING {_CLOSED_COLUMNS}",
+            params,
+        )
+        closed = sorted(cursor.fetchall(), key=lambda row: (row[2], row[0], row[1]))
+    windows = failures = 0
+    for key_prefix, address, start, tenant_id, count, throttled, first, last in closed:
+        if count < 2:
+            continue
+        windows, failures = windows + 1, failures + count
+        event_record(
+            action="api.auth_failures_counted",
+            tenant=tenant_id,
+            outcome=Outcome.DENIED,
+            target_type="compliance.apikey" if key_prefix else "",
+            target_label=f"API key {key_prefix}" if key_prefix else "",
+            extra={
+                "field": "Authorization",
+                "api_key": key_prefix,
+                "client_ip": address,
+                "count": count,
+                "throttled": throttled,
+                "window_start": start.isoformat(),
+                "window_seconds": settings.API_AUTH_FAILURE_WINDOW_SECONDS,
+                "first_failed_at": first.isoformat(),
+                "last_failed_at": last.isoformat(),
+            },
+        )
+    return windows, failures
+
+
+def api_request_counts_prune(*, now: datetime) -> int:
+    """Forget the rate limit's past minutes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM compliance_apikeyrequestcount WHERE minute < %s",
+            [window_start(now, 60) - timedelta(minutes=1)],
+        )
+        return cursor.rowcount

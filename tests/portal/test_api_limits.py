@@ -1,0 +1,301 @@
+"""The API's limits (portal/api_auth.py): failed authentications collapsed into one event per
+burst and throttled per key prefix and address, a rate limit per key, and a cap on the uploads
+a key has in flight."""
+
+from __future__ import annotations
+
+import socket
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from compliance import tasks
+from compliance.services import api_key_create
+from portal import locks
+from recordings.models import Recording
+
+from ..audio import tone_wav
+
+URL = "/api/v1/recordings"
+
+
+def _call(call_id: str = "call-001") -> dict:
+    return {
+        "call_id": call_id,
+        "direction": "inbound",
+        "started_at": (timezone.now() - timedelta(hours=1)).isoformat(),
+        "customer_number": "+33 6 12 34 56 78",
+        "purpose": "quality",
+        "audio": SimpleUploadedFile("call.wav", tone_wav(0.2), content_type="audio/wav"),
+    }
+
+
+def push(client: Client, token: str, *, call_id: str = "call-001", address: str = "127.0.0.1"):
+    return client.post(
+        URL, _call(call_id), headers={"Authorization": f"Bearer {token}"}, REMOTE_ADDR=address
+    )
+
+
+@pytest.fixture
+def acme_key(cast):
+    return api_key_create(actor=cast.alice, tenant=cast.acme, name="Genesys recorder")
+
+
+def _wrong(api_key) -> str:
+    return f"cst_{api_key.prefix}_guessed-secret"
+
+
+def _failure_events():
+    return AuditEvent.objects.filter(action="api.auth_failed")
+
+
+def _summaries():
+    return AuditEvent.objects.filter(action="api.auth_failures_counted")
+
+
+def _wait_for_a_fresh_window(seconds: int) -> None:
+    """Start a test at the beginning of a fixed window, so that it does not straddle two (short
+    windows are waited for; a long one only when it is about to end)."""
+    if seconds <= 3 or time.time() % seconds > seconds - 5:
+        time.sleep(seconds - time.time() % seconds + 0.05)
+
+
+# Failed authentications ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_burst_of_failed_authentications_leaves_one_event_then_one_count(cast, acme_key, settings):
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 3
+    settings.API_AUTH_FAILURE_LIMIT = 1000
+    _wait_for_a_fresh_window(3)
+    api_key, _ = acme_key
+    client = Client()
+    for _ in range(20):
+        assert push(client, _wrong(api_key)).status_code == 401
+    first = _failure_events().get()
+    assert first.tenant_id == cast.acme.pk
+    assert first.extra["api_key"] == api_key.prefix
+    assert not _summaries().exists()
+
+    time.sleep(3 - time.time() % 3 + 0.05)
+    # The next failure after the window has closed writes the closed window's count.
+    assert push(client, _wrong(api_key)).status_code == 401
+    summary = _summaries().get()
+    assert summary.tenant_id == cast.acme.pk
+    assert summary.outcome == "denied"
+    assert summary.extra["count"] == 20
+    assert summary.extra["api_key"] == api_key.prefix
+    assert summary.extra["client_ip"] == "127.0.0.1"
+    assert _failure_events().count() == 2  # the new window's first failure
+
+
+@pytest.mark.django_db
+def test_closed_window_is_counted_by_the_periodic_task_without_a_further_failure(
+    cast, acme_key, settings
+):
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 3
+    settings.API_AUTH_FAILURE_LIMIT = 1000
+    _wait_for_a_fresh_window(3)
+    api_key, _ = acme_key
+    for _ in range(5):
+        push(Client(), _wrong(api_key))
+    assert tasks.count_api_auth_failures()["windows"] == 0  # still open
+    time.sleep(3 - time.time() % 3 + 0.05)
+
+    assert tasks.count_api_auth_failures() == {"windows": 1, "failures": 5}
+    assert _summaries().get().extra["count"] == 5
+    # Written once: a second run, or a later failure, does not count the window again.
+    assert tasks.count_api_auth_failures() == {"windows": 0, "failures": 0}
+    push(Client(), _wrong(api_key))
+    assert _summaries().count() == 1
+
+
+@pytest.mark.django_db
+def test_a_single_failure_needs_no_summary(cast, acme_key, settings):
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 2
+    _wait_for_a_fresh_window(2)
+    push(Client(), _wrong(acme_key[0]))
+    time.sleep(2 - time.time() % 2 + 0.05)
+    tasks.count_api_auth_failures()
+    assert not _summaries().exists()
+    assert _failure_events().count() == 1
+
+
+@pytest.mark.django_db
+def test_unknown_keys_are_collapsed_per_address_whatever_their_prefix(cast, settings):
+    settings.API_AUTH_FAILURE_LIMIT = 1000
+    for index in range(20):
+        push(Client(), f"cst_{index:08x}_madeup")
+    assert _failure_events().count() == 1
+
+
+@pytest.mark.django_db
+def test_past_the_limit_the_answer_is_429_before_any_key_check(cast, acme_key, settings):
+    settings.API_AUTH_FAILURE_LIMIT = 5
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 300
+    _wait_for_a_fresh_window(300)
+    api_key, token = acme_key
+    client = Client()
+    for _ in range(5):
+        assert push(client, _wrong(api_key)).status_code == 401
+
+    # Even the right secret is not checked from this address for this key now.
+    blocked = push(client, token)
+    assert blocked.status_code == 429
+    assert blocked.json()["field"] == "Authorization"
+    assert 0 < int(blocked["Retry-After"]) <= 300
+    assert not Recording.objects.exists()
+    # The recorder at another address is not affected.
+    assert push(client, token, address="192.0.2.7").status_code == 201
+    assert _failure_events().count() == 1
+
+
+# Rate limit per key -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_key_over_its_rate_limit_gets_429_with_retry_after(cast, acme_key, settings):
+    settings.API_RATE_LIMIT_PER_MINUTE = 3
+    _wait_for_a_fresh_window(60)
+    _, token = acme_key
+    client = Client()
+    for index in range(3):
+        assert push(client, token, call_id=f"call-{index}").status_code == 201
+
+    refused = push(client, token, call_id="call-3")
+    assert refused.status_code == 429
+    assert refused.json() == {
+        "error": "this API key made more than 3 calls in this minute; retry after the time given "
+        "in Retry-After",
+        "field": "Authorization",
+    }
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert Recording.objects.count() == 3
+    # Another tenant's key has its own budget.
+    _, globex_token = api_key_create(actor=cast.erin, tenant=cast.globex, name="Globex recorder")
+    assert push(client, globex_token, call_id="call-3").status_code == 201
+
+
+# Uploads in flight per key ------------------------------------------------------------------
+
+
+def _upload_slots_held() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s",
+            [locks.UPLOAD_SLOT_NAMESPACE],
+        )
+        return cursor.fetchone()[0]
+
+
+def _open_upload(address: tuple[str, int], token: str, call_id: str) -> tuple[socket.socket, bytes]:
+    """Send an upload's headers and the first half of its body; return the socket and the rest."""
+    data = _call(call_id)
+    body = encode_multipart(BOUNDARY, data)
+    head = (
+        f"POST {URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: {MULTIPART_CONTENT}\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    sock = socket.create_connection(address, timeout=30)
+    half = len(body) // 2
+    sock.sendall(head + body[:half])
+    return sock, body[half:]
+
+
+def _answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    sock.close()
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+def _wait_for_slots(count: int) -> None:
+    deadline = time.monotonic() + 20
+    while _upload_slots_held() != count:
+        assert time.monotonic() < deadline, f"{_upload_slots_held()} upload slots held"
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_upload_more_than_a_key_may_have_in_flight_is_refused_at_once(
+    cast, live_server, settings, recordings_dir
+):
+    settings.API_UPLOADS_IN_FLIGHT_PER_KEY = 2
+    _, token = api_key_create(actor=cast.alice, tenant=cast.acme, name="Genesys recorder")
+    parsed = urlsplit(live_server.url)
+    address = (parsed.hostname, parsed.port)
+
+    # Two uploads in flight: their bodies are half sent, so both hold a slot while reading.
+    first = _open_upload(address, token, "call-1")
+    second = _open_upload(address, token, "call-2")
+    _wait_for_slots(2)
+
+    # The third is answered at once, without waiting for either of the others.
+    third, rest = _open_upload(address, token, "call-3")
+    third.sendall(rest)
+    status, headers, body = _answer(third)
+    assert status == 429
+    assert headers["retry-after"] == "1"
+    assert b'"field": "Authorization"' in body
+
+    for sock, rest in (first, second):
+        sock.sendall(rest)
+    assert [_answer(sock)[0] for sock, _ in (first, second)] == [201, 201]
+    # Nothing of the refused upload was written; every slot was given back.
+    assert sorted(Recording.objects.values_list("call_id", flat=True)) == ["call-1", "call-2"]
+    assert len([path for path in recordings_dir.rglob("*") if path.is_file()]) == 2
+    _wait_for_slots(0)
+
+
+@pytest.mark.django_db
+def test_upload_slot_is_given_back_when_the_upload_is_refused(cast, acme_key, settings):
+    settings.API_UPLOADS_IN_FLIGHT_PER_KEY = 1
+    _, token = acme_key
+    client = Client()
+    data = _call("call-1")
+    data["audio"] = SimpleUploadedFile("call.wav", b"not audio", content_type="audio/wav")
+    refused = client.post(URL, data, headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 415
+    assert _upload_slots_held() == 0
+    assert push(client, token, call_id="call-2").status_code == 201
+    assert _upload_slots_held() == 0
+
+
+@pytest.mark.django_db
+def test_slot_of_a_worker_whose_connection_died_is_free_again(cast, acme_key, settings):
+    """A crashed worker's database session ends, and PostgreSQL releases its slot with it."""
+    settings.API_UPLOADS_IN_FLIGHT_PER_KEY = 1
+    api_key, token = acme_key
+    database = connection.settings_dict
+    other = psycopg.connect(
+        host=database["HOST"],
+        port=database["PORT"] or 5432,
+        user=database["USER"],
+        dbname=database["NAME"],
+        autocommit=True,
+    )
+    other.execute(
+        "SELECT pg_advisory_lock(%s, %s)",
+        [locks.UPLOAD_SLOT_NAMESPACE, locks.upload_slot_key(api_key.pk, 1)],
+    )
+    assert push(Client(), token).status_code == 429
+    other.close()
+    _wait_for_slots(0)
+    assert push(Client(), token).status_code == 201
