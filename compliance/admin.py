@@ -10,7 +10,6 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import CappedCountPaginator
 from audit.services import customer_number_searched
@@ -18,6 +17,7 @@ from portal.null_characters import RefuseNulInQueryStringAdmin
 from portal.tenancy import (
     TenantListFilter,
     TenantScopedAdmin,
+    TenantScopedHistoryAdmin,
     member_tenant_ids,
     viewer_tenant_ids,
 )
@@ -152,7 +152,7 @@ class CustodiaGroupAdmin(RefuseNulInQueryStringAdmin, GroupAdmin):
 
 
 @admin.register(Purpose)
-class PurposeAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
+class PurposeAdmin(TenantScopedHistoryAdmin):
     platform_rows_visible = True
     list_display = ("name", "code", "legal_basis", "requires_consent", "scope_label", "active")
     list_filter = ("legal_basis", "requires_consent", "active")
@@ -164,7 +164,7 @@ class PurposeAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
 
 
 @admin.register(RetentionPolicy)
-class RetentionPolicyAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
+class RetentionPolicyAdmin(TenantScopedHistoryAdmin):
     platform_rows_visible = True
     list_display = (
         "name",
