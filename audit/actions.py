@@ -9,6 +9,7 @@ ACTION_CHOICES = [
     ("audit.chain_broken", "Audit chain verification failed"),
     ("demo.seeded", "Demo data seeded"),
     ("api.auth_failed", "API call refused: no usable API key"),
+    ("admin.lookup_refused", "List filter refused: not one the list offers (a field lookup probe)"),
     ("recording.ingested", "Recording ingested"),
     ("recording.ingest_refused", "Recording refused at ingest"),
     ("recording.viewed", "Recording details viewed (full customer number)"),

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 
 from audit.admin import CappedCountPaginator
 from audit.services import customer_number_searched
+from portal.admin_lookups import DeclaredLookupsOnlyAdmin
 from portal.null_characters import RefuseNulInQueryStringAdmin
 from portal.tenancy import (
     TenantListFilter,
@@ -126,7 +127,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class CustodiaUserAdmin(RefuseNulInQueryStringAdmin, UserAdmin):
+class CustodiaUserAdmin(DeclaredLookupsOnlyAdmin, RefuseNulInQueryStringAdmin, UserAdmin):
     """Platform operators manage accounts; the page links to what this person accessed. Its
     queryset also answers the person pickers of memberships (autocomplete)."""
 
@@ -147,8 +148,8 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class CustodiaGroupAdmin(RefuseNulInQueryStringAdmin, GroupAdmin):
-    """Django's, refusing a NUL in the query string like every admin of the portal."""
+class CustodiaGroupAdmin(DeclaredLookupsOnlyAdmin, RefuseNulInQueryStringAdmin, GroupAdmin):
+    """Django's, with the query string guarded like every admin of the portal."""
 
 
 @admin.register(Purpose)

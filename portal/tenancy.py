@@ -25,6 +25,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponseNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
 
+from .admin_lookups import DeclaredLookupsOnlyAdmin
 from .null_characters import RefuseNulInQueryStringAdmin
 
 
@@ -84,7 +85,7 @@ class TenantListFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
 
-class TenantScopedAdmin(RefuseNulInQueryStringAdmin, admin.ModelAdmin):
+class TenantScopedAdmin(DeclaredLookupsOnlyAdmin, RefuseNulInQueryStringAdmin, admin.ModelAdmin):
     # Path from this model to its tenant; "" for the Tenant model itself.
     tenant_field: str = "tenant"
     # Rows without a tenant are the platform's (shipped purposes and policies): every member may

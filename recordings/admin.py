@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.db import connection
 from django.db.models import Q
 from django.urls import reverse
@@ -24,6 +23,7 @@ from compliance.access_rules import AccessNeed, allowed_access_purposes, may_lis
 from compliance.admin import audit_trail_link
 from compliance.models import Purpose, Tenant
 from compliance.phone import numbers_by_tenant
+from portal.admin_lookups import DeclaredLookupsChangeList, DeclaredLookupsOnlyAdmin
 from portal.null_characters import RefuseNulInQueryStringAdmin
 from portal.tenancy import (
     ReadOnlyAdminMixin,
@@ -109,7 +109,7 @@ class RetentionEndsFilter(admin.SimpleListFilter):
         return queryset.filter(window, status=Status.ACTIVE)
 
 
-class RecordingChangeList(ChangeList):
+class RecordingChangeList(DeclaredLookupsChangeList):
     """A retention window is listed in its own, indexed order (see RetentionEndsFilter), also
     when the link carries a column sort (?o=) over from the unfiltered list."""
 
@@ -204,10 +204,8 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 50
+    changelist_class = RecordingChangeList
     actions = ("no_contract_followed", "contract_signed_today")
-
-    def get_changelist(self, request, **kwargs):
-        return RecordingChangeList
 
     def get_sortable_by(self, request):
         # No column header re-sorts a window by start time, which would sort all its rows.
@@ -372,7 +370,9 @@ def _scoped_preview(request, rows: list[dict]) -> list[dict]:
 
 
 @admin.register(PurgeRun)
-class PurgeRunAdmin(ReadOnlyAdminMixin, RefuseNulInQueryStringAdmin, admin.ModelAdmin):
+class PurgeRunAdmin(
+    ReadOnlyAdminMixin, DeclaredLookupsOnlyAdmin, RefuseNulInQueryStringAdmin, admin.ModelAdmin
+):
     """Last night's run, its counts and its certificates. Counts are platform-wide; the preview
     rows and certificates shown are those of the viewer's tenants."""
 
