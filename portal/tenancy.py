@@ -85,7 +85,22 @@ class TenantListFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
 
-class TenantScopedAdmin(DeclaredLookupsOnlyAdmin, RefuseNulInQueryStringAdmin, admin.ModelAdmin):
+class PortalAdmin(DeclaredLookupsOnlyAdmin, RefuseNulInQueryStringAdmin):
+    """What every ModelAdmin of the portal shares, tenant-owned or not (TenantScopedAdmin
+    includes it): the query string guards, and a history page (Django's list of admin actions
+    on an object) that only reads, and answers a role without the model's view permission with
+    a 403 before looking the object up (Django looks first, and an id in use was a 403 where
+    another was a redirect)."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
+
+
+class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
     # Path from this model to its tenant; "" for the Tenant model itself.
     tenant_field: str = "tenant"
     # Rows without a tenant are the platform's (shipped purposes and policies): every member may
@@ -187,12 +202,6 @@ class TenantScopedAdmin(DeclaredLookupsOnlyAdmin, RefuseNulInQueryStringAdmin, a
         if tenant_id is None:
             return self.platform_rows_visible
         return tenant_id in self.permitted_tenant_ids(request, "view", "change")
-
-    def history_view(self, request, object_id, extra_context=None):
-        # Django's history of admin actions (LogEntry) only reads; nothing is posted to it.
-        if request.method not in ("GET", "HEAD"):
-            return HttpResponseNotAllowed(["GET", "HEAD"])
-        return super().history_view(request, object_id, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """Every tenant-owned object's page links to the audit events about it."""

@@ -24,9 +24,9 @@ from compliance.access_rules import AccessNeed, allowed_access_purposes, may_lis
 from compliance.admin import audit_trail_link
 from compliance.models import Purpose, Tenant
 from compliance.phone import numbers_by_tenant
-from portal.admin_lookups import DeclaredLookupsChangeList, DeclaredLookupsOnlyAdmin
-from portal.null_characters import RefuseNulInQueryStringAdmin
+from portal.admin_lookups import DeclaredLookupsChangeList
 from portal.tenancy import (
+    PortalAdmin,
     ReadOnlyAdminMixin,
     TenantListFilter,
     TenantScopedAdmin,
@@ -371,9 +371,7 @@ def _scoped_preview(request, rows: list[dict]) -> list[dict]:
 
 
 @admin.register(PurgeRun)
-class PurgeRunAdmin(
-    ReadOnlyAdminMixin, DeclaredLookupsOnlyAdmin, RefuseNulInQueryStringAdmin, admin.ModelAdmin
-):
+class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
     """Last night's run, its counts and its certificates. A run spans every tenant: its totals
     (found, deleted, kept by holds, failed, files) are the platform operator's; a tenant's
     people see the figures of their own tenants (the preview rows of the run, its certificates)
