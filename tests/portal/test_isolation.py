@@ -247,6 +247,16 @@ class TenantWorld:
     markers: tuple[str, ...]
     objects: dict[type, Any]
 
+    def object(self, model) -> Any:
+        try:
+            return self.objects[model]
+        except KeyError:
+            raise AssertionError(
+                f"No {model._meta.label} in the isolation test's world: create one in "
+                "_tenant_world (or, for a platform model, in the world fixture) of "
+                "tests/portal/test_isolation.py"
+            ) from None
+
     def leaked(self, body: bytes) -> list[str]:
         text = body.decode("utf-8", "replace").lower()
         return [marker for marker in self.markers if marker in text]
@@ -333,13 +343,16 @@ class Probe:
 
 
 class Prober:
-    """Requests probes as one user and collects every problem found."""
+    """Requests probes as one user (None: someone not signed in) and collects every problem
+    found."""
 
     def __init__(self, user, foreign: TenantWorld | None):
         self.user = user
+        self.name = user.username if user is not None else "anonymous"
         self.foreign = foreign
         self.client = Client()
-        self.client.force_login(user)
+        if user is not None:
+            self.client.force_login(user)
         self.problems: list[str] = []
         self.digests = _table_digests()
 
@@ -352,7 +365,7 @@ class Prober:
         return response, body
 
     def problem(self, probe: Probe, message: str) -> None:
-        self.problems.append(f"{self.user.username} {probe.method} {probe.path}: {message}")
+        self.problems.append(f"{self.name} {probe.method} {probe.path}: {message}")
 
     def check_writes(self, probe: Probe) -> None:
         after = _table_digests()
@@ -367,7 +380,9 @@ class Prober:
         response, body = self.request(probe.method, probe.path, probe.data)
         self.check_writes(probe)
         if self.foreign is not None:
-            leaked = self.foreign.leaked(body + response.get("Location", "").encode())
+            # A redirect to sign in carries the request itself back (?next=), markers included.
+            location = response.get("Location", "").partition("?next=")[0]
+            leaked = self.foreign.leaked(body + location.encode())
             if leaked:
                 self.problem(probe, f"answered {response.status_code} showing {leaked}")
         if probe.refused and not _is_refusal(response):
@@ -487,13 +502,13 @@ def _foreign_probes(world: TenantWorld, root) -> list[Probe]:
             if kind == "simple_history" and not hasattr(model, "history"):
                 continue
             refused = model not in PLATFORM_ADMINS or PLATFORM_ADMINS[model] == "operators only"
-            for probe in _object_probes(route, kind, world.objects[model], root, replace):
+            for probe in _object_probes(route, kind, world.object(model), root, replace):
                 probe.refused = refused
                 if not refused:
                     probe.missing_path = ""  # a platform row: every member sees the same
                 probes.append(probe)
         elif kind == "legacy_redirect":
-            obj = world.objects[route.model_admin.model]
+            obj = world.object(route.model_admin.model)
             meta = route.model_admin.model._meta
             path = f"/{route.route.replace('<path:object_id>/', f'{obj.pk}/')}"
             probes.append(Probe("GET", path, refused=False))
@@ -502,7 +517,7 @@ def _foreign_probes(world: TenantWorld, root) -> list[Probe]:
             probes += _changelist_probes(route, world, root, replace)
         elif kind == "add":
             model_admin = route.model_admin
-            obj = world.objects[model_admin.model]
+            obj = world.object(model_admin.model)
             data = _form_data(model_admin, root, obj, change=False, replace=replace)
             path = reverse(route.name)
             probes += [Probe("GET", path, refused=False), Probe("POST", path, data, refused=False)]
@@ -540,7 +555,7 @@ def _foreign_probes(world: TenantWorld, root) -> list[Probe]:
 def _changelist_probes(route: Route, world: TenantWorld, root, replace) -> list[Probe]:
     """The list; each of its filters given the other tenant's ids; each action on its row."""
     model_admin = route.model_admin
-    obj = world.objects[model_admin.model]
+    obj = world.object(model_admin.model)
     path = reverse(route.name)
     probes = [Probe("GET", path, refused=False)]
     request = _root_request(root, path)
@@ -608,6 +623,7 @@ def test_no_member_reaches_another_tenants_objects_through_any_url(cast, world):
         (cast.carol, "globex"),
         (cast.dave, "globex"),
         (cast.erin, "acme"),
+        (None, "acme"),
     ]:
         prober = Prober(user, world[foreign])
         for probe in probes[foreign]:
@@ -643,19 +659,19 @@ def _own_write_probes(user, world: TenantWorld, root) -> list[Probe]:
             if kind == "simple_history" and not hasattr(model, "history"):
                 continue
             # Nobody writes through a history page, the platform operator included.
-            probes += [p for p in _object_probes(route, kind, world.objects[model], root, replace)]
+            probes += _object_probes(route, kind, world.object(model), root, replace)
             continue
         if kind == "object":
             view = OBJECT_VIEWS[route.name]
             if view.writes and not _role_may(user, world.tenant, view.writes):
-                obj = world.objects[view.model]
+                obj = world.object(view.model)
                 probes.append(Probe("POST", reverse(route.name, args=[obj.pk]), view.data))
             continue
         if kind not in ("add", "change", "delete", "changelist"):
             continue
         model_admin = route.model_admin
         model = model_admin.model
-        obj = world.objects[model]
+        obj = world.object(model)
         if kind == "changelist":
             request = _root_request(root)
             for action, (function, _, _) in model_admin.get_actions(request).items():
