@@ -17,6 +17,7 @@ ACTION_CHOICES = [
     ("demo.seeded", "Demo data seeded"),
     ("api.auth_failed", "API call refused: no usable API key"),
     ("api.auth_failures_counted", "API calls refused: failed authentications counted in a window"),
+    ("admin.lookup_refused", "List filter refused: not one the list offers (a field lookup probe)"),
     ("recording.ingested", "Recording ingested"),
     ("recording.ingest_refused", "Recording refused at ingest"),
     ("recording.viewed", "Recording details viewed (full customer number)"),

@@ -10,15 +10,15 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import CappedCountPaginator
 from audit.services import customer_number_searched
 from portal import limits
-from portal.null_characters import RefuseNulInQueryStringAdmin
 from portal.tenancy import (
+    PortalAdmin,
     TenantListFilter,
     TenantScopedAdmin,
+    TenantScopedHistoryAdmin,
     member_tenant_ids,
     viewer_tenant_ids,
 )
@@ -127,7 +127,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class CustodiaUserAdmin(RefuseNulInQueryStringAdmin, UserAdmin):
+class CustodiaUserAdmin(PortalAdmin, UserAdmin):
     """Platform operators manage accounts; the page links to what this person accessed. Its
     queryset also answers the person pickers of memberships (autocomplete)."""
 
@@ -148,12 +148,35 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class CustodiaGroupAdmin(RefuseNulInQueryStringAdmin, GroupAdmin):
-    """Django's, refusing a NUL in the query string like every admin of the portal."""
+class CustodiaGroupAdmin(PortalAdmin, GroupAdmin):
+    """Django's, with the query string guarded like every admin of the portal."""
+
+
+class TenantPurposeFilter(admin.SimpleListFilter):
+    """Purposes the viewer's tenants may use (Django's related filter would list every tenant's)."""
+
+    title = "purpose"
+    parameter_name = "purpose"
+
+    def lookups(self, request, model_admin):
+        purposes = Purpose.objects.all()
+        if not request.user.is_superuser:
+            purposes = purposes.filter(
+                Q(tenant__isnull=True) | Q(tenant__in=member_tenant_ids(request.user))
+            )
+        return [(str(purpose.pk), purpose.name) for purpose in purposes.order_by("name")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value not in {choice for choice, _ in self.lookup_choices}:
+            raise IncorrectLookupParameters(f"no purpose {value!r} to filter by")  # ?e=1
+        return queryset.filter(purpose_id=value)
 
 
 @admin.register(Purpose)
-class PurposeAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
+class PurposeAdmin(TenantScopedHistoryAdmin):
     platform_rows_visible = True
     list_display = ("name", "code", "legal_basis", "requires_consent", "scope_label", "active")
     list_filter = ("legal_basis", "requires_consent", "active")
@@ -165,7 +188,7 @@ class PurposeAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
 
 
 @admin.register(RetentionPolicy)
-class RetentionPolicyAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
+class RetentionPolicyAdmin(TenantScopedHistoryAdmin):
     platform_rows_visible = True
     list_display = (
         "name",
@@ -177,7 +200,9 @@ class RetentionPolicyAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
         "effective_from",
         "active",
     )
-    list_filter = ("action_at_expiry", "active", "purpose")
+    # The purposes offered are the platform's and the viewer's tenants' (Django's related filter
+    # would list every tenant's, naming other clients' processing).
+    list_filter = ("action_at_expiry", "active", TenantPurposeFilter)
     list_select_related = ("purpose", "tenant")
     search_fields = ("name", "legal_reference")
     autocomplete_fields = ("purpose",)
@@ -228,29 +253,6 @@ class ApiKeyAdmin(TenantScopedAdmin):
             else:
                 revoked += 1
         self.message_user(request, f"{revoked} key(s) revoked.")
-
-
-class TenantPurposeFilter(admin.SimpleListFilter):
-    """Purposes the viewer's tenants may use (Django's related filter would list every tenant's)."""
-
-    title = "purpose"
-    parameter_name = "purpose"
-
-    def lookups(self, request, model_admin):
-        purposes = Purpose.objects.all()
-        if not request.user.is_superuser:
-            purposes = purposes.filter(
-                Q(tenant__isnull=True) | Q(tenant__in=member_tenant_ids(request.user))
-            )
-        return [(str(purpose.pk), purpose.name) for purpose in purposes.order_by("name")]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value is None:
-            return queryset
-        if value not in {choice for choice, _ in self.lookup_choices}:
-            raise IncorrectLookupParameters(f"no purpose {value!r} to filter by")  # ?e=1
-        return queryset.filter(purpose_id=value)
 
 
 def as_form_error(refusal: ComplianceRefused, form: forms.Form) -> forms.ValidationError:

@@ -16,10 +16,16 @@ changed or deleted only where the role held in its tenant carries that permissio
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
+from django.http import Http404, HttpResponseNotAllowed
+from simple_history.admin import SimpleHistoryAdmin
 
+from .admin_lookups import DeclaredLookupsOnlyAdmin
 from .null_characters import RefuseNulInQueryStringAdmin
 
 
@@ -79,7 +85,22 @@ class TenantListFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
 
-class TenantScopedAdmin(RefuseNulInQueryStringAdmin, admin.ModelAdmin):
+class PortalAdmin(DeclaredLookupsOnlyAdmin, RefuseNulInQueryStringAdmin):
+    """What every ModelAdmin of the portal shares, tenant-owned or not (TenantScopedAdmin
+    includes it): the query string guards, and a history page (Django's list of admin actions
+    on an object) that only reads, and answers a role without the model's view permission with
+    a 403 before looking the object up (Django looks first, and an id in use was a 403 where
+    another was a redirect)."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
+
+
+class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
     # Path from this model to its tenant; "" for the Tenant model itself.
     tenant_field: str = "tenant"
     # Rows without a tenant are the platform's (shipped purposes and policies): every member may
@@ -173,6 +194,15 @@ class TenantScopedAdmin(RefuseNulInQueryStringAdmin, admin.ModelAdmin):
                 kwargs["queryset"] = related_admin.get_queryset(request)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def row_visible(self, request, obj) -> bool:
+        """Whether `obj` (a row, or a past version of one) is in `scope` for the viewer."""
+        if request.user.is_superuser:
+            return True
+        tenant_id = self.tenant_id_of(obj)
+        if tenant_id is None:
+            return self.platform_rows_visible
+        return tenant_id in self.permitted_tenant_ids(request, "view", "change")
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """Every tenant-owned object's page links to the audit events about it."""
         extra_context = extra_context or {}
@@ -193,6 +223,81 @@ class TenantScopedAdmin(RefuseNulInQueryStringAdmin, admin.ModelAdmin):
             if len(tenants) == 1:
                 initial["tenant"] = tenants[0].pk
         return initial
+
+
+class TenantScopedHistoryAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
+    """A TenantScopedAdmin with django-simple-history's pages: the list of an object's versions
+    (/history/) and the form of one version (/history/<version>/), both read-only.
+
+    As shipped, the version form saves what is posted to it (a "revert") for anyone holding the
+    model's view permission, whatever the tenant, and the pages read the versions without the
+    admin's queryset: another tenant's purposes and policies could be read and rewritten.
+    SIMPLE_HISTORY_REVERT_DISABLED only hides the button. Here a POST to either page is a 405
+    for everyone (reverting is not a feature: a row changes through its change page and its
+    audited service), and both pages answer like the change page: a role that cannot view the
+    model gets a 403, an object outside the viewer's scope (or unknown) a 404, and the versions
+    shown are those whose tenant the viewer may see."""
+
+    def _history_object(self, request, object_id):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    def history_view(self, request, object_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        self._history_object(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        # A row moved between tenants keeps its earlier versions: each is shown only to those
+        # who may see its tenant at the time.
+        return self.scope(
+            request, super().get_history_queryset(request, history_manager, pk_name, object_id)
+        )
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        obj = self._history_object(request, object_id)
+        version_id = str(version_id)
+        if not version_id.isdigit():
+            raise Http404
+        history = getattr(obj, self.model._meta.simple_history_manager_attribute)
+        version = history.filter(history_id=int(version_id)).first()
+        if version is None or not self.row_visible(request, version.instance):
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def render_history_view(self, request, template, context, **kwargs):
+        admin_form = context.get("adminform")
+        if admin_form is not None:
+            # The version is shown, every field read-only, with no button to submit it.
+            context["adminform"] = helpers.AdminForm(
+                admin_form.form,
+                list(admin_form.fieldsets),
+                {},
+                flatten_fieldsets(admin_form.fieldsets),
+                model_admin=self,
+            )
+            context.update(
+                has_change_permission=False,
+                has_add_permission=False,
+                has_delete_permission=False,
+                change_history=False,
+            )
+        return super().render_history_view(request, template, context, **kwargs)
+
+    def revert_disabled(self, request, obj=None) -> bool:
+        return True
+
+    def has_change_history_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class ReadOnlyAdminMixin:

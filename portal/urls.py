@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from .health import health
+from .view_on_site import view_on_site
 
 admin.site.site_header = "Custodia"
 admin.site.site_title = "Custodia"
@@ -10,6 +11,12 @@ admin.site.index_title = "Call recordings compliance"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Before the admin's own route of the same path, which is not tenant-scoped.
+    path(
+        "admin/r/<int:content_type_id>/<path:object_id>/",
+        admin.site.admin_view(view_on_site),
+        name="scoped_view_on_site",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/health", health, name="health"),
     path("api/v1/", include("recordings.api_urls")),

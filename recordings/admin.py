@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.db import connection
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin import CappedCountPaginator
 from audit.services import customer_number_searched
@@ -24,8 +24,9 @@ from compliance.access_rules import AccessNeed, allowed_access_purposes, may_lis
 from compliance.admin import audit_trail_link
 from compliance.models import Purpose, Tenant
 from compliance.phone import numbers_by_tenant
-from portal.null_characters import RefuseNulInQueryStringAdmin
+from portal.admin_lookups import DeclaredLookupsChangeList
 from portal.tenancy import (
+    PortalAdmin,
     ReadOnlyAdminMixin,
     TenantListFilter,
     TenantScopedAdmin,
@@ -109,7 +110,7 @@ class RetentionEndsFilter(admin.SimpleListFilter):
         return queryset.filter(window, status=Status.ACTIVE)
 
 
-class RecordingChangeList(ChangeList):
+class RecordingChangeList(DeclaredLookupsChangeList):
     """A retention window is listed in its own, indexed order (see RetentionEndsFilter), also
     when the link carries a column sort (?o=) over from the unfiltered list."""
 
@@ -204,10 +205,8 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 50
+    changelist_class = RecordingChangeList
     actions = ("no_contract_followed", "contract_signed_today")
-
-    def get_changelist(self, request, **kwargs):
-        return RecordingChangeList
 
     def get_sortable_by(self, request):
         # No column header re-sorts a window by start time, which would sort all its rows.
@@ -372,9 +371,11 @@ def _scoped_preview(request, rows: list[dict]) -> list[dict]:
 
 
 @admin.register(PurgeRun)
-class PurgeRunAdmin(ReadOnlyAdminMixin, RefuseNulInQueryStringAdmin, admin.ModelAdmin):
-    """Last night's run, its counts and its certificates. Counts are platform-wide; the preview
-    rows and certificates shown are those of the viewer's tenants."""
+class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
+    """Last night's run, its counts and its certificates. A run spans every tenant: its totals
+    (found, deleted, kept by holds, failed, files) are the platform operator's; a tenant's
+    people see the figures of their own tenants (the preview rows of the run, its certificates)
+    and nothing of another tenant's volume."""
 
     list_display = (
         "started_at",
@@ -403,15 +404,33 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, RefuseNulInQueryStringAdmin, admin.Model
     show_full_result_count = False
     paginator = CappedCountPaginator
 
+    # What a tenant's people see of a run: no platform total, no error line (file names, other
+    # tenants' names).
+    tenant_fields = ("started_at", "finished_at", "status", "triggered_by")
+
     def get_inlines(self, request, obj):
         return [CertificateInline] if obj is not None else []
 
     def get_fields(self, request, obj=None):
-        # A run spans every tenant: its error lines (file names, tenant names) are the
-        # platform operator's to read.
+        return self.fields if request.user.is_superuser else self.tenant_fields
+
+    def get_list_display(self, request):
         if request.user.is_superuser:
-            return self.fields
-        return tuple(name for name in self.fields if name != "errors")
+            return self.list_display
+        visible = set(viewer_tenant_ids(request, "recordings.view_purgerun"))
+
+        def rows(run: PurgeRun) -> list[dict]:
+            return [row for row in run.preview if row["tenant_id"] in visible]
+
+        @admin.display(description=_("To delete (your tenants)"))
+        def tenant_to_delete(run: PurgeRun) -> int:
+            return sum(row["to_delete"] for row in rows(run))
+
+        @admin.display(description=_("Kept by legal holds (your tenants)"))
+        def tenant_held_back(run: PurgeRun) -> int:
+            return sum(row["held_back"] for row in rows(run))
+
+        return ("started_at", "status", tenant_to_delete, tenant_held_back, "triggered_by")
 
     @admin.display(description="Duration")
     def duration(self, run: PurgeRun) -> str:

@@ -19,14 +19,14 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.null_characters import RefuseNulInQueryStringAdmin
+from portal.tenancy import PortalAdmin
 
 from . import services
 
 
-class PlatformOperatorsOnly(RefuseNulInQueryStringAdmin):
+class PlatformOperatorsOnly(PortalAdmin):
     """Visible to superusers alone, whatever permissions a group may carry; never added to or
-    edited. A NUL in the query string is a 400, as on every admin page."""
+    edited. The query-string guards and the read-only history page of every admin page apply."""
 
     def has_module_permission(self, request) -> bool:
         return request.user.is_active and request.user.is_superuser

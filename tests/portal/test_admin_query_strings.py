@@ -58,13 +58,17 @@ def test_the_audit_exports_unusable_filter_is_a_400(cast, login):
 
 @pytest.mark.parametrize(("model", "model_admin"), REGISTERED, ids=lambda x: str(x)[:40])
 def test_no_filter_value_makes_any_changelist_fail(cast, login, model, model_admin):
-    """Every list filter (and a `tenant` lookup where there is none) given values that are no
-    choice of it: the page, or the redirect with ?e=1."""
+    """Every list filter given values that are no choice of it: the page, or the redirect with
+    ?e=1; a `tenant` lookup where the list offers no tenant filter is refused (a 400)."""
     client = login(cast.root)
     url = _changelist(model)
-    for name in {*_filter_parameters(client, model), "tenant"}:
+    declared = _filter_parameters(client, model)
+    for name in {*declared, "tenant"}:
         for value in ("abc", "", "-1", "99999999999999999999"):
             response = client.get(url, {name: value})
+            if name not in declared:
+                assert response.status_code == 400, (name, value)
+                continue
             assert response.status_code in (200, 302), (name, value)
             if response.status_code == 302:
                 assert response["Location"] == f"{url}?e=1"
@@ -92,8 +96,8 @@ def test_a_nul_character_anywhere_in_a_changelists_query_string_is_a_400(
 def test_a_nul_character_in_a_purge_run_filter_is_a_400_for_a_member_too(cast, login):
     client = login(cast.alice)
     url = reverse("admin:recordings_purgerun_changelist")
-    assert client.get(url, {"status": NUL}).status_code == 400
-    assert client.get(url, {"status": "finished"}).status_code == 200
+    assert client.get(url, {"status__exact": NUL}).status_code == 400
+    assert client.get(url, {"status__exact": "finished"}).status_code == 200
 
 
 @pytest.mark.parametrize(("model", "field"), AUTOCOMPLETES, ids=str)

@@ -44,3 +44,24 @@ def test_officer_sees_the_run_its_counts_and_only_her_tenants_certificates(cast,
 
 def test_quality_analyst_does_not_see_purge_runs(cast, login):
     assert login(cast.carol).get(reverse("admin:recordings_purgerun_changelist")).status_code == 403
+
+
+def test_a_tenants_officer_sees_her_tenants_figures_of_a_run_not_the_platforms(cast, login):
+    """A run spans every tenant: its totals would tell Acme how much Globex deletes and keeps
+    (issue 11, finding 7). The officer sees Acme's figures; the platform operator the totals."""
+    ingest(cast.acme, started_at=LONG_AGO)
+    for _ in range(4):
+        ingest(cast.globex, started_at=LONG_AGO, number="+34612345678")
+    run = purge_expired_recordings()
+    assert (run.expired_found, run.purged) == (5, 5)
+    client = login(cast.alice)
+    listing = client.get(reverse("admin:recordings_purgerun_changelist")).content.decode()
+    page = client.get(reverse("admin:recordings_purgerun_change", args=[run.pk]))
+    for column in ("expired_found", "purged", "skipped_held", "failed", "files_removed"):
+        assert f'class="field-{column}' not in listing, column
+        assert f'class="form-row field-{column}' not in page.content.decode(), column
+    assert '<td class="field-tenant_to_delete">1</td>' in listing
+    assert '<td class="field-tenant_held_back">0</td>' in listing
+    assert "Globex" not in listing and "Globex" not in page.content.decode()
+    operator = login(cast.root).get(reverse("admin:recordings_purgerun_changelist"))
+    assert '<td class="field-purged">5</td>' in operator.content.decode()
