@@ -7,6 +7,7 @@ ACTION_CHOICES = [
     ("auth.login_failed", "Failed sign-in"),
     ("audit.exported", "Audit trail exported"),
     ("audit.chain_broken", "Audit chain verification failed"),
+    ("audit.key_rotated", "Audit key rotated: new hashes and signatures use the new key"),
     ("demo.seeded", "Demo data seeded"),
     ("api.auth_failed", "API call refused: no usable API key"),
     ("recording.ingested", "Recording ingested"),

@@ -115,12 +115,12 @@ def test_failed_event_rolls_back_the_action_it_records(cast):
 
 def test_verification_resumes_from_a_signed_checkpoint():
     _record(5)
-    first = audit_chain_verify()
+    first = audit_chain_verify(full=False)
     assert first.intact and first.checked == 5
     _record(3)
-    second = audit_chain_verify()
-    assert second.checkpoint_used == 5
-    assert second.checked == 3
+    second = audit_chain_verify(full=False)
+    assert second.checkpoint_used == first.checkpoint_stored
+    assert (second.first_sequence, second.last_sequence, second.checked) == (6, 8, 3)
     assert second.intact
 
 
@@ -156,8 +156,14 @@ def test_export_verifies_offline_and_detects_edits(tmp_path, settings):
     record["justification"] = "forged"
     lines[5] = json.dumps(record)
     export.write_text("\n".join(lines) + "\n")
-    broken = subprocess.run(
+    without_key = subprocess.run(
         [sys.executable, "-I", str(verifier), str(export)], capture_output=True, text=True
+    )
+    assert (without_key.returncode, "give --hmac-key" in without_key.stderr) == (2, True)
+    broken = subprocess.run(
+        [sys.executable, "-I", str(verifier), str(export), "--hmac-key", settings.AUDIT_HMAC_KEY],
+        capture_output=True,
+        text=True,
     )
     assert broken.returncode == 1
     assert f"sequence {record['sequence']}" in broken.stderr
@@ -193,7 +199,7 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint():
     from audit.chain import content_hash, link_hash
 
     _record(6)
-    assert audit_chain_verify().intact  # stores a signed checkpoint at 6
+    assert audit_chain_verify(full=False).intact  # stores a signed checkpoint at 6
     # An attacker with owner rights drops the last events and rewinds the head consistently.
     _tamper("DELETE FROM audit_auditevent WHERE sequence > 3")
     with connection.cursor() as cursor:
@@ -204,8 +210,9 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint():
             [head_hash, before],
         )
     result = audit_chain_verify(full=True)
-    assert result.broken_at == 6
-    assert "signed checkpoint" in result.reason
+    assert result.broken_at == 4
+    assert "signed checkpoint 1 vouches for event 6" in result.reason
+    assert "moved backwards" in result.reason
     assert content_hash and link_hash  # the chain alone would have looked consistent
 
 
@@ -295,15 +302,17 @@ def test_parallel_verification_finds_a_whole_range_removed(parallel_ranges):
 def test_parallel_verification_finds_a_rewritten_hash_at_the_seam(parallel_ranges):
     """An attacker who edits event 475 and recomputes its own hash still breaks event 476's
     link, although the two are verified by different processes (ranges end at 475)."""
-    from audit.chain import content_hash, link_hash
+    from audit.chain import content_bytes, link_hash
+    from audit.keys import current_audit_key
     from audit.services import _VERIFY_SQL
 
     _bulk(950)
     with connection.cursor() as cursor:
         cursor.execute(_VERIFY_SQL, [474, 475])
         row = cursor.fetchone()
-    values = [*row[3:-1], {"n": 474, "forged": True}]
-    forged = link_hash(475, row[1], content_hash(values))
+    values = [*row[4:-1], {"n": 474, "forged": True}]
+    # The strongest attacker here: one who holds the key (an insider).
+    forged = link_hash(475, row[1], current_audit_key().digest(content_bytes(values)))
     _tamper(
         "UPDATE audit_auditevent SET extra = %s::jsonb, hash = %s WHERE sequence = 475",
         ['{"n": 474, "forged": true}', forged],
