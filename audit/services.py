@@ -343,7 +343,10 @@ class Verification:
             how = f"incremental, after checkpoint {self.checkpoint_used}"
         else:
             how = "incremental, no checkpoint yet: from the first event"
-        return f"re-hashed {self.rehashed} ({how})"
+        text = f"re-hashed {self.rehashed} ({how})"
+        if not self.intact:
+            text += f", then broken at {self.broken_at}"
+        return text
 
     def summary(self) -> dict:
         """What the task returns and the alert event keeps."""

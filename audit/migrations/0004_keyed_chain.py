@@ -100,6 +100,17 @@ def write_seal(apps, schema_editor):
     anchor_write({**signed, "signature": signature})
 
 
+def refuse_to_drop_key_ids(apps, schema_editor):
+    """Going back would drop the key ids: keyed events would then read as unkeyed and never
+    verify again. Only a chain with no keyed event may go back."""
+    event_model = apps.get_model("audit", "AuditEvent")
+    if event_model.objects.exclude(key_id="").exists():
+        raise RuntimeError(
+            "the audit chain has keyed events, which the previous release cannot verify: "
+            "migration audit 0004 cannot be reversed"
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [("audit", "0003_tenant_scoped_indexes")]
 
@@ -147,4 +158,5 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(write_seal, migrations.RunPython.noop),
         migrations.RunSQL(APPEND_ONLY, NOT_APPEND_ONLY),
+        migrations.RunPython(migrations.RunPython.noop, refuse_to_drop_key_ids),
     ]

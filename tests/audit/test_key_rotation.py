@@ -107,3 +107,46 @@ def test_certificates_of_a_key_no_longer_listed_are_reported(cast, settings, rec
         f"certificate {certificate.pk}: signed with key id {old_id}, which is neither "
         "AUDIT_HMAC_KEY's nor in AUDIT_HMAC_PREVIOUS_KEYS"
     ]
+
+
+def test_a_call_erased_before_a_rotation_still_cannot_be_pushed_again(cast, settings):
+    from recordings.services.ingest import IngestRefused
+    from recordings.services.purge import recording_erase
+
+    recording = ingest(cast.acme, call_id="CALL-ERASED")
+    recording_erase(actor=cast.alice, recording=recording)
+    settings.AUDIT_HMAC_PREVIOUS_KEYS = [settings.AUDIT_HMAC_KEY]
+    settings.AUDIT_HMAC_KEY = NEW_KEY
+    with pytest.raises(IngestRefused) as refused:
+        ingest(cast.acme, call_id="CALL-ERASED")
+    assert (refused.value.field, refused.value.status) == ("call_id", 409)
+
+
+def test_an_export_across_a_rotation_verifies_offline_with_every_key(settings, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    old_key = settings.AUDIT_HMAC_KEY
+    _record(3)
+    settings.AUDIT_HMAC_KEY, settings.AUDIT_HMAC_PREVIOUS_KEYS = NEW_KEY, [old_key]
+    call_command("rotate_audit_key")
+    _record(2)
+    export = tmp_path / "trail.jsonl"
+    call_command("verify_audit_chain", "--export", str(export))
+    verifier = Path(__file__).resolve().parents[2] / "audit" / "chain.py"
+
+    def offline(*keys: str) -> subprocess.CompletedProcess:
+        arguments = [argument for key in keys for argument in ("--hmac-key", key)]
+        return subprocess.run(
+            [sys.executable, "-I", str(verifier), str(export), *arguments],
+            capture_output=True,
+            text=True,
+        )
+
+    both = offline(NEW_KEY, old_key)
+    assert both.returncode == 0, both.stderr
+    assert "6 events verified up to sequence 6" in both.stdout  # with audit.key_rotated
+    only_new = offline(NEW_KEY)
+    assert only_new.returncode == 2
+    assert f"keyed with key id {key_id_of(old_key)}" in only_new.stderr
