@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from portal import sql
 
-from .anchors import anchor_write
+from .anchors import anchor_file, anchor_write
 from .chain import (
     CHECKPOINT_FIELDS,
     CONTENT_FIELDS,
@@ -760,7 +760,14 @@ def _checkpoint_store(sequence: int, chain_hash: str, *, kind: str) -> dict | No
     )
     Checkpoint.objects.create(**fields, signature=signature)
     signed["signature"] = signature
-    anchor_write(signed)
+    try:
+        anchor_write(signed)
+    except OSError as error:
+        # The checkpoint rolls back with this error: none is kept without its anchor.
+        raise AuditChainError(
+            f"the checkpoint's anchor could not be written to {anchor_file()}: "
+            f"{error.strerror or error}"
+        ) from error
     return signed
 
 

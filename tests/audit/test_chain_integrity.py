@@ -358,3 +358,13 @@ def test_an_anchor_wrong_for_an_existing_event_is_refused(capsys):
     code, _, err = _command("--against", f"2:{'a' * 64}", capsys=capsys)
     assert code == 1
     assert "BROKEN at sequence 2: event 2's hash is not the anchor's" in err
+
+
+def test_a_checkpoint_whose_anchor_cannot_be_written_is_not_kept(settings, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings.AUDIT_ANCHOR_PATH = blocker / "anchors.jsonl"
+    _record(2)
+    with pytest.raises(CommandError, match="anchor could not be written to"):
+        call_command("verify_audit_chain")
+    assert not Checkpoint.objects.exists()

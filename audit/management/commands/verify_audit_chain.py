@@ -6,7 +6,12 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.context import acting_as
-from audit.services import audit_chain_verify, audit_chain_verify_and_alert
+from audit.services import (
+    AuditChainError,
+    Verification,
+    audit_chain_verify,
+    audit_chain_verify_and_alert,
+)
 
 _ANCHOR = re.compile(r"(\d{1,19}):([0-9a-f]{64})")
 
@@ -67,13 +72,30 @@ class Command(BaseCommand):
         anchor_value = anchor(against) if against is not None else None
         if incremental and (anchor_value is not None or export is not None):
             raise CommandError("--incremental cannot be combined with --against or --export")
+        try:
+            result = self._verify(export, anchor_value, incremental, workers)
+        except AuditChainError as error:
+            raise CommandError(str(error)) from error
+        self._report(result, export, anchor_value)
+
+    def _verify(
+        self,
+        export: Path | None,
+        anchor_value: tuple[int, str] | None,
+        incremental: bool,
+        workers: int | None,
+    ) -> Verification:
         with acting_as("command:verify_audit_chain"):
             if export is not None:
                 if not export.parent.is_dir():
                     raise CommandError(f"--export: folder {export.parent} does not exist")
                 partial = export.with_name(export.name + ".partial")
-                with partial.open("w", encoding="utf-8") as stream:
-                    result = audit_chain_verify(export=stream, against=anchor_value)
+                try:
+                    with partial.open("w", encoding="utf-8") as stream:
+                        result = audit_chain_verify(export=stream, against=anchor_value)
+                except BaseException:
+                    partial.unlink(missing_ok=True)
+                    raise
                 if result.intact:
                     partial.replace(export)
                 else:
@@ -82,6 +104,11 @@ class Command(BaseCommand):
                 result = audit_chain_verify_and_alert(
                     full=not incremental, workers=workers, against=anchor_value
                 )
+        return result
+
+    def _report(
+        self, result: Verification, export: Path | None, anchor_value: tuple[int, str] | None
+    ) -> None:
         self.stdout.write(
             f"{result.describe()}: {result.checked} events in {result.seconds:.2f} s "
             f"({result.rate:,.0f} events/s)"
