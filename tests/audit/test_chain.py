@@ -342,3 +342,78 @@ def test_values_the_fast_serialiser_writes_differently_still_verify():
     assert result.checked == 8
     _tamper("UPDATE audit_auditevent SET extra = '{\"big\": 2}'::jsonb WHERE sequence = 6")
     assert audit_chain_verify(full=True).broken_at == 6
+
+
+def test_an_export_rewritten_as_unkeyed_is_refused_offline(tmp_path, settings):
+    """Offline too, only the seal may vouch for unkeyed events: a keyed export rewritten as
+    scheme 1 from event 3 on (consistently, as one without the key could) does not verify."""
+    import json
+
+    from audit.chain import (
+        CONTENT_FIELDS,
+        ExportInvalid,
+        content_hash,
+        link_hash,
+        verify_export_lines,
+    )
+
+    _record(5)
+    export = tmp_path / "trail.jsonl"
+    call_command("verify_audit_chain", "--export", str(export))
+    lines = export.read_text().splitlines()
+    assert verify_export_lines(lines, [settings.AUDIT_HMAC_KEY]) == (5, 5)
+    previous_hash = json.loads(lines[2])["hash"]  # event 2's
+    for index in range(3, 6):
+        record = json.loads(lines[index])
+        record["key_id"] = ""
+        record["previous_hash"] = previous_hash
+        digest = content_hash([record[name] for name in CONTENT_FIELDS])
+        record["hash"] = previous_hash = link_hash(record["sequence"], previous_hash, digest)
+        lines[index] = json.dumps(record)
+    with pytest.raises(ExportInvalid) as invalid:
+        verify_export_lines(lines, [settings.AUDIT_HMAC_KEY])
+    assert invalid.value.sequence == 3
+    assert "unkeyed" in str(invalid.value)
+
+
+def test_an_export_written_before_keys_still_verifies_offline(settings):
+    import json
+
+    from audit.chain import (
+        CONTENT_FIELDS,
+        GENESIS_HASH,
+        content_hash,
+        legacy_checkpoint_signature,
+        link_hash,
+        verify_export_lines,
+    )
+
+    key = settings.AUDIT_HMAC_KEY
+    header = {"custodia_audit_export": 1, "first_sequence": 1, "previous_hash": GENESIS_HASH}
+    lines = [json.dumps(header)]
+    previous_hash = GENESIS_HASH
+    for sequence in (1, 2):
+        values = [
+            "2026-11-28T16:39:29.123456Z", 1, None, "", "auth.login", "allowed", "", "", "",
+            "", "", "10.0.0.1", "", "", "", {"n": sequence},
+        ]  # fmt: skip
+        record = dict(zip(CONTENT_FIELDS, values, strict=True))
+        chain_hash = link_hash(sequence, previous_hash, content_hash(values))
+        record.update(sequence=sequence, previous_hash=previous_hash, hash=chain_hash)
+        lines.append(json.dumps(record))
+        previous_hash = chain_hash
+    created_at = "2026-11-28T17:00:00.000000Z"
+    signature = legacy_checkpoint_signature(key, 2, previous_hash, created_at)
+    lines.append(
+        json.dumps(
+            {
+                "checkpoint": {
+                    "sequence": 2,
+                    "hash": previous_hash,
+                    "created_at": created_at,
+                    "signature": signature,
+                }
+            }
+        )
+    )
+    assert verify_export_lines(lines, [key]) == (2, 2)
