@@ -14,6 +14,7 @@ ACTION_CHOICES = [
     ("auth.session_expired", "Session ended after inactivity"),
     ("audit.exported", "Audit trail exported"),
     ("audit.chain_broken", "Audit chain verification failed"),
+    ("audit.key_rotated", "Audit key rotated: new hashes and signatures use the new key"),
     ("demo.seeded", "Demo data seeded"),
     ("api.auth_failed", "API call refused: no usable API key"),
     ("api.auth_failures_counted", "API calls refused: failed authentications counted in a window"),

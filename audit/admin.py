@@ -24,7 +24,7 @@ from portal.tenancy import ReadOnlyAdminMixin, TenantListFilter, TenantScopedAdm
 
 from .actions import ACTION_CHOICES
 from .models import AuditEvent
-from .pseudonyms import CUSTOMER_NUMBER, customer_number_hash
+from .pseudonyms import CUSTOMER_NUMBER, customer_number_hashes
 from .services import event_record, home_tenant_id
 
 CAPPED_COUNT = 10_000
@@ -115,7 +115,8 @@ def _customer_number_hashes(request, term: str) -> list[str]:
         tenant_model.objects.for_user(request.user).values_list("country_code", flat=True)
     )
     numbers = numbers_by_tenant(term, ((0, country) for country in countries))
-    return sorted(customer_number_hash(number) for number in numbers)
+    # Under every known key: searches recorded before a key rotation are found too.
+    return sorted(hash_ for number in numbers for hash_ in customer_number_hashes(number))
 
 
 @admin.register(AuditEvent)

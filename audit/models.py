@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Outcome(models.TextChoices):
@@ -62,6 +63,9 @@ class AuditEvent(models.Model):
     extra = models.JSONField(default=dict, blank=True)
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # The key that made the hash (audit/chain.py, scheme 2), and the keyed pseudonyms written in
+    # the same event; "" for the unkeyed events of scheme 1, accepted only up to the seal.
+    key_id = models.CharField(max_length=16, blank=True, default="")
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -111,18 +115,31 @@ class ChainHead(models.Model):
         return f"chain head at #{self.sequence}"
 
 
-class Checkpoint(models.Model):
-    """A verified point of the chain, signed with AUDIT_HMAC_KEY, where the next verification may
-    start. A checkpoint whose signature does not verify is ignored."""
+class CheckpointKind(models.TextChoices):
+    SEAL = "seal", _("Seal of the events hashed before keys")
+    VERIFIED = "verified", _("Chain verified")
+    ROTATION = "rotation", _("Audit key rotated")
 
+
+class Checkpoint(models.Model):
+    """A verified point of the chain, numbered from 1 and signed (with the key of `key_id`) over
+    its fields and the previous checkpoint's signature: a signed chain of its own, append-only in
+    PostgreSQL like the events (migration 0004), and anchored outside the database
+    (audit.anchors). The verifier refuses a missing number, a broken link, a bad signature, and a
+    chain head behind a checkpoint (audit/chain.py)."""
+
+    number = models.BigIntegerField(unique=True)
+    kind = models.CharField(max_length=10, choices=CheckpointKind.choices)
     sequence = models.BigIntegerField()
     hash = models.CharField(max_length=64)
     created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16)
+    previous_signature = models.CharField(max_length=64, blank=True)
     signature = models.CharField(max_length=64)
 
     class Meta:
-        ordering = ("-sequence",)
-        get_latest_by = "sequence"
+        ordering = ("-number",)
+        get_latest_by = "number"
 
     def __str__(self) -> str:
-        return f"checkpoint at #{self.sequence}"
+        return f"checkpoint {self.number} at #{self.sequence}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import time
@@ -14,23 +13,29 @@ from decimal import Decimal
 from typing import IO, Any
 
 import orjson
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
 from portal import sql
 
+from .anchors import anchor_file, anchor_write
 from .chain import (
+    CHECKPOINT_FIELDS,
     CONTENT_FIELDS,
     GENESIS_HASH,
-    content_hash,
+    UNKEYED,
+    checkpoint_chain_problem,
+    content_bytes,
     format_instant,
     link_hash,
+    seal_sequence,
     sign_checkpoint,
+    unkeyed_problem,
 )
 from .context import AuditContext, current_context
-from .models import AuditEvent, Checkpoint, Outcome
+from .keys import MissingAuditKey, audit_keys, current_audit_key, keyed_records
+from .models import AuditEvent, Checkpoint, CheckpointKind, Outcome
 from .pseudonyms import customer_number_target
 
 _LIMITS = {
@@ -163,7 +168,8 @@ _PLACEHOLDERS = ", ".join("%s::jsonb" if name == "extra" else "%s" for name in C
 # ends, so concurrent appends queue behind it and the chain never forks; in READ COMMITTED the
 # UPDATE re-reads the head's latest committed version after waiting), advances it, and the INSERT
 # stores the event with the head's new values. PostgreSQL computes the same link hash as
-# audit/chain.py::link_hash.
+# audit/chain.py::link_hash from the content digest, an HMAC computed here: the key never reaches
+# PostgreSQL (nor its statement log), and the digest is stored nowhere.
 _APPEND_SQL = f"""
 WITH head AS (
     UPDATE audit_chainhead
@@ -174,8 +180,8 @@ WITH head AS (
      WHERE id = 1
  RETURNING sequence, previous_hash, hash
 )
-INSERT INTO audit_auditevent (sequence, previous_hash, hash, {_COLUMNS})
-SELECT head.sequence, head.previous_hash, head.hash, {_PLACEHOLDERS} FROM head
+INSERT INTO audit_auditevent (sequence, previous_hash, hash, key_id, {_COLUMNS})
+SELECT head.sequence, head.previous_hash, head.hash, %s, {_PLACEHOLDERS} FROM head
 RETURNING sequence, hash
 """  # nosec B608 # column names from CONTENT_FIELDS, values bound
 
@@ -212,7 +218,9 @@ def event_record(
     )
     occurred_at = timezone.now()
     values, extra_text = _content(event, occurred_at)
-    parameters = [content_hash(values), occurred_at, *values[1:-1], extra_text]
+    key = current_audit_key()
+    digest = key.digest(content_bytes(values))
+    parameters = [digest, key.key_id, occurred_at, *values[1:-1], extra_text]
     with sql.prepared_cursor() as cursor:
         cursor.execute(_APPEND_SQL, parameters)
         row = cursor.fetchone()
@@ -255,8 +263,12 @@ def events_record_bulk(events: Sequence[Event]) -> list[RecordedEvent]:
     now = timezone.now()
     now_instant = format_instant(now)
     recorded: list[RecordedEvent] = []
+    key = current_audit_key()
+    digest, key_id = key.digest, key.key_id
     connection.ensure_connection()
-    copy_sql = f"COPY audit_auditevent (sequence, previous_hash, hash, {_COLUMNS}) FROM STDIN"
+    copy_sql = (
+        f"COPY audit_auditevent (sequence, previous_hash, hash, key_id, {_COLUMNS}) FROM STDIN"
+    )
     with connection.connection.cursor() as cursor:
         # Each row goes to the COPY as soon as it is hashed, so that PostgreSQL inserts and
         # indexes on one core while Python hashes the next rows on the other.
@@ -269,9 +281,17 @@ def events_record_bulk(events: Sequence[Event]) -> list[RecordedEvent]:
                 else:
                     occurred_at = event.occurred_at
                     values, extra_text = _content(event, occurred_at)
-                chain_hash = link_hash(sequence, previous_hash, content_hash(values))
+                chain_hash = link_hash(sequence, previous_hash, digest(content_bytes(values)))
                 copy.write_row(
-                    (sequence, previous_hash, chain_hash, occurred_at, *values[1:-1], extra_text)
+                    (
+                        sequence,
+                        previous_hash,
+                        chain_hash,
+                        key_id,
+                        occurred_at,
+                        *values[1:-1],
+                        extra_text,
+                    )
                 )
                 recorded.append(RecordedEvent(sequence=sequence, hash=chain_hash))
                 last_previous, previous_hash = previous_hash, chain_hash
@@ -287,6 +307,10 @@ def events_record_bulk(events: Sequence[Event]) -> list[RecordedEvent]:
 
 @dataclass
 class Verification:
+    """What one verification re-hashed (events first_sequence..last_sequence, none when last <
+    first) and found."""
+
+    full: bool = True
     checked: int = 0
     first_sequence: int = 1
     last_sequence: int = 0
@@ -294,7 +318,8 @@ class Verification:
     broken_at: int | None = None
     reason: str = ""
     seconds: float = 0.0
-    checkpoint_used: int | None = None
+    checkpoint_used: int | None = None  # the number of the checkpoint an incremental run began at
+    checkpoint_stored: int | None = None
 
     @property
     def intact(self) -> bool:
@@ -304,38 +329,105 @@ class Verification:
     def rate(self) -> float:
         return self.checked / self.seconds if self.seconds > 0 else float(self.checked)
 
+    @property
+    def rehashed(self) -> str:
+        """The range re-hashed, as people read it: "events 1..1200", "no event"."""
+        if self.last_sequence < self.first_sequence:
+            return "no event"
+        return f"events {self.first_sequence}..{self.last_sequence}"
+
+    def describe(self) -> str:
+        if self.full:
+            how = "full verification"
+        elif self.checkpoint_used is not None:
+            how = f"incremental, after checkpoint {self.checkpoint_used}"
+        else:
+            how = "incremental, no checkpoint yet: from the first event"
+        text = f"re-hashed {self.rehashed} ({how})"
+        if not self.intact:
+            text += f", then broken at {self.broken_at}"
+        return text
+
+    def summary(self) -> dict:
+        """What the task returns and the alert event keeps."""
+        return {
+            "intact": self.intact,
+            "full": self.full,
+            "checked": self.checked,
+            "first_sequence": self.first_sequence,
+            "last_sequence": self.last_sequence,
+            "broken_at": self.broken_at,
+            "reason": self.reason,
+        }
+
 
 _VERIFY_SQL = f"""
-SELECT sequence, previous_hash, hash,
+SELECT sequence, previous_hash, hash, key_id,
        to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
        {", ".join(CONTENT_FIELDS[1:-1])}, extra::text
   FROM audit_auditevent
  WHERE sequence > %s AND sequence <= %s
  ORDER BY sequence
 """  # nosec B608 # column names from CONTENT_FIELDS, values bound
+# Where the content values start in a row of _VERIFY_SQL (extra::text is the last column).
+_CONTENT_START = 4
+
+# Every checkpoint in number order, with the stored hash of the event it vouches for.
+_CHECKPOINTS_SQL = """
+SELECT c.number, c.kind, c.sequence, c.hash, c.created_at, c.key_id, c.previous_signature,
+       c.signature, e.hash
+  FROM audit_checkpoint c
+  LEFT JOIN audit_auditevent e ON e.sequence = c.sequence
+ ORDER BY c.number
+"""
 
 
-def checkpoint_is_valid(checkpoint: Checkpoint) -> bool:
-    expected = sign_checkpoint(
-        settings.AUDIT_HMAC_KEY,
-        checkpoint.sequence,
-        checkpoint.hash,
-        format_instant(checkpoint.created_at),
-    )
-    return hmac.compare_digest(expected, checkpoint.signature)
+def _checkpoints() -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(_CHECKPOINTS_SQL)
+        rows = cursor.fetchall()
+    checkpoints = []
+    for *values, stored_hash in rows:
+        checkpoint = dict(zip(CHECKPOINT_FIELDS, values, strict=True))
+        checkpoint["created_at"] = format_instant(checkpoint["created_at"])
+        checkpoint["stored_hash"] = GENESIS_HASH if checkpoint["sequence"] == 0 else stored_hash
+        checkpoints.append(checkpoint)
+    return checkpoints
 
 
-def latest_valid_checkpoint() -> Checkpoint | None:
-    for checkpoint in Checkpoint.objects.order_by("-sequence")[:20]:
-        if checkpoint_is_valid(checkpoint):
-            return checkpoint
+def _key_materials() -> dict[str, str]:
+    return {key_id: key.material for key_id, key in audit_keys().items()}
+
+
+def _checkpoints_problem(checkpoints: list[dict], head_sequence: int) -> tuple[int, str] | None:
+    """The signed checkpoints against themselves (numbering, links, signatures) and against the
+    chain as stored: the head not behind any of them, each one's event still holding its hash."""
+    problem = checkpoint_chain_problem(checkpoints, _key_materials())
+    if problem is not None:
+        return problem
+    if checkpoints and checkpoints[-1]["sequence"] > head_sequence:
+        last = checkpoints[-1]
+        return head_sequence + 1, (
+            f"the chain head is at {head_sequence} but signed checkpoint {last['number']} "
+            f"vouches for event {last['sequence']}: the chain moved backwards"
+        )
+    for checkpoint in checkpoints:
+        if checkpoint["stored_hash"] != checkpoint["hash"]:
+            return checkpoint["sequence"], (
+                f"signed checkpoint {checkpoint['number']} at event {checkpoint['sequence']} no "
+                "longer matches the chain: events were removed or the chain was rewritten"
+            )
     return None
 
 
 def _export_line(row: tuple, values: list) -> str:
     record = dict(zip(CONTENT_FIELDS, values, strict=True))
-    record.update(sequence=row[0], previous_hash=row[1], hash=row[2])
+    record.update(sequence=row[0], previous_hash=row[1], hash=row[2], key_id=row[3])
     return json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _export_checkpoint(checkpoint: dict) -> dict:
+    return {name: checkpoint[name] for name in CHECKPOINT_FIELDS}
 
 
 @dataclass
@@ -345,21 +437,29 @@ class _Scan:
     checked: int = 0
     expected: int = 1  # the next sequence number due
     previous_hash: str = GENESIS_HASH  # the hash of the last event that verified
+    sealed_up_to: int = 0  # unkeyed events are accepted up to this sequence (audit/chain.py)
     first_link: str | None = None  # the first event's stored previous_hash (parallel ranges)
     broken_at: int | None = None
     reason: str = ""
 
 
-def _fast_content_digest(values: list, extra_text: str) -> str | None:
-    """The content hash computed with orjson, which serialises the values as the canonical form
-    does (compact, UTF-8, keys sorted) about four times faster than the standard library, except
-    for some floats (1e-07 against 1e-7), integers beyond 64 bits and non-finite numbers. So a
-    digest from here is only ever trusted when it matches the stored hash (a different
-    serialisation cannot produce the same SHA-256); a mismatch is decided by the canonical
-    `content_hash` (audit/chain.py)."""
+def _digesters() -> dict[str, Any]:
+    """The content digest of each scheme by the key id stored with the event."""
+    digesters: dict[str, Any] = {key_id: key.digest for key_id, key in audit_keys().items()}
+    digesters[UNKEYED] = lambda content: _sha256(content).hexdigest()
+    return digesters
+
+
+def _fast_content(values: list, extra_text: str) -> bytes | None:
+    """The canonical content serialised with orjson, which writes it as the canonical form does
+    (compact, UTF-8, keys sorted) about four times faster than the standard library, except for
+    some floats (1e-07 against 1e-7), integers beyond 64 bits and non-finite numbers. So a digest
+    of it is only ever trusted when it matches the stored hash (a different serialisation cannot
+    produce the same digest); a mismatch is decided by the canonical `content_bytes`
+    (audit/chain.py)."""
     try:
         values.append(orjson.loads(extra_text))
-        return _sha256(orjson.dumps(values, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return None
 
@@ -370,9 +470,12 @@ def _scan(rows, scan: _Scan, export: IO[str] | None = None, *, trust_first_link=
     checks that seam against the range before (parallel verification)."""
     loads = json.loads
     fast = export is None
+    digesters = _digesters()
+    sealed_up_to = scan.sealed_up_to
     previous_hash = scan.previous_hash
     expected = scan.expected
     checked = 0
+    start = _CONTENT_START
     for row in rows:
         sequence = row[0]
         if sequence != expected:
@@ -386,16 +489,32 @@ def _scan(rows, scan: _Scan, export: IO[str] | None = None, *, trust_first_link=
             scan.broken_at = sequence
             scan.reason = f"event {sequence} does not link to the event before it"
             break
+        key_id = row[3]
+        digest = digesters.get(key_id)
+        if digest is None:
+            scan.broken_at = sequence
+            scan.reason = (
+                f"event {sequence} was hashed with key id {key_id}, which is neither "
+                "AUDIT_HMAC_KEY's nor in AUDIT_HMAC_PREVIOUS_KEYS"
+            )
+            break
+        if key_id == UNKEYED and sequence > sealed_up_to:
+            scan.broken_at = sequence
+            scan.reason = unkeyed_problem(sequence, sealed_up_to)
+            break
         extra_text = row[-1]
         if fast:
-            digest = _fast_content_digest(list(row[3:-1]), extra_text)
-            if digest is not None and link_hash(sequence, previous_hash, digest) == row[2]:
+            content = _fast_content(list(row[start:-1]), extra_text)
+            if (
+                content is not None
+                and link_hash(sequence, previous_hash, digest(content)) == row[2]
+            ):
                 previous_hash = row[2]
                 expected += 1
                 checked += 1
                 continue
-        values = [*row[3:-1], {} if extra_text == "{}" else loads(extra_text)]
-        if link_hash(sequence, previous_hash, content_hash(values)) != row[2]:
+        values = [*row[start:-1], {} if extra_text == "{}" else loads(extra_text)]
+        if link_hash(sequence, previous_hash, digest(content_bytes(values))) != row[2]:
             scan.broken_at = sequence
             scan.reason = f"event {sequence} was changed after it was recorded"
             break
@@ -416,7 +535,9 @@ PARALLEL_RANGE_MIN_EVENTS = 50_000
 _RANGES_PER_WORKER = 4
 
 
-def _scan_range_in_process(connection_parameters: dict, low: int, high: int) -> _Scan:
+def _scan_range_in_process(
+    connection_parameters: dict, low: int, high: int, sealed_up_to: int
+) -> _Scan:
     """Verify events low+1..high on a connection of this (forked) process's own. The parent's
     inherited connection is never used or closed here."""
     import psycopg
@@ -425,7 +546,8 @@ def _scan_range_in_process(connection_parameters: dict, low: int, high: int) -> 
         with own.cursor(name="audit_chain_verify_range") as cursor:
             cursor.itersize = 20_000
             cursor.execute(_VERIFY_SQL, [low, high])
-            return _scan(cursor, _Scan(expected=low + 1), trust_first_link=True)
+            scan = _Scan(expected=low + 1, sealed_up_to=sealed_up_to)
+            return _scan(cursor, scan, trust_first_link=True)
 
 
 def _plain_connection_parameters() -> dict:
@@ -463,7 +585,9 @@ def _scan_parallel(scan: _Scan, head_sequence: int, workers: int) -> _Scan:
     parameters = _plain_connection_parameters()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         futures = [
-            pool.submit(_scan_range_in_process, parameters, bounds[i], bounds[i + 1])
+            pool.submit(
+                _scan_range_in_process, parameters, bounds[i], bounds[i + 1], scan.sealed_up_to
+            )
             for i in range(count)
         ]
         try:
@@ -487,59 +611,80 @@ def _scan_parallel(scan: _Scan, head_sequence: int, workers: int) -> _Scan:
     return scan
 
 
+def _against_problem(against: tuple[int, str], result: Verification) -> tuple[int, str] | None:
+    """An anchor kept outside the database (SEQUENCE, HASH) against a fully verified chain."""
+    sequence, expected = against
+    if sequence > result.last_sequence:
+        return result.last_sequence + 1, (
+            f"the anchor names event {sequence} but the chain ends at {result.last_sequence}: "
+            "events were removed"
+        )
+    if sequence == 0:
+        stored = GENESIS_HASH
+    else:
+        stored = AuditEvent.objects.filter(sequence=sequence).values_list("hash", flat=True)[0]
+    if stored != expected:
+        return sequence, (
+            f"event {sequence}'s hash is not the anchor's: the chain was rewritten up to there"
+        )
+    return None
+
+
 def audit_chain_verify(
     *,
-    full: bool = False,
+    full: bool = True,
     export: IO[str] | None = None,
     workers: int | None = None,
     parallel_min_events: int = PARALLEL_MIN_EVENTS,
+    against: tuple[int, str] | None = None,
+    kind: str = CheckpointKind.VERIFIED,
 ) -> Verification:
-    """Recompute the chain in sequence order with a server-side cursor.
+    """Recompute the chain in sequence order with a server-side cursor, after checking the
+    signed checkpoints (numbering, links, signatures, the head not behind them, their events'
+    hashes: audit/chain.py).
 
-    Starts after the latest valid signed checkpoint unless `full` (or `export`) asks for the whole
-    chain; stores a new signed checkpoint when the chain is intact. The result names the first
-    broken sequence number: changed content, a removed event or a reordered one.
+    Re-hashes the whole chain unless `full` is False, which starts after the latest checkpoint
+    (`export` and `against`, an anchor kept outside the database, need the whole chain). Stores
+    a new signed and anchored checkpoint when the chain is intact. The result says which range
+    was re-hashed and names the first broken sequence number: changed content, a removed,
+    reordered or downgraded (unkeyed) event, removed checkpoints, a chain cut back.
 
     A long stretch (at least `parallel_min_events`, no export) is split into ranges verified by
     `workers` processes (default: one per CPU, none in a daemonic process); each reads committed
     rows up to the head read first, so the result is the one a single pass gives.
     """
     started = time.perf_counter()
-    result = Verification()
+    full = full or export is not None or against is not None
+    result = Verification(full=full)
     start_after, previous_hash = 0, GENESIS_HASH
     # The head first: appends hold its row lock until they commit, so every event up to the head
     # read now is committed, and events appended during the scan are left to the next run.
     head_sequence, head_hash = _chain_head() or (0, GENESIS_HASH)
-    checkpoint = latest_valid_checkpoint()
-    if checkpoint is not None:
-        stored = list(
-            AuditEvent.objects.filter(sequence=checkpoint.sequence).values_list("hash", flat=True)
-        )
-        if stored != [checkpoint.hash]:
-            # A signed checkpoint vouched for this hash: the chain was cut or rewritten since.
-            result.broken_at = checkpoint.sequence
-            result.reason = (
-                f"the signed checkpoint at event {checkpoint.sequence} no longer matches the "
-                "chain: events were removed or the chain was rewritten"
-            )
-            result.seconds = time.perf_counter() - started
-            return result
-        if not full and export is None:
-            start_after, previous_hash = checkpoint.sequence, checkpoint.hash
-            result.checkpoint_used = checkpoint.sequence
+    checkpoints = _checkpoints()
+    problem = _checkpoints_problem(checkpoints, head_sequence)
+    if problem is not None:
+        result.broken_at, result.reason = problem
+        result.first_sequence, result.last_sequence = 1, 0
+        result.seconds = time.perf_counter() - started
+        return result
+    if not full and checkpoints:
+        latest = checkpoints[-1]
+        start_after, previous_hash = latest["sequence"], latest["hash"]
+        result.checkpoint_used = latest["number"]
     result.first_sequence = start_after + 1
     if export is not None:
-        export.write(
-            json.dumps(
-                {
-                    "custodia_audit_export": 1,
-                    "first_sequence": start_after + 1,
-                    "previous_hash": previous_hash,
-                }
-            )
-            + "\n"
-        )
-    scan = _Scan(expected=start_after + 1, previous_hash=previous_hash)
+        header = {
+            "custodia_audit_export": 2,
+            "first_sequence": 1,
+            "previous_hash": GENESIS_HASH,
+            "checkpoints": [_export_checkpoint(checkpoint) for checkpoint in checkpoints],
+        }
+        export.write(json.dumps(header) + "\n")
+    scan = _Scan(
+        expected=start_after + 1,
+        previous_hash=previous_hash,
+        sealed_up_to=seal_sequence(checkpoints),
+    )
     workers = parallel_workers_available() if workers is None else workers
     if export is None and workers > 1 and head_sequence - start_after >= parallel_min_events:
         _scan_parallel(scan, head_sequence, workers)
@@ -564,23 +709,19 @@ def audit_chain_verify(
     ):
         result.broken_at = head_sequence
         result.reason = f"event {head_sequence} does not match the chain head"
+    if result.intact and against is not None:
+        problem = _against_problem(against, result)
+        if problem is not None:
+            result.broken_at, result.reason = problem
     result.seconds = time.perf_counter() - started
     if result.intact:
-        checkpoint = _checkpoint_store(result.last_sequence, result.last_hash)
-        if export is not None:
-            export.write(
-                json.dumps(
-                    {
-                        "checkpoint": {
-                            "sequence": checkpoint.sequence,
-                            "hash": checkpoint.hash,
-                            "created_at": format_instant(checkpoint.created_at),
-                            "signature": checkpoint.signature,
-                        }
-                    }
-                )
-                + "\n"
-            )
+        checkpoint = _checkpoint_store(result.last_sequence, result.last_hash, kind=kind)
+        if checkpoint is not None:
+            result.checkpoint_stored = checkpoint["number"]
+            if export is not None:
+                export.write(json.dumps({"checkpoint": _export_checkpoint(checkpoint)}) + "\n")
+        elif export is not None:
+            raise AuditChainError("a later checkpoint was stored during the export: export again")
     return result
 
 
@@ -590,28 +731,113 @@ def _chain_head() -> tuple[int, str] | None:
         return cursor.fetchone()
 
 
-def _checkpoint_store(sequence: int, chain_hash: str) -> Checkpoint:
-    created_at = timezone.now()
-    return Checkpoint.objects.create(
-        sequence=sequence,
-        hash=chain_hash,
-        created_at=created_at,
-        signature=sign_checkpoint(
-            settings.AUDIT_HMAC_KEY, sequence, chain_hash, format_instant(created_at)
-        ),
+@transaction.atomic
+def _checkpoint_store(sequence: int, chain_hash: str, *, kind: str) -> dict | None:
+    """Sign and store the next checkpoint at `sequence`, and anchor it outside the database.
+    None when a concurrent verification already stored one further on (checkpoints never move
+    backwards)."""
+    with connection.cursor() as cursor:
+        # Numbers are consecutive: two verifications finishing together take turns here.
+        cursor.execute("LOCK TABLE audit_checkpoint IN SHARE ROW EXCLUSIVE MODE")
+    last = Checkpoint.objects.order_by("-number").first()
+    if last is not None and last.sequence > sequence:
+        return None
+    key = current_audit_key()
+    fields = {
+        "number": last.number + 1 if last else 1,
+        "kind": str(kind),
+        "sequence": sequence,
+        "hash": chain_hash,
+        "created_at": timezone.now(),
+        "key_id": key.key_id,
+        "previous_signature": last.signature if last else "",
+    }
+    signed = {**fields, "created_at": format_instant(fields["created_at"])}
+    signature = sign_checkpoint(
+        key.material,
+        **{name: value for name, value in signed.items() if name != "hash"},
+        chain_hash=chain_hash,
     )
+    Checkpoint.objects.create(**fields, signature=signature)
+    signed["signature"] = signature
+    try:
+        anchor_write(signed)
+    except OSError as error:
+        # The checkpoint rolls back with this error: none is kept without its anchor.
+        raise AuditChainError(
+            f"the checkpoint's anchor could not be written to {anchor_file()}: "
+            f"{error.strerror or error}"
+        ) from error
+    return signed
 
 
 @transaction.atomic
-def audit_chain_verify_and_alert(*, full: bool = False, workers: int | None = None) -> Verification:
-    """The nightly job: verify, and record an alert event when the chain is broken."""
-    result = audit_chain_verify(full=full, workers=workers)
+def audit_chain_verify_and_alert(
+    *, full: bool = True, workers: int | None = None, against: tuple[int, str] | None = None
+) -> Verification:
+    """Verify, and record an alert event when the chain is broken, naming the range re-hashed."""
+    result = audit_chain_verify(full=full, workers=workers, against=against)
     if not result.intact:
         event_record(
             action="audit.chain_broken",
             outcome=Outcome.DENIED,
             target_type="audit.auditevent",
             target_id=str(result.broken_at),
-            extra={"broken_at": result.broken_at, "reason": result.reason},
+            extra=result.summary(),
         )
     return result
+
+
+# --- key rotation -----------------------------------------------------------------------------
+
+
+@dataclass
+class KeyRotation:
+    current_key_id: str
+    # {label: {key_id: count}}; key id "" counts the unkeyed events of scheme 1.
+    counts: dict[str, dict[str, int]]
+    verification: Verification
+
+
+def keyed_record_counts() -> dict[str, dict[str, int]]:
+    """How many records each key id made, per kind of record (audit.keys.keyed_records)."""
+    from django.apps import apps
+    from django.db.models import Count
+
+    counts: dict[str, dict[str, int]] = {}
+    for label, model_label, field_name in keyed_records():
+        model = apps.get_model(model_label)
+        rows = model.objects.order_by().values_list(field_name).annotate(count=Count("*"))
+        counts[label] = {key_id: count for key_id, count in rows}
+    return counts
+
+
+@transaction.atomic
+def audit_key_rotate() -> KeyRotation:
+    """After AUDIT_HMAC_KEY was replaced (the old key moved to AUDIT_HMAC_PREVIOUS_KEYS): check
+    that every key id in use has its key, verify the whole chain, and store a checkpoint signed
+    with the new key (kind "rotation"). New hashes and signatures use the new key from then on;
+    what older keys made stays verifiable while they are listed, which they must stay as long as
+    the records they made are kept (the trail is append-only: nothing is rehashed)."""
+    keys = audit_keys()
+    counts = keyed_record_counts()
+    for label, by_key in counts.items():
+        for key_id, count in sorted(by_key.items()):
+            if key_id != UNKEYED and key_id not in keys:
+                raise MissingAuditKey(
+                    f"key id {key_id} made {count} {label} but is neither AUDIT_HMAC_KEY's nor "
+                    "in AUDIT_HMAC_PREVIOUS_KEYS: list that key before rotating"
+                )
+    verification = audit_chain_verify(full=True, kind=CheckpointKind.ROTATION)
+    if not verification.intact:
+        raise AuditChainError(
+            f"the chain is broken at {verification.broken_at}: {verification.reason}"
+        )
+    current = current_audit_key().key_id
+    event_record(
+        action="audit.key_rotated",
+        target_type="audit.checkpoint",
+        target_id=str(verification.checkpoint_stored or ""),
+        extra={"key_id": current, "counts": counts},
+    )
+    return KeyRotation(current_key_id=current, counts=counts, verification=verification)

@@ -45,8 +45,13 @@ def _required_in_production(name: str, development_default: str) -> str:
 SECRET_KEY = _required_in_production(
     "SECRET_KEY", "INSECURE-development-only-secret-key-do-not-use-in-production"
 )
-# Key of the HMAC that signs audit-chain checkpoints and deletion certificates.
+# Key of the HMAC that keys the audit chain's hashes, signs its checkpoints and deletion
+# certificates, and keys the call-id and searched-number hashes. It is never stored in the
+# database: someone who can write there cannot recompute the chain.
 AUDIT_HMAC_KEY = _required_in_production("AUDIT_HMAC_KEY", "INSECURE-development-audit-hmac-key")
+# Keys AUDIT_HMAC_KEY replaced (`rotate_audit_key`): kept for verification and look-ups as long as
+# anything they hashed or signed is kept, which for the append-only trail means for good.
+AUDIT_HMAC_PREVIOUS_KEYS = env.list("AUDIT_HMAC_PREVIOUS_KEYS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -322,6 +327,10 @@ CONTENT_SECURITY_POLICY = {
 # address to X-Forwarded-For), and which header carries the contact centre's workstation id.
 AUDIT_TRUSTED_PROXY_COUNT = env.int("AUDIT_TRUSTED_PROXY_COUNT", default=0)
 AUDIT_WORKSTATION_HEADER = env.str("AUDIT_WORKSTATION_HEADER", default="X-Workstation-Id")
+# Append-only file (or directory, holding audit-anchors.jsonl) where each audit checkpoint's
+# sequence and head hash are written, outside the database; ship it off the machine (WORM storage,
+# the log collector) so that a database administrator cannot rewrite it.
+AUDIT_ANCHOR_PATH = Path(env.str("AUDIT_ANCHOR_PATH", default=str(VAR_DIR / "audit-anchors.jsonl")))
 
 # Celery: JSON only, late acknowledgement with idempotent tasks, Redis visibility timeout above
 # the longest task so that a task still running is never delivered twice.
@@ -370,7 +379,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recordings.tasks.purge_expired_recordings",
         "schedule": crontab(hour=_purge_hour, minute=_purge_minute),
     },
-    # Nightly, after the day's calls: prove the audit trail was not altered since yesterday.
+    # Nightly, after the day's calls: re-hash what was appended since the last checkpoint.
     "verify-audit-chain": {
         "task": "audit.tasks.verify_audit_chain",
         "schedule": crontab(hour=3, minute=30),
@@ -380,6 +389,13 @@ CELERY_BEAT_SCHEDULE = {
     "count-api-auth-failures": {
         "task": "compliance.tasks.count_api_auth_failures",
         "schedule": 300,
+    },
+    # Weekly, Saturday early morning (no purge conflict, before Sunday's integrity check): re-hash
+    # the whole trail, so that a change to an event older than the last checkpoint is found.
+    "verify-audit-chain-full": {
+        "task": "audit.tasks.verify_audit_chain",
+        "schedule": crontab(hour=5, minute=0, day_of_week="sat"),
+        "kwargs": {"full": True},
     },
     # Weekly, Sunday night: every stored recording still decrypts to the audio ingested.
     "verify-recording-integrity": {

@@ -278,7 +278,8 @@ class PurgeRun(models.Model):
 class DeletionCertificate(models.Model):
     """Proof that one recording was deleted, with no personal data: ids, hashes, policy, reason,
     time, and an HMAC signature (AUDIT_HMAC_KEY) over all of it. Exactly one per deleted
-    recording (unique recording_id)."""
+    recording (unique recording_id). `key_id` names the key of the signature and of the call-id
+    hash, so that both verify after a key rotation (audit.keys)."""
 
     recording_id = models.BigIntegerField(unique=True)
     tenant = models.ForeignKey("compliance.Tenant", on_delete=models.PROTECT, related_name="+")
@@ -295,6 +296,7 @@ class DeletionCertificate(models.Model):
     )
     deleted_at = models.DateTimeField()
     signature = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16)
 
     class Meta:
         ordering = ("-deleted_at",)

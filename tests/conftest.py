@@ -47,6 +47,7 @@ def _append_only_audit_tables(request):
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
         cursor.execute("ALTER TABLE audit_chainhead ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE audit_checkpoint ENABLE TRIGGER USER")
         cursor.execute(
             "INSERT INTO audit_chainhead (id, sequence, hash, previous_hash) "
             "VALUES (1, 0, %s, %s) ON CONFLICT (id) DO NOTHING",
@@ -57,6 +58,18 @@ def _append_only_audit_tables(request):
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
             cursor.execute("ALTER TABLE audit_chainhead DISABLE TRIGGER USER")
+            cursor.execute("ALTER TABLE audit_checkpoint DISABLE TRIGGER USER")
+
+
+@pytest.fixture(scope="session")
+def _anchor_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("audit-anchors")
+
+
+@pytest.fixture(autouse=True)
+def _audit_anchors_outside_the_worktree(settings, _anchor_folder):
+    """Checkpoints append their anchors to a file of the test session, not to var/."""
+    settings.AUDIT_ANCHOR_PATH = _anchor_folder
 
 
 @pytest.fixture(autouse=True)

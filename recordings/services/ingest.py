@@ -34,7 +34,7 @@ from .. import crypto
 from ..audio import AudioRejected, inspect_audio
 from ..models import RECORDING_HISTORY, DeletionReason, Direction, Recording, Status
 from ..storage import ChunkedContent, StoringInBackground, new_storage_name
-from .purge import call_id_hash, next_run_date
+from .purge import call_id_hashes, next_run_date
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ WITH purpose AS (
 ), erased AS (
     SELECT c.deleted_at, c.reason
       FROM recordings_deletioncertificate c
-     WHERE c.tenant_id = %(tenant)s AND c.call_id_hash = %(call_id_hash)s
+     WHERE c.tenant_id = %(tenant)s AND c.call_id_hash = ANY(%(call_id_hashes)s)
        AND c.reason = ANY(%(erasure_reasons)s)
      LIMIT 1
 )
@@ -112,7 +112,8 @@ def _lookup(tenant: Tenant, code: str, call_id: str):
             {
                 "code": code,
                 "tenant": tenant.pk,
-                "call_id_hash": call_id_hash(tenant.pk, call_id),
+                # Under every known key: an erasure certified before a key rotation still counts.
+                "call_id_hashes": call_id_hashes(tenant.pk, call_id),
                 "erasure_reasons": [
                     DeletionReason.ERASURE_REQUEST.value,
                     DeletionReason.CONSENT_WITHDRAWN.value,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import hashlib
 import hmac
 import json
 import logging
@@ -44,6 +43,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from audit.context import current_context
+from audit.keys import AuditKey, audit_keys, current_audit_key
 from audit.models import Outcome
 from audit.services import Event, event_record, events_record_bulk
 from compliance.models import ExpiryAction, LegalHold, Purpose, RetentionPolicy, Tenant
@@ -95,27 +95,16 @@ def _instant(value: datetime) -> str:
     return value.astimezone(_UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@functools.lru_cache(maxsize=4)
-def _signer(key: str) -> Callable[[str], str]:
-    """HMAC-SHA256 with the key set up once: each message signs a copy of the keyed object
-    (the purge signs twice per recording; a fresh hmac.new costs twice as much)."""
-    keyed = hmac.new(key.encode(), digestmod=hashlib.sha256)
-
-    def sign(message: str) -> str:
-        mac = keyed.copy()
-        mac.update(message.encode())
-        return mac.hexdigest()
-
-    return sign
+def call_id_hash(tenant_id: int, call_id: str, key: AuditKey | None = None) -> str:
+    """Keyed (the current AUDIT_HMAC_KEY unless another key is given), so that nobody without
+    the key can test guesses of call ids against it."""
+    key = key or current_audit_key()
+    return key.digest(f"custodia-call-id|{tenant_id}|{call_id}".encode())
 
 
-def _hmac(message: str) -> str:
-    return _signer(settings.AUDIT_HMAC_KEY)(message)
-
-
-def call_id_hash(tenant_id: int, call_id: str) -> str:
-    """Keyed, so that nobody without AUDIT_HMAC_KEY can test guesses of call ids against it."""
-    return _hmac(f"custodia-call-id|{tenant_id}|{call_id}")
+def call_id_hashes(tenant_id: int, call_id: str) -> list[str]:
+    """The call id's hash under every known key, for look-ups across a key rotation."""
+    return [call_id_hash(tenant_id, call_id, key) for key in audit_keys().values()]
 
 
 def certificate_message(certificate: DeletionCertificate) -> str:
@@ -133,7 +122,12 @@ def certificate_message(certificate: DeletionCertificate) -> str:
 
 
 def certificate_is_valid(certificate: DeletionCertificate) -> bool:
-    return hmac.compare_digest(_hmac(certificate_message(certificate)), certificate.signature)
+    """The signature verifies under the key its key id names (current or previous)."""
+    key = audit_keys().get(certificate.key_id)
+    if key is None:
+        return False
+    expected = key.digest(certificate_message(certificate).encode())
+    return hmac.compare_digest(expected, certificate.signature)
 
 
 # certificate_message's text without a model instance or a json.dumps per certificate: the keys
@@ -203,7 +197,7 @@ _NO_POLICY = (None, None)
 _CERTIFICATE_COPY = (
     "COPY {table} (recording_id, tenant_id, call_id_hash, audio_sha256, storage_name, "
     "purpose_code, policy_id, policy_version, retain_until, reason, purge_run_id, deleted_at, "
-    "signature) FROM STDIN"
+    "signature, key_id) FROM STDIN"
 )
 # One statement for the rows and everything that points at them (set-based: Django's collector
 # would load every row and fire django-simple-history's per-row signal), the files now pending
@@ -295,7 +289,12 @@ def _delete_rows(
     `checks_now`: the transaction is the purge's own, and its deferred constraints may be
     checked before the audit events are appended (SET CONSTRAINTS lasts to its end)."""
     now = timezone.now()
-    sign = _signer(settings.AUDIT_HMAC_KEY)
+    key = current_audit_key()
+    key_id = key.key_id
+
+    def sign(message: str) -> str:
+        return key.digest(message.encode())
+
     deleted_at = _json_string(_instant(now))
     run_text = _json_number(run_id)
     policies = _policies({row[6] for row in rows if row[6] is not None})
@@ -340,6 +339,7 @@ def _delete_rows(
                 run_id,
                 now,
                 signature,
+                key_id,
             )
         )
         events.append(
@@ -1125,8 +1125,14 @@ def deletion_certificates_verify() -> list[str]:
     its data, or a certified file still in storage."""
     problems = []
     storage = recordings_storage()
+    keys = audit_keys()
     for certificate in DeletionCertificate.objects.order_by("pk").iterator(chunk_size=2000):
-        if not certificate_is_valid(certificate):
+        if certificate.key_id not in keys:
+            problems.append(
+                f"certificate {certificate.pk}: signed with key id {certificate.key_id}, which is "
+                "neither AUDIT_HMAC_KEY's nor in AUDIT_HMAC_PREVIOUS_KEYS"
+            )
+        elif not certificate_is_valid(certificate):
             problems.append(f"certificate {certificate.pk}: signature does not verify")
         if certificate.storage_name and storage.exists(certificate.storage_name):
             problems.append(

@@ -115,12 +115,12 @@ def test_failed_event_rolls_back_the_action_it_records(cast):
 
 def test_verification_resumes_from_a_signed_checkpoint():
     _record(5)
-    first = audit_chain_verify()
+    first = audit_chain_verify(full=False)
     assert first.intact and first.checked == 5
     _record(3)
-    second = audit_chain_verify()
-    assert second.checkpoint_used == 5
-    assert second.checked == 3
+    second = audit_chain_verify(full=False)
+    assert second.checkpoint_used == first.checkpoint_stored
+    assert (second.first_sequence, second.last_sequence, second.checked) == (6, 8, 3)
     assert second.intact
 
 
@@ -156,8 +156,14 @@ def test_export_verifies_offline_and_detects_edits(tmp_path, settings):
     record["justification"] = "forged"
     lines[5] = json.dumps(record)
     export.write_text("\n".join(lines) + "\n")
-    broken = subprocess.run(
+    without_key = subprocess.run(
         [sys.executable, "-I", str(verifier), str(export)], capture_output=True, text=True
+    )
+    assert (without_key.returncode, "give --hmac-key" in without_key.stderr) == (2, True)
+    broken = subprocess.run(
+        [sys.executable, "-I", str(verifier), str(export), "--hmac-key", settings.AUDIT_HMAC_KEY],
+        capture_output=True,
+        text=True,
     )
     assert broken.returncode == 1
     assert f"sequence {record['sequence']}" in broken.stderr
@@ -193,7 +199,7 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint():
     from audit.chain import content_hash, link_hash
 
     _record(6)
-    assert audit_chain_verify().intact  # stores a signed checkpoint at 6
+    assert audit_chain_verify(full=False).intact  # stores a signed checkpoint at 6
     # An attacker with owner rights drops the last events and rewinds the head consistently.
     _tamper("DELETE FROM audit_auditevent WHERE sequence > 3")
     with connection.cursor() as cursor:
@@ -204,8 +210,9 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint():
             [head_hash, before],
         )
     result = audit_chain_verify(full=True)
-    assert result.broken_at == 6
-    assert "signed checkpoint" in result.reason
+    assert result.broken_at == 4
+    assert "signed checkpoint 1 vouches for event 6" in result.reason
+    assert "moved backwards" in result.reason
     assert content_hash and link_hash  # the chain alone would have looked consistent
 
 
@@ -295,15 +302,17 @@ def test_parallel_verification_finds_a_whole_range_removed(parallel_ranges):
 def test_parallel_verification_finds_a_rewritten_hash_at_the_seam(parallel_ranges):
     """An attacker who edits event 475 and recomputes its own hash still breaks event 476's
     link, although the two are verified by different processes (ranges end at 475)."""
-    from audit.chain import content_hash, link_hash
+    from audit.chain import content_bytes, link_hash
+    from audit.keys import current_audit_key
     from audit.services import _VERIFY_SQL
 
     _bulk(950)
     with connection.cursor() as cursor:
         cursor.execute(_VERIFY_SQL, [474, 475])
         row = cursor.fetchone()
-    values = [*row[3:-1], {"n": 474, "forged": True}]
-    forged = link_hash(475, row[1], content_hash(values))
+    values = [*row[4:-1], {"n": 474, "forged": True}]
+    # The strongest attacker here: one who holds the key (an insider).
+    forged = link_hash(475, row[1], current_audit_key().digest(content_bytes(values)))
     _tamper(
         "UPDATE audit_auditevent SET extra = %s::jsonb, hash = %s WHERE sequence = 475",
         ['{"n": 474, "forged": true}', forged],
@@ -333,3 +342,78 @@ def test_values_the_fast_serialiser_writes_differently_still_verify():
     assert result.checked == 8
     _tamper("UPDATE audit_auditevent SET extra = '{\"big\": 2}'::jsonb WHERE sequence = 6")
     assert audit_chain_verify(full=True).broken_at == 6
+
+
+def test_an_export_rewritten_as_unkeyed_is_refused_offline(tmp_path, settings):
+    """Offline too, only the seal may vouch for unkeyed events: a keyed export rewritten as
+    scheme 1 from event 3 on (consistently, as one without the key could) does not verify."""
+    import json
+
+    from audit.chain import (
+        CONTENT_FIELDS,
+        ExportInvalid,
+        content_hash,
+        link_hash,
+        verify_export_lines,
+    )
+
+    _record(5)
+    export = tmp_path / "trail.jsonl"
+    call_command("verify_audit_chain", "--export", str(export))
+    lines = export.read_text().splitlines()
+    assert verify_export_lines(lines, [settings.AUDIT_HMAC_KEY]) == (5, 5)
+    previous_hash = json.loads(lines[2])["hash"]  # event 2's
+    for index in range(3, 6):
+        record = json.loads(lines[index])
+        record["key_id"] = ""
+        record["previous_hash"] = previous_hash
+        digest = content_hash([record[name] for name in CONTENT_FIELDS])
+        record["hash"] = previous_hash = link_hash(record["sequence"], previous_hash, digest)
+        lines[index] = json.dumps(record)
+    with pytest.raises(ExportInvalid) as invalid:
+        verify_export_lines(lines, [settings.AUDIT_HMAC_KEY])
+    assert invalid.value.sequence == 3
+    assert "unkeyed" in str(invalid.value)
+
+
+def test_an_export_written_before_keys_still_verifies_offline(settings):
+    import json
+
+    from audit.chain import (
+        CONTENT_FIELDS,
+        GENESIS_HASH,
+        content_hash,
+        legacy_checkpoint_signature,
+        link_hash,
+        verify_export_lines,
+    )
+
+    key = settings.AUDIT_HMAC_KEY
+    header = {"custodia_audit_export": 1, "first_sequence": 1, "previous_hash": GENESIS_HASH}
+    lines = [json.dumps(header)]
+    previous_hash = GENESIS_HASH
+    for sequence in (1, 2):
+        values = [
+            "2026-11-28T16:39:29.123456Z", 1, None, "", "auth.login", "allowed", "", "", "",
+            "", "", "10.0.0.1", "", "", "", {"n": sequence},
+        ]  # fmt: skip
+        record = dict(zip(CONTENT_FIELDS, values, strict=True))
+        chain_hash = link_hash(sequence, previous_hash, content_hash(values))
+        record.update(sequence=sequence, previous_hash=previous_hash, hash=chain_hash)
+        lines.append(json.dumps(record))
+        previous_hash = chain_hash
+    created_at = "2026-11-28T17:00:00.000000Z"
+    signature = legacy_checkpoint_signature(key, 2, previous_hash, created_at)
+    lines.append(
+        json.dumps(
+            {
+                "checkpoint": {
+                    "sequence": 2,
+                    "hash": previous_hash,
+                    "created_at": created_at,
+                    "signature": signature,
+                }
+            }
+        )
+    )
+    assert verify_export_lines(lines, [key]) == (2, 2)

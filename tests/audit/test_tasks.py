@@ -16,7 +16,9 @@ def test_nightly_verification_runs_through_a_real_worker(celery_worker):
     summary = verify_audit_chain.delay().get(timeout=60)
     assert summary == {
         "intact": True,
+        "full": False,
         "checked": 3,
+        "first_sequence": 1,
         "last_sequence": 3,
         "broken_at": None,
         "reason": "",
