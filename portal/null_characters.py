@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest
 
+from .limits import QUERY_STRING_VALUE
+
 NUL = "\x00"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -55,15 +57,22 @@ def storable_values(fields: Mapping[str, object]) -> dict[str, object]:
 
 
 def refuse_nul_in_query_string(request: HttpRequest) -> None:
-    """A 400 (BadRequest) when a name or a value of the query string holds a NUL."""
+    """A 400 (BadRequest) when a name or a value of the query string holds a NUL, or is longer
+    than any search term or filter value a person types (limits.QUERY_STRING_VALUE): thousands
+    of digits overflow Python's int conversion in an id filter."""
     for name, values in request.GET.lists():
         if holds_nul(name) or any(holds_nul(value) for value in values):
             raise BadRequest(f"The query parameter {name!r} holds a NUL character.")
+        if len(name) > QUERY_STRING_VALUE or any(len(v) > QUERY_STRING_VALUE for v in values):
+            raise BadRequest(
+                f"The query parameter {name[:40]!r} is longer than {QUERY_STRING_VALUE} "
+                "characters."
+            )
 
 
 class RefuseNulInQueryStringAdmin:
-    """For every ModelAdmin (TenantScopedAdmin includes it): a NUL anywhere in the query string
-    is a 400 rather than PostgreSQL's DataError, a 500, when the rows are read. Every view of
+    """For every ModelAdmin (TenantScopedAdmin includes it): a NUL anywhere in the query string,
+    or an overlong value, is a 400 rather than PostgreSQL's DataError, a 500, when the rows are read. Every view of
     the rows starts from get_queryset (changelist, list filters, lookups such as ?name=, search,
     the change page, and the autocomplete of any form that picks this model's rows), so it is
     checked there. Django's changelist search form alone would only drop a NUL ?q= with a

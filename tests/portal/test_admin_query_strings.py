@@ -10,6 +10,7 @@ from django.db import models
 from django.urls import reverse
 
 from compliance.models import Consent
+from portal import limits
 
 from ..factories import SCOPED_FACTORIES
 
@@ -113,3 +114,26 @@ def test_a_nul_character_in_any_autocomplete_term_is_a_400(cast, login, model, f
         },
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(("model", "model_admin"), REGISTERED, ids=lambda x: str(x)[:40])
+def test_an_overlong_value_in_any_changelists_query_string_is_a_400(
+    cast, login, model, model_admin
+):
+    """5,000 digits overflowed Python's int conversion (a 500) in the id filters; no search term
+    or filter value a person types is that long."""
+    client = login(cast.root)
+    url = _changelist(model)
+    for name in {*_filter_parameters(client, model), "q", "o", "p"}:
+        response = client.get(url, {name: "9" * 5000})
+        assert response.status_code == 400, name
+    assert client.get(url, {"q": "9" * limits.QUERY_STRING_VALUE}).status_code == 200
+
+
+def test_an_overlong_audit_target_or_actor_filter_is_a_400_for_a_member(cast, login):
+    client = login(cast.alice)
+    url = reverse("admin:audit_auditevent_changelist")
+    for name in ("actor", "target", "tenant"):
+        assert client.get(url, {name: "9" * 5000}).status_code == 400, name
+    export = reverse("admin:audit_auditevent_export")
+    assert client.get(export, {"actor": "9" * 5000}).status_code == 400
