@@ -75,8 +75,8 @@ class RefuseNulInQueryStringAdmin:
     or an overlong value, is a 400 rather than a 500 when the rows are read (PostgreSQL's
     DataError, Python's int conversion). Every view of the rows starts from get_queryset
     (changelist, list filters, lookups such as ?name=, search, the change page, and the
-    autocomplete of any form that picks this model's rows), so it is checked there. Django's changelist search form alone would only drop a NUL ?q= with a
-    message; the rest would fail."""
+    autocomplete of any form that picks this model's rows), so it is checked there. Django's
+    changelist search form alone would only drop a NUL ?q= with a message; the rest would fail."""
 
     def get_queryset(self, request):
         refuse_nul_in_query_string(request)
