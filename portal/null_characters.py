@@ -65,8 +65,7 @@ def refuse_nul_in_query_string(request: HttpRequest) -> None:
             raise BadRequest(f"The query parameter {name!r} holds a NUL character.")
         if len(name) > QUERY_STRING_VALUE or any(len(v) > QUERY_STRING_VALUE for v in values):
             raise BadRequest(
-                f"The query parameter {name[:40]!r} is longer than {QUERY_STRING_VALUE} "
-                "characters."
+                f"The query parameter {name[:40]!r} is longer than {QUERY_STRING_VALUE} characters."
             )
 
 
