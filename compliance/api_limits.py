@@ -1,9 +1,13 @@
 """The API's limits, kept in PostgreSQL so that every web process and machine shares them.
 
 - Failed authentications are counted per key prefix and client address in fixed windows of
-  API_AUTH_FAILURE_WINDOW_SECONDS (compliance.models.ApiAuthFailureWindow). Past
-  API_AUTH_FAILURE_LIMIT in a window, that prefix from that address is answered 429 before any
-  key check, until the window ends.
+  API_AUTH_FAILURE_WINDOW_SECONDS (compliance.models.ApiAuthFailureWindow). An IPv6 address counts
+  as its /64, the block one client is usually given, so that walking through it is one client.
+  Past API_AUTH_FAILURE_LIMIT in a window, that prefix from that address is answered 429 before
+  any key check, until the window ends.
+- The trail gets one `api.auth_failed` event per key prefix and window, whatever the number of
+  addresses trying it, and one `api.auth_failures_counted` event with the count per address
+  once the window has closed: a botnet cannot fill a tenant's trail with attempts on its key.
 - A usable key may make API_RATE_LIMIT_PER_MINUTE calls per minute (ApiKeyRequestCount).
 - A key may have API_UPLOADS_IN_FLIGHT_PER_KEY uploads in flight: each holds one of that many
   session-level advisory locks, taken without waiting and released when the request ends; a
@@ -20,6 +24,7 @@ more to release their slot.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -82,6 +87,14 @@ VALUES (%(prefix)s, %(client_ip)s, %(window)s, %(tenant)s, 1, %(throttled)s, %(n
 RETURNING w.count
 """
 
+_FIRST_OF_WINDOW_SQL = """
+SELECT count(*) FROM compliance_apiauthfailurewindow
+ WHERE key_prefix = %(prefix)s AND window_start = %(window)s
+"""
+
+# How many addresses a summary names, the busiest first (the count covers them all).
+SUMMARY_ADDRESSES = 20
+
 _CLOSED_COLUMNS = (
     "key_prefix, client_ip, window_start, tenant_id, count, throttled, first_failed_at, "
     "last_failed_at"
@@ -97,6 +110,20 @@ def window_start(now: datetime, seconds: int) -> datetime:
 def seconds_left(now: datetime, start: datetime, seconds: int) -> int:
     """For Retry-After: whole seconds until the window ends, at least 1."""
     return max(1, math.ceil((start + timedelta(seconds=seconds) - now).total_seconds()))
+
+
+def address_bucket(address: str) -> str:
+    """The client a failure is counted against: an IPv4 address as it is, an IPv6 address as its
+    /64 (an IPv4-mapped one as its IPv4 address). The trail itself keeps the exact address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 @functools.cache
@@ -129,7 +156,7 @@ def api_call_admit(
         cursor.execute(
             _admit_sql(),
             {
-                "client_ip": client_ip,
+                "client_ip": address_bucket(client_ip),
                 "window": window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS),
                 "prefix": prefix,
                 "secret_hash": _secret_hash(token) if token else "",
@@ -159,13 +186,13 @@ def api_auth_failure_count(
     *, prefix: str, client_ip: str, tenant_id: int | None, throttled: bool, now: datetime
 ) -> int:
     """Count one failed (or, past the limit, throttled) authentication in its window; the count
-    so far, this one included. Runs inside the caller's transaction."""
+    from that address so far, this one included. Runs inside the caller's transaction."""
     with connection.cursor() as cursor:
         cursor.execute(
             _FAILURE_SQL,
             {
                 "prefix": prefix,
-                "client_ip": client_ip,
+                "client_ip": address_bucket(client_ip),
                 "window": window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS),
                 "tenant": tenant_id,
                 "throttled": int(throttled),
@@ -175,31 +202,48 @@ def api_auth_failure_count(
         return cursor.fetchone()[0]
 
 
+def api_auth_failure_first_of_window(*, prefix: str, now: datetime) -> bool:
+    """Whether the failure just counted, the first from its address, is the first of its key
+    prefix in this window from any address (the one that goes on the trail). Runs inside the
+    caller's transaction, after api_auth_failure_count: the lock makes the first failures from
+    several addresses take turns, and each sees the rows of those that committed before it."""
+    window = window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS)
+    locks.auth_failure_window_lock(prefix, window.isoformat())
+    with connection.cursor() as cursor:
+        cursor.execute(_FIRST_OF_WINDOW_SQL, {"prefix": prefix, "window": window})
+        return cursor.fetchone()[0] == 1
+
+
 @transaction.atomic
-def api_auth_failures_summarise(
-    *, now: datetime, prefix: str | None = None, client_ip: str | None = None
-) -> tuple[int, int]:
-    """Put the count of every closed window on the trail (of one bucket, or of all), once: the
-    rows are deleted in the transaction that writes their events, so a concurrent summariser
-    finds them gone. A window of one failure needs no count: its `api.auth_failed` event says it
-    all. Returns (windows counted, failures in them)."""
+def api_auth_failures_summarise(*, now: datetime, prefix: str | None = None) -> tuple[int, int]:
+    """Put the count of every closed window on the trail (of one key prefix, or of all), once per
+    prefix and window whatever the number of addresses: the rows are deleted in the transaction
+    that writes their events, so a concurrent summariser finds them gone. A window of one failure
+    needs no count: its `api.auth_failed` event says it all. Returns (windows counted, failures
+    in them)."""
     current = window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS)
     where, params = ["window_start < %s"], [current]
     if prefix is not None:
-        where.append("key_prefix = %s AND client_ip = %s")
-        params += [prefix, client_ip]
+        where.append("key_prefix = %s")
+        params.append(prefix)
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM compliance_apiauthfailurewindow WHERE {' AND '.join(where)} "  # noqa: S608  # nosec B608 # constant conditions
             f"RETURNING {_CLOSED_COLUMNS}",
             params,
         )
-        closed = sorted(cursor.fetchall(), key=lambda row: (row[2], row[0], row[1]))
+        closed = cursor.fetchall()
+    by_window: dict[tuple[datetime, str], list[tuple]] = {}
+    for row in closed:
+        by_window.setdefault((row[2], row[0]), []).append(row)
     windows = failures = 0
-    for key_prefix, address, start, tenant_id, count, throttled, first, last in closed:
+    for (start, key_prefix), rows in sorted(by_window.items()):
+        count = sum(row[4] for row in rows)
         if count < 2:
             continue
         windows, failures = windows + 1, failures + count
+        rows.sort(key=lambda row: (-row[4], row[1]))
+        tenant_id = next((row[3] for row in rows if row[3] is not None), None)
         event_record(
             action="api.auth_failures_counted",
             tenant=tenant_id,
@@ -209,13 +253,15 @@ def api_auth_failures_summarise(
             extra={
                 "field": "Authorization",
                 "api_key": key_prefix,
-                "client_ip": address,
                 "count": count,
-                "throttled": throttled,
+                "throttled": sum(row[5] for row in rows),
+                "addresses": len(rows),
+                # Per address (an IPv6 client as its /64), the busiest SUMMARY_ADDRESSES.
+                "client_ips": {row[1]: row[4] for row in rows[:SUMMARY_ADDRESSES]},
                 "window_start": start.isoformat(),
                 "window_seconds": settings.API_AUTH_FAILURE_WINDOW_SECONDS,
-                "first_failed_at": first.isoformat(),
-                "last_failed_at": last.isoformat(),
+                "first_failed_at": min(row[6] for row in rows).isoformat(),
+                "last_failed_at": max(row[7] for row in rows).isoformat(),
             },
         )
     return windows, failures

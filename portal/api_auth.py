@@ -1,13 +1,14 @@
 """Authentication of the HTTP API under /api/v1/: `Authorization: Bearer <tenant API key>`.
 
 Every API view is wrapped in `api_key_required`. A request without a usable key gets a 401 in the
-API's error shape; the first such failure of a window from one address with one key prefix leaves
-an `api.auth_failed` event on the trail (the key's prefix at most, never the token), the others
-are counted and their count goes on the trail when the window has closed. Past
-API_AUTH_FAILURE_LIMIT failures in the window, that prefix from that address gets a 429 before
-any key check. A request with a usable key runs with `request.api_key` and `request.tenant` set
-and with the key as the audit actor, so everything the call records says which key did it; past
-its rate limit, or (for an upload) past its uploads in flight, it gets a 429 with Retry-After.
+API's error shape; the first such failure of a window with one key prefix (from any address)
+leaves an `api.auth_failed` event on the trail (the key's prefix at most, never the token), the
+others are counted per address (an IPv6 address as its /64) and their count goes on the trail
+when the window has closed. Past API_AUTH_FAILURE_LIMIT failures in the window, that prefix from
+that address gets a 429 before any key check. A request with a usable key runs with
+`request.api_key` and `request.tenant` set and with the key as the audit actor, so everything
+the call records says which key did it; past its rate limit, or (for an upload) past its uploads
+in flight, it gets a 429 with Retry-After.
 The limits are compliance.api_limits'.
 """
 
@@ -101,9 +102,9 @@ def _record_failure(request: HttpRequest, refusal: _Refusal, *, client_ip: str, 
             throttled=False,
             now=now,
         )
-        if count > 1:
+        if count > 1 or not api_limits.api_auth_failure_first_of_window(prefix=bucket, now=now):
             return
-        api_limits.api_auth_failures_summarise(now=now, prefix=bucket, client_ip=client_ip)
+        api_limits.api_auth_failures_summarise(now=now, prefix=bucket)
         event_record(
             action="api.auth_failed",
             # The tenant whose key was tried, so that its compliance officer sees the attempts.

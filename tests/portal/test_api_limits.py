@@ -94,7 +94,7 @@ def test_burst_of_failed_authentications_leaves_one_event_then_one_count(cast, a
     assert summary.outcome == "denied"
     assert summary.extra["count"] == 20
     assert summary.extra["api_key"] == api_key.prefix
-    assert summary.extra["client_ip"] == "127.0.0.1"
+    assert summary.extra["client_ips"] == {"127.0.0.1": 20}
     assert _failure_events().count() == 2  # the new window's first failure
 
 
@@ -157,6 +157,51 @@ def test_past_the_limit_the_answer_is_429_before_any_key_check(cast, acme_key, s
     # The recorder at another address is not affected.
     assert push(client, token, address="192.0.2.7").status_code == 201
     assert _failure_events().count() == 1
+
+
+@pytest.mark.django_db
+def test_addresses_of_one_ipv6_64_share_one_bucket(cast, settings):
+    """An IPv6 client holds a whole /64: walking through its addresses is one client."""
+    settings.API_AUTH_FAILURE_LIMIT = 20
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 300
+    _wait_for_a_fresh_window(300)
+    client = Client()
+    answers = [
+        push(client, "cst_0badc0de_madeup", address=f"2001:db8::{index:x}").status_code
+        for index in range(1, 31)
+    ]
+    assert answers == [401] * 20 + [429] * 10
+    event = _failure_events().get()
+    # The trail keeps the exact address; only the bucket is the /64.
+    assert event.client_ip == "2001:db8::1"
+    # Another /64 is another client.
+    assert push(client, "cst_0badc0de_madeup", address="2001:db8:0:1::1").status_code == 401
+
+
+@pytest.mark.django_db
+def test_one_key_tried_from_many_addresses_leaves_one_event_then_one_count(
+    cast, acme_key, settings
+):
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 3
+    _wait_for_a_fresh_window(3)
+    api_key, _ = acme_key
+    client = Client()
+    addresses = [f"2001:db8:{index:x}::1" for index in range(1, 16)]
+    addresses += [f"198.51.100.{index}" for index in range(1, 11)]
+    for address in addresses:
+        assert push(client, _wrong(api_key), address=address).status_code == 401
+    first = _failure_events().get()
+    assert first.tenant_id == cast.acme.pk
+    assert first.client_ip == "2001:db8:1::1"
+
+    time.sleep(3 - time.time() % 3 + 0.05)
+    assert tasks.count_api_auth_failures() == {"windows": 1, "failures": 25}
+    summary = _summaries().get()
+    assert summary.tenant_id == cast.acme.pk
+    assert summary.extra["count"] == 25
+    assert summary.extra["addresses"] == 25
+    assert summary.extra["client_ips"]["2001:db8:1::/64"] == 1
+    assert summary.extra["client_ips"]["198.51.100.10"] == 1
 
 
 # Rate limit per key -------------------------------------------------------------------------
