@@ -8,6 +8,10 @@
 - The trail gets one `api.auth_failed` event per key prefix and window, whatever the number of
   addresses trying it, and one `api.auth_failures_counted` event with the count per address
   once the window has closed: a botnet cannot fill a tenant's trail with attempts on its key.
+  The bucket of unknown keys is shared per address, so that made-up prefixes are one burst; past
+  its limit, a token from that address that is not a usable key's is answered 429 before its
+  check, but a usable key still gets in: garbage from one machine behind a NAT does not stop the
+  other tenants' recorders behind it.
 - A usable key may make API_RATE_LIMIT_PER_MINUTE calls per minute (ApiKeyRequestCount).
 - A key may have API_UPLOADS_IN_FLIGHT_PER_KEY uploads in flight: each holds one of that many
   session-level advisory locks, taken without waiting and released when the request ends; a
@@ -45,25 +49,23 @@ NO_KEY = ""
 
 _ADMIT_SQL_TEMPLATE = """
 WITH failures AS (
-    SELECT w.count, w.key_prefix
+    SELECT coalesce(sum(w.count) FILTER (WHERE w.key_prefix = %(prefix)s), 0) AS own,
+           coalesce(sum(w.count) FILTER (WHERE w.key_prefix = ''), 0) AS shared
       FROM compliance_apiauthfailurewindow w
      WHERE w.client_ip = %(client_ip)s AND w.window_start = %(window)s
        AND w.key_prefix IN (%(prefix)s, '')
-     ORDER BY w.count DESC
-     LIMIT 1
 ), usable AS (
     SELECT k.id
       FROM compliance_apikey k
      WHERE k.prefix = %(prefix)s AND k.secret_hash = %(secret_hash)s AND k.revoked_at IS NULL
-       AND coalesce((SELECT count FROM failures), 0) < %(failure_limit)s
+       AND (SELECT own FROM failures) < %(failure_limit)s
 ), hit AS (
     INSERT INTO compliance_apikeyrequestcount AS c (api_key_id, minute, count)
     SELECT id, %(minute)s, 1 FROM usable
         ON CONFLICT (api_key_id, minute) DO UPDATE SET count = c.count + 1
     RETURNING c.api_key_id, c.count
 )
-SELECT coalesce((SELECT count FROM failures), 0), (SELECT key_prefix FROM failures),
-       hit.api_key_id, hit.count,
+SELECT (SELECT own FROM failures), (SELECT shared FROM failures), hit.api_key_id, hit.count,
        CASE WHEN hit.count <= %(rate_limit)s THEN (
            SELECT slot FROM generate_series(1, %(slots)s) slot
             WHERE pg_try_advisory_lock(%(namespace)s, (hit.api_key_id * %(slot_span)s + slot)::int)
@@ -137,8 +139,8 @@ def _admit_sql() -> str:
 class Admission:
     """What the one statement run before the key check found."""
 
-    failures: int  # failed authentications of this prefix (or of no key) from this address
-    failing_prefix: str | None  # the bucket holding them
+    failures: int  # failed authentications of this key prefix from this address
+    shared_failures: int  # those of missing, malformed and unknown keys from this address
     api_key_id: int | None  # the usable key the token is, if it is one
     calls: int | None  # this minute's calls of that key, counting this one
     upload_slot: int | None  # the slot taken for this upload, if any

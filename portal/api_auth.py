@@ -5,7 +5,8 @@ API's error shape; the first such failure of a window with one key prefix (from 
 leaves an `api.auth_failed` event on the trail (the key's prefix at most, never the token), the
 others are counted per address (an IPv6 address as its /64) and their count goes on the trail
 when the window has closed. Past API_AUTH_FAILURE_LIMIT failures in the window, that prefix from
-that address gets a 429 before any key check. A request with a usable key runs with
+that address gets a 429 before any key check (past it in the shared bucket of unknown keys, any
+token from that address that is not a usable key's). A request with a usable key runs with
 `request.api_key` and `request.tenant` set and with the key as the audit actor, so everything
 the call records says which key did it; past its rate limit, or (for an upload) past its uploads
 in flight, it gets a 429 with Retry-After.
@@ -140,11 +141,22 @@ def _too_many(message: str, retry_after: int) -> JsonResponse:
     return response
 
 
-def _throttled(admission: api_limits.Admission, *, client_ip: str, now) -> JsonResponse:
+def _throttled_bucket(admission: api_limits.Admission, prefix: str) -> str | None:
+    """The full bucket that refuses this call before its key check, if any. The shared bucket of
+    unknown keys never refuses a usable key: only its own prefix's failures do."""
+    limit = settings.API_AUTH_FAILURE_LIMIT
+    if admission.failures >= limit:
+        return prefix
+    if admission.shared_failures >= limit and admission.api_key is None:
+        return api_limits.NO_KEY
+    return None
+
+
+def _throttled(bucket: str, *, client_ip: str, now) -> JsonResponse:
     """Past the failure limit: refused before any key check, and counted with the failures."""
     with transaction.atomic():
         api_limits.api_auth_failure_count(
-            prefix=admission.failing_prefix or api_limits.NO_KEY,
+            prefix=bucket,
             client_ip=client_ip,
             tenant_id=None,
             throttled=True,
@@ -191,8 +203,9 @@ def api_key_required(view: View | None = None, *, upload: bool = False):
             prefix=prefix, token=token, client_ip=client_ip, upload=upload, now=now
         )
         try:
-            if admission.failures >= settings.API_AUTH_FAILURE_LIMIT:
-                return _throttled(admission, client_ip=client_ip, now=now)
+            bucket = _throttled_bucket(admission, prefix)
+            if bucket is not None:
+                return _throttled(bucket, client_ip=client_ip, now=now)
             try:
                 if unreadable is not None:
                     raise unreadable

@@ -160,6 +160,27 @@ def test_past_the_limit_the_answer_is_429_before_any_key_check(cast, acme_key, s
 
 
 @pytest.mark.django_db
+def test_garbage_from_a_shared_address_does_not_lock_out_a_valid_key(cast, acme_key, settings):
+    """A contact centre's recorder behind a NAT keeps working when an infected PC behind the
+    same address sprays made-up keys; the made-up keys themselves are stopped."""
+    settings.API_AUTH_FAILURE_LIMIT = 3
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 300
+    _wait_for_a_fresh_window(300)
+    api_key, token = acme_key
+    _, globex_token = api_key_create(actor=cast.erin, tenant=cast.globex, name="Globex recorder")
+    client = Client()
+    for index in range(3):
+        assert push(client, f"junk{index}", address="10.9.9.9").status_code == 401
+    assert push(client, "cst_0badc0de_madeup", address="10.9.9.9").status_code == 429
+    # A wrong secret of a real key is refused too while the shared bucket is full.
+    assert push(client, _wrong(api_key), address="10.9.9.9").status_code == 429
+
+    assert push(client, globex_token, call_id="g-1", address="10.9.9.9").status_code == 201
+    assert push(client, token, call_id="a-1", address="10.9.9.9").status_code == 201
+    assert Recording.objects.count() == 2
+
+
+@pytest.mark.django_db
 def test_addresses_of_one_ipv6_64_share_one_bucket(cast, settings):
     """An IPv6 client holds a whole /64: walking through its addresses is one client."""
     settings.API_AUTH_FAILURE_LIMIT = 20
