@@ -16,6 +16,7 @@ CONSENT_NAMESPACE = 73_04  # a caller's consent for a purpose: recording a decis
 UPLOAD_SLOT_NAMESPACE = 73_05
 UPLOAD_SLOT_SPAN = 64  # slots per key, at most (API_UPLOADS_IN_FLIGHT_PER_KEY < 64)
 AUTH_FAILURE_NAMESPACE = 73_06  # the first failed API authentication of a key prefix in a window
+SIGNIN_FAILURE_NAMESPACE = 73_07  # the first failed sign-in of an account in a window
 
 
 def _execute(sql: str, key: tuple[int, int | str]) -> object:
@@ -53,6 +54,14 @@ def auth_failure_window_lock(prefix: str, window: str) -> None:
     _execute(
         "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
         (AUTH_FAILURE_NAMESPACE, f"{prefix}|{window}"),
+    )
+
+
+def sign_in_failure_window_lock(account_id: int, window: str) -> None:
+    """The same for the first failed sign-ins of one account in one window."""
+    _execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+        (SIGNIN_FAILURE_NAMESPACE, f"{account_id}|{window}"),
     )
 
 
