@@ -43,6 +43,14 @@ from portal import locks, sql
 from .models import ApiKey, Tenant
 from .services import _secret_hash
 
+# The start of the failure window holding the database's clock at the moment the statement runs.
+# Windows are taken from it rather than from the web process: the same clock in every process,
+# and read when the failure is counted, so that a request that started before a window ended but
+# fails after its count went on the trail counts in the next window instead of reopening it.
+WINDOW_SQL = (
+    "to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(seconds)s) * %(seconds)s)"
+)
+
 # The bucket of a missing, malformed or unknown key: such failures are collapsed per address
 # whatever prefix they claim, so that a stream of made-up prefixes is one burst, not many.
 NO_KEY = ""
@@ -52,7 +60,7 @@ WITH failures AS (
     SELECT coalesce(sum(w.count) FILTER (WHERE w.key_prefix = %(prefix)s), 0) AS own,
            coalesce(sum(w.count) FILTER (WHERE w.key_prefix = ''), 0) AS shared
       FROM compliance_apiauthfailurewindow w
-     WHERE w.client_ip = %(client_ip)s AND w.window_start = %(window)s
+     WHERE w.client_ip = %(client_ip)s AND w.window_start = {window}
        AND w.key_prefix IN (%(prefix)s, '')
 ), usable AS (
     SELECT k.id
@@ -78,16 +86,17 @@ SELECT (SELECT own FROM failures), (SELECT shared FROM failures), hit.api_key_id
   LEFT JOIN compliance_tenant t ON t.id = k.tenant_id
 """
 
-_FAILURE_SQL = """
+_FAILURE_SQL = f"""
 INSERT INTO compliance_apiauthfailurewindow AS w
        (key_prefix, client_ip, window_start, tenant_id, count, throttled, first_failed_at,
         last_failed_at)
-VALUES (%(prefix)s, %(client_ip)s, %(window)s, %(tenant)s, 1, %(throttled)s, %(now)s, %(now)s)
+VALUES (%(prefix)s, %(client_ip)s, {WINDOW_SQL}, %(tenant)s, 1, %(throttled)s, clock_timestamp(),
+        clock_timestamp())
     ON CONFLICT (key_prefix, client_ip, window_start) DO UPDATE
    SET count = w.count + 1, throttled = w.throttled + excluded.throttled,
        last_failed_at = excluded.last_failed_at
-RETURNING w.count
-"""
+RETURNING w.count, w.window_start
+"""  # noqa: S608  # nosec B608 # WINDOW_SQL is a constant
 
 _FIRST_OF_WINDOW_SQL = """
 SELECT count(*) FROM compliance_apiauthfailurewindow
@@ -131,7 +140,9 @@ def address_bucket(address: str) -> str:
 @functools.cache
 def _admit_sql() -> str:
     return _ADMIT_SQL_TEMPLATE.format(
-        key_columns=sql.select_list(ApiKey, "k"), tenant_columns=sql.select_list(Tenant, "t")
+        window=WINDOW_SQL,
+        key_columns=sql.select_list(ApiKey, "k"),
+        tenant_columns=sql.select_list(Tenant, "t"),
     )
 
 
@@ -159,7 +170,7 @@ def api_call_admit(
             _admit_sql(),
             {
                 "client_ip": address_bucket(client_ip),
-                "window": window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS),
+                "seconds": settings.API_AUTH_FAILURE_WINDOW_SECONDS,
                 "prefix": prefix,
                 "secret_hash": _secret_hash(token) if token else "",
                 "failure_limit": settings.API_AUTH_FAILURE_LIMIT,
@@ -185,31 +196,31 @@ def upload_slot_release(api_key_id: int, slot: int) -> None:
 
 
 def api_auth_failure_count(
-    *, prefix: str, client_ip: str, tenant_id: int | None, throttled: bool, now: datetime
-) -> int:
-    """Count one failed (or, past the limit, throttled) authentication in its window; the count
-    from that address so far, this one included. Runs inside the caller's transaction."""
+    *, prefix: str, client_ip: str, tenant_id: int | None, throttled: bool
+) -> tuple[int, datetime]:
+    """Count one failed (or, past the limit, throttled) authentication in its window: (the count
+    from that address so far, this one included; the window's start). Runs inside the caller's
+    transaction."""
     with connection.cursor() as cursor:
         cursor.execute(
             _FAILURE_SQL,
             {
                 "prefix": prefix,
                 "client_ip": address_bucket(client_ip),
-                "window": window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS),
+                "seconds": settings.API_AUTH_FAILURE_WINDOW_SECONDS,
                 "tenant": tenant_id,
                 "throttled": int(throttled),
-                "now": now,
             },
         )
-        return cursor.fetchone()[0]
+        count, start = cursor.fetchone()
+    return count, start
 
 
-def api_auth_failure_first_of_window(*, prefix: str, now: datetime) -> bool:
+def api_auth_failure_first_of_window(*, prefix: str, window: datetime) -> bool:
     """Whether the failure just counted, the first from its address, is the first of its key
     prefix in this window from any address (the one that goes on the trail). Runs inside the
     caller's transaction, after api_auth_failure_count: the lock makes the first failures from
     several addresses take turns, and each sees the rows of those that committed before it."""
-    window = window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS)
     locks.auth_failure_window_lock(prefix, window.isoformat())
     with connection.cursor() as cursor:
         cursor.execute(_FIRST_OF_WINDOW_SQL, {"prefix": prefix, "window": window})
@@ -217,20 +228,21 @@ def api_auth_failure_first_of_window(*, prefix: str, now: datetime) -> bool:
 
 
 @transaction.atomic
-def api_auth_failures_summarise(*, now: datetime, prefix: str | None = None) -> tuple[int, int]:
+def api_auth_failures_summarise(*, prefix: str | None = None) -> tuple[int, int]:
     """Put the count of every closed window on the trail (of one key prefix, or of all), once per
     prefix and window whatever the number of addresses: the rows are deleted in the transaction
     that writes their events, so a concurrent summariser finds them gone. A window of one failure
     needs no count: its `api.auth_failed` event says it all. Returns (windows counted, failures
     in them)."""
-    current = window_start(now, settings.API_AUTH_FAILURE_WINDOW_SECONDS)
-    where, params = ["window_start < %s"], [current]
+    # Closed by the database's clock, the one that opened them.
+    where = f"window_start < {WINDOW_SQL}"
+    params: dict[str, object] = {"seconds": settings.API_AUTH_FAILURE_WINDOW_SECONDS}
     if prefix is not None:
-        where.append("key_prefix = %s")
-        params.append(prefix)
+        where += " AND key_prefix = %(prefix)s"
+        params["prefix"] = prefix
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM compliance_apiauthfailurewindow WHERE {' AND '.join(where)} "  # noqa: S608  # nosec B608 # constant conditions
+            f"DELETE FROM compliance_apiauthfailurewindow WHERE {where} "  # noqa: S608  # nosec B608 # constant conditions
             f"RETURNING {_CLOSED_COLUMNS}",
             params,
         )

@@ -89,23 +89,24 @@ def _authenticate(token: str, prefix: str, candidate: ApiKey | None) -> ApiKey:
     raise _Refusal(reason, "unknown or revoked API key", prefix=prefix, api_key=known)
 
 
-def _record_failure(request: HttpRequest, refusal: _Refusal, *, client_ip: str, now) -> None:
-    """Count the failure in its window; the window's first goes on the trail (with the count of
-    this bucket's closed windows that no one has written yet)."""
+def _record_failure(request: HttpRequest, refusal: _Refusal, *, client_ip: str) -> None:
+    """Count the failure in its window; the window's first of its key prefix goes on the trail
+    (with the count of that prefix's closed windows that no one has written yet)."""
     known = refusal.api_key
     # A key that exists has a bucket of its own; the rest share one per address.
     bucket = refusal.prefix if known else api_limits.NO_KEY
     with transaction.atomic():
-        count = api_limits.api_auth_failure_count(
+        count, window = api_limits.api_auth_failure_count(
             prefix=bucket,
             client_ip=client_ip,
             tenant_id=known.tenant_id if known else None,
             throttled=False,
-            now=now,
         )
-        if count > 1 or not api_limits.api_auth_failure_first_of_window(prefix=bucket, now=now):
+        if count > 1 or not api_limits.api_auth_failure_first_of_window(
+            prefix=bucket, window=window
+        ):
             return
-        api_limits.api_auth_failures_summarise(now=now, prefix=bucket)
+        api_limits.api_auth_failures_summarise(prefix=bucket)
         event_record(
             action="api.auth_failed",
             # The tenant whose key was tried, so that its compliance officer sees the attempts.
@@ -121,6 +122,7 @@ def _record_failure(request: HttpRequest, refusal: _Refusal, *, client_ip: str, 
                 "method": request.method,
                 "path": request.path[:200],
                 # Further failures of this window are counted, not recorded one by one.
+                "window_start": window.isoformat(),
                 "window_seconds": settings.API_AUTH_FAILURE_WINDOW_SECONDS,
             },
         )
@@ -152,22 +154,17 @@ def _throttled_bucket(admission: api_limits.Admission, prefix: str) -> str | Non
     return None
 
 
-def _throttled(bucket: str, *, client_ip: str, now) -> JsonResponse:
+def _throttled(bucket: str, *, client_ip: str) -> JsonResponse:
     """Past the failure limit: refused before any key check, and counted with the failures."""
     with transaction.atomic():
-        api_limits.api_auth_failure_count(
-            prefix=bucket,
-            client_ip=client_ip,
-            tenant_id=None,
-            throttled=True,
-            now=now,
+        _, window = api_limits.api_auth_failure_count(
+            prefix=bucket, client_ip=client_ip, tenant_id=None, throttled=True
         )
     seconds = settings.API_AUTH_FAILURE_WINDOW_SECONDS
-    start = api_limits.window_start(now, seconds)
     return _too_many(
         "too many failed authentications from this address; retry after the time given in "
         "Retry-After",
-        api_limits.seconds_left(now, start, seconds),
+        api_limits.seconds_left(timezone.now(), window, seconds),
     )
 
 
@@ -205,13 +202,13 @@ def api_key_required(view: View | None = None, *, upload: bool = False):
         try:
             bucket = _throttled_bucket(admission, prefix)
             if bucket is not None:
-                return _throttled(bucket, client_ip=client_ip, now=now)
+                return _throttled(bucket, client_ip=client_ip)
             try:
                 if unreadable is not None:
                     raise unreadable
                 api_key = _authenticate(token, prefix, admission.api_key)
             except _Refusal as refusal:
-                _record_failure(request, refusal, client_ip=client_ip, now=now)
+                _record_failure(request, refusal, client_ip=client_ip)
                 return _unauthorized(refusal)
             limit = settings.API_RATE_LIMIT_PER_MINUTE
             if limit and (admission.calls or 0) > limit:

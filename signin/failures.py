@@ -16,11 +16,10 @@ from django.db import connection, transaction
 
 from audit.models import Outcome
 from audit.services import event_record
-from compliance.api_limits import SUMMARY_ADDRESSES, address_bucket
+from compliance.api_limits import SUMMARY_ADDRESSES, WINDOW_SQL, address_bucket
 from portal import locks
 
-# The start of the window holding the database's clock now.
-_WINDOW = "to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(seconds)s) * %(seconds)s)"
+_WINDOW = WINDOW_SQL
 
 _COUNT_SQL = f"""
 INSERT INTO signin_signinfailurewindow AS w
