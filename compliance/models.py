@@ -418,14 +418,16 @@ class ApiKeyRequestCount(models.Model):
 
 
 class ApiAuthFailureWindow(models.Model):
-    """Failed API authentications from one client address with one key prefix (empty for a
-    missing, malformed or unknown key) in one fixed window of API_AUTH_FAILURE_WINDOW_SECONDS.
+    """Failed API authentications from one client address (an IPv6 address as its /64) with one
+    key prefix (empty for a missing, malformed or unknown key) in one fixed window of
+    API_AUTH_FAILURE_WINDOW_SECONDS, on the database's clock.
 
-    The window's first failure is on the audit trail at once (`api.auth_failed`); the others are
-    only counted here, since the trail is append-only and one event per attempt would let anyone
-    without a key fill it. Once the window has closed, its count goes on the trail in one
-    `api.auth_failures_counted` event and the row is deleted, in one transaction: a count is
-    written exactly once, and a process that dies first leaves it here for the next writer."""
+    The prefix's first failure of the window, from whatever address, is on the audit trail at once
+    (`api.auth_failed`); the others are only counted here, since the trail is append-only and one
+    event per attempt would let anyone without a key fill it. Once the window has closed, its
+    count goes on the trail in one `api.auth_failures_counted` event per prefix and the rows are
+    deleted, in one transaction: a count is written exactly once, and a process that dies first
+    leaves it here for the next writer."""
 
     key_prefix = models.CharField(max_length=12, blank=True)
     client_ip = models.CharField(max_length=45, blank=True)

@@ -17,6 +17,6 @@ def count_api_auth_failures() -> dict:
     counted in the transaction that deletes it."""
     now = timezone.now()
     with acting_as("task:compliance.tasks.count_api_auth_failures"):
-        windows, failures = api_auth_failures_summarise(now=now)
+        windows, failures = api_auth_failures_summarise()
     api_request_counts_prune(now=now)
     return {"windows": windows, "failures": failures}

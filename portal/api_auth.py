@@ -1,13 +1,15 @@
 """Authentication of the HTTP API under /api/v1/: `Authorization: Bearer <tenant API key>`.
 
 Every API view is wrapped in `api_key_required`. A request without a usable key gets a 401 in the
-API's error shape; the first such failure of a window from one address with one key prefix leaves
-an `api.auth_failed` event on the trail (the key's prefix at most, never the token), the others
-are counted and their count goes on the trail when the window has closed. Past
-API_AUTH_FAILURE_LIMIT failures in the window, that prefix from that address gets a 429 before
-any key check. A request with a usable key runs with `request.api_key` and `request.tenant` set
-and with the key as the audit actor, so everything the call records says which key did it; past
-its rate limit, or (for an upload) past its uploads in flight, it gets a 429 with Retry-After.
+API's error shape; the first such failure of a window with one key prefix (from any address)
+leaves an `api.auth_failed` event on the trail (the key's prefix at most, never the token), the
+others are counted per address (an IPv6 address as its /64) and their count goes on the trail
+when the window has closed. Past API_AUTH_FAILURE_LIMIT failures in the window, that prefix from
+that address gets a 429 before any key check (past it in the shared bucket of unknown keys, any
+token from that address that is not a usable key's). A request with a usable key runs with
+`request.api_key` and `request.tenant` set and with the key as the audit actor, so everything
+the call records says which key did it; past its rate limit, or (for an upload) past its uploads
+in flight, it gets a 429 with Retry-After.
 The limits are compliance.api_limits'.
 """
 
@@ -87,23 +89,24 @@ def _authenticate(token: str, prefix: str, candidate: ApiKey | None) -> ApiKey:
     raise _Refusal(reason, "unknown or revoked API key", prefix=prefix, api_key=known)
 
 
-def _record_failure(request: HttpRequest, refusal: _Refusal, *, client_ip: str, now) -> None:
-    """Count the failure in its window; the window's first goes on the trail (with the count of
-    this bucket's closed windows that no one has written yet)."""
+def _record_failure(request: HttpRequest, refusal: _Refusal, *, client_ip: str) -> None:
+    """Count the failure in its window; the window's first of its key prefix goes on the trail
+    (with the count of that prefix's closed windows that no one has written yet)."""
     known = refusal.api_key
     # A key that exists has a bucket of its own; the rest share one per address.
     bucket = refusal.prefix if known else api_limits.NO_KEY
     with transaction.atomic():
-        count = api_limits.api_auth_failure_count(
+        count, window = api_limits.api_auth_failure_count(
             prefix=bucket,
             client_ip=client_ip,
             tenant_id=known.tenant_id if known else None,
             throttled=False,
-            now=now,
         )
-        if count > 1:
+        if count > 1 or not api_limits.api_auth_failure_first_of_window(
+            prefix=bucket, window=window
+        ):
             return
-        api_limits.api_auth_failures_summarise(now=now, prefix=bucket, client_ip=client_ip)
+        api_limits.api_auth_failures_summarise(prefix=bucket)
         event_record(
             action="api.auth_failed",
             # The tenant whose key was tried, so that its compliance officer sees the attempts.
@@ -119,6 +122,7 @@ def _record_failure(request: HttpRequest, refusal: _Refusal, *, client_ip: str, 
                 "method": request.method,
                 "path": request.path[:200],
                 # Further failures of this window are counted, not recorded one by one.
+                "window_start": window.isoformat(),
                 "window_seconds": settings.API_AUTH_FAILURE_WINDOW_SECONDS,
             },
         )
@@ -139,22 +143,28 @@ def _too_many(message: str, retry_after: int) -> JsonResponse:
     return response
 
 
-def _throttled(admission: api_limits.Admission, *, client_ip: str, now) -> JsonResponse:
+def _throttled_bucket(admission: api_limits.Admission, prefix: str) -> str | None:
+    """The full bucket that refuses this call before its key check, if any. The shared bucket of
+    unknown keys never refuses a usable key: only its own prefix's failures do."""
+    limit = settings.API_AUTH_FAILURE_LIMIT
+    if admission.failures >= limit:
+        return prefix
+    if admission.shared_failures >= limit and admission.api_key is None:
+        return api_limits.NO_KEY
+    return None
+
+
+def _throttled(bucket: str, *, client_ip: str) -> JsonResponse:
     """Past the failure limit: refused before any key check, and counted with the failures."""
     with transaction.atomic():
-        api_limits.api_auth_failure_count(
-            prefix=admission.failing_prefix or api_limits.NO_KEY,
-            client_ip=client_ip,
-            tenant_id=None,
-            throttled=True,
-            now=now,
+        _, window = api_limits.api_auth_failure_count(
+            prefix=bucket, client_ip=client_ip, tenant_id=None, throttled=True
         )
     seconds = settings.API_AUTH_FAILURE_WINDOW_SECONDS
-    start = api_limits.window_start(now, seconds)
     return _too_many(
         "too many failed authentications from this address; retry after the time given in "
         "Retry-After",
-        api_limits.seconds_left(now, start, seconds),
+        api_limits.seconds_left(timezone.now(), window, seconds),
     )
 
 
@@ -190,14 +200,15 @@ def api_key_required(view: View | None = None, *, upload: bool = False):
             prefix=prefix, token=token, client_ip=client_ip, upload=upload, now=now
         )
         try:
-            if admission.failures >= settings.API_AUTH_FAILURE_LIMIT:
-                return _throttled(admission, client_ip=client_ip, now=now)
+            bucket = _throttled_bucket(admission, prefix)
+            if bucket is not None:
+                return _throttled(bucket, client_ip=client_ip)
             try:
                 if unreadable is not None:
                     raise unreadable
                 api_key = _authenticate(token, prefix, admission.api_key)
             except _Refusal as refusal:
-                _record_failure(request, refusal, client_ip=client_ip, now=now)
+                _record_failure(request, refusal, client_ip=client_ip)
                 return _unauthorized(refusal)
             limit = settings.API_RATE_LIMIT_PER_MINUTE
             if limit and (admission.calls or 0) > limit:

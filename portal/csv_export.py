@@ -5,6 +5,12 @@ that starts with a tab or a carriage return), so text typed by anyone (a justifi
 reason, the User-Agent of a failed sign-in) could become a live `=HYPERLINK(...)` in a compliance
 officer's spreadsheet. Such a cell is written with a leading apostrophe, as OWASP recommends
 ("CSV injection"): the spreadsheet shows the text, the apostrophe tells a reader it was escaped.
+A spreadsheet also runs such a cell after leading blanks (" =1+1", a newline then "=") and in its
+full-width form ("＝1+1", as an East Asian input method types it), so those are escaped too.
+
+Every text cell is quoted, whatever it holds: a spreadsheet in a locale whose list separator is
+";" (French, German) does not split on our commas but on semicolons, and would cut an unquoted
+"x;=cmd|..." into a second cell starting a live formula.
 
 Numbers are data, not formulas: an int, a float or a Decimal is written as it is, so that a
 negative number stays a number a spreadsheet can sum. Text that looks like a number stays text:
@@ -21,6 +27,11 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_CHARACTERS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _runs_as_formula(text: str) -> bool:
+    return text.startswith(FORMULA_STARTS) or text.lstrip().startswith(_FORMULA_CHARACTERS)
 
 
 def csv_cell(value: object) -> object:
@@ -35,7 +46,7 @@ def csv_cell(value: object) -> object:
         text = value.isoformat()
     else:
         text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if _runs_as_formula(text) else text
 
 
 class _Echo:
@@ -47,8 +58,8 @@ class _Echo:
 
 def csv_lines(header: Iterable[object], rows: Iterable[Iterable[object]]) -> Iterator[str]:
     """The CSV text of a header and rows, line by line (for a StreamingHttpResponse), each cell
-    through `csv_cell`."""
-    writer = csv.writer(_Echo())
+    through `csv_cell`: text quoted, numbers not (so that they stay numbers)."""
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_NONNUMERIC)
     yield writer.writerow([csv_cell(name) for name in header])
     for row in rows:
         yield writer.writerow([csv_cell(value) for value in row])

@@ -12,6 +12,7 @@ same way), else Celery's filesystem transport; for `run`, the filesystem transpo
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import signal
@@ -134,8 +135,28 @@ def test_environment() -> tuple[dict[str, str], object | None]:
     return environment, server
 
 
+def project_apps() -> tuple[str, ...]:
+    """The folders of the project's own code: the settings package and every INSTALLED_APPS entry
+    whose package is a folder of this repository, so that a new app is never left out. Read from
+    the settings file rather than imported, because this runs before the environment that
+    importing the settings needs is set up."""
+    tree = ast.parse((BASE_DIR / "portal" / "settings.py").read_text())
+    entries = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(getattr(target, "id", None) == "INSTALLED_APPS" for target in node.targets)
+    )
+    folders = ["portal"]
+    for entry in entries:
+        folder = entry.split(".")[0]
+        if folder not in folders and (BASE_DIR / folder / "__init__.py").is_file():
+            folders.append(folder)
+    return tuple(folders)
+
+
 # The application's code; tests and benchmarks assert and time things, they serve nobody.
-BANDIT_PATHS = ("compliance", "recordings", "audit", "portal")
+BANDIT_PATHS = project_apps()
 
 
 def bandit_command(paths: tuple[str, ...] = BANDIT_PATHS) -> list[str]:

@@ -15,6 +15,8 @@ CONSENT_NAMESPACE = 73_04  # a caller's consent for a purpose: recording a decis
 # Session-level, one per upload in flight: (namespace, API key id * UPLOAD_SLOT_SPAN + slot).
 UPLOAD_SLOT_NAMESPACE = 73_05
 UPLOAD_SLOT_SPAN = 64  # slots per key, at most (API_UPLOADS_IN_FLIGHT_PER_KEY < 64)
+AUTH_FAILURE_NAMESPACE = 73_06  # the first failed API authentication of a key prefix in a window
+SIGNIN_FAILURE_NAMESPACE = 73_07  # the first failed sign-in of an account in a window
 
 
 def _execute(sql: str, key: tuple[int, int | str]) -> object:
@@ -43,6 +45,23 @@ def consent_lock(tenant_id: int, customer_number: str, purpose_id: int) -> None:
     _execute(
         "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
         (CONSENT_NAMESPACE, f"{tenant_id}|{customer_number}|{purpose_id}"),
+    )
+
+
+def auth_failure_window_lock(prefix: str, window: str) -> None:
+    """The first failures of one key prefix in one window from several addresses take turns, so
+    that exactly one of them goes on the trail. A hash collision only makes two wait."""
+    _execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+        (AUTH_FAILURE_NAMESPACE, f"{prefix}|{window}"),
+    )
+
+
+def sign_in_failure_window_lock(account_id: int, window: str) -> None:
+    """The same for the first failed sign-ins of one account in one window."""
+    _execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+        (SIGNIN_FAILURE_NAMESPACE, f"{account_id}|{window}"),
     )
 
 

@@ -257,9 +257,9 @@ SECURE_HSTS_PRELOAD = False
 # the owner of that domain, not the portal's, so the header leaves it out and its check is silenced.
 SILENCED_SYSTEM_CHECKS = [
     "security.W021",
-    # django-axes warns when the lockout is not by address; ours is by account (AXES_LOCKOUT_
-    # PARAMETERS below), which counts every failure for an account whatever the address or user
-    # agent, so rotating them does not get around it.
+    # django-axes warns when a lockout tier is not by address alone; our first tier is by
+    # account (AXES_LOCKOUT_PARAMETERS below), which counts every failure for an account whatever
+    # the address or user agent, so rotating them does not get around it.
     "axes.W006",
 ]
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -271,22 +271,34 @@ SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
 # A session unused this long ends (signin.middleware.IdleSessionMiddleware), whatever is left of
 # SESSION_COOKIE_AGE, which bounds a session that is kept busy.
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
-# Lockout (django-axes): after AXES_FAILURE_LIMIT failed passwords within the cool-off, the account
-# is refused for AXES_COOLOFF_MINUTES, or until a platform operator unlocks it in the admin
-# (Sign-in defences > Access attempts). Locked by account by default, as PCI DSS 8.3.4 asks ("lock
-# out the user ID"): agents of a contact centre share one address behind NAT, so locking by
-# address would lock out a whole floor. `username,ip_address` locks an account from one address.
+# Lockout (django-axes), in two tiers (signin.lockout): after AXES_FAILURE_LIMIT failed passwords
+# for an account within the cool-off, the account is refused for AXES_COOLOFF_MINUTES, from any
+# address, as PCI DSS 8.3.4 asks ("lock out the user ID"); after SIGNIN_ADDRESS_FAILURE_LIMIT
+# failures from one address, whatever the names tried (password spraying), that address is. The
+# address's limit is higher because agents of a contact centre share one address behind NAT:
+# locking it at an account's limit would lock out a whole floor. A platform operator unlocks
+# either in the admin (Sign-in lockouts > Access attempts). AXES_LOCKOUT_PARAMETERS names the
+# account tier: `username,ip_address` locks an account from one address only.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
-AXES_LOCKOUT_PARAMETERS = [env.list("AXES_LOCKOUT_PARAMETERS", default=["username"])]
-if not AXES_LOCKOUT_PARAMETERS[0] or set(AXES_LOCKOUT_PARAMETERS[0]) - {
-    "username",
-    "ip_address",
-    "user_agent",
-}:
+SIGNIN_ADDRESS_FAILURE_LIMIT = env.int("SIGNIN_ADDRESS_FAILURE_LIMIT", default=30)
+if SIGNIN_ADDRESS_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    raise ImproperlyConfigured(
+        "SIGNIN_ADDRESS_FAILURE_LIMIT must be at least AXES_FAILURE_LIMIT: an address is shared"
+    )
+_account_tier = env.list("AXES_LOCKOUT_PARAMETERS", default=["username"])
+if not _account_tier or set(_account_tier) - {"username", "ip_address", "user_agent"}:
     raise ImproperlyConfigured(
         "AXES_LOCKOUT_PARAMETERS must be username, ip_address or user_agent, comma-separated"
     )
+# Either entry locks (django-axes); the first is the account tier, the second the address tier.
+AXES_LOCKOUT_PARAMETERS = [_account_tier, "ip_address"]
+AXES_HANDLER = "signin.lockout.TieredLockoutHandler"
+# Failed sign-ins on the trail: an account's first in a window is an event, the rest of the
+# window one count (signin.failures), so that a stream of tries cannot fill the append-only trail.
+SIGNIN_FAILURE_WINDOW_SECONDS = env.int("SIGNIN_FAILURE_WINDOW_SECONDS", default=300)
+if not 1 <= SIGNIN_FAILURE_WINDOW_SECONDS <= 86_400:
+    raise ImproperlyConfigured("SIGNIN_FAILURE_WINDOW_SECONDS must be between 1 and 86400")
 # A successful sign-in forgets the failures before it.
 AXES_RESET_ON_SUCCESS = True
 # The same client address as the audit trail, behind the same trusted proxies.
@@ -396,6 +408,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.verify_audit_chain",
         "schedule": crontab(hour=5, minute=0, day_of_week="sat"),
         "kwargs": {"full": True},
+    },
+    # Every 5 minutes: the counts of closed windows of failed sign-ins go on the trail.
+    "count-sign-in-failures": {
+        "task": "signin.tasks.count_sign_in_failures",
+        "schedule": 300,
     },
     # Weekly, Sunday night: every stored recording still decrypts to the audio ingested.
     "verify-recording-integrity": {

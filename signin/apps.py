@@ -7,10 +7,14 @@ from django_otp.plugins.otp_totp.apps import DefaultConfig as TOTPConfig
 
 class SigninConfig(AppConfig):
     """Sign-in defences: lockout after failed passwords (django-axes), a second factor
-    (django-otp), idle sessions ended. It has no models of its own."""
+    (django-otp), idle sessions ended, failed sign-ins on the trail (bounded)."""
 
+    default = True
     name = "signin"
     verbose_name = _("Sign-in defences")
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  # connects the receivers
 
 
 # The libraries' apps, under names a person reads in the admin's menu (their labels, and so

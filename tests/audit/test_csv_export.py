@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.services import legal_hold_place
-from portal.csv_export import csv_cell
+from portal.csv_export import csv_cell, csv_lines
 from recordings.services.ingest import recording_ingest
 
 from ..audio import tone_wav
@@ -123,6 +123,14 @@ def test_extra_data_is_written_as_json(cast, login):
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tcmd", "'\tcmd"),
         ("\rcmd", "'\rcmd"),
+        # After leading blanks a spreadsheet still runs it, and in its full-width form too.
+        (" =1+1", "' =1+1"),
+        ("\n=1+1", "'\n=1+1"),
+        ("\u3000@SUM(A1)", "'\u3000@SUM(A1)"),
+        ("\uff1d1+1", "'\uff1d1+1"),
+        ("\uff0bcmd", "'\uff0bcmd"),
+        ("\uff0dcmd", "'\uff0dcmd"),
+        ("\uff20SUM(A1)", "'\uff20SUM(A1)"),
         ("plain text", "plain text"),
         ("a=1", "a=1"),
         (None, ""),
@@ -131,3 +139,33 @@ def test_extra_data_is_written_as_json(cast, login):
 )
 def test_one_rule_for_every_cell(value, written):
     assert csv_cell(value) == written
+
+
+def _cells_as_a_spreadsheet_splits(line: str, separator: str) -> list[str]:
+    """A line cut as a spreadsheet does with its list separator: a double quote opens or closes
+    a quoted stretch wherever it is, and only a separator outside one cuts."""
+    cells, cell, quoted = [], "", False
+    for character in line:
+        if character == '"':
+            quoted = not quoted
+        elif character == separator and not quoted:
+            cells, cell = [*cells, cell], ""
+        else:
+            cell += character
+    return [*cells, cell]
+
+
+@pytest.mark.parametrize("separator", [",", ";"])
+def test_no_cell_starts_a_formula_whatever_separator_the_spreadsheet_uses(separator):
+    """French or German Excel cuts on ';': a ';' inside a cell must not make a second cell that
+    starts a live formula."""
+    cells = ["x;=cmd|' /C calc'!A0", "y,=1+1", "z;\uff20SUM(A1)", "plain"]
+    text = "".join(csv_lines(["a", "b", "c", "d", "e"], [[*cells, -5]]))
+    for line in text.splitlines():
+        *texts, number = _cells_as_a_spreadsheet_splits(line, separator)
+        for cell in texts:
+            assert not cell.lstrip().startswith(("=", "+", "-", "@", "\uff20")), cell
+    # Read back as CSV, the cells are what was written; a number is not quoted, so that it
+    # stays a number a spreadsheet can sum.
+    assert list(csv.reader(io.StringIO(text)))[1] == [*cells, "-5"]
+    assert text.splitlines()[1].endswith(",-5")

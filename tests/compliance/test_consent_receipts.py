@@ -4,9 +4,11 @@ the purpose; only for people who may view consents, in their own tenants, and al
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -143,10 +145,11 @@ def test_printable_receipt_shows_what_a_data_subject_or_regulator_needs(cast, lo
         "OP-12",
         "api_key:0a1b2c3d",
         granted.decided_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M:%S %z"),
-        "@media print",
+        "compliance/consent_receipt.css",  # its print styles, a file the CSP allows
         f"/compliance/consents/{granted.pk}/receipt.json",
     ]:
         assert text in page, text
+    assert "@media print" in Path(finders.find("compliance/consent_receipt.css")).read_text()
     assert f"the decision in force is no. {withdrawn.pk}, withdrawn" in page
     rows = page.split('<table id="decision-history">')[1].split("</table>")[0]
     assert rows.index(f">{withdrawn.pk}</a>") < rows.index(f">{granted.pk}</a>")

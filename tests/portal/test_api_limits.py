@@ -5,20 +5,23 @@ a key has in flight."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from compliance import tasks
+from compliance import api_limits, tasks
+from compliance.models import ApiAuthFailureWindow
 from compliance.services import api_key_create
 from portal import locks
 from recordings.models import Recording
@@ -94,7 +97,7 @@ def test_burst_of_failed_authentications_leaves_one_event_then_one_count(cast, a
     assert summary.outcome == "denied"
     assert summary.extra["count"] == 20
     assert summary.extra["api_key"] == api_key.prefix
-    assert summary.extra["client_ip"] == "127.0.0.1"
+    assert summary.extra["client_ips"] == {"127.0.0.1": 20}
     assert _failure_events().count() == 2  # the new window's first failure
 
 
@@ -157,6 +160,138 @@ def test_past_the_limit_the_answer_is_429_before_any_key_check(cast, acme_key, s
     # The recorder at another address is not affected.
     assert push(client, token, address="192.0.2.7").status_code == 201
     assert _failure_events().count() == 1
+
+
+@pytest.mark.django_db
+def test_a_failure_that_ends_after_its_window_was_counted_counts_in_the_next(
+    cast, acme_key, settings, monkeypatch
+):
+    """A request that started before a window's end but fails after its count went on the trail
+    must not reopen that window (a count of 1 and a second 'first' event for it)."""
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 3
+    settings.API_AUTH_FAILURE_LIMIT = 1000
+    _wait_for_a_fresh_window(3)
+    api_key, _ = acme_key
+    started = timezone.now()
+    closed_window = api_limits.window_start(started, 3)
+    for _ in range(5):
+        push(Client(), _wrong(api_key))
+    time.sleep(3 - time.time() % 3 + 0.05)
+    assert tasks.count_api_auth_failures() == {"windows": 1, "failures": 5}
+
+    # The slow request: its clock was read when it arrived, in the window now closed.
+    monkeypatch.setattr("portal.api_auth.timezone", SimpleNamespace(now=lambda: started))
+    assert push(Client(), _wrong(api_key)).status_code == 401
+    assert not ApiAuthFailureWindow.objects.filter(window_start=closed_window).exists()
+    assert ApiAuthFailureWindow.objects.get().window_start > closed_window
+    assert _summaries().count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_closing_the_same_window_write_its_count_once(cast, acme_key, settings):
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 2
+    settings.API_AUTH_FAILURE_LIMIT = 1000
+    _wait_for_a_fresh_window(2)
+    api_key, _ = acme_key
+    for _ in range(4):
+        push(Client(), _wrong(api_key))
+    time.sleep(2 - time.time() % 2 + 0.05)
+
+    first_has_counted, release_first = threading.Event(), threading.Event()
+    results = {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                results["first"] = api_limits.api_auth_failures_summarise()
+                first_has_counted.set()
+                release_first.wait(10)  # holds its transaction open while the second runs
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            results["second"] = api_limits.api_auth_failures_summarise()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert first_has_counted.wait(10)
+    threads[1].start()
+    time.sleep(0.5)  # the second now waits on the rows the first is deleting
+    release_first.set()
+    for thread in threads:
+        thread.join(10)
+
+    assert sorted(results.values()) == [(0, 0), (1, 4)]
+    assert [event.extra["count"] for event in _summaries()] == [4]
+
+
+@pytest.mark.django_db
+def test_garbage_from_a_shared_address_does_not_lock_out_a_valid_key(cast, acme_key, settings):
+    """A contact centre's recorder behind a NAT keeps working when an infected PC behind the
+    same address sprays made-up keys; the made-up keys themselves are stopped."""
+    settings.API_AUTH_FAILURE_LIMIT = 3
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 300
+    _wait_for_a_fresh_window(300)
+    api_key, token = acme_key
+    _, globex_token = api_key_create(actor=cast.erin, tenant=cast.globex, name="Globex recorder")
+    client = Client()
+    for index in range(3):
+        assert push(client, f"junk{index}", address="10.9.9.9").status_code == 401
+    assert push(client, "cst_0badc0de_madeup", address="10.9.9.9").status_code == 429
+    # A wrong secret of a real key is refused too while the shared bucket is full.
+    assert push(client, _wrong(api_key), address="10.9.9.9").status_code == 429
+
+    assert push(client, globex_token, call_id="g-1", address="10.9.9.9").status_code == 201
+    assert push(client, token, call_id="a-1", address="10.9.9.9").status_code == 201
+    assert Recording.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_addresses_of_one_ipv6_64_share_one_bucket(cast, settings):
+    """An IPv6 client holds a whole /64: walking through its addresses is one client."""
+    settings.API_AUTH_FAILURE_LIMIT = 20
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 300
+    _wait_for_a_fresh_window(300)
+    client = Client()
+    answers = [
+        push(client, "cst_0badc0de_madeup", address=f"2001:db8::{index:x}").status_code
+        for index in range(1, 31)
+    ]
+    assert answers == [401] * 20 + [429] * 10
+    event = _failure_events().get()
+    # The trail keeps the exact address; only the bucket is the /64.
+    assert event.client_ip == "2001:db8::1"
+    # Another /64 is another client.
+    assert push(client, "cst_0badc0de_madeup", address="2001:db8:0:1::1").status_code == 401
+
+
+@pytest.mark.django_db
+def test_one_key_tried_from_many_addresses_leaves_one_event_then_one_count(
+    cast, acme_key, settings
+):
+    settings.API_AUTH_FAILURE_WINDOW_SECONDS = 3
+    _wait_for_a_fresh_window(3)
+    api_key, _ = acme_key
+    client = Client()
+    addresses = [f"2001:db8:{index:x}::1" for index in range(1, 16)]
+    addresses += [f"198.51.100.{index}" for index in range(1, 11)]
+    for address in addresses:
+        assert push(client, _wrong(api_key), address=address).status_code == 401
+    first = _failure_events().get()
+    assert first.tenant_id == cast.acme.pk
+    assert first.client_ip == "2001:db8:1::1"
+
+    time.sleep(3 - time.time() % 3 + 0.05)
+    assert tasks.count_api_auth_failures() == {"windows": 1, "failures": 25}
+    summary = _summaries().get()
+    assert summary.tenant_id == cast.acme.pk
+    assert summary.extra["count"] == 25
+    assert summary.extra["addresses"] == 25
+    assert summary.extra["client_ips"]["2001:db8:1::/64"] == 1
+    assert summary.extra["client_ips"]["198.51.100.10"] == 1
 
 
 # Rate limit per key -------------------------------------------------------------------------

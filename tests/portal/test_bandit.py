@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from portal import localstack
 
@@ -30,3 +31,18 @@ def test_justified_finding_passes(tmp_path):
     )
 
     assert localstack.run_bandit(dict(os.environ), paths=(str(justified),)) == 0
+
+
+def test_bandit_scans_every_app_of_the_project():
+    """A new app is scanned without anyone remembering to add it."""
+    from django.apps import apps
+
+    folders = [Path(config.path).resolve() for config in apps.get_app_configs()]
+    ours = {
+        folder.relative_to(localstack.BASE_DIR).parts[0]
+        for folder in folders
+        if folder.is_relative_to(localstack.BASE_DIR) and ".venv" not in folder.parts
+    }
+    assert "signin" in ours
+    assert ours | {"portal"} <= set(localstack.BANDIT_PATHS)
+    assert not {path for path in localstack.BANDIT_PATHS if path.startswith(("tests", ".venv"))}

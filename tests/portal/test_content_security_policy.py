@@ -3,9 +3,15 @@ inline, nothing from elsewhere, never framed."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
+from tests.compliance.test_consent_receipts import _record
 from tests.recordings.test_listening import JUSTIFICATION, _ingest
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +58,42 @@ def test_the_player_carries_the_policy_and_needs_nothing_inline(cast, login):
     # style-src 'self' refuses inline styles: the page must not depend on one.
     assert "style=" not in html
     assert "<script>" not in html
+
+
+# What style-src 'self' and script-src 'self' refuse: an inline style sheet or style attribute,
+# an inline script, and an event handler attribute (onclick=...).
+_INLINE = re.compile(r"<style|\sstyle=|<script(?![^>]*\ssrc=)|\son[a-z]+=", re.IGNORECASE)
+
+
+def test_the_consent_receipt_carries_the_policy_and_needs_nothing_inline(cast, login):
+    consent = _record(cast.acme, decision="granted", hours_ago=2)
+    response = login(cast.alice).get(f"/compliance/consents/{consent.pk}/receipt/")
+    assert response.status_code == 200
+    _assert_strict(_directives(response))
+    html = response.content.decode()
+    assert not _INLINE.search(html), _INLINE.search(html)
+    # Its print styles and its print button come from the portal's own files, which exist.
+    assert "compliance/consent_receipt.css" in html
+    assert "compliance/consent_receipt.js" in html
+    assert finders.find("compliance/consent_receipt.css")
+    assert finders.find("compliance/consent_receipt.js")
+
+
+def test_no_template_of_the_portal_has_anything_inline():
+    """Every template the portal serves is held to the policy, those added later too."""
+    base = Path(settings.BASE_DIR).resolve()
+    templates = [
+        path
+        for path in base.rglob("templates/**/*.html")
+        if ".venv" not in path.relative_to(base).parts
+    ]
+    assert len(templates) >= 5
+    offending = {
+        str(path.relative_to(base)): match.group(0)
+        for path in templates
+        if (match := _INLINE.search(path.read_text()))
+    }
+    assert offending == {}
 
 
 def test_the_api_is_never_framed_either(client):

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class SignInFailureWindow(models.Model):
+    """Failed sign-ins of one account (0: a name that is no account's) from one client address
+    (an IPv6 address as its /64) in one fixed window of SIGNIN_FAILURE_WINDOW_SECONDS.
+
+    The account's first failure of the window, from whatever address, is on the audit trail at
+    once (`auth.login_failed`); the others are only counted here, since the trail is append-only
+    and one event per try would let anyone without an account fill it. Once the window has
+    closed, its count goes on the trail in one `auth.login_failures_counted` event per account and
+    the rows are deleted, in one transaction: a count is written exactly once, and a process that
+    dies first leaves it here for the next writer."""
+
+    account_id = models.PositiveIntegerField(default=0)
+    client_ip = models.CharField(max_length=45, blank=True)
+    window_start = models.DateTimeField()
+    # The account's home tenant, so that its compliance officer sees the attempts.
+    tenant_id = models.PositiveIntegerField(null=True, blank=True)
+    account_label = models.CharField(max_length=150, blank=True)
+    count = models.PositiveIntegerField(default=0)
+    # Of `count`, the tries refused unchecked because the account or address was locked.
+    refused_locked = models.PositiveIntegerField(default=0)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "failed sign-ins in a window"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("account_id", "client_ip", "window_start"), name="signin_failure_window"
+            )
+        ]
+        indexes = [models.Index(fields=("window_start",), name="signin_failure_closing")]
+
+    def __str__(self) -> str:
+        return f"{self.count} failed sign-ins from {self.client_ip or 'unknown'}"
