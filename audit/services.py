@@ -234,11 +234,12 @@ def customer_number_searched(
     *, action: str, user: Any, number: str, tenant_ids: Sequence[int]
 ) -> None:
     """Something was searched for a customer's number (E.164): the answer tells what concerns
-    that person, personal data access (invariant 4). The trail keeps the number masked and as a
-    keyed hash (audit.pseudonyms), so that "who searched for this number?" can be answered
-    without the append-only trail holding the number. One event per tenant searched, so that
-    each tenant's own trail shows it (a platform operator's search spans several); no count of
-    the matches (the caller's list is read after this, and counted capped)."""
+    that person, personal data access (docs/architecture.md, invariant 4). The trail keeps the
+    number masked and as a keyed hash (audit.pseudonyms), so that "who searched for this
+    number?" can be answered without the append-only trail holding the number. One event per
+    tenant searched, so that each tenant's own trail shows it (a platform operator's search spans
+    several); no count of the matches (the caller's list is read after this, and counted
+    capped)."""
     target = customer_number_target(number)
     for tenant_id in sorted(set(tenant_ids)):
         event_record(

@@ -41,7 +41,7 @@ ALWAYS_COMPATIBLE: frozenset[AccessNeed] = frozenset(
     {AccessNeed.COMPLAINT, AccessNeed.LEGAL, AccessNeed.SUBJECT_ACCESS}
 )
 
-# What each role may state. Least privilege, following DESIGN.md's roles.
+# What each role may state. Least privilege, following the roles of docs/architecture.md.
 ROLE_NEEDS: dict[str, frozenset[AccessNeed]] = {
     # Quality analysts and trainers: quality or training only (CNIL lists training and the
     # evaluation / improvement of service quality as the purposes of workplace call recording).
@@ -60,7 +60,7 @@ ROLE_NEEDS: dict[str, frozenset[AccessNeed]] = {
     Role.COMPLIANCE_OFFICER: frozenset(
         {AccessNeed.COMPLAINT, AccessNeed.LEGAL, AccessNeed.SUBJECT_ACCESS}
     ),
-    # Auditors review the trail and reports; they never listen (DESIGN.md).
+    # Auditors review the trail and reports; they never listen (docs/architecture.md, "Roles").
     Role.AUDITOR: frozenset(),
 }
 

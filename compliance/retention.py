@@ -1,9 +1,10 @@
 """How long a recording may be kept: the one place that decides `retain_until`.
 
-Rule (DESIGN.md, "The rules it enforces"): the policies in force today for the recording's purpose
-are the tenant's own when it has any (a tenant may tighten the platform's presets), otherwise the
-platform's; where several apply, the longest wins. With none, the purpose's default period applies.
-The period runs from the call's start date in the tenant's time zone.
+Rule (docs/architecture.md, "The longest-wins rule"): the policies in force today for the
+recording's purpose are the tenant's own when it has any (a tenant may tighten the platform's
+presets), otherwise the platform's; where several apply, the longest wins. With none, the
+purpose's default period applies. The period runs from the call's start date in the tenant's time
+zone.
 """
 
 from __future__ import annotations

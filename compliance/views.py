@@ -5,7 +5,7 @@ a regulator, and as JSON (GDPR Art. 7(1): the controller must be able to demonst
 Both are admin views (signed-in staff only, never cached) and need `compliance.view_consent`. A
 decision outside the viewer's tenants is a 404, never a 403 that would reveal it exists. A
 receipt shows the caller's full number, so every view of one is personal-data access on the
-trail (invariant 4), and so is every refused attempt.
+trail (docs/architecture.md, invariant 4), and so is every refused attempt.
 """
 
 from __future__ import annotations

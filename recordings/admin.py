@@ -2,9 +2,9 @@
 
 Recordings arrive through the API only and their audio is never replaced; deletion is the purge's
 job. The list masks customer numbers; the detail page shows the full number, so each display of it
-goes on the audit trail (`recording.viewed`, DESIGN.md invariant 4). Nothing here counts or scans
-the whole table: the paginator's count is capped, filters offer bounded choices, search is exact
-(index lookups), and the only sortable column is the indexed start time.
+goes on the audit trail (`recording.viewed`, docs/architecture.md, invariant 4). Nothing here
+counts or scans the whole table: the paginator's count is capped, filters offer bounded choices,
+search is exact (index lookups), and the only sortable column is the indexed start time.
 """
 
 from __future__ import annotations

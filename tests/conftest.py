@@ -93,7 +93,7 @@ class Cast:
 
 @pytest.fixture
 def cast(db) -> Cast:
-    """The same small cast everywhere (see CONVENTIONS.md)."""
+    """The same small cast everywhere (docs/architecture.md, "Conventions")."""
     acme = TenantFactory(name="Acme Insurance", slug="acme", country_code="FR")
     globex = TenantFactory(
         name="Globex Telecom", slug="globex", country_code="ES", time_zone="Europe/Madrid"

@@ -1,5 +1,5 @@
 """Purpose-bound listening: a person states why, gets a time-limited grant, and every play, download
-and metadata view goes on the trail with that purpose (DESIGN.md invariant 4).
+and metadata view goes on the trail with that purpose (docs/architecture.md, invariant 4).
 
 Refusals are recorded too, in a transaction of their own: the refused work leaves nothing, but
 the attempt stays on the trail (the caller's transaction is not rolled back by a refusal, because
@@ -309,7 +309,8 @@ def recording_downloaded(*, user, recording: Recording, grant: AccessGrant) -> N
 @transaction.atomic
 def recording_viewed(*, user, recording: Recording) -> None:
     """The recording's detail page shows the full customer number: personal metadata access
-    (invariant 4). No purpose is asked for browsing metadata; the access is still traced."""
+    (docs/architecture.md, invariant 4). No purpose is asked for browsing metadata; the access
+    is still traced."""
     event_record(
         action="recording.viewed",
         tenant=recording.tenant_id,

@@ -197,8 +197,9 @@ def _validate(tenant: Tenant, fields: dict[str, object]) -> _Validated:
 
 
 def _require_consent(tenant: Tenant, number: str, purpose: Purpose) -> None:
-    """A consent-based purpose needs the caller's consent in force (DESIGN: the caller may refuse
-    and may withdraw; insurance telesales, R.112-7: a caller who refused is recorded not at all)."""
+    """A consent-based purpose needs the caller's consent in force (docs/architecture.md,
+    "Consent and its withdrawal": the caller may refuse and may withdraw; insurance telesales,
+    R.112-7: a caller who refused is recorded not at all)."""
     consent = consent_in_force(tenant=tenant, customer_number=number, purpose=purpose)
     if consent is None:
         reason = f"no consent of this caller is recorded for {purpose.code}, which requires it"

@@ -1,4 +1,5 @@
-"""Invariant 5: the audit log is append-only in PostgreSQL and hash-chained."""
+"""docs/architecture.md, invariant 5: the audit log is append-only in PostgreSQL and
+hash-chained."""
 
 from __future__ import annotations
 

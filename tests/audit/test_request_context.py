@@ -1,4 +1,5 @@
-"""Invariant 4's context: every event knows who, from which IP and workstation, in which request."""
+"""The context of docs/architecture.md, invariant 4: every event knows who, from which IP and
+workstation, in which request."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Property tests: random sequences of consent decisions, ingestions, legal holds, releases, purges
 and erasures, checked after every step against a small model of what the rules say.
 
-Invariants (DESIGN.md 1-3 and the consent rules):
+docs/architecture.md, invariants 1-3, and its rules on consent ("Consent and its withdrawal"):
 - a recording under an active legal hold never disappears, by purge or by erasure;
 - a consent-based recording is accepted exactly when the caller's decision in force is a grant;
 - the decision in force is the one with the latest `decided_at` (ties: the highest id), whatever

@@ -1,7 +1,7 @@
 """Consent decisions and legal holds in the admin show a customer's number as recordings do:
 masked in the list, in full on the detail page, and each display of the full number is on the
-trail (invariant 4: consent.viewed, legal_hold.viewed). A page of another tenant is answered like
-a missing one and records nothing, as a recording's page does."""
+trail (docs/architecture.md, invariant 4: consent.viewed, legal_hold.viewed). A page of another
+tenant is answered like a missing one and records nothing, as a recording's page does."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Invariant 6: no user sees or changes another tenant's data in the admin."""
+"""docs/architecture.md, invariant 6: no user sees or changes another tenant's data in the
+admin."""
 
 from __future__ import annotations
 

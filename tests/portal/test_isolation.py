@@ -1,5 +1,5 @@
-"""Invariant 6 over every URL of the project: nobody reaches another tenant's data, and nobody
-writes what their role does not allow.
+"""docs/architecture.md, invariant 6, over every URL of the project: nobody reaches another
+tenant's data, and nobody writes what their role does not allow.
 
 The test walks the URL resolver and classifies every pattern (admin changelists, add, change,
 delete and history pages, django-simple-history's version forms, the views admins add, the

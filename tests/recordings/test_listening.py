@@ -1,5 +1,5 @@
 """Purpose-bound listening: state why, get a time-limited grant, play through the stream; every
-grant, play, download and refusal on the audit trail (DESIGN.md invariant 4)."""
+grant, play, download and refusal on the audit trail (docs/architecture.md, invariant 4)."""
 
 from __future__ import annotations
 

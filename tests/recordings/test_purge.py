@@ -1,4 +1,5 @@
-"""The nightly purge: invariants 1-3 (holds win, nothing early, one certificate per deletion)."""
+"""The nightly purge: docs/architecture.md, invariants 1-3 (holds win, nothing early, one
+certificate per deletion)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Invariant 1 under concurrency: a legal hold placed while the purge runs always wins.
+"""docs/architecture.md, invariant 1, under concurrency: a legal hold placed while the purge
+runs always wins.
 
 Two real connections: the hold is being placed (its transaction open) when the nightly purge
 starts on the same tenant. Whatever the timing, the held recording must survive: the purge's
