@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 from django_otp.oath import totp
 
@@ -55,6 +56,10 @@ def page(live_server, monkeypatch):
             " window.__violations.push(event.violatedDirective + ' ' + event.blockedURI));"
         )
         yield page
+        # While Playwright's loop runs, Django keeps this thread's ORM connections per context:
+        # the ones the test's own queries opened are closed here, not by pytest-django (which
+        # then could not drop the test database: "being accessed by other users").
+        connections.close_all()
         browser.close()
 
 
