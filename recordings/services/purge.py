@@ -46,6 +46,7 @@ from audit.context import current_context
 from audit.keys import AuditKey, audit_keys, current_audit_key
 from audit.models import Outcome
 from audit.services import Event, event_record, events_record_bulk
+from compliance import holds as hold_scope
 from compliance.models import ExpiryAction, LegalHold, Purpose, RetentionPolicy, Tenant
 from portal import locks
 
@@ -700,18 +701,6 @@ _HELD_TOTALS_PART = (
     "SELECT %s AS tenant_id, purpose_id, deletion_reason, count(*) AS total"
     " FROM ({held}) AS held_rows GROUP BY purpose_id, deletion_reason"
 )
-# A recording named by several holds is one row here (IN, not a join): with no hold by criteria
-# there is no UNION to remove the repeats.
-_HELD_BY_NAME = (
-    "SELECT r.id, r.purpose_id, r.deletion_reason FROM {recording} AS r"
-    " WHERE r.id IN (SELECT named.recording_id FROM {named} AS named"
-    " WHERE named.legalhold_id = ANY(%s))"
-    " AND r.tenant_id = %s AND r.status = %s AND r.retain_until < %s"
-)
-_HELD_BY_CRITERIA = (
-    "SELECT id, purpose_id, deletion_reason FROM {recording}"
-    " WHERE tenant_id = %s AND status = %s AND retain_until < %s{criteria}"
-)
 # The holds in force as the statement sees them: they must be those the statement was built
 # from (a hold's scope never changes once placed; placing and releasing change this list).
 _PREVIEW = (
@@ -727,37 +716,24 @@ _PREVIEW = (
 _PREVIEW_ATTEMPTS = 5
 
 
-def _held_rows_sql(tenant_id: int, on: date, holds: list[LegalHold]) -> tuple[str, list]:
+def _held_rows_sql(tenant_id: int, on: date, holds: list[LegalHold]) -> tuple[str, tuple]:
     """SQL selecting (id, purpose, reason) of the tenant's recordings expired before `on` that
     `holds` (its active holds) hold, each once: those named, and those matching every criterion
-    of a hold that gives criteria (as recordings.models._holds_holding decides)."""
-    tables = {
-        "recording": connection.ops.quote_name(Recording._meta.db_table),
-        "named": connection.ops.quote_name(LegalHold.recordings.through._meta.db_table),
-    }
-    expired = [tenant_id, Status.ACTIVE.value, on]
-    parts = [_HELD_BY_NAME.format(**tables)]
-    params: list = [[hold.pk for hold in holds], *expired]
-    for hold in holds:
-        if not hold.has_criteria:
-            continue
-        criteria = [
-            (condition, value)
-            for condition, value in (
-                (" AND customer_number = %s", hold.customer_number),
-                (" AND started_at >= %s", hold.started_from),
-                (" AND started_at <= %s", hold.started_until),
-                (" AND campaign = %s", hold.campaign),
-            )
-            if value
-        ]
-        parts.append(
-            _HELD_BY_CRITERIA.format(
-                criteria="".join(condition for condition, _ in criteria), **tables
-            )
-        )
-        params += [*expired, *(value for _, value in criteria)]
-    return " UNION ".join(parts), params
+    of a hold that gives criteria, as compliance.holds states the rule."""
+    expired = (
+        Recording.objects.expired(on=on)
+        .filter(tenant_id=tenant_id)
+        .order_by()
+        .values_list("id", "purpose_id", "deletion_reason")
+    )
+    named = expired.filter(hold_scope.named_by(hold.pk for hold in holds))
+    matching = [
+        expired.filter(criteria)
+        for hold in holds
+        if (criteria := hold_scope.matching_criteria(hold)) is not None
+    ]
+    held = named.union(*matching) if matching else named
+    return held.query.sql_with_params()
 
 
 class PreviewUnsettled(RuntimeError):
