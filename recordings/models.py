@@ -223,7 +223,7 @@ class PurgeRunStatus(models.TextChoices):
 
 class PurgeRun(models.Model):
     """One run of the purge (nightly task or command), with its counts. A run that dies stays
-    'running'; the next run finishes its work (see recordings/services/purge.py)."""
+    'running'; the next run finishes its work (see recordings/services/purge/run.py)."""
 
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -25,7 +25,8 @@ from audit.models import AuditEvent
 from compliance.models import LegalHold
 from compliance.services import legal_hold_effect, legal_hold_place, legal_hold_release
 from recordings.models import Recording
-from recordings.services.purge import purge_preview, tenant_today
+from recordings.services.purge.preview import purge_preview
+from recordings.services.purge.schedule import tenant_today
 
 from ..recordings.helpers import ingest
 
