@@ -54,7 +54,7 @@ from pathlib import Path
 
 import _setup
 
-# The purge's default (recordings.services.purge.DEFAULT_BATCH_SIZE, checked at start-up); the
+# The purge's default (recordings.services.purge.run.DEFAULT_BATCH_SIZE, checked at start-up); the
 # baseline deletes in batches of the same size.
 BATCH_SIZE = 5000
 TENANT_SPECS = [
@@ -324,7 +324,7 @@ def tenant_zone(tenant):
 def expired_rows(population: Population) -> list[tuple[int, str]]:
     """(id, storage_name) of every expired, active recording, as the purge would select them."""
     from recordings.models import Recording
-    from recordings.services.purge import tenant_today
+    from recordings.services.purge.schedule import tenant_today
 
     rows = []
     for tenant in population.tenants:
@@ -359,7 +359,8 @@ def baseline_delete(rows: list[tuple[int, str]], batch_size: int) -> float:
 
 def selection_query(tenant, batch_size: int):
     """The purge's selection of one batch, built exactly as _purge_tenant builds it."""
-    from recordings.services.purge import purge_batch_queryset, tenant_today
+    from recordings.services.purge.run import purge_batch_queryset
+    from recordings.services.purge.schedule import tenant_today
 
     return purge_batch_queryset(tenant, on=tenant_today(tenant), batch_size=batch_size)
 
@@ -383,7 +384,7 @@ def explain_selection(tenant, batch_size: int) -> tuple[str, str]:
 def bare_selection(population: Population, batch_size: int) -> float:
     from django.db import connection
 
-    from recordings.services.purge import tenant_today
+    from recordings.services.purge.schedule import tenant_today
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -399,7 +400,7 @@ def bare_selection(population: Population, batch_size: int) -> float:
 
 def purge_run(batch_size: int, **options):
     from audit.context import acting_as
-    from recordings.services.purge import purge_expired_recordings
+    from recordings.services.purge.run import purge_expired_recordings
 
     with acting_as("task:recordings.tasks.purge_expired_recordings"):
         return purge_expired_recordings(batch_size=batch_size, triggered_by="benchmark", **options)
@@ -420,18 +421,18 @@ def cpu_seconds() -> tuple[float, float]:
 
 def sections_run(label: str, function) -> tuple[object, float, list[str]]:
     """`function` with timing sections on the purge's main steps (see _setup.sections_run)."""
-    from recordings.services import purge
+    from recordings.services.purge import deletion, run
 
-    steps = (
-        "_delete_rows",
-        "_select_batch",
-        "_copy_certificates",
-        "remove_pending_files",
-        "events_record_bulk",
-        "purge_preview",
-        "_settle_files",
-    )
-    targets = [(purge, name, f"purge.{name}()") for name in steps]
+    # Each replaced in the module that calls it, where the call looks it up.
+    targets = [
+        (run, "delete_rows", "purge.deletion.delete_rows()"),
+        (run, "_select_batch", "purge.run._select_batch()"),
+        (deletion, "_copy_certificates", "purge.deletion._copy_certificates()"),
+        (run, "remove_pending_files", "purge.files.remove_pending_files()"),
+        (deletion, "events_record_bulk", "audit.services.events_record_bulk()"),
+        (run, "purge_preview", "purge.preview.purge_preview()"),
+        (run, "_settle_files", "purge.run._settle_files()"),
+    ]
     return _setup.sections_run(label, function, targets)
 
 
@@ -462,7 +463,7 @@ def bench(report, folder: Path, total: int, expired: int, batch_size: int) -> No
     from django.db import connection
 
     from recordings.models import DeletionCertificate, PendingFileRemoval, Recording
-    from recordings.services.purge import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS
+    from recordings.services.purge.run import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS
 
     assert BATCH_SIZE == DEFAULT_BATCH_SIZE, "BATCH_SIZE is meant to be the purge's default"
 

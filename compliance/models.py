@@ -347,7 +347,8 @@ class LegalHold(models.Model):
     neither the purge nor an erasure request (GDPR Art. 17(3)(b),(e)).
 
     Scope: the explicit recordings, plus every recording of the tenant that matches all the
-    criteria given (customer number, date range, campaign) — recordings arriving later too."""
+    criteria given (customer number, date range, campaign) — recordings arriving later too.
+    compliance/holds.py states that rule, once, for every query that asks it."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="legal_holds")
     reference = models.CharField(max_length=120, help_text="Case or inquiry reference.")
@@ -390,12 +391,6 @@ class LegalHold(models.Model):
     def __str__(self) -> str:
         state = "released" if self.released_at else "active"
         return f"{self.reference} ({state})"
-
-    @property
-    def has_criteria(self) -> bool:
-        return bool(
-            self.customer_number or self.started_from or self.started_until or self.campaign
-        )
 
 
 class ApiKeyRequestCount(models.Model):

@@ -13,7 +13,7 @@ from celery import current_app
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from audit.services import event_record
@@ -21,6 +21,7 @@ from portal import limits, sql
 from portal.locks import consent_lock, hold_placement_lock
 
 from .date_window import date_window_error
+from .holds import held_by
 from .models import (
     ApiKey,
     Consent,
@@ -668,19 +669,4 @@ def legal_hold_effect(hold: LegalHold) -> int:
     from django.apps import apps
 
     recording_model = apps.get_model("recordings", "Recording")
-    no_criteria = not hold.has_criteria
-    criteria = Q(pk__in=[]) if no_criteria else Q(tenant=hold.tenant_id)
-    if hold.customer_number:
-        criteria &= Q(customer_number=hold.customer_number)
-    if hold.started_from:
-        criteria &= Q(started_at__gte=hold.started_from)
-    if hold.started_until:
-        criteria &= Q(started_at__lte=hold.started_until)
-    if hold.campaign:
-        criteria &= Q(campaign=hold.campaign)
-    return (
-        recording_model.objects.filter(tenant=hold.tenant_id, status="active")
-        .filter(Q(legal_holds=hold) | criteria)
-        .distinct()
-        .count()
-    )
+    return recording_model.objects.filter(held_by(hold), status="active").count()

@@ -35,7 +35,8 @@ from portal.tenancy import (
 
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
 from .services.access import active_grant, recording_viewed
-from .services.purge import PreviewUnsettled, certificate_is_valid, purge_preview
+from .services.purge.certificates import certificate_is_valid
+from .services.purge.preview import PreviewUnsettled, purge_preview
 from .services.telesales import NotTelesales, telesales_outcome_record
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.apps import apps
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from audit.pseudonyms import mask_number
+from compliance.holds import RECORDING_FIELDS as HOLD_CRITERIA_FIELDS
+from compliance.holds import holds_holding
 from portal import limits
 from portal.limits import bounded_text
 
@@ -34,36 +35,12 @@ class DeletionReason(models.TextChoices):
     NO_CONTRACT = "no_contract", "No contract followed (insurance telesales)"
 
 
-def _holds_holding(*, tenant, pk, customer_number, started_at, campaign):
-    """Active legal holds of a tenant that hold a recording: explicitly, or because it matches
-    every criterion the hold gives. The arguments are values, or OuterRefs for a subquery."""
-    legal_hold = apps.get_model("compliance", "LegalHold")
-    no_criteria = (
-        Q(customer_number="")
-        & Q(started_from__isnull=True)
-        & Q(started_until__isnull=True)
-        & Q(campaign="")
-    )
-    matches_criteria = (
-        ~no_criteria
-        & (Q(customer_number="") | Q(customer_number=customer_number))
-        & (Q(started_from__isnull=True) | Q(started_from__lte=started_at))
-        & (Q(started_until__isnull=True) | Q(started_until__gte=started_at))
-        & (Q(campaign="") | Q(campaign=campaign))
-    )
-    return legal_hold.objects.filter(tenant=tenant, released_at__isnull=True).filter(
-        Q(recordings=pk) | matches_criteria
-    )
-
-
 def matching_active_holds():
     """For Exists() against Recording rows: the active holds holding the outer recording."""
-    return _holds_holding(
+    return holds_holding(
         tenant=OuterRef("tenant"),
         pk=OuterRef("pk"),
-        customer_number=OuterRef("customer_number"),
-        started_at=OuterRef("started_at"),
-        campaign=OuterRef("campaign"),
+        **{name: OuterRef(name) for name in HOLD_CRITERIA_FIELDS},
     )
 
 
@@ -205,12 +182,10 @@ class Recording(models.Model):
 
     def active_holds(self):
         """The legal holds that hold this recording now."""
-        return _holds_holding(
+        return holds_holding(
             tenant=self.tenant_id,
             pk=self.pk,
-            customer_number=self.customer_number,
-            started_at=self.started_at,
-            campaign=self.campaign,
+            **{name: getattr(self, name) for name in HOLD_CRITERIA_FIELDS},
         ).distinct()
 
     @property
@@ -248,7 +223,7 @@ class PurgeRunStatus(models.TextChoices):
 
 class PurgeRun(models.Model):
     """One run of the purge (nightly task or command), with its counts. A run that dies stays
-    'running'; the next run finishes its work (see recordings/services/purge.py)."""
+    'running'; the next run finishes its work (see recordings/services/purge/run.py)."""
 
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -6,8 +6,10 @@ from celery import shared_task
 
 from audit.context import acting_as
 
-from .services import purge
 from .services.integrity import recordings_verify_integrity
+from .services.purge.run import DEFAULT_BATCH_SIZE
+from .services.purge.run import purge_expired_recordings as run_purge
+from .services.purge.verification import orphan_files_sweep
 from .services.retention import recordings_retention_recompute
 
 
@@ -41,12 +43,12 @@ def verify_integrity() -> dict:
     time_limit=4 * 3600,
     soft_time_limit=4 * 3600 - 300,
 )
-def purge_expired_recordings(batch_size: int = purge.DEFAULT_BATCH_SIZE) -> dict:
+def purge_expired_recordings(batch_size: int = DEFAULT_BATCH_SIZE) -> dict:
     """Nightly. Idempotent and restartable: a redelivered or concurrent run purges what is left
     and nothing twice (tenant locks, SKIP LOCKED, one certificate per recording)."""
     with acting_as("task:recordings.tasks.purge_expired_recordings"):
-        run = purge.purge_expired_recordings(batch_size=batch_size, triggered_by="celery beat")
-        orphans = purge.orphan_files_sweep()
+        run = run_purge(batch_size=batch_size, triggered_by="celery beat")
+        orphans = orphan_files_sweep()
     return {
         "run": run.pk,
         "status": run.status,

@@ -26,7 +26,7 @@ from compliance.models import (
 from compliance.services import api_key_create, consent_record, legal_hold_place
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.ingest import recording_ingest
-from recordings.services.purge import recording_erase
+from recordings.services.purge.erasure import recording_erase
 
 from .audio import tone_wav
 

@@ -34,7 +34,8 @@ from .. import crypto
 from ..audio import AudioRejected, inspect_audio
 from ..models import RECORDING_HISTORY, DeletionReason, Direction, Recording, Status
 from ..storage import ChunkedContent, StoringInBackground, new_storage_name
-from .purge import call_id_hashes, next_run_date
+from .purge.certificates import call_id_hashes
+from .purge.schedule import next_run_date
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from compliance.models import Purpose, RetentionPolicy, Tenant
 from compliance.retention import decide
 
 from ..models import DeletionReason, Recording
-from .purge import next_run_date
+from .purge.schedule import next_run_date
 
 
 @dataclass

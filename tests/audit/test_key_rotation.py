@@ -13,7 +13,8 @@ from audit.chain import key_id_of
 from audit.models import AuditEvent, Checkpoint
 from audit.services import audit_chain_verify, customer_number_searched, event_record
 from recordings.models import DeletionCertificate
-from recordings.services.purge import deletion_certificates_verify, purge_expired_recordings
+from recordings.services.purge.run import purge_expired_recordings
+from recordings.services.purge.verification import deletion_certificates_verify
 
 from ..recordings.helpers import ingest
 
@@ -111,7 +112,7 @@ def test_certificates_of_a_key_no_longer_listed_are_reported(cast, settings, rec
 
 def test_a_call_erased_before_a_rotation_still_cannot_be_pushed_again(cast, settings):
     from recordings.services.ingest import IngestRefused
-    from recordings.services.purge import recording_erase
+    from recordings.services.purge.erasure import recording_erase
 
     recording = ingest(cast.acme, call_id="CALL-ERASED")
     recording_erase(actor=cast.alice, recording=recording)

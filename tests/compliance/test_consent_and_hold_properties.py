@@ -36,7 +36,8 @@ from compliance.services import (
 )
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.ingest import IngestRefused
-from recordings.services.purge import RecordingHeld, purge_expired_recordings, recording_erase
+from recordings.services.purge.erasure import RecordingHeld, recording_erase
+from recordings.services.purge.run import purge_expired_recordings
 
 from ..recordings.helpers import ingest
 

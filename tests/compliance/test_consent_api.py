@@ -19,7 +19,7 @@ from compliance.api import EVIDENCE_FIELDS, REQUIRED_FIELDS
 from compliance.models import Consent, Purpose
 from compliance.services import api_key_create, api_key_revoke, legal_hold_place
 from recordings.models import DeletionCertificate, Recording
-from recordings.services.purge import purge_expired_recordings
+from recordings.services.purge.run import purge_expired_recordings
 
 from ..audio import tone_wav
 

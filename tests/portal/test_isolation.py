@@ -54,7 +54,8 @@ from compliance.roles import role_grants
 from compliance.services import api_key_create, legal_hold_place, membership_grant
 from portal.tenancy import PortalAdmin, TenantScopedAdmin
 from recordings.models import DeletionCertificate, PurgeRun, Recording
-from recordings.services.purge import purge_expired_recordings, recording_erase
+from recordings.services.purge.erasure import recording_erase
+from recordings.services.purge.run import purge_expired_recordings
 
 from ..factories import (
     SCOPED_FACTORIES,

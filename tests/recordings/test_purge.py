@@ -15,14 +15,10 @@ from audit.models import AuditEvent
 from compliance.models import RetentionPolicy
 from compliance.services import consent_record, legal_hold_place, legal_hold_release
 from recordings.models import DeletionCertificate, PendingFileRemoval, PurgeRun, Recording
-from recordings.services.purge import (
-    RecordingHeld,
-    certificate_is_valid,
-    deletion_certificates_verify,
-    orphan_files_sweep,
-    purge_expired_recordings,
-    recording_erase,
-)
+from recordings.services.purge.certificates import certificate_is_valid
+from recordings.services.purge.erasure import RecordingHeld, recording_erase
+from recordings.services.purge.run import purge_expired_recordings
+from recordings.services.purge.verification import deletion_certificates_verify, orphan_files_sweep
 from recordings.storage import read_plain_audio
 from recordings.tasks import purge_expired_recordings as purge_task
 
@@ -328,10 +324,12 @@ def test_purging_a_recording_removes_its_listening_grants(cast):
 
 
 def test_certificate_text_is_the_canonical_message_byte_for_byte():
-    """The purge signs _certificate_text(); verification recomputes certificate_message()."""
+    """The text the deletion core signs and verification recomputes (one definition) stays the
+    canonical JSON form it always was, byte for byte: certificates signed before still verify."""
+    import json
     from datetime import date
 
-    from recordings.services.purge import _certificate_text, _instant, certificate_message
+    from recordings.services.purge.certificates import certificate_message
 
     deleted_at = timezone.now()
     for purpose, reason, policy, version, run, name in [
@@ -349,16 +347,17 @@ def test_certificate_text_is_the_canonical_message_byte_for_byte():
             "policy_id": policy,
             "policy_version": version,
             "reason": reason,
+            "purge_run_id": run,
         }
         certificate = DeletionCertificate(
-            **common, retain_until=date(2025, 2, 28), purge_run_id=run, deleted_at=deleted_at
+            **common, retain_until=date(2025, 2, 28), deleted_at=deleted_at
         )
-        text = _certificate_text(
+        canonical = {
             **common,
-            retain_until="2025-02-28",
-            purge_run="null" if run is None else str(run),
-            deleted_at=f'"{_instant(deleted_at)}"',
-        )
+            "retain_until": "2025-02-28",
+            "deleted_at": deleted_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+        text = "custodia-deletion-certificate|" + json.dumps(canonical, sort_keys=True)
         assert text == certificate_message(certificate)
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from recordings.models import DeletionCertificate
-from recordings.services.purge import purge_expired_recordings
+from recordings.services.purge.run import purge_expired_recordings
 
 from .helpers import ingest
 

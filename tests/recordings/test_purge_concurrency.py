@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from compliance.services import legal_hold_place
 from recordings.models import DeletionCertificate, Recording
-from recordings.services.purge import purge_expired_recordings
+from recordings.services.purge.run import purge_expired_recordings
 
 from .helpers import ingest
 

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from compliance.services import consent_record, legal_hold_place, legal_hold_release
 from recordings.models import DeletionCertificate, Recording
-from recordings.services.purge import purge_expired_recordings, purge_preview, tenant_today
+from recordings.services.purge.preview import purge_preview
+from recordings.services.purge.run import purge_expired_recordings
+from recordings.services.purge.schedule import tenant_today
 
 from .helpers import ingest
 
@@ -281,7 +283,7 @@ def test_counts_read_against_holds_that_changed_meanwhile_are_not_used(cast):
     """The statement checks that the holds in force are those it was built from: a hold placed
     (or released) between reading the holds and counting would otherwise go uncounted."""
     from compliance.models import Tenant
-    from recordings.services.purge import _preview_counts
+    from recordings.services.purge.preview import _preview_counts
 
     recording = ingest(cast.acme, started_at=_days_ago(400))
     legal_hold_place(
@@ -318,7 +320,7 @@ def test_a_recording_named_by_two_holds_is_held_back_once(cast):
 def test_a_preview_that_cannot_settle_does_not_stop_the_nights_deletions(cast, monkeypatch):
     """Holds placed or released during every attempt at the preview: the run still deletes what
     has expired (and keeps what holds hold), and says that it could not count beforehand."""
-    from recordings.services import purge as purge_module
+    from recordings.services.purge import preview as preview_module
 
     expired = ingest(cast.acme, started_at=_days_ago(400))
     held = ingest(cast.acme, started_at=_days_ago(410))
@@ -329,7 +331,7 @@ def test_a_preview_that_cannot_settle_does_not_stop_the_nights_deletions(cast, m
         reason="Litigation",
         recordings=[held],
     )
-    monkeypatch.setattr(purge_module, "_preview_counts", lambda *arguments: None)
+    monkeypatch.setattr(preview_module, "_preview_counts", lambda *arguments: None)
     run = purge_expired_recordings(triggered_by="test")
     assert run.status == "finished"
     assert run.purged == 1 and run.preview == []
@@ -341,9 +343,9 @@ def test_a_preview_that_cannot_settle_does_not_stop_the_nights_deletions(cast, m
 def test_the_purge_page_says_when_the_preview_cannot_settle(cast, login, monkeypatch):
     from django.urls import reverse
 
-    from recordings.services import purge as purge_module
+    from recordings.services.purge import preview as preview_module
 
-    monkeypatch.setattr(purge_module, "_preview_counts", lambda *arguments: None)
+    monkeypatch.setattr(preview_module, "_preview_counts", lambda *arguments: None)
     page = login(cast.alice).get(reverse("admin:recordings_purgerun_changelist"))
     assert page.status_code == 200
     assert b"reload the page for tonight" in page.content

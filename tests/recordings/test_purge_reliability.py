@@ -26,7 +26,7 @@ from audit.models import AuditEvent
 from audit.services import audit_chain_verify
 from compliance.services import legal_hold_place
 from recordings.models import DeletionCertificate, PendingFileRemoval, PurgeRun, Recording
-from recordings.services.purge import certificate_is_valid
+from recordings.services.purge.certificates import certificate_is_valid
 from recordings.storage import read_plain_audio
 
 from .helpers import ingest

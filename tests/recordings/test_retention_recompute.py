@@ -82,7 +82,9 @@ def test_recompute_is_idempotent(cast):
 
 
 def test_shortening_never_lets_the_next_run_delete_before_a_preview_shows_it(cast):
-    from recordings.services.purge import next_run_date, purge_expired_recordings, purge_preview
+    from recordings.services.purge.preview import purge_preview
+    from recordings.services.purge.run import purge_expired_recordings
+    from recordings.services.purge.schedule import next_run_date
 
     old_call = ingest(cast.acme, started_at=datetime(2026, 8, 1, 10, tzinfo=UTC))  # CNIL: Feb
     policy = RetentionPolicy(

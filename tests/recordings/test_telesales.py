@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from compliance.services import consent_record
 from recordings.models import DeletionCertificate, Recording
-from recordings.services.purge import purge_expired_recordings
+from recordings.services.purge.run import purge_expired_recordings
 
 from .helpers import ingest
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.context import acting_as
-from recordings.services.purge import (
+from recordings.services.purge.run import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WORKERS,
     purge_expired_recordings,

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from recordings.models import DeletionCertificate
-from recordings.services.purge import deletion_certificates_verify
+from recordings.services.purge.verification import deletion_certificates_verify
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
-"""Removes the purge's files in a process of its own: `python purge_unlink.py FOLDER THREADS`.
+"""Removes the purge's files in a process of its own: `python unlink.py FOLDER THREADS`.
 
-Standard library only, no Django and no database: recordings/services/purge.py starts it with
+Standard library only, no Django and no database: FileRemover (files.py) starts it with
 the recordings folder and sends the storage names of committed deletions, one per line on
 standard input, an empty line closing each submission. It unlinks FOLDER/NAME on a few threads
 and answers one line per name on standard output: `+NAME` removed (or already gone), or
