@@ -25,9 +25,6 @@ OUTSIDE_NOTES = re.compile(
     r"(?i:\b(?:design|conventions)\.md\b)|\b(?:DESIGN|CONVENTIONS)\b"
     r"|(?:\.\./)+shared\b|/work/shared\b"
 )
-# Being split into a package by issue 12, item 3, which rewrites its docstring (today it cites
-# the notes' invariants 1-3); the split removes this path, and with it this exception.
-BEING_SPLIT = Path("recordings/services/purge.py")
 RELATIVE_PATH = re.compile(r"(?<![\w./-])((?:\.\./)+)([\w.-]+)")
 INVARIANT_CITATION = re.compile(r"\binvariants?\s+(\d+)((?:\s*(?:-|–|to|and|,)\s*\d+)*)", re.I)
 INVARIANT_HEADING = re.compile(r"^### Invariant (\d+):", re.M)
@@ -58,7 +55,6 @@ def test_no_file_cites_notes_outside_the_repository():
     citations = [
         f"{path}:{line_of(text, match.start())}: {match.group(0)}"
         for path, text in repository_texts()
-        if path != BEING_SPLIT
         for match in OUTSIDE_NOTES.finditer(text)
     ]
     assert not citations, (

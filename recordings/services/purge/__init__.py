@@ -1,6 +1,6 @@
 """Deleting recordings, and proving it: the nightly purge and erasure share one deletion core.
 
-Invariants (DESIGN.md 1-3):
+Invariants (docs/architecture.md, invariants 1-3):
 - A held recording is never deleted: every deleting transaction takes the tenant's shared
   deletion lock (legal_hold_place takes it exclusively) and re-checks holds while it holds the
   rows' locks.
