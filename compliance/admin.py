@@ -35,6 +35,7 @@ from .services import (
     consent_viewed,
     legal_hold_check,
     legal_hold_effect,
+    legal_hold_effects,
     legal_hold_place,
     legal_hold_release,
     legal_hold_viewed,
@@ -518,13 +519,23 @@ class LegalHoldAdmin(TenantScopedAdmin):
     def save_related(self, request, form, formsets, change):
         pass  # the service has set the recordings
 
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # The page's counts in one query rather than one per row (see holds_now).
+        in_force = [hold for hold in changelist.result_list if hold.released_at is None]
+        counts = legal_hold_effects(in_force)
+        for hold in in_force:
+            hold.recordings_held_now = counts[hold.pk]
+        return changelist
+
     @admin.display(description="Recordings held now")
     def holds_now(self, hold: LegalHold) -> str:
         if hold.pk is None:
             return "—"
         if hold.released_at:
             return "released"
-        return str(legal_hold_effect(hold))
+        counted = getattr(hold, "recordings_held_now", None)
+        return str(legal_hold_effect(hold) if counted is None else counted)
 
     @admin.display(description="Audit trail")
     def audit_trail(self, hold: LegalHold) -> str:

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ from celery import current_app
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q, Value
 from django.utils import timezone
 
 from audit.services import event_record
@@ -663,8 +664,8 @@ def legal_hold_viewed(*, user, hold: LegalHold) -> None:
     )
 
 
-def legal_hold_effect(hold: LegalHold) -> int:
-    """How many active recordings this hold holds now."""
+def _held_now(hold: LegalHold):
+    """The active recordings this hold holds now, as a queryset on Recording."""
     from django.apps import apps
 
     recording_model = apps.get_model("recordings", "Recording")
@@ -678,9 +679,29 @@ def legal_hold_effect(hold: LegalHold) -> int:
         criteria &= Q(started_at__lte=hold.started_until)
     if hold.campaign:
         criteria &= Q(campaign=hold.campaign)
-    return (
-        recording_model.objects.filter(tenant=hold.tenant_id, status="active")
-        .filter(Q(legal_holds=hold) | criteria)
-        .distinct()
-        .count()
+    return recording_model.objects.filter(tenant=hold.tenant_id, status="active").filter(
+        Q(legal_holds=hold) | criteria
     )
+
+
+def legal_hold_effects(holds: Iterable[LegalHold]) -> dict[int, int]:
+    """How many active recordings each hold holds now, by hold id: one statement for all of
+    them (the hold list shows a page of holds), each hold's count a part of its own, so that
+    each still uses the indexes its criteria allow."""
+    counts = [
+        _held_now(hold)
+        .order_by()
+        .values(hold_id=Value(hold.pk))
+        .annotate(held=Count("pk", distinct=True))
+        .values_list("hold_id", "held")
+        for hold in holds
+    ]
+    if not counts:
+        return {}
+    first, *rest = counts
+    return dict(first.union(*rest, all=True) if rest else first)
+
+
+def legal_hold_effect(hold: LegalHold) -> int:
+    """How many active recordings this hold holds now."""
+    return legal_hold_effects([hold])[hold.pk]
