@@ -25,9 +25,9 @@ from portal.tenancy import (
 
 from .models import ApiKey, Consent, LegalHold, Membership, Purpose, RetentionPolicy, Tenant
 from .phone import numbers_by_tenant
+from .refusals import Refused
 from .roles import tenant_permits
 from .services import (
-    ComplianceRefused,
     api_key_create,
     api_key_revoke,
     consent_check,
@@ -234,7 +234,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
             return  # nothing of a key can be edited after creation
         try:
             api_key, token = api_key_create(actor=request.user, tenant=obj.tenant, name=obj.name)
-        except ComplianceRefused as refusal:
+        except Refused as refusal:
             raise PermissionDenied(refusal.message) from refusal
         obj.pk = api_key.pk
         obj.prefix = api_key.prefix
@@ -249,14 +249,14 @@ class ApiKeyAdmin(TenantScopedAdmin):
         for api_key in queryset:
             try:
                 api_key_revoke(actor=request.user, api_key=api_key)
-            except ComplianceRefused as refusal:
+            except Refused as refusal:
                 self.message_user(request, f"{api_key}: {refusal.message}", messages.ERROR)
             else:
                 revoked += 1
         self.message_user(request, f"{revoked} key(s) revoked.")
 
 
-def as_form_error(refusal: ComplianceRefused, form: forms.Form) -> forms.ValidationError:
+def as_form_error(refusal: Refused, form: forms.Form) -> forms.ValidationError:
     """A service's refusal, shown on the field it names (or above the form)."""
     if refusal.field in form.fields:
         return forms.ValidationError({refusal.field: refusal.message})
@@ -303,7 +303,7 @@ class ConsentForm(forms.ModelForm):
                     )
                 },
             )
-        except ComplianceRefused as refusal:
+        except Refused as refusal:
             raise as_form_error(refusal, self) from refusal
         data["customer_number"] = number
         return data
@@ -455,7 +455,7 @@ class LegalHoldForm(forms.ModelForm):
                 started_until=data.get("started_until"),
                 campaign=data.get("campaign") or "",
             )
-        except ComplianceRefused as refusal:
+        except Refused as refusal:
             raise as_form_error(refusal, self) from refusal
         return data
 
@@ -568,7 +568,7 @@ class LegalHoldAdmin(TenantScopedAdmin):
                     hold=hold,
                     release_reason=form.cleaned_data["release_reason"],
                 )
-            except ComplianceRefused as refusal:
+            except Refused as refusal:
                 form.add_error(None, refusal.message)
             else:
                 self.message_user(request, f"Hold {hold.reference} released.")

@@ -24,6 +24,7 @@ from compliance.access_rules import AccessNeed, allowed_access_purposes, may_lis
 from compliance.admin import audit_trail_link
 from compliance.models import Purpose, Tenant
 from compliance.phone import numbers_by_tenant
+from compliance.refusals import Refused
 from portal.admin_lookups import DeclaredLookupsChangeList
 from portal.tenancy import (
     PortalAdmin,
@@ -36,7 +37,7 @@ from portal.tenancy import (
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
 from .services.access import active_grant, recording_viewed
 from .services.purge import PreviewUnsettled, certificate_is_valid, purge_preview
-from .services.telesales import NotTelesales, telesales_outcome_record
+from .services.telesales import telesales_outcome_record
 
 
 class PurposeFilter(admin.SimpleListFilter):
@@ -234,7 +235,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             changed = telesales_outcome_record(
                 actor=request.user, recordings=queryset, signed_on=signed_on
             )
-        except NotTelesales as error:
+        except Refused as error:
             self.message_user(request, str(error), level=messages.ERROR)
             return
         self.message_user(request, f"{changed} recording(s) updated.")

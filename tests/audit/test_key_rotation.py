@@ -110,14 +110,14 @@ def test_certificates_of_a_key_no_longer_listed_are_reported(cast, settings, rec
 
 
 def test_a_call_erased_before_a_rotation_still_cannot_be_pushed_again(cast, settings):
-    from recordings.services.ingest import IngestRefused
+    from compliance.refusals import Refused
     from recordings.services.purge import recording_erase
 
     recording = ingest(cast.acme, call_id="CALL-ERASED")
     recording_erase(actor=cast.alice, recording=recording)
     settings.AUDIT_HMAC_PREVIOUS_KEYS = [settings.AUDIT_HMAC_KEY]
     settings.AUDIT_HMAC_KEY = NEW_KEY
-    with pytest.raises(IngestRefused) as refused:
+    with pytest.raises(Refused) as refused:
         ingest(cast.acme, call_id="CALL-ERASED")
     assert (refused.value.field, refused.value.status) == ("call_id", 409)
 
