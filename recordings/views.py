@@ -27,7 +27,6 @@ from .crypto import DecryptionFailed
 from .models import Recording
 from .services.access import (
     AccessRefused,
-    PlaybackRefused,
     access_grant_request,
     active_grant,
     listening_purposes,
@@ -237,7 +236,7 @@ def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
     recording = _visible_recording(request, recording_id)
     try:
         grant = playback_authorise(user=request.user, recording=recording)
-    except PlaybackRefused as refusal:
+    except AccessRefused as refusal:
         return HttpResponse(refusal.message, status=403, content_type="text/plain")
     audio = _plain_audio(recording)
     if audio is None:
@@ -277,7 +276,7 @@ def download(request: HttpRequest, recording_id: int) -> HttpResponse:
     recording = _visible_recording(request, recording_id)
     try:
         grant = playback_authorise(user=request.user, recording=recording, download=True)
-    except PlaybackRefused as refusal:
+    except AccessRefused as refusal:
         return HttpResponse(refusal.message, status=403, content_type="text/plain")
     audio = _plain_audio(recording)
     if audio is None:

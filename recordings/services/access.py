@@ -34,19 +34,12 @@ MAX_JUSTIFICATION_LENGTH = limits.ACCESS_JUSTIFICATION
 
 
 class AccessRefused(Exception):
-    """A request for a listening grant was refused (and the refusal audited).
+    """Listening was refused, and the refusal audited: a grant asked for (`recording.access_denied`)
+    or audio asked for without a valid grant (`recording.play_denied`).
 
-    `reason` is a stable code: permission, download, tenant, inactive, purpose, justification.
+    `reason` is a stable code: permission, download, tenant, inactive, purpose, justification (a
+    grant); permission, inactive, no_grant (audio).
     """
-
-    def __init__(self, message: str, *, reason: str):
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
-
-
-class PlaybackRefused(Exception):
-    """Audio was asked for without a valid grant (and the refusal audited)."""
 
     def __init__(self, message: str, *, reason: str):
         super().__init__(message)
@@ -216,12 +209,12 @@ def _playback_check(*, user, recording: Recording, download: bool) -> AccessGran
     )
     if not allowed:
         verb = "download" if download else "listen to"
-        raise PlaybackRefused(f"You are not allowed to {verb} this recording.", reason="permission")
+        raise AccessRefused(f"You are not allowed to {verb} this recording.", reason="permission")
     if recording.status != Status.ACTIVE:
-        raise PlaybackRefused("The recording's audio has been deleted.", reason="inactive")
+        raise AccessRefused("The recording's audio has been deleted.", reason="inactive")
     grant = active_grant(user=user, recording=recording, download=download)
     if grant is None:
-        raise PlaybackRefused(
+        raise AccessRefused(
             "State a purpose first: you hold no valid grant"
             + (" allowing download" if download else "")
             + " for this recording.",
@@ -233,10 +226,10 @@ def _playback_check(*, user, recording: Recording, download: bool) -> AccessGran
 def playback_authorise(*, user, recording: Recording, download: bool = False) -> AccessGrant:
     """The grant under which audio may be served now. Without one (none stated, expired, the
     permission or membership since withdrawn, the audio deleted) the attempt is recorded as a
-    `recording.play_denied` event and PlaybackRefused raised."""
+    `recording.play_denied` event and AccessRefused raised."""
     try:
         return _playback_check(user=user, recording=recording, download=download)
-    except PlaybackRefused as refusal:
+    except AccessRefused as refusal:
         with transaction.atomic():
             event_record(
                 action="recording.play_denied",
