@@ -8,7 +8,6 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from celery import current_app
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -477,7 +476,7 @@ def _end_retention_after_withdrawal(consent: Consent) -> list[dict]:
     from django.apps import apps
 
     recording_model = apps.get_model("recordings", "Recording")
-    yesterday = timezone.localdate(timezone=ZoneInfo(consent.tenant.time_zone)) - timedelta(days=1)
+    yesterday = consent.tenant.today() - timedelta(days=1)
     affected = recording_model.objects.filter(
         tenant=consent.tenant,
         customer_number=consent.customer_number,

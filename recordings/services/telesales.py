@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.utils import timezone
 
 from audit.services import event_record
 from compliance.refusals import Refused
@@ -57,8 +55,7 @@ def telesales_outcome_record(
     for recording in locked:
         old = recording.retain_until
         if signed_on is None:
-            tenant_today = timezone.localdate(timezone=ZoneInfo(recording.tenant.time_zone))
-            recording.retain_until = tenant_today - timedelta(days=1)
+            recording.retain_until = recording.tenant.today() - timedelta(days=1)
             recording.deletion_reason = DeletionReason.NO_CONTRACT
         else:
             recording.retain_until = retain_until_for(
