@@ -1,6 +1,5 @@
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
@@ -16,10 +15,10 @@ from audit.services import customer_number_searched
 from portal import limits
 from portal.tenancy import (
     PortalAdmin,
+    PurposeListFilter,
     TenantListFilter,
     TenantScopedAdmin,
     TenantScopedHistoryAdmin,
-    member_tenant_ids,
     viewer_tenant_ids,
 )
 
@@ -153,29 +152,6 @@ class CustodiaGroupAdmin(PortalAdmin, GroupAdmin):
     """Django's, with the query string guarded like every admin of the portal."""
 
 
-class TenantPurposeFilter(admin.SimpleListFilter):
-    """Purposes the viewer's tenants may use (Django's related filter would list every tenant's)."""
-
-    title = "purpose"
-    parameter_name = "purpose"
-
-    def lookups(self, request, model_admin):
-        purposes = Purpose.objects.all()
-        if not request.user.is_superuser:
-            purposes = purposes.filter(
-                Q(tenant__isnull=True) | Q(tenant__in=member_tenant_ids(request.user))
-            )
-        return [(str(purpose.pk), purpose.name) for purpose in purposes.order_by("name")]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value is None:
-            return queryset
-        if value not in {choice for choice, _ in self.lookup_choices}:
-            raise IncorrectLookupParameters(f"no purpose {value!r} to filter by")  # ?e=1
-        return queryset.filter(purpose_id=value)
-
-
 @admin.register(Purpose)
 class PurposeAdmin(TenantScopedHistoryAdmin):
     platform_rows_visible = True
@@ -203,7 +179,7 @@ class RetentionPolicyAdmin(TenantScopedHistoryAdmin):
     )
     # The purposes offered are the platform's and the viewer's tenants' (Django's related filter
     # would list every tenant's, naming other clients' processing).
-    list_filter = ("action_at_expiry", "active", TenantPurposeFilter)
+    list_filter = ("action_at_expiry", "active", PurposeListFilter)
     list_select_related = ("purpose", "tenant")
     search_fields = ("name", "legal_reference")
     autocomplete_fields = ("purpose",)
@@ -325,7 +301,7 @@ class ConsentAdmin(TenantScopedAdmin):
         "tenant",
         "receipt",
     )
-    list_filter = ("decision", "channel", TenantPurposeFilter, TenantListFilter)
+    list_filter = ("decision", "channel", PurposeListFilter, TenantListFilter)
     list_select_related = ("purpose", "tenant")
     search_fields = ("customer_number", "subject_reference", "call_id")
     search_help_text = "Exact number (any format), subject reference or call id."

@@ -22,12 +22,13 @@ from audit.admin import CappedCountPaginator
 from audit.services import customer_number_searched
 from compliance.access_rules import AccessNeed, allowed_access_purposes, may_listen
 from compliance.admin import audit_trail_link
-from compliance.models import Purpose, Tenant
+from compliance.models import Tenant
 from compliance.phone import numbers_by_tenant
 from compliance.refusals import Refused
 from portal.admin_lookups import DeclaredLookupsChangeList
 from portal.tenancy import (
     PortalAdmin,
+    PurposeListFilter,
     ReadOnlyAdminMixin,
     TenantListFilter,
     TenantScopedAdmin,
@@ -38,34 +39,6 @@ from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Statu
 from .services.access import active_grant, recording_viewed
 from .services.purge import PreviewUnsettled, certificate_is_valid, purge_preview
 from .services.telesales import telesales_outcome_record
-
-
-class PurposeFilter(admin.SimpleListFilter):
-    """The platform's purposes and those of the viewer's tenants (Django's related filter would
-    list every tenant's purposes, naming other clients' processing)."""
-
-    title = "purpose"
-    parameter_name = "purpose"
-
-    def lookups(self, request, model_admin):
-        purposes = Purpose.objects.select_related("tenant").order_by("name")
-        if not request.user.is_superuser:
-            purposes = purposes.filter(
-                Q(tenant__isnull=True) | Q(tenant__in=request.user.memberships.values("tenant_id"))
-            )
-        return [
-            (
-                str(purpose.pk),
-                f"{purpose.name} ({purpose.tenant})" if purpose.tenant else purpose.name,
-            )
-            for purpose in purposes
-        ]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if not value:
-            return queryset
-        return queryset.filter(purpose_id=value) if value.isdigit() else queryset.none()
 
 
 class RetentionEndsFilter(admin.SimpleListFilter):
@@ -187,7 +160,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         "tenant",
     )
     list_filter = (
-        PurposeFilter,
+        PurposeListFilter,
         "status",
         "direction",
         TenantListFilter,
