@@ -236,10 +236,21 @@ POLICY_FIELDS = (
 )
 
 
+def _history_user_set(instance, actor) -> None:
+    """The history row of the change names `actor`, wherever the service is called from: the
+    admin's request would give it, a command, a task or a shell would leave it empty. Who may
+    make the change is the admin's to decide (its tenant scoping), as it is today."""
+    if isinstance(actor, AbstractBaseUser):
+        instance._history_user = actor  # read by django-simple-history
+
+
 @transaction.atomic
 def purpose_save(*, actor, purpose: Purpose, created: bool) -> Purpose:
+    """Create or change a purpose, audited with old and new values; `actor` is named in the
+    purpose's history."""
     old = None if created else _values(Purpose.objects.get(pk=purpose.pk), PURPOSE_FIELDS)
     purpose.full_clean()
+    _history_user_set(purpose, actor)
     purpose.save()
     event_record(
         action="purpose.created" if created else "purpose.changed",
@@ -252,12 +263,14 @@ def purpose_save(*, actor, purpose: Purpose, created: bool) -> Purpose:
 
 @transaction.atomic
 def retention_policy_save(*, actor, policy: RetentionPolicy, created: bool) -> RetentionPolicy:
-    """Create or change a policy, audited with old and new values; after commit, the recordings
-    it may affect get their `retain_until` recomputed in batches by a Celery task."""
+    """Create or change a policy, audited with old and new values, `actor` named in its history;
+    after commit, the recordings it may affect get their `retain_until` recomputed in batches by
+    a Celery task."""
     old = None
     if not created:
         old = _values(RetentionPolicy.objects.select_for_update().get(pk=policy.pk), POLICY_FIELDS)
     policy.full_clean()
+    _history_user_set(policy, actor)
     policy.save()
     new = _values(policy, POLICY_FIELDS)
     event_record(
