@@ -11,7 +11,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import CappedCountPaginator
-from audit.services import customer_number_searched
+from audit.services import customer_number_search_record
 from portal import limits
 from portal.tenancy import (
     PortalAdmin,
@@ -31,13 +31,13 @@ from .services import (
     api_key_revoke,
     consent_check,
     consent_record,
-    consent_viewed,
+    consent_view_record,
     legal_hold_check,
     legal_hold_effect,
     legal_hold_effects,
     legal_hold_place,
     legal_hold_release,
-    legal_hold_viewed,
+    legal_hold_view_record,
     membership_grant,
     membership_revoke,
     purpose_save,
@@ -333,7 +333,7 @@ class ConsentAdmin(TenantScopedAdmin):
         tenants = self.visible_tenants(request).values_list("pk", "country_code")
         for number, tenant_ids in numbers_by_tenant(term, tenants).items():
             condition |= Q(tenant_id__in=tenant_ids, customer_number=number)
-            customer_number_searched(
+            customer_number_search_record(
                 action="consent.searched", user=request.user, number=number, tenant_ids=tenant_ids
             )
         return queryset.filter(condition), False
@@ -363,7 +363,7 @@ class ConsentAdmin(TenantScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             # The page shows the full customer number: personal metadata, traced on every display.
-            consent_viewed(user=request.user, consent=obj)
+            consent_view_record(user=request.user, consent=obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="Receipt")
@@ -562,6 +562,6 @@ class LegalHoldAdmin(TenantScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             # A hold naming a customer number shows it in full: traced like a recording's page.
-            legal_hold_viewed(user=request.user, hold=obj)
+            legal_hold_view_record(user=request.user, hold=obj)
         context["can_release"] = obj is not None and self.may_release(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)

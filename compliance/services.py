@@ -389,7 +389,7 @@ def consent_target(consent_id: object) -> dict[str, str]:
 
 
 @transaction.atomic
-def consent_viewed(*, user, consent: Consent) -> None:
+def consent_view_record(*, user, consent: Consent) -> None:
     """The consent's detail page shows the caller's full number and the evidence of the
     decision: personal metadata access (docs/architecture.md, invariant 4), as a recording's
     page is (recording.viewed). No purpose is asked for browsing; the access is still traced."""
@@ -637,7 +637,7 @@ def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalH
 
 
 @transaction.atomic
-def legal_hold_viewed(*, user, hold: LegalHold) -> None:
+def legal_hold_view_record(*, user, hold: LegalHold) -> None:
     """A hold's detail page shows the customer number it holds, in full: personal metadata
     access (docs/architecture.md, invariant 4), traced as a recording's page is
     (recording.viewed). A hold that names no number shows no personal data on its page, and its

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit.admin import CappedCountPaginator
-from audit.services import customer_number_searched
+from audit.services import customer_number_search_record
 from compliance.access_rules import AccessNeed, allowed_access_purposes, may_listen
 from compliance.admin import audit_trail_link
 from compliance.models import Tenant
@@ -36,7 +36,7 @@ from portal.tenancy import (
 )
 
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
-from .services.access import active_grant, recording_viewed
+from .services.access import active_grant, recording_view_record
 from .services.purge import PreviewUnsettled, certificate_is_valid, purge_preview
 from .services.telesales import telesales_outcome_record
 
@@ -273,7 +273,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         condition = Q(tenant_id__in=[tenant_id for tenant_id, _ in tenants], call_id=term)
         for number, tenant_ids in numbers_by_tenant(term, tenants).items():
             condition |= Q(tenant_id__in=tenant_ids, customer_number=number)
-            customer_number_searched(
+            customer_number_search_record(
                 action="recording.searched", user=request.user, number=number, tenant_ids=tenant_ids
             )
         return queryset.filter(condition), False
@@ -283,7 +283,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             # The page shows the full customer number: personal metadata, traced on every display.
-            recording_viewed(user=request.user, recording=obj)
+            recording_view_record(user=request.user, recording=obj)
             context.update(self._access_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 

@@ -18,7 +18,7 @@ from compliance.refusals import Refused
 from portal.api_auth import api_error, api_key_required
 from portal.null_characters import first_unstorable_field, storable_values
 
-from .services.ingest import IngestResult, ingest_refusal_record, recording_ingest
+from .services.ingest import IngestResult, recording_ingest, recording_ingest_refusal_record
 
 METADATA_FIELDS = (
     "call_id",
@@ -46,7 +46,7 @@ def _declared_length(request: HttpRequest) -> int:
 def _refuse(request: HttpRequest, refusal: Refused, fields: dict[str, object]) -> JsonResponse:
     """A refusal decided here, before the service is called: on the trail like the service's
     (with no value the trail could not store)."""
-    ingest_refusal_record(
+    recording_ingest_refusal_record(
         tenant=request.tenant,
         api_key=request.api_key,
         fields=storable_values(fields),

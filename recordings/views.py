@@ -31,9 +31,9 @@ from .services.access import (
     active_grant,
     listening_purposes,
     playback_authorise,
-    recording_downloaded,
-    recording_not_found,
-    recording_played,
+    recording_download_record,
+    recording_not_found_record,
+    recording_play_record,
 )
 from .storage import read_plain_audio
 
@@ -50,7 +50,7 @@ def _visible_recording(request: HttpRequest, recording_id: int) -> Recording:
         .first()
     )
     if recording is None:
-        recording_not_found(recording_id=recording_id)
+        recording_not_found_record(recording_id=recording_id)
         raise Http404("No such recording.")
     return recording
 
@@ -250,7 +250,7 @@ def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
         return response
     # Audio is served now, whichever range comes first (a player may resume or seek before it
     # asks for byte 0): the service records the grant's one `recording.played` event.
-    recording_played(user=request.user, recording=recording, grant=grant)
+    recording_play_record(user=request.user, recording=recording, grant=grant)
     if byte_range is None:
         return _audio_response(audio, status=200, content_type=recording.content_type)
     response = _audio_response(
@@ -281,7 +281,7 @@ def download(request: HttpRequest, recording_id: int) -> HttpResponse:
     audio = _plain_audio(recording)
     if audio is None:
         return HttpResponse("The audio is unavailable.", status=410, content_type="text/plain")
-    recording_downloaded(user=request.user, recording=recording, grant=grant)
+    recording_download_record(user=request.user, recording=recording, grant=grant)
     response = HttpResponse(audio, content_type=recording.content_type)
     response["Cache-Control"] = "no-store, private"
     extension = EXTENSIONS.get(recording.content_type, ".audio")

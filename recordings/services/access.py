@@ -47,7 +47,7 @@ class AccessRefused(Exception):
         self.reason = reason
 
 
-def _record_access_denied(
+def _access_refusal_record(
     *,
     recording: Recording,
     refusal: AccessRefused,
@@ -100,7 +100,7 @@ def listening_purposes(*, user, recording: Recording) -> list[AccessNeed]:
     try:
         return _check_may_listen(user=user, recording=recording, download=False)
     except AccessRefused as refusal:
-        _record_access_denied(
+        _access_refusal_record(
             recording=recording, refusal=refusal, purpose="", justification="", download=False
         )
         raise
@@ -134,7 +134,7 @@ def access_grant_request(
             download=download,
         )
     except AccessRefused as refusal:
-        _record_access_denied(
+        _access_refusal_record(
             recording=recording,
             refusal=refusal,
             purpose=purpose,
@@ -242,7 +242,7 @@ def playback_authorise(*, user, recording: Recording, download: bool = False) ->
 
 
 @transaction.atomic
-def recording_not_found(*, recording_id: object) -> None:
+def recording_not_found_record(*, recording_id: object) -> None:
     """A recording that does not exist, or belongs to another tenant, was asked for. The answer
     is a 404 either way; the attempt goes on the platform operators' trail (no tenant: the owning
     tenant, if any, must not learn another tenant's staff, and the prober must not learn that the
@@ -257,7 +257,7 @@ def recording_not_found(*, recording_id: object) -> None:
 
 
 @transaction.atomic
-def recording_played(*, user, recording: Recording, grant: AccessGrant) -> bool:
+def recording_play_record(*, user, recording: Recording, grant: AccessGrant) -> bool:
     """Audio was served under `grant`: on the first such request, whatever byte range it asked
     for, record who played it, for what purpose, under which grant. A player asks for many ranges
     in one listening session (the start, then each seek; or a resumed position first): one event
@@ -288,7 +288,7 @@ def recording_played(*, user, recording: Recording, grant: AccessGrant) -> bool:
 
 
 @transaction.atomic
-def recording_downloaded(*, user, recording: Recording, grant: AccessGrant) -> None:
+def recording_download_record(*, user, recording: Recording, grant: AccessGrant) -> None:
     event_record(
         action="recording.downloaded",
         tenant=recording.tenant_id,
@@ -300,7 +300,7 @@ def recording_downloaded(*, user, recording: Recording, grant: AccessGrant) -> N
 
 
 @transaction.atomic
-def recording_viewed(*, user, recording: Recording) -> None:
+def recording_view_record(*, user, recording: Recording) -> None:
     """The recording's detail page shows the full customer number: personal metadata access
     (docs/architecture.md, invariant 4). No purpose is asked for browsing metadata; the access
     is still traced."""

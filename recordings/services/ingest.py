@@ -206,7 +206,7 @@ def _require_consent(tenant: Tenant, number: str, purpose: Purpose) -> None:
     raise Refused(reason, field="consent", status=409)
 
 
-def ingest_refusal_record(
+def recording_ingest_refusal_record(
     *,
     tenant: Tenant,
     api_key: ApiKey | None,
@@ -311,7 +311,9 @@ def recording_ingest(
     try:
         return _ingest(tenant=tenant, api_key=api_key, audio=audio, fields=fields)
     except Refused as refusal:
-        ingest_refusal_record(tenant=tenant, api_key=api_key, fields=fields, refusal=refusal)
+        recording_ingest_refusal_record(
+            tenant=tenant, api_key=api_key, fields=fields, refusal=refusal
+        )
         raise
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.chain import key_id_of
 from audit.models import AuditEvent, Checkpoint
-from audit.services import audit_chain_verify, customer_number_searched, event_record
+from audit.services import audit_chain_verify, customer_number_search_record, event_record
 from recordings.models import DeletionCertificate
 from recordings.services.purge import deletion_certificates_verify, purge_expired_recordings
 
@@ -35,7 +35,7 @@ def test_after_a_rotation_the_trail_certificates_and_number_searches_still_verif
     old_id, new_id = key_id_of(old_key), key_id_of(NEW_KEY)
     ingest(cast.acme, started_at=LONG_AGO)
     purge_expired_recordings(batch_size=10, triggered_by="test")
-    customer_number_searched(
+    customer_number_search_record(
         action="recording.searched", user=cast.bob, number="+33612345678", tenant_ids=[cast.acme.pk]
     )
     before = AuditEvent.objects.count()
