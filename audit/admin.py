@@ -20,7 +20,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from portal.csv_export import csv_lines
-from portal.tenancy import ReadOnlyAdminMixin, TenantListFilter, TenantScopedAdmin
+from portal.tenancy import (
+    PurposeListFilter,
+    ReadOnlyAdminMixin,
+    TenantListFilter,
+    TenantScopedAdmin,
+)
 
 from .actions import ACTION_CHOICES
 from .models import AuditEvent
@@ -51,21 +56,11 @@ class ActionListFilter(admin.SimpleListFilter):
         return queryset.filter(action=self.value()) if self.value() else queryset
 
 
-class PurposeListFilter(admin.SimpleListFilter):
-    title = "purpose"
-    parameter_name = "purpose"
+class PurposeCodeListFilter(PurposeListFilter):
+    """The trail keeps the purpose's code, not a reference to the purpose."""
 
-    def lookups(self, request, model_admin):
-        purpose_model = apps.get_model("compliance", "Purpose")
-        purposes = purpose_model.objects.order_by("name")
-        if not request.user.is_superuser:  # the platform's and the viewer's tenants' only
-            purposes = purposes.filter(
-                Q(tenant__isnull=True) | Q(tenant__in=request.user.memberships.values("tenant_id"))
-            )
-        return [(purpose.code, purpose.name) for purpose in purposes]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(purpose=self.value()) if self.value() else queryset
+    purpose_attribute = "code"
+    row_field = "purpose"
 
 
 class ActorFilter(admin.SimpleListFilter):
@@ -137,7 +132,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_filter = (
         ActionListFilter,
         "outcome",
-        PurposeListFilter,
+        PurposeCodeListFilter,
         TenantListFilter,
         ActorFilter,
         TargetFilter,

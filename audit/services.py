@@ -1,4 +1,10 @@
-"""Recording and verifying audit events. Everything that writes to the trail goes through here."""
+"""Recording and verifying audit events. Everything that writes to the trail goes through here.
+
+Naming: a function whose job is to record that something happened, and nothing else, is named
+`<entity>_<event>_record` in every app (`event_record` itself, `customer_number_search_record`,
+`recording_play_record`, `consent_view_record`, `recording_ingest_refusal_record`), so that it
+does not read like a check; a business operation that also writes its event stays
+`<entity>_<verb>` (`legal_hold_place`, `consent_record`)."""
 
 from __future__ import annotations
 
@@ -230,7 +236,7 @@ def event_record(
 
 
 @transaction.atomic
-def customer_number_searched(
+def customer_number_search_record(
     *, action: str, user: Any, number: str, tenant_ids: Sequence[int]
 ) -> None:
     """Something was searched for a customer's number (E.164): the answer tells what concerns

@@ -1,6 +1,5 @@
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
@@ -12,32 +11,33 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import CappedCountPaginator
-from audit.services import customer_number_searched
+from audit.services import customer_number_search_record
 from portal import limits
 from portal.tenancy import (
     PortalAdmin,
+    PurposeListFilter,
     TenantListFilter,
     TenantScopedAdmin,
     TenantScopedHistoryAdmin,
-    member_tenant_ids,
     viewer_tenant_ids,
 )
 
 from .models import ApiKey, Consent, LegalHold, Membership, Purpose, RetentionPolicy, Tenant
 from .phone import numbers_by_tenant
+from .refusals import Refused
 from .roles import tenant_permits
 from .services import (
-    ComplianceRefused,
     api_key_create,
     api_key_revoke,
     consent_check,
     consent_record,
-    consent_viewed,
+    consent_view_record,
     legal_hold_check,
     legal_hold_effect,
+    legal_hold_effects,
     legal_hold_place,
     legal_hold_release,
-    legal_hold_viewed,
+    legal_hold_view_record,
     membership_grant,
     membership_revoke,
     purpose_save,
@@ -152,29 +152,6 @@ class CustodiaGroupAdmin(PortalAdmin, GroupAdmin):
     """Django's, with the query string guarded like every admin of the portal."""
 
 
-class TenantPurposeFilter(admin.SimpleListFilter):
-    """Purposes the viewer's tenants may use (Django's related filter would list every tenant's)."""
-
-    title = "purpose"
-    parameter_name = "purpose"
-
-    def lookups(self, request, model_admin):
-        purposes = Purpose.objects.all()
-        if not request.user.is_superuser:
-            purposes = purposes.filter(
-                Q(tenant__isnull=True) | Q(tenant__in=member_tenant_ids(request.user))
-            )
-        return [(str(purpose.pk), purpose.name) for purpose in purposes.order_by("name")]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value is None:
-            return queryset
-        if value not in {choice for choice, _ in self.lookup_choices}:
-            raise IncorrectLookupParameters(f"no purpose {value!r} to filter by")  # ?e=1
-        return queryset.filter(purpose_id=value)
-
-
 @admin.register(Purpose)
 class PurposeAdmin(TenantScopedHistoryAdmin):
     platform_rows_visible = True
@@ -202,7 +179,7 @@ class RetentionPolicyAdmin(TenantScopedHistoryAdmin):
     )
     # The purposes offered are the platform's and the viewer's tenants' (Django's related filter
     # would list every tenant's, naming other clients' processing).
-    list_filter = ("action_at_expiry", "active", TenantPurposeFilter)
+    list_filter = ("action_at_expiry", "active", PurposeListFilter)
     list_select_related = ("purpose", "tenant")
     search_fields = ("name", "legal_reference")
     autocomplete_fields = ("purpose",)
@@ -233,7 +210,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
             return  # nothing of a key can be edited after creation
         try:
             api_key, token = api_key_create(actor=request.user, tenant=obj.tenant, name=obj.name)
-        except ComplianceRefused as refusal:
+        except Refused as refusal:
             raise PermissionDenied(refusal.message) from refusal
         obj.pk = api_key.pk
         obj.prefix = api_key.prefix
@@ -248,14 +225,14 @@ class ApiKeyAdmin(TenantScopedAdmin):
         for api_key in queryset:
             try:
                 api_key_revoke(actor=request.user, api_key=api_key)
-            except ComplianceRefused as refusal:
+            except Refused as refusal:
                 self.message_user(request, f"{api_key}: {refusal.message}", messages.ERROR)
             else:
                 revoked += 1
         self.message_user(request, f"{revoked} key(s) revoked.")
 
 
-def as_form_error(refusal: ComplianceRefused, form: forms.Form) -> forms.ValidationError:
+def as_form_error(refusal: Refused, form: forms.Form) -> forms.ValidationError:
     """A service's refusal, shown on the field it names (or above the form)."""
     if refusal.field in form.fields:
         return forms.ValidationError({refusal.field: refusal.message})
@@ -302,7 +279,7 @@ class ConsentForm(forms.ModelForm):
                     )
                 },
             )
-        except ComplianceRefused as refusal:
+        except Refused as refusal:
             raise as_form_error(refusal, self) from refusal
         data["customer_number"] = number
         return data
@@ -324,7 +301,7 @@ class ConsentAdmin(TenantScopedAdmin):
         "tenant",
         "receipt",
     )
-    list_filter = ("decision", "channel", TenantPurposeFilter, TenantListFilter)
+    list_filter = ("decision", "channel", PurposeListFilter, TenantListFilter)
     list_select_related = ("purpose", "tenant")
     search_fields = ("customer_number", "subject_reference", "call_id")
     search_help_text = "Exact number (any format), subject reference or call id."
@@ -356,7 +333,7 @@ class ConsentAdmin(TenantScopedAdmin):
         tenants = self.visible_tenants(request).values_list("pk", "country_code")
         for number, tenant_ids in numbers_by_tenant(term, tenants).items():
             condition |= Q(tenant_id__in=tenant_ids, customer_number=number)
-            customer_number_searched(
+            customer_number_search_record(
                 action="consent.searched", user=request.user, number=number, tenant_ids=tenant_ids
             )
         return queryset.filter(condition), False
@@ -386,7 +363,7 @@ class ConsentAdmin(TenantScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             # The page shows the full customer number: personal metadata, traced on every display.
-            consent_viewed(user=request.user, consent=obj)
+            consent_view_record(user=request.user, consent=obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="Receipt")
@@ -454,7 +431,7 @@ class LegalHoldForm(forms.ModelForm):
                 started_until=data.get("started_until"),
                 campaign=data.get("campaign") or "",
             )
-        except ComplianceRefused as refusal:
+        except Refused as refusal:
             raise as_form_error(refusal, self) from refusal
         return data
 
@@ -518,13 +495,23 @@ class LegalHoldAdmin(TenantScopedAdmin):
     def save_related(self, request, form, formsets, change):
         pass  # the service has set the recordings
 
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # The page's counts in one query rather than one per row (see holds_now).
+        in_force = [hold for hold in changelist.result_list if hold.released_at is None]
+        counts = legal_hold_effects(in_force)
+        for hold in in_force:
+            hold.recordings_held_now = counts[hold.pk]
+        return changelist
+
     @admin.display(description="Recordings held now")
     def holds_now(self, hold: LegalHold) -> str:
         if hold.pk is None:
             return "—"
         if hold.released_at:
             return "released"
-        return str(legal_hold_effect(hold))
+        counted = getattr(hold, "recordings_held_now", None)
+        return str(legal_hold_effect(hold) if counted is None else counted)
 
     @admin.display(description="Audit trail")
     def audit_trail(self, hold: LegalHold) -> str:
@@ -557,7 +544,7 @@ class LegalHoldAdmin(TenantScopedAdmin):
                     hold=hold,
                     release_reason=form.cleaned_data["release_reason"],
                 )
-            except ComplianceRefused as refusal:
+            except Refused as refusal:
                 form.add_error(None, refusal.message)
             else:
                 self.message_user(request, f"Hold {hold.reference} released.")
@@ -575,6 +562,6 @@ class LegalHoldAdmin(TenantScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             # A hold naming a customer number shows it in full: traced like a recording's page.
-            legal_hold_viewed(user=request.user, hold=obj)
+            legal_hold_view_record(user=request.user, hold=obj)
         context["can_release"] = obj is not None and self.may_release(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)

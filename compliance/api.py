@@ -32,7 +32,8 @@ from portal.api_auth import api_actor, api_error, api_key_required
 from portal.null_characters import storable_values, unstorable
 
 from .models import ApiKey, Consent, Tenant
-from .services import ComplianceRefused, consent_in_force, consent_record
+from .refusals import Refused
+from .services import consent_in_force, consent_record
 
 REQUIRED_FIELDS = ("customer_number", "purpose", "decision", "decided_at", "channel")
 EVIDENCE_FIELDS = (
@@ -50,7 +51,7 @@ def consent_refusal_record(
     tenant: Tenant,
     api_key: ApiKey | None,
     fields: Mapping[str, object],
-    refusal: ComplianceRefused,
+    refusal: Refused,
 ) -> None:
     """A refused decision goes on the tenant's trail. No customer number in it: the trail is
     append-only and must not keep personal data that an erasure could not reach. Nor a value
@@ -76,9 +77,7 @@ def consent_refusal_record(
         )
 
 
-def _refuse(
-    request: HttpRequest, refusal: ComplianceRefused, fields: Mapping[str, object]
-) -> JsonResponse:
+def _refuse(request: HttpRequest, refusal: Refused, fields: Mapping[str, object]) -> JsonResponse:
     consent_refusal_record(
         tenant=request.tenant, api_key=request.api_key, fields=fields, refusal=refusal
     )
@@ -86,29 +85,25 @@ def _refuse(
 
 
 def _read_body(request: HttpRequest) -> dict[str, object]:
-    """The request's fields, from a JSON object or a form; ComplianceRefused naming `body`."""
+    """The request's fields, from a JSON object or a form; Refused naming `body`."""
     try:
         if request.content_type == "application/json":
             try:
                 body = json.loads(request.body)
             except ValueError as error:  # JSONDecodeError and UnicodeDecodeError both
-                raise ComplianceRefused(
-                    f"the body is not valid JSON ({error})", field="body"
-                ) from error
+                raise Refused(f"the body is not valid JSON ({error})", field="body") from error
             except RecursionError as error:  # [[[[... within the size limit
-                raise ComplianceRefused(
-                    "the body's JSON is nested too deep to read", field="body"
-                ) from error
+                raise Refused("the body's JSON is nested too deep to read", field="body") from error
             if not isinstance(body, dict):
-                raise ComplianceRefused("the body must be a JSON object", field="body")
+                raise Refused("the body must be a JSON object", field="body")
             return body
         if request.content_type in FORM_TYPES:
             return {name: request.POST[name] for name in request.POST}
     except RequestDataTooBig as error:
-        raise ComplianceRefused("the body is too large", field="body", status=413) from error
+        raise Refused("the body is too large", field="body", status=413) from error
     except (MultiPartParserError, SuspiciousOperation) as error:
-        raise ComplianceRefused(f"unreadable form body ({error})", field="body") from error
-    raise ComplianceRefused(
+        raise Refused(f"unreadable form body ({error})", field="body") from error
+    raise Refused(
         "send the decision as application/json or as a form (application/x-www-form-urlencoded)",
         field="body",
         status=415,
@@ -122,10 +117,10 @@ def _text(fields: Mapping[str, object], name: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         # A JSON number is read as its digits (a phone number, a prompt version); anything else
         # (true, a list, an object) is a client's mistake worth naming.
-        raise ComplianceRefused(f"{name} must be a string", field=name)
+        raise Refused(f"{name} must be a string", field=name)
     problem = unstorable(value)
     if problem is not None:  # PostgreSQL cannot store it: a 400 naming the field, not a 500
-        raise ComplianceRefused(f"{name} must not contain {problem}", field=name)
+        raise Refused(f"{name} must not contain {problem}", field=name)
     return str(value).strip()
 
 
@@ -138,7 +133,7 @@ def _decided_at(raw: str) -> datetime | None:
     except ValueError:
         value = None
     if value is None:
-        raise ComplianceRefused(
+        raise Refused(
             "decided_at must be an ISO 8601 date-time with its offset, "
             "e.g. 2026-11-28T09:15:00+01:00",
             field="decided_at",
@@ -178,7 +173,7 @@ def consents_create(request: HttpRequest) -> HttpResponse:
         values = {name: _text(fields, name) for name in (*REQUIRED_FIELDS, *EVIDENCE_FIELDS)}
         for name in REQUIRED_FIELDS:
             if not values[name]:
-                raise ComplianceRefused(f"{name} is required", field=name)
+                raise Refused(f"{name} is required", field=name)
         consent = consent_record(
             recorded_by=api_actor(request.api_key),
             tenant=request.tenant,
@@ -189,6 +184,6 @@ def consents_create(request: HttpRequest) -> HttpResponse:
             channel=values["channel"],
             **{name: values[name] for name in EVIDENCE_FIELDS},
         )
-    except ComplianceRefused as refusal:
+    except Refused as refusal:
         return _refuse(request, refusal, fields)
     return JsonResponse(consent_body(request, consent), status=201)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import time
+from datetime import date, time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from audit.pseudonyms import mask_number
@@ -61,6 +62,11 @@ class Tenant(models.Model):
                 raise ValidationError(
                     {"working_hours_end": "Working hours must end after they start."}
                 )
+
+    def today(self) -> date:
+        """The date now in the tenant's time zone: retention dates are the tenant's (the data
+        controller's) days, not the server's."""
+        return timezone.localdate(timezone=zoneinfo.ZoneInfo(self.time_zone))
 
 
 class Role(models.TextChoices):

@@ -6,14 +6,14 @@ import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from celery import current_app
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Value
 from django.utils import timezone
 
 from audit.services import event_record
@@ -35,6 +35,7 @@ from .models import (
     Tenant,
 )
 from .phone import InvalidNumber, normalise_number
+from .refusals import Refused
 from .roles import tenant_permits
 
 
@@ -133,9 +134,7 @@ def api_key_create(
     if isinstance(actor, AbstractBaseUser) and not tenant_permits(
         actor, tenant.pk, "compliance.add_apikey"
     ):
-        raise ComplianceRefused(
-            f"you may not create API keys for {tenant.name}", field="tenant", status=403
-        )
+        raise Refused(f"you may not create API keys for {tenant.name}", field="tenant", status=403)
     if demo_token is not None:
         _, prefix, _ = demo_token.split("_", 2)
         token = demo_token
@@ -161,9 +160,7 @@ def api_key_revoke(*, actor, api_key: ApiKey) -> ApiKey:
     if isinstance(actor, AbstractBaseUser) and not tenant_permits(
         actor, locked.tenant_id, "compliance.change_apikey"
     ):
-        raise ComplianceRefused(
-            "you may not revoke this tenant's API keys", field="actor", status=403
-        )
+        raise Refused("you may not revoke this tenant's API keys", field="actor", status=403)
     if locked.revoked_at is None:
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at"])
@@ -240,10 +237,21 @@ POLICY_FIELDS = (
 )
 
 
+def _history_user_set(instance, actor) -> None:
+    """The history row of the change names `actor`, wherever the service is called from: the
+    admin's request would give it, a command, a task or a shell would leave it empty. Who may
+    make the change is the admin's to decide (its tenant scoping), as it is today."""
+    if isinstance(actor, AbstractBaseUser):
+        instance._history_user = actor  # read by django-simple-history
+
+
 @transaction.atomic
 def purpose_save(*, actor, purpose: Purpose, created: bool) -> Purpose:
+    """Create or change a purpose, audited with old and new values; `actor` is named in the
+    purpose's history."""
     old = None if created else _values(Purpose.objects.get(pk=purpose.pk), PURPOSE_FIELDS)
     purpose.full_clean()
+    _history_user_set(purpose, actor)
     purpose.save()
     event_record(
         action="purpose.created" if created else "purpose.changed",
@@ -256,12 +264,14 @@ def purpose_save(*, actor, purpose: Purpose, created: bool) -> Purpose:
 
 @transaction.atomic
 def retention_policy_save(*, actor, policy: RetentionPolicy, created: bool) -> RetentionPolicy:
-    """Create or change a policy, audited with old and new values; after commit, the recordings
-    it may affect get their `retain_until` recomputed in batches by a Celery task."""
+    """Create or change a policy, audited with old and new values, `actor` named in its history;
+    after commit, the recordings it may affect get their `retain_until` recomputed in batches by
+    a Celery task."""
     old = None
     if not created:
         old = _values(RetentionPolicy.objects.select_for_update().get(pk=policy.pk), POLICY_FIELDS)
     policy.full_clean()
+    _history_user_set(policy, actor)
     policy.save()
     new = _values(policy, POLICY_FIELDS)
     event_record(
@@ -282,27 +292,15 @@ def retention_policy_save(*, actor, policy: RetentionPolicy, created: bool) -> R
     return policy
 
 
-class ComplianceRefused(Exception):
-    """A refused compliance operation: `field` names the input at fault (API and forms)."""
-
-    def __init__(self, message: str, *, field: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.status = status
-
-
 def _refuse_outside_date_window(value: datetime | None, *, field: str) -> None:
     error = None if value is None else date_window_error(value)
     if error is not None:
-        raise ComplianceRefused(f"{field} {error}", field=field)
+        raise Refused(f"{field} {error}", field=field)
 
 
 def _refuse_longer_than(text: str, limit: int, *, field: str) -> None:
     if len(text) > limit:
-        raise ComplianceRefused(
-            f"{field} is longer than {limit} characters ({len(text)})", field=field
-        )
+        raise Refused(f"{field} is longer than {limit} characters ({len(text)})", field=field)
 
 
 # Clocks of IVRs and dialers drift; a decision this far ahead of our clock is still "now".
@@ -325,7 +323,7 @@ def _purpose_for(tenant: Tenant, code: str) -> Purpose:
         .first()
     )
     if purpose is None:
-        raise ComplianceRefused(f"unknown or inactive purpose {code!r}", field="purpose")
+        raise Refused(f"unknown or inactive purpose {code!r}", field="purpose")
     return purpose
 
 
@@ -340,13 +338,11 @@ def consent_check(
     evidence: dict[str, str],
 ) -> tuple[Purpose, str]:
     """Validate a decision before it is recorded (the admin form uses it too): returns the
-    purpose and the number in E.164, or raises ComplianceRefused naming the field."""
+    purpose and the number in E.164, or raises Refused naming the field."""
     if decision not in ConsentDecision.values:
-        raise ComplianceRefused("decision must be granted, refused or withdrawn", field="decision")
+        raise Refused("decision must be granted, refused or withdrawn", field="decision")
     if channel not in ConsentChannel.values:
-        raise ComplianceRefused(
-            f"channel must be one of {', '.join(ConsentChannel.values)}", field="channel"
-        )
+        raise Refused(f"channel must be one of {', '.join(ConsentChannel.values)}", field="channel")
     purpose = _purpose_for(tenant, purpose_code)
     if not purpose.requires_consent:
         # Nothing would read the decision: ingestion asks for consent only where the purpose
@@ -354,7 +350,7 @@ def consent_check(
         # would look like a caller's choice that was honoured. (An objection to a purpose of
         # legitimate interest, GDPR Art. 21, is another right, not a consent decision.) A purpose
         # resting on consent always requires it (Purpose's constraint), so it is never this one.
-        raise ComplianceRefused(
+        raise Refused(
             f"purpose {purpose.code} does not rest on consent (legal basis: "
             f"{purpose.get_legal_basis_display()}): no consent decision is recorded for it",
             field="purpose",
@@ -362,14 +358,12 @@ def consent_check(
     try:
         number = normalise_number(customer_number, default_region=tenant.country_code)
     except InvalidNumber as error:
-        raise ComplianceRefused(f"customer_number: {error}", field="customer_number") from error
+        raise Refused(f"customer_number: {error}", field="customer_number") from error
     if decided_at is None or timezone.is_naive(decided_at):
-        raise ComplianceRefused(
-            "decided_at must be a date-time with its offset", field="decided_at"
-        )
+        raise Refused("decided_at must be a date-time with its offset", field="decided_at")
     _refuse_outside_date_window(decided_at, field="decided_at")
     if decided_at > timezone.now() + DECISION_CLOCK_SKEW:
-        raise ComplianceRefused("decided_at is in the future", field="decided_at")
+        raise Refused("decided_at is in the future", field="decided_at")
     evidence_limits = {
         "subject_reference": 128,
         "ivr_prompt_id": 64,
@@ -380,7 +374,7 @@ def consent_check(
     for name, value in evidence.items():
         limit = evidence_limits[name]
         if len(value) > limit:
-            raise ComplianceRefused(f"{name} is longer than {limit} characters", field=name)
+            raise Refused(f"{name} is longer than {limit} characters", field=name)
     return purpose, number
 
 
@@ -396,7 +390,7 @@ def consent_target(consent_id: object) -> dict[str, str]:
 
 
 @transaction.atomic
-def consent_viewed(*, user, consent: Consent) -> None:
+def consent_view_record(*, user, consent: Consent) -> None:
     """The consent's detail page shows the caller's full number and the evidence of the
     decision: personal metadata access (docs/architecture.md, invariant 4), as a recording's
     page is (recording.viewed). No purpose is asked for browsing; the access is still traced."""
@@ -496,7 +490,7 @@ def _end_retention_after_withdrawal(consent: Consent) -> list[dict]:
     from django.apps import apps
 
     recording_model = apps.get_model("recordings", "Recording")
-    yesterday = timezone.localdate(timezone=ZoneInfo(consent.tenant.time_zone)) - timedelta(days=1)
+    yesterday = consent.tenant.today() - timedelta(days=1)
     affected = recording_model.objects.filter(
         tenant=consent.tenant,
         customer_number=consent.customer_number,
@@ -521,11 +515,11 @@ def legal_hold_check(
     campaign: str = "",
 ) -> str:
     """Validate a hold before it is placed (the admin form uses it too); returns the number in
-    E.164. Raises ComplianceRefused naming the field."""
+    E.164. Raises Refused naming the field."""
     if not reference.strip():
-        raise ComplianceRefused("a hold needs a case or inquiry reference", field="reference")
+        raise Refused("a hold needs a case or inquiry reference", field="reference")
     if not reason.strip():
-        raise ComplianceRefused("a hold needs a reason", field="reason")
+        raise Refused("a hold needs a reason", field="reason")
     _refuse_longer_than(
         reference.strip(), LegalHold._meta.get_field("reference").max_length, field="reference"
     )
@@ -536,17 +530,17 @@ def legal_hold_check(
     _refuse_outside_date_window(started_from, field="started_from")
     _refuse_outside_date_window(started_until, field="started_until")
     if any(recording.tenant_id != tenant.pk for recording in recordings):
-        raise ComplianceRefused("a recording of another tenant", field="recordings")
+        raise Refused("a recording of another tenant", field="recordings")
     number = ""
     if customer_number:
         try:
             number = normalise_number(customer_number, default_region=tenant.country_code)
         except InvalidNumber as error:
-            raise ComplianceRefused(f"customer_number: {error}", field="customer_number") from error
+            raise Refused(f"customer_number: {error}", field="customer_number") from error
     if started_from and started_until and started_from > started_until:
-        raise ComplianceRefused("the date range ends before it starts", field="started_until")
+        raise Refused("the date range ends before it starts", field="started_until")
     if not (recordings or number or started_from or started_until or campaign):
-        raise ComplianceRefused(
+        raise Refused(
             "the hold's scope is empty: name recordings, a number, a date range or a campaign",
             field="scope",
         )
@@ -569,9 +563,7 @@ def legal_hold_place(
     """Freeze recordings. Nothing deletes a held recording, and recordings arriving later that
     match the scope are held too."""
     if not tenant_permits(actor, tenant.pk, "compliance.place_legalhold"):
-        raise ComplianceRefused(
-            f"you may not place legal holds for {tenant.name}", field="actor", status=403
-        )
+        raise Refused(f"you may not place legal holds for {tenant.name}", field="actor", status=403)
     recordings = list(recordings)
     number = legal_hold_check(
         tenant=tenant,
@@ -618,17 +610,15 @@ def legal_hold_place(
 def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalHold:
     locked = LegalHold.objects.select_for_update().get(pk=hold.pk)
     if not tenant_permits(actor, locked.tenant_id, "compliance.release_legalhold"):
-        raise ComplianceRefused(
-            "you may not release this tenant's legal holds", field="actor", status=403
-        )
+        raise Refused("you may not release this tenant's legal holds", field="actor", status=403)
     if locked.released_at is not None:
-        raise ComplianceRefused(
+        raise Refused(
             f"hold {locked.reference} was already released on {locked.released_at:%Y-%m-%d}",
             field="hold",
             status=409,
         )
     if not release_reason.strip():
-        raise ComplianceRefused("releasing a hold needs a reason", field="release_reason")
+        raise Refused("releasing a hold needs a reason", field="release_reason")
     _refuse_longer_than(
         release_reason.strip(), limits.LEGAL_HOLD_RELEASE_REASON, field="release_reason"
     )
@@ -648,7 +638,7 @@ def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalH
 
 
 @transaction.atomic
-def legal_hold_viewed(*, user, hold: LegalHold) -> None:
+def legal_hold_view_record(*, user, hold: LegalHold) -> None:
     """A hold's detail page shows the customer number it holds, in full: personal metadata
     access (docs/architecture.md, invariant 4), traced as a recording's page is
     (recording.viewed). A hold that names no number shows no personal data on its page, and its
@@ -664,9 +654,32 @@ def legal_hold_viewed(*, user, hold: LegalHold) -> None:
     )
 
 
-def legal_hold_effect(hold: LegalHold) -> int:
-    """How many active recordings this hold holds now."""
+def _held_now(hold: LegalHold):
+    """The active recordings this hold holds now, as a queryset on Recording."""
     from django.apps import apps
 
     recording_model = apps.get_model("recordings", "Recording")
-    return recording_model.objects.filter(held_by(hold), status="active").count()
+    return recording_model.objects.filter(held_by(hold), status="active")
+
+
+def legal_hold_effects(holds: Iterable[LegalHold]) -> dict[int, int]:
+    """How many active recordings each hold holds now, by hold id: one statement for all of
+    them (the hold list shows a page of holds), each hold's count a part of its own, so that
+    each still uses the indexes its criteria allow."""
+    counts = [
+        _held_now(hold)
+        .order_by()
+        .values(hold_id=Value(hold.pk))
+        .annotate(held=Count("pk", distinct=True))
+        .values_list("hold_id", "held")
+        for hold in holds
+    ]
+    if not counts:
+        return {}
+    first, *rest = counts
+    return dict(first.union(*rest, all=True) if rest else first)
+
+
+def legal_hold_effect(hold: LegalHold) -> int:
+    """How many active recordings this hold holds now."""
+    return legal_hold_effects([hold])[hold.pk]

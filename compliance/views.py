@@ -47,7 +47,7 @@ class Receipt:
         return self.in_force.pk == self.consent.pk
 
 
-def consent_receipt_denied(*, user, consent_id: object, reason: str) -> None:
+def consent_receipt_refusal_record(*, user, consent_id: object, reason: str) -> None:
     """A receipt was asked for without the permission, or for a decision that does not exist or
     belongs to another tenant (then no tenant is named: neither the owner nor the prober may
     learn about the other)."""
@@ -62,7 +62,7 @@ def consent_receipt_denied(*, user, consent_id: object, reason: str) -> None:
 
 
 @transaction.atomic
-def consent_receipt_viewed(*, user, receipt: Receipt, output: str) -> None:
+def consent_receipt_view_record(*, user, receipt: Receipt, output: str) -> None:
     consent = receipt.consent
     event_record(
         action="consent.receipt_viewed",
@@ -79,7 +79,9 @@ def consent_receipt_viewed(*, user, receipt: Receipt, output: str) -> None:
 
 def _receipt(request: HttpRequest, consent_id: int) -> Receipt:
     if not request.user.has_perm(PERMISSION):
-        consent_receipt_denied(user=request.user, consent_id=consent_id, reason="permission")
+        consent_receipt_refusal_record(
+            user=request.user, consent_id=consent_id, reason="permission"
+        )
         raise PermissionDenied("You may not view consent records.")
     consents = Consent.objects.all()
     if not request.user.is_superuser:
@@ -88,7 +90,7 @@ def _receipt(request: HttpRequest, consent_id: int) -> Receipt:
         consents = consents.filter(tenant__in=tenants_permitting(request.user, PERMISSION))
     consent = consents.select_related("tenant", "purpose").filter(pk=consent_id).first()
     if consent is None:
-        consent_receipt_denied(user=request.user, consent_id=consent_id, reason="not_found")
+        consent_receipt_refusal_record(user=request.user, consent_id=consent_id, reason="not_found")
         raise Http404("No such consent decision.")
     history = list(
         Consent.objects.for_subject(
@@ -150,14 +152,14 @@ def receipt_body(receipt: Receipt) -> dict[str, object]:
 @require_GET
 def consent_receipt_json(request: HttpRequest, consent_id: int) -> HttpResponse:
     receipt = _receipt(request, consent_id)
-    consent_receipt_viewed(user=request.user, receipt=receipt, output="json")
+    consent_receipt_view_record(user=request.user, receipt=receipt, output="json")
     return JsonResponse(receipt_body(receipt), json_dumps_params={"ensure_ascii": False})
 
 
 @require_GET
 def consent_receipt(request: HttpRequest, consent_id: int) -> HttpResponse:
     receipt = _receipt(request, consent_id)
-    consent_receipt_viewed(user=request.user, receipt=receipt, output="html")
+    consent_receipt_view_record(user=request.user, receipt=receipt, output="html")
     context = {
         **admin.site.each_context(request),
         "title": f"Consent receipt no. {receipt.consent.pk}",

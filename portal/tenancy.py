@@ -85,6 +85,46 @@ class TenantListFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
 
+class PurposeListFilter(admin.SimpleListFilter):
+    """The one purpose filter of the admin: it offers the platform's purposes and those of the
+    viewer's tenants (Django's related filter would list every tenant's, naming other clients'
+    processing), and answers a value that is no purpose offered (not one, unknown, or another
+    client's) as TenantListFilter does: the changelist redirects with ?e=1.
+
+    Rows refer to their purpose by id (`purpose_id`); a list whose rows keep the purpose's code
+    instead (the audit trail) sets `purpose_attribute` and `row_field`."""
+
+    title = "purpose"
+    parameter_name = "purpose"
+    # The purpose's attribute a choice is, and the rows' field compared with it.
+    purpose_attribute = "pk"
+    row_field = "purpose_id"
+
+    def lookups(self, request, model_admin):
+        from compliance.models import Purpose
+
+        purposes = Purpose.objects.select_related("tenant").order_by("name")
+        if not request.user.is_superuser:
+            purposes = purposes.filter(
+                Q(tenant__isnull=True) | Q(tenant__in=member_tenant_ids(request.user))
+            )
+        return [
+            (
+                str(getattr(purpose, self.purpose_attribute)),
+                f"{purpose.name} ({purpose.tenant})" if purpose.tenant else purpose.name,
+            )
+            for purpose in purposes
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value not in {choice for choice, _ in self.lookup_choices}:
+            raise IncorrectLookupParameters(f"no purpose {value!r} to filter by")  # ?e=1
+        return queryset.filter(**{self.row_field: value})
+
+
 class PortalAdmin(DeclaredLookupsOnlyAdmin, RefuseNulInQueryStringAdmin):
     """What every ModelAdmin of the portal shares, tenant-owned or not (TenantScopedAdmin
     includes it): the query string guards, and a history page (Django's list of admin actions

@@ -19,14 +19,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit.admin import CappedCountPaginator
-from audit.services import customer_number_searched
+from audit.services import customer_number_search_record
 from compliance.access_rules import AccessNeed, allowed_access_purposes, may_listen
 from compliance.admin import audit_trail_link
-from compliance.models import Purpose, Tenant
+from compliance.models import Tenant
 from compliance.phone import numbers_by_tenant
+from compliance.refusals import Refused
 from portal.admin_lookups import DeclaredLookupsChangeList
 from portal.tenancy import (
     PortalAdmin,
+    PurposeListFilter,
     ReadOnlyAdminMixin,
     TenantListFilter,
     TenantScopedAdmin,
@@ -34,38 +36,10 @@ from portal.tenancy import (
 )
 
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
-from .services.access import active_grant, recording_viewed
+from .services.access import active_grant, recording_view_record
 from .services.purge.certificates import certificate_is_valid
 from .services.purge.preview import PreviewUnsettled, purge_preview
-from .services.telesales import NotTelesales, telesales_outcome_record
-
-
-class PurposeFilter(admin.SimpleListFilter):
-    """The platform's purposes and those of the viewer's tenants (Django's related filter would
-    list every tenant's purposes, naming other clients' processing)."""
-
-    title = "purpose"
-    parameter_name = "purpose"
-
-    def lookups(self, request, model_admin):
-        purposes = Purpose.objects.select_related("tenant").order_by("name")
-        if not request.user.is_superuser:
-            purposes = purposes.filter(
-                Q(tenant__isnull=True) | Q(tenant__in=request.user.memberships.values("tenant_id"))
-            )
-        return [
-            (
-                str(purpose.pk),
-                f"{purpose.name} ({purpose.tenant})" if purpose.tenant else purpose.name,
-            )
-            for purpose in purposes
-        ]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if not value:
-            return queryset
-        return queryset.filter(purpose_id=value) if value.isdigit() else queryset.none()
+from .services.telesales import telesales_outcome_record
 
 
 class RetentionEndsFilter(admin.SimpleListFilter):
@@ -187,7 +161,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         "tenant",
     )
     list_filter = (
-        PurposeFilter,
+        PurposeListFilter,
         "status",
         "direction",
         TenantListFilter,
@@ -235,7 +209,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             changed = telesales_outcome_record(
                 actor=request.user, recordings=queryset, signed_on=signed_on
             )
-        except NotTelesales as error:
+        except Refused as error:
             self.message_user(request, str(error), level=messages.ERROR)
             return
         self.message_user(request, f"{changed} recording(s) updated.")
@@ -300,7 +274,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         condition = Q(tenant_id__in=[tenant_id for tenant_id, _ in tenants], call_id=term)
         for number, tenant_ids in numbers_by_tenant(term, tenants).items():
             condition |= Q(tenant_id__in=tenant_ids, customer_number=number)
-            customer_number_searched(
+            customer_number_search_record(
                 action="recording.searched", user=request.user, number=number, tenant_ids=tenant_ids
             )
         return queryset.filter(condition), False
@@ -310,7 +284,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             # The page shows the full customer number: personal metadata, traced on every display.
-            recording_viewed(user=request.user, recording=obj)
+            recording_view_record(user=request.user, recording=obj)
             context.update(self._access_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 

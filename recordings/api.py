@@ -14,10 +14,11 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
+from compliance.refusals import Refused
 from portal.api_auth import api_error, api_key_required
 from portal.null_characters import first_unstorable_field, storable_values
 
-from .services.ingest import IngestRefused, IngestResult, ingest_refusal_record, recording_ingest
+from .services.ingest import IngestResult, recording_ingest, recording_ingest_refusal_record
 
 METADATA_FIELDS = (
     "call_id",
@@ -42,12 +43,10 @@ def _declared_length(request: HttpRequest) -> int:
         return 0
 
 
-def _refuse(
-    request: HttpRequest, refusal: IngestRefused, fields: dict[str, object]
-) -> JsonResponse:
+def _refuse(request: HttpRequest, refusal: Refused, fields: dict[str, object]) -> JsonResponse:
     """A refusal decided here, before the service is called: on the trail like the service's
     (with no value the trail could not store)."""
-    ingest_refusal_record(
+    recording_ingest_refusal_record(
         tenant=request.tenant,
         api_key=request.api_key,
         fields=storable_values(fields),
@@ -56,8 +55,8 @@ def _refuse(
     return api_error(refusal.message, field=refusal.field, status=refusal.status)
 
 
-def _too_large(limit: int) -> IngestRefused:
-    return IngestRefused(f"the audio is larger than {limit} bytes", field="audio", status=413)
+def _too_large(limit: int) -> Refused:
+    return Refused(f"the audio is larger than {limit} bytes", field="audio", status=413)
 
 
 def recording_body(result: IngestResult) -> dict[str, object]:
@@ -92,20 +91,20 @@ def recordings_create(request: HttpRequest) -> HttpResponse:
         }
     except RequestDataTooBig:
         # Non-file parts beyond DATA_UPLOAD_MAX_MEMORY_SIZE.
-        refusal = IngestRefused("the metadata parts are too large", field="body", status=413)
+        refusal = Refused("the metadata parts are too large", field="body", status=413)
         return _refuse(request, refusal, {})
     except (MultiPartParserError, SuspiciousOperation) as error:
-        refusal = IngestRefused(f"unreadable multipart/form-data body ({error})", field="body")
+        refusal = Refused(f"unreadable multipart/form-data body ({error})", field="body")
         return _refuse(request, refusal, {})
     # PostgreSQL cannot store a NUL or a lone surrogate: refused here, naming the field, rather
     # than a 500 later.
     unstorable = first_unstorable_field(fields, METADATA_FIELDS)
     if unstorable is not None:
         field, problem = unstorable
-        refusal = IngestRefused(f"{field} must not contain {problem}", field=field)
+        refusal = Refused(f"{field} must not contain {problem}", field=field)
         return _refuse(request, refusal, fields)
     if upload is None:
-        refusal = IngestRefused(
+        refusal = Refused(
             "the audio file is required, in the multipart/form-data part named audio",
             field="audio",
         )
@@ -118,6 +117,6 @@ def recordings_create(request: HttpRequest) -> HttpResponse:
         result = recording_ingest(
             tenant=request.tenant, api_key=request.api_key, audio=upload, fields=fields
         )
-    except IngestRefused as refusal:
+    except Refused as refusal:
         return api_error(refusal.message, field=refusal.field, status=refusal.status)
     return JsonResponse(recording_body(result), status=201 if result.created else 200)

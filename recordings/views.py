@@ -27,14 +27,13 @@ from .crypto import DecryptionFailed
 from .models import Recording
 from .services.access import (
     AccessRefused,
-    PlaybackRefused,
     access_grant_request,
     active_grant,
     listening_purposes,
     playback_authorise,
-    recording_downloaded,
-    recording_not_found,
-    recording_played,
+    recording_download_record,
+    recording_not_found_record,
+    recording_play_record,
 )
 from .storage import read_plain_audio
 
@@ -51,7 +50,7 @@ def _visible_recording(request: HttpRequest, recording_id: int) -> Recording:
         .first()
     )
     if recording is None:
-        recording_not_found(recording_id=recording_id)
+        recording_not_found_record(recording_id=recording_id)
         raise Http404("No such recording.")
     return recording
 
@@ -237,7 +236,7 @@ def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
     recording = _visible_recording(request, recording_id)
     try:
         grant = playback_authorise(user=request.user, recording=recording)
-    except PlaybackRefused as refusal:
+    except AccessRefused as refusal:
         return HttpResponse(refusal.message, status=403, content_type="text/plain")
     audio = _plain_audio(recording)
     if audio is None:
@@ -251,7 +250,7 @@ def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
         return response
     # Audio is served now, whichever range comes first (a player may resume or seek before it
     # asks for byte 0): the service records the grant's one `recording.played` event.
-    recording_played(user=request.user, recording=recording, grant=grant)
+    recording_play_record(user=request.user, recording=recording, grant=grant)
     if byte_range is None:
         return _audio_response(audio, status=200, content_type=recording.content_type)
     response = _audio_response(
@@ -277,12 +276,12 @@ def download(request: HttpRequest, recording_id: int) -> HttpResponse:
     recording = _visible_recording(request, recording_id)
     try:
         grant = playback_authorise(user=request.user, recording=recording, download=True)
-    except PlaybackRefused as refusal:
+    except AccessRefused as refusal:
         return HttpResponse(refusal.message, status=403, content_type="text/plain")
     audio = _plain_audio(recording)
     if audio is None:
         return HttpResponse("The audio is unavailable.", status=410, content_type="text/plain")
-    recording_downloaded(user=request.user, recording=recording, grant=grant)
+    recording_download_record(user=request.user, recording=recording, grant=grant)
     response = HttpResponse(audio, content_type=recording.content_type)
     response["Cache-Control"] = "no-store, private"
     extension = EXTENSIONS.get(recording.content_type, ".audio")

@@ -34,9 +34,11 @@ MAX_JUSTIFICATION_LENGTH = limits.ACCESS_JUSTIFICATION
 
 
 class AccessRefused(Exception):
-    """A request for a listening grant was refused (and the refusal audited).
+    """Listening was refused, and the refusal audited: a grant asked for (`recording.access_denied`)
+    or audio asked for without a valid grant (`recording.play_denied`).
 
-    `reason` is a stable code: permission, download, tenant, inactive, purpose, justification.
+    `reason` is a stable code: permission, download, tenant, inactive, purpose, justification (a
+    grant); permission, inactive, no_grant (audio).
     """
 
     def __init__(self, message: str, *, reason: str):
@@ -45,16 +47,7 @@ class AccessRefused(Exception):
         self.reason = reason
 
 
-class PlaybackRefused(Exception):
-    """Audio was asked for without a valid grant (and the refusal audited)."""
-
-    def __init__(self, message: str, *, reason: str):
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
-
-
-def _record_access_denied(
+def _access_refusal_record(
     *,
     recording: Recording,
     refusal: AccessRefused,
@@ -107,7 +100,7 @@ def listening_purposes(*, user, recording: Recording) -> list[AccessNeed]:
     try:
         return _check_may_listen(user=user, recording=recording, download=False)
     except AccessRefused as refusal:
-        _record_access_denied(
+        _access_refusal_record(
             recording=recording, refusal=refusal, purpose="", justification="", download=False
         )
         raise
@@ -141,7 +134,7 @@ def access_grant_request(
             download=download,
         )
     except AccessRefused as refusal:
-        _record_access_denied(
+        _access_refusal_record(
             recording=recording,
             refusal=refusal,
             purpose=purpose,
@@ -216,12 +209,12 @@ def _playback_check(*, user, recording: Recording, download: bool) -> AccessGran
     )
     if not allowed:
         verb = "download" if download else "listen to"
-        raise PlaybackRefused(f"You are not allowed to {verb} this recording.", reason="permission")
+        raise AccessRefused(f"You are not allowed to {verb} this recording.", reason="permission")
     if recording.status != Status.ACTIVE:
-        raise PlaybackRefused("The recording's audio has been deleted.", reason="inactive")
+        raise AccessRefused("The recording's audio has been deleted.", reason="inactive")
     grant = active_grant(user=user, recording=recording, download=download)
     if grant is None:
-        raise PlaybackRefused(
+        raise AccessRefused(
             "State a purpose first: you hold no valid grant"
             + (" allowing download" if download else "")
             + " for this recording.",
@@ -233,10 +226,10 @@ def _playback_check(*, user, recording: Recording, download: bool) -> AccessGran
 def playback_authorise(*, user, recording: Recording, download: bool = False) -> AccessGrant:
     """The grant under which audio may be served now. Without one (none stated, expired, the
     permission or membership since withdrawn, the audio deleted) the attempt is recorded as a
-    `recording.play_denied` event and PlaybackRefused raised."""
+    `recording.play_denied` event and AccessRefused raised."""
     try:
         return _playback_check(user=user, recording=recording, download=download)
-    except PlaybackRefused as refusal:
+    except AccessRefused as refusal:
         with transaction.atomic():
             event_record(
                 action="recording.play_denied",
@@ -249,7 +242,7 @@ def playback_authorise(*, user, recording: Recording, download: bool = False) ->
 
 
 @transaction.atomic
-def recording_not_found(*, recording_id: object) -> None:
+def recording_not_found_record(*, recording_id: object) -> None:
     """A recording that does not exist, or belongs to another tenant, was asked for. The answer
     is a 404 either way; the attempt goes on the platform operators' trail (no tenant: the owning
     tenant, if any, must not learn another tenant's staff, and the prober must not learn that the
@@ -264,7 +257,7 @@ def recording_not_found(*, recording_id: object) -> None:
 
 
 @transaction.atomic
-def recording_played(*, user, recording: Recording, grant: AccessGrant) -> bool:
+def recording_play_record(*, user, recording: Recording, grant: AccessGrant) -> bool:
     """Audio was served under `grant`: on the first such request, whatever byte range it asked
     for, record who played it, for what purpose, under which grant. A player asks for many ranges
     in one listening session (the start, then each seek; or a resumed position first): one event
@@ -295,7 +288,7 @@ def recording_played(*, user, recording: Recording, grant: AccessGrant) -> bool:
 
 
 @transaction.atomic
-def recording_downloaded(*, user, recording: Recording, grant: AccessGrant) -> None:
+def recording_download_record(*, user, recording: Recording, grant: AccessGrant) -> None:
     event_record(
         action="recording.downloaded",
         tenant=recording.tenant_id,
@@ -307,7 +300,7 @@ def recording_downloaded(*, user, recording: Recording, grant: AccessGrant) -> N
 
 
 @transaction.atomic
-def recording_viewed(*, user, recording: Recording) -> None:
+def recording_view_record(*, user, recording: Recording) -> None:
     """The recording's detail page shows the full customer number: personal metadata access
     (docs/architecture.md, invariant 4). No purpose is asked for browsing metadata; the access
     is still traced."""

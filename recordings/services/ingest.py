@@ -25,6 +25,7 @@ from audit.services import event_record
 from compliance.date_window import date_window_error
 from compliance.models import ApiKey, ConsentDecision, Purpose, RetentionPolicy, Tenant
 from compliance.phone import InvalidNumber, normalise_number
+from compliance.refusals import Refused
 from compliance.retention import decide
 from compliance.services import consent_in_force
 from portal import locks, sql
@@ -42,14 +43,6 @@ logger = logging.getLogger(__name__)
 CALL_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 # Recorder and portal clocks drift; a start this far ahead of our clock is still "now".
 CLOCK_SKEW = timedelta(seconds=120)
-
-
-class IngestRefused(Exception):
-    def __init__(self, message: str, *, field: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -139,48 +132,48 @@ def _lookup(tenant: Tenant, code: str, call_id: str):
 def _text(value: object, *, field: str, limit: int, required: bool = False) -> str:
     problem = unstorable(value)
     if problem is not None:
-        raise IngestRefused(f"{field} must not contain {problem}", field=field)
+        raise Refused(f"{field} must not contain {problem}", field=field)
     text = "" if value is None else str(value).strip()
     if required and not text:
-        raise IngestRefused(f"{field} is required", field=field)
+        raise Refused(f"{field} is required", field=field)
     if len(text) > limit:
-        raise IngestRefused(f"{field} is longer than {limit} characters", field=field)
+        raise Refused(f"{field} is longer than {limit} characters", field=field)
     return text
 
 
 def _validate(tenant: Tenant, fields: dict[str, object]) -> _Validated:
     call_id = _text(fields.get("call_id"), field="call_id", limit=128, required=True)
     if not CALL_ID.match(call_id):
-        raise IngestRefused("call_id may hold letters, digits and . _ : @ - only", field="call_id")
+        raise Refused("call_id may hold letters, digits and . _ : @ - only", field="call_id")
     direction = _text(fields.get("direction"), field="direction", limit=8, required=True)
     if direction not in Direction.values:
-        raise IngestRefused("direction must be inbound or outbound", field="direction")
+        raise Refused("direction must be inbound or outbound", field="direction")
     raw_start = _text(fields.get("started_at"), field="started_at", limit=40, required=True)
     try:
         started_at = parse_datetime(raw_start)
     except ValueError:
         started_at = None
     if started_at is None or timezone.is_naive(started_at):
-        raise IngestRefused(
+        raise Refused(
             "started_at must be an ISO 8601 date-time with its offset, "
             "e.g. 2026-11-28T09:15:00+01:00",
             field="started_at",
         )
     error = date_window_error(started_at)
     if error is not None:
-        raise IngestRefused(f"started_at {error}", field="started_at")
+        raise Refused(f"started_at {error}", field="started_at")
     if started_at > timezone.now() + CLOCK_SKEW:
-        raise IngestRefused("started_at is in the future", field="started_at")
+        raise Refused("started_at is in the future", field="started_at")
     code = _text(fields.get("purpose"), field="purpose", limit=60, required=True)
     # A tenant's own purpose of that code comes before the platform's.
     purpose, policies, erased = _lookup(tenant, code, call_id)
     if purpose is None:
-        raise IngestRefused(f"unknown or inactive purpose {code!r}", field="purpose")
+        raise Refused(f"unknown or inactive purpose {code!r}", field="purpose")
     raw_number = _text(fields.get("customer_number"), field="customer_number", limit=40)
     try:
         number = normalise_number(raw_number, default_region=tenant.country_code)
     except InvalidNumber as error:
-        raise IngestRefused(f"customer_number: {error}", field="customer_number") from error
+        raise Refused(f"customer_number: {error}", field="customer_number") from error
     return _Validated(
         call_id=call_id,
         direction=direction,
@@ -211,15 +204,15 @@ def _require_consent(tenant: Tenant, number: str, purpose: Purpose) -> None:
         )
     else:
         return
-    raise IngestRefused(reason, field="consent", status=409)
+    raise Refused(reason, field="consent", status=409)
 
 
-def ingest_refusal_record(
+def recording_ingest_refusal_record(
     *,
     tenant: Tenant,
     api_key: ApiKey | None,
     fields: Mapping[str, object],
-    refusal: IngestRefused,
+    refusal: Refused,
 ) -> None:
     """Refusals go on the trail in their own transaction: the refused work left nothing. Also
     called by the API for what it refuses before the audio is read (no audio part, a body too
@@ -248,7 +241,7 @@ def _refuse_erased(call_id: str, erased: tuple[datetime, str] | None) -> None:
         return
     deleted_at, reason = erased
     # An erasure must stick: the recorder pushing the call again does not bring it back.
-    raise IngestRefused(
+    raise Refused(
         f"call {call_id} was erased on {deleted_at:%Y-%m-%d} "
         f"({DeletionReason(reason).label.lower()}) and may not be registered again",
         field="call_id",
@@ -279,7 +272,7 @@ def _existing(tenant: Tenant, call_id: str, sha256: str) -> IngestResult | None:
     if existing is None:
         return None
     if existing.audio_sha256 != sha256:
-        raise IngestRefused(
+        raise Refused(
             f"call {call_id} is already registered with different audio; audio is never "
             "replaced after ingest",
             field="call_id",
@@ -318,8 +311,10 @@ def recording_ingest(
     pieces, never whole: inspected, hashed, and encrypted on its way to storage."""
     try:
         return _ingest(tenant=tenant, api_key=api_key, audio=audio, fields=fields)
-    except IngestRefused as refusal:
-        ingest_refusal_record(tenant=tenant, api_key=api_key, fields=fields, refusal=refusal)
+    except Refused as refusal:
+        recording_ingest_refusal_record(
+            tenant=tenant, api_key=api_key, fields=fields, refusal=refusal
+        )
         raise
 
 
@@ -331,7 +326,7 @@ def _ingest(
     size = source.seek(0, io.SEEK_END)
     source.seek(0)
     if size > settings.RECORDINGS_MAX_UPLOAD_BYTES:
-        raise IngestRefused(
+        raise Refused(
             f"the audio is larger than {settings.RECORDINGS_MAX_UPLOAD_BYTES} bytes",
             field="audio",
             status=413,
@@ -339,7 +334,7 @@ def _ingest(
     try:
         info = inspect_audio(source)
     except AudioRejected as error:
-        raise IngestRefused(str(error), field="audio", status=415) from error
+        raise Refused(str(error), field="audio", status=415) from error
     source.seek(0)
     sha256 = hashlib.file_digest(source, "sha256").hexdigest()
     _refuse_erased(valid.call_id, valid.erased)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.utils import timezone
 
 from audit.services import event_record
+from compliance.refusals import Refused
 from compliance.retention import retain_until_for
 from compliance.roles import tenant_permits
 
@@ -19,17 +18,15 @@ from ..models import DeletionReason, Recording, Status
 TELESALES_PURPOSE = "insurance_telesales"
 
 
-class NotTelesales(ValueError):
-    pass
-
-
 @transaction.atomic
 def telesales_outcome_record(
     *, actor, recordings: Iterable[Recording], signed_on: date | None
 ) -> int:
     """`signed_on` None: no contract followed, so the recordings are destroyed at the next purge
     (certificate reason "no contract") unless a legal hold applies. A date: they are kept for the
-    policy's period from that signature. Returns how many recordings changed."""
+    policy's period from that signature. Returns how many recordings changed. Refused (nothing
+    changed) when the actor's role in a recording's tenant does not record contract outcomes, or
+    a recording is not insurance telesales."""
     ids = [recording.pk for recording in recordings]
     locked = list(
         Recording.objects.select_for_update()
@@ -43,18 +40,22 @@ def telesales_outcome_record(
         if not tenant_permits(actor, r.tenant_id, "recordings.record_contract_outcome")
     ]
     if refused:
-        raise NotTelesales(
-            f"your role in their tenant does not record contract outcomes: {', '.join(refused[:5])}"
+        raise Refused(
+            "your role in their tenant does not record contract outcomes: "
+            + ", ".join(refused[:5]),
+            field="actor",
+            status=403,
         )
     wrong = [r.call_id for r in locked if r.purpose.code != TELESALES_PURPOSE]
     if wrong:
-        raise NotTelesales(f"not insurance telesales recordings: {', '.join(wrong[:5])}")
+        raise Refused(
+            f"not insurance telesales recordings: {', '.join(wrong[:5])}", field="recordings"
+        )
     changes: dict[int, list[dict]] = {}
     for recording in locked:
         old = recording.retain_until
         if signed_on is None:
-            tenant_today = timezone.localdate(timezone=ZoneInfo(recording.tenant.time_zone))
-            recording.retain_until = tenant_today - timedelta(days=1)
+            recording.retain_until = recording.tenant.today() - timedelta(days=1)
             recording.deletion_reason = DeletionReason.NO_CONTRACT
         else:
             recording.retain_until = retain_until_for(

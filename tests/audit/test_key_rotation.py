@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.chain import key_id_of
 from audit.models import AuditEvent, Checkpoint
-from audit.services import audit_chain_verify, customer_number_searched, event_record
+from audit.services import audit_chain_verify, customer_number_search_record, event_record
 from recordings.models import DeletionCertificate
 from recordings.services.purge.run import purge_expired_recordings
 from recordings.services.purge.verification import deletion_certificates_verify
@@ -36,7 +36,7 @@ def test_after_a_rotation_the_trail_certificates_and_number_searches_still_verif
     old_id, new_id = key_id_of(old_key), key_id_of(NEW_KEY)
     ingest(cast.acme, started_at=LONG_AGO)
     purge_expired_recordings(batch_size=10, triggered_by="test")
-    customer_number_searched(
+    customer_number_search_record(
         action="recording.searched", user=cast.bob, number="+33612345678", tenant_ids=[cast.acme.pk]
     )
     before = AuditEvent.objects.count()
@@ -111,14 +111,14 @@ def test_certificates_of_a_key_no_longer_listed_are_reported(cast, settings, rec
 
 
 def test_a_call_erased_before_a_rotation_still_cannot_be_pushed_again(cast, settings):
-    from recordings.services.ingest import IngestRefused
+    from compliance.refusals import Refused
     from recordings.services.purge.erasure import recording_erase
 
     recording = ingest(cast.acme, call_id="CALL-ERASED")
     recording_erase(actor=cast.alice, recording=recording)
     settings.AUDIT_HMAC_PREVIOUS_KEYS = [settings.AUDIT_HMAC_KEY]
     settings.AUDIT_HMAC_KEY = NEW_KEY
-    with pytest.raises(IngestRefused) as refused:
+    with pytest.raises(Refused) as refused:
         ingest(cast.acme, call_id="CALL-ERASED")
     assert (refused.value.field, refused.value.status) == ("call_id", 409)
 

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compliance.models import Consent, Purpose
+from compliance.refusals import Refused
 from compliance.services import (
     consent_in_force,
     consent_record,
@@ -35,7 +36,6 @@ from compliance.services import (
     legal_hold_release,
 )
 from recordings.models import DeletionCertificate, Recording
-from recordings.services.ingest import IngestRefused
 from recordings.services.purge.erasure import RecordingHeld, recording_erase
 from recordings.services.purge.run import purge_expired_recordings
 
@@ -195,7 +195,7 @@ class World:
                     started_at=started_at,
                     seconds=0.1,
                 )
-            except IngestRefused as refusal:
+            except Refused as refusal:
                 assert not may_record, f"refused although allowed: {refusal.message}"
                 assert (refusal.field, refusal.status) == ("consent", 409)
                 continue

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Consent, LegalHold, Purpose, RetentionPolicy
-from compliance.services import ComplianceRefused, api_key_create, legal_hold_place
+from compliance.refusals import Refused
+from compliance.services import api_key_create, legal_hold_place
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +77,7 @@ def test_the_first_day_of_the_window_is_accepted(cast, acme_token):
 def test_a_decision_a_year_ahead_is_refused_by_the_service_too(cast):
     from compliance.services import consent_record
 
-    with pytest.raises(ComplianceRefused) as refused:
+    with pytest.raises(Refused) as refused:
         consent_record(
             recorded_by="test",
             tenant=cast.acme,
@@ -140,7 +141,7 @@ def test_a_decision_in_year_one_is_a_form_error_in_the_admin(cast, login, year):
     ],
 )
 def test_a_hold_range_outside_the_window_is_refused(cast, field, value):
-    with pytest.raises(ComplianceRefused) as refused:
+    with pytest.raises(Refused) as refused:
         legal_hold_place(
             actor=cast.alice,
             tenant=cast.acme,

@@ -133,3 +133,22 @@ def test_own_tenants_history_is_readable_and_the_version_form_has_no_inputs(cast
     assert b"Acme quality" in version.content
     assert b'name="name"' not in version.content
     assert b'<input type="submit"' not in version.content  # no Revert, no Save
+
+
+def test_a_purpose_or_policy_saved_by_the_service_names_its_actor_in_the_history(cast):
+    """Outside a request (a command, a shell, a task) the history still says who made the
+    change: the service's actor, as the admin's request user does."""
+    from compliance.services import purpose_save, retention_policy_save
+
+    purpose = PurposeFactory.build(tenant=cast.acme, code="acme-coaching", name="Acme coaching")
+    purpose_save(actor=cast.alice, purpose=purpose, created=True)
+    purpose.name = "Acme agent coaching"
+    purpose_save(actor=cast.alice, purpose=purpose, created=False)
+    policy = RetentionPolicyFactory(tenant=cast.acme)
+    policy.retention_months = 1
+    retention_policy_save(actor=cast.root, policy=policy, created=False)
+    assert [row.history_user for row in purpose.history.order_by("history_id")] == [
+        cast.alice,
+        cast.alice,
+    ]
+    assert policy.history.latest().history_user == cast.root

@@ -8,15 +8,15 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from compliance.models import Role
+from compliance.refusals import Refused
 from compliance.services import (
-    ComplianceRefused,
     api_key_create,
     api_key_revoke,
     legal_hold_place,
     legal_hold_release,
     membership_grant,
 )
-from recordings.services.telesales import NotTelesales, telesales_outcome_record
+from recordings.services.telesales import telesales_outcome_record
 
 from ..recordings.helpers import ingest
 
@@ -34,12 +34,12 @@ def test_officer_elsewhere_cannot_release_or_place_holds_here(cast, erin_also_an
     hold = legal_hold_place(
         actor=cast.alice, tenant=cast.acme, reference="Case", reason="x", recordings=[recording]
     )
-    with pytest.raises(ComplianceRefused) as refused:
+    with pytest.raises(Refused) as refused:
         legal_hold_release(actor=erin_also_analyst_at_acme, hold=hold, release_reason="mine")
     assert refused.value.status == 403
     hold.refresh_from_db()
     assert hold.released_at is None
-    with pytest.raises(ComplianceRefused):
+    with pytest.raises(Refused):
         legal_hold_place(
             actor=erin_also_analyst_at_acme,
             tenant=cast.acme,
@@ -59,10 +59,10 @@ def test_officer_elsewhere_cannot_release_or_place_holds_here(cast, erin_also_an
 def test_officer_elsewhere_cannot_create_api_keys_or_record_contract_outcomes_here(
     cast, erin_also_analyst_at_acme
 ):
-    with pytest.raises(ComplianceRefused):
+    with pytest.raises(Refused):
         api_key_create(actor=erin_also_analyst_at_acme, tenant=cast.acme, name="mine")
     recording = ingest(cast.acme)
-    with pytest.raises(NotTelesales, match="does not record contract outcomes"):
+    with pytest.raises(Refused, match="does not record contract outcomes"):
         telesales_outcome_record(
             actor=erin_also_analyst_at_acme, recordings=[recording], signed_on=None
         )
@@ -77,7 +77,7 @@ def test_officer_elsewhere_cannot_revoke_this_tenants_api_keys(cast, login, also
     acme_key, _ = api_key_create(actor=cast.alice, tenant=cast.acme, name="Acme recorder")
     globex_key, _ = api_key_create(actor=cast.erin, tenant=cast.globex, name="Globex dialer")
 
-    with pytest.raises(ComplianceRefused) as refused:
+    with pytest.raises(Refused) as refused:
         api_key_revoke(actor=cast.erin, api_key=acme_key)
     assert (refused.value.field, refused.value.status) == ("actor", 403)
 

@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from compliance.models import LegalHold, Purpose, RetentionPolicy
-from compliance.services import ComplianceRefused, legal_hold_place, legal_hold_release
+from compliance.refusals import Refused
+from compliance.services import legal_hold_place, legal_hold_release
 from portal import limits
 from recordings.models import AccessGrant
 from recordings.services.access import AccessRefused, access_grant_request
@@ -41,7 +42,7 @@ def test_a_two_million_character_hold_reason_is_refused_and_nothing_written(cast
 
 def test_the_service_refuses_a_hold_reason_past_the_limit(cast):
     before = _trail_length()
-    with pytest.raises(ComplianceRefused) as refused:
+    with pytest.raises(Refused) as refused:
         legal_hold_place(
             actor=cast.alice,
             tenant=cast.acme,
@@ -66,7 +67,7 @@ def test_the_service_refuses_a_hold_reason_past_the_limit(cast):
 @pytest.mark.parametrize("field", ["reference", "campaign"])
 def test_the_service_refuses_other_hold_text_longer_than_its_column(cast, field):
     values = {"reference": "RG 1", "campaign": "spring", field: "y" * 1000}
-    with pytest.raises(ComplianceRefused) as refused:
+    with pytest.raises(Refused) as refused:
         legal_hold_place(actor=cast.alice, tenant=cast.acme, reason="Litigation", **values)
     assert refused.value.field == field
     assert not LegalHold.objects.exists()
@@ -86,7 +87,7 @@ def test_a_release_reason_past_the_limit_is_a_form_error_and_the_hold_stays(cast
     hold.refresh_from_db()
     assert hold.released_at is None
     assert _trail_length() == before
-    with pytest.raises(ComplianceRefused) as refused:
+    with pytest.raises(Refused) as refused:
         legal_hold_release(actor=cast.alice, hold=hold, release_reason=HUGE)
     assert refused.value.field == "release_reason"
 

@@ -9,10 +9,12 @@ from django.contrib import admin
 from django.db import models
 from django.urls import reverse
 
-from compliance.models import Consent
+from audit.models import AuditEvent
+from compliance.models import Consent, Purpose, RetentionPolicy
 from portal import limits
+from recordings.models import Recording
 
-from ..factories import SCOPED_FACTORIES
+from ..factories import SCOPED_FACTORIES, PurposeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +139,29 @@ def test_an_overlong_audit_target_or_actor_filter_is_a_400_for_a_member(cast, lo
         assert client.get(url, {name: "9" * 5000}).status_code == 400, name
     export = reverse("admin:audit_auditevent_export")
     assert client.get(export, {"actor": "9" * 5000}).status_code == 400
+
+
+def test_a_purpose_filter_value_that_is_not_an_offered_purpose_redirects_with_e1(cast, login):
+    """The recordings, the audit trail, the policies and the consents filter by purpose the same
+    way: a value that is no purpose offered (not one, unknown, or another client's) is Django's
+    invalid lookup, as for the tenant filter; an offered one filters."""
+    globex_own = PurposeFactory(tenant=cast.globex, code="globex-loyalty", name="Globex loyalty")
+    quality = Purpose.objects.get(tenant__isnull=True, code="quality")
+    client = login(cast.alice)
+    by_id = ("abc", "-1", "99999999", "99999999999999999999", str(globex_own.pk))
+    by_code = ("abc", "-1", globex_own.code)
+    for model, unknown, offered in [
+        (Recording, by_id, quality.pk),
+        (RetentionPolicy, by_id, quality.pk),
+        (Consent, by_id, quality.pk),
+        (AuditEvent, by_code, quality.code),
+    ]:
+        url = _changelist(model)
+        for value in unknown:
+            response = client.get(url, {"purpose": value})
+            assert response.status_code == 302, (model, value)
+            assert response["Location"] == f"{url}?e=1"
+        assert client.get(url, {"purpose": offered}).status_code == 200, model
+    export = reverse("admin:audit_auditevent_export")
+    assert client.get(export, {"purpose": globex_own.code}).status_code == 400
+    assert client.get(export, {"purpose": quality.code}).status_code == 200

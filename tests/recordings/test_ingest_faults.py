@@ -11,9 +11,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from compliance.refusals import Refused
 from recordings.models import Recording
 from recordings.services import ingest as ingest_module
-from recordings.services.ingest import IngestRefused, recording_ingest
+from recordings.services.ingest import recording_ingest
 from recordings.storage import read_plain_audio
 
 from ..audio import tone_wav
@@ -146,7 +147,7 @@ def test_an_upload_during_a_withdrawal_is_refused_or_ends_with_it(cast, recordin
     assert not failures, failures
     assert waited, "the upload did not wait for the withdrawal being recorded"
     error = outcome.get("error")
-    assert isinstance(error, IngestRefused), outcome
+    assert isinstance(error, Refused), outcome
     assert error.field == "consent" and error.status == 409
     assert not Recording.objects.filter(status="active", customer_number=NUMBER).exists()
     assert _files(recordings_dir) == []

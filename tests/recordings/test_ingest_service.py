@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from compliance.refusals import Refused
 from recordings.models import Recording
-from recordings.services.ingest import IngestRefused, recording_ingest
+from recordings.services.ingest import recording_ingest
 from recordings.storage import read_plain_audio, recordings_storage
 
 from ..audio import tone_wav
@@ -43,7 +44,7 @@ def test_ingest_registers_encrypts_and_audits(cast, recordings_dir):
     assert AuditEvent.objects.filter(action="recording.ingested", target_id=str(recording.pk))
     again = recording_ingest(tenant=cast.acme, api_key=None, audio=audio, fields=_fields())
     assert again.recording.pk == recording.pk and not again.created
-    with pytest.raises(IngestRefused) as refused:
+    with pytest.raises(Refused) as refused:
         recording_ingest(tenant=cast.acme, api_key=None, audio=tone_wav(2), fields=_fields())
     assert refused.value.status == 409
     assert Recording.objects.count() == 1

@@ -299,11 +299,11 @@ def test_nightly_purge_runs_through_a_real_worker(cast, celery_worker, recording
 
 
 def test_an_erased_call_cannot_be_pushed_again(cast):
-    from recordings.services.ingest import IngestRefused
+    from compliance.refusals import Refused
 
     recording = ingest(cast.acme, call_id="CALL-ERASED")
     recording_erase(actor=cast.alice, recording=recording)
-    with pytest.raises(IngestRefused) as refused:
+    with pytest.raises(Refused) as refused:
         ingest(cast.acme, call_id="CALL-ERASED")
     assert (refused.value.field, refused.value.status) == ("call_id", 409)
     assert "erased" in refused.value.message

@@ -34,7 +34,7 @@ def _telesales_call(cast):
 
 
 def test_a_caller_who_refused_is_not_recorded_at_all(cast):
-    from recordings.services.ingest import IngestRefused
+    from compliance.refusals import Refused
 
     consent_record(
         recorded_by="ivr",
@@ -45,7 +45,7 @@ def test_a_caller_who_refused_is_not_recorded_at_all(cast):
         decided_at=timezone.now() - timedelta(hours=1),
         channel="ivr",
     )
-    with pytest.raises(IngestRefused) as refused:
+    with pytest.raises(Refused) as refused:
         ingest(cast.acme, purpose="insurance_telesales", number=NUMBER)
     assert (refused.value.field, refused.value.status) == ("consent", 409)
     assert not Recording.objects.exists()

@@ -1,0 +1,22 @@
+"""The refusal of an operation because of what it was asked, whichever app refuses it.
+
+Services raise `Refused` for input they will not act on (a malformed or unknown value, a role
+that may not do it here, a state that forbids it); the API answers it as JSON naming the field,
+the admin as a form error or a message. Recordings' services raise it too: it lives here because
+recordings may import compliance, never the other way round.
+"""
+
+from __future__ import annotations
+
+
+class Refused(Exception):
+    """`message` says why, in a sentence the caller can act on; `field` names the input at fault
+    (the API's `{"error": ..., "field": ...}`, the form field); `status` is the HTTP status an API
+    answers with (400 unless the refusal is a permission, 403, a conflict, 409, or a size or type,
+    413 or 415)."""
+
+    def __init__(self, message: str, *, field: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
