@@ -324,12 +324,11 @@ def tenant_zone(tenant):
 def expired_rows(population: Population) -> list[tuple[int, str]]:
     """(id, storage_name) of every expired, active recording, as the purge would select them."""
     from recordings.models import Recording
-    from recordings.services.purge.schedule import tenant_today
 
     rows = []
     for tenant in population.tenants:
         rows += list(
-            Recording.objects.expired(on=tenant_today(tenant))
+            Recording.objects.expired(on=tenant.today())
             .filter(tenant=tenant)
             .order_by("retain_until", "pk")
             .values_list("pk", "storage_name")
@@ -360,9 +359,8 @@ def baseline_delete(rows: list[tuple[int, str]], batch_size: int) -> float:
 def selection_query(tenant, batch_size: int):
     """The purge's selection of one batch, built exactly as _purge_tenant builds it."""
     from recordings.services.purge.run import purge_batch_queryset
-    from recordings.services.purge.schedule import tenant_today
 
-    return purge_batch_queryset(tenant, on=tenant_today(tenant), batch_size=batch_size)
+    return purge_batch_queryset(tenant, on=tenant.today(), batch_size=batch_size)
 
 
 def explain_selection(tenant, batch_size: int) -> tuple[str, str]:
@@ -384,15 +382,13 @@ def explain_selection(tenant, batch_size: int) -> tuple[str, str]:
 def bare_selection(population: Population, batch_size: int) -> float:
     from django.db import connection
 
-    from recordings.services.purge.schedule import tenant_today
-
     started = time.perf_counter()
     with connection.cursor() as cursor:
         for tenant in population.tenants:
             cursor.execute(
                 "SELECT id, storage_name FROM recordings_recording WHERE tenant_id = %s "
                 "AND status = 'active' AND retain_until < %s ORDER BY retain_until, id LIMIT %s",
-                [tenant.pk, tenant_today(tenant), batch_size],
+                [tenant.pk, tenant.today(), batch_size],
             )
             assert cursor.fetchall() == []
     return time.perf_counter() - started

@@ -26,7 +26,6 @@ from compliance.models import LegalHold
 from compliance.services import legal_hold_effect, legal_hold_place, legal_hold_release
 from recordings.models import Recording
 from recordings.services.purge.preview import purge_preview
-from recordings.services.purge.schedule import tenant_today
 
 from ..recordings.helpers import ingest
 
@@ -201,7 +200,7 @@ def test_every_reading_of_a_holds_scope_follows_the_rule(cast, population, specs
         # What the purge preview says the holds keep back, and what it will delete.
         expected_rows = Counter()
         for recording in recordings:
-            if recording.retain_until < tenant_today(recording.tenant):
+            if recording.retain_until < recording.tenant.today():
                 key = (recording.tenant_id, recording.purpose.code, recording.deletion_reason)
                 expected_rows[(*key, "held_back" if recording.pk in held else "to_delete")] += 1
         preview = Counter()

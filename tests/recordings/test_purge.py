@@ -141,6 +141,27 @@ def test_erasure_deletes_at_once_with_its_reason(
     assert not PendingFileRemoval.objects.exists()
 
 
+def test_an_erasure_names_who_erased_on_the_trail_outside_a_request(cast):
+    """A service call from a task or a command has no request: the actor given is the one the
+    erasure's event and the refusal's event name."""
+    recording = ingest(cast.acme)
+    recording_erase(actor=cast.alice, recording=recording)
+    erased = AuditEvent.objects.get(action="recording.erased")
+    assert (erased.actor_id, erased.actor_username) == (cast.alice.pk, "alice")
+    held = ingest(cast.acme, number="+33600000001")
+    legal_hold_place(
+        actor=cast.alice,
+        tenant=cast.acme,
+        reference="LIT-9",
+        reason="Claim",
+        customer_number="+33600000001",
+    )
+    with pytest.raises(RecordingHeld):
+        recording_erase(actor=cast.alice, recording=held)
+    blocked = AuditEvent.objects.get(action="legal_hold.blocked_erasure")
+    assert blocked.actor_id == cast.alice.pk
+
+
 def test_erasure_removes_the_file_only_once_the_outer_transaction_commits(
     cast, recordings_dir, django_capture_on_commit_callbacks
 ):

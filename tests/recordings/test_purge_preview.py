@@ -17,7 +17,6 @@ from compliance.services import consent_record, legal_hold_place, legal_hold_rel
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.purge.preview import purge_preview
 from recordings.services.purge.run import purge_expired_recordings
-from recordings.services.purge.schedule import tenant_today
 
 from .helpers import ingest
 
@@ -260,7 +259,7 @@ def test_preview_agrees_with_the_purges_own_selection(cast, population, specs):
 
         expected = {}
         for tenant in (cast.acme, cast.globex):
-            expired = Recording.objects.expired(on=tenant_today(tenant)).filter(tenant=tenant)
+            expired = Recording.objects.expired(on=tenant.today()).filter(tenant=tenant)
             for name, queryset in (
                 ("to_delete", expired.not_on_hold()),
                 ("held_back", expired.on_hold()),
@@ -290,7 +289,7 @@ def test_counts_read_against_holds_that_changed_meanwhile_are_not_used(cast):
         actor=cast.alice, tenant=cast.acme, reference="Case", reason="x", recordings=[recording]
     )
     tenants = list(Tenant.objects.order_by("name"))
-    days = {tenant.pk: tenant_today(tenant) for tenant in tenants}
+    days = {tenant.pk: tenant.today() for tenant in tenants}
     assert _preview_counts(tenants, days, holds=[]) is None
     assert _by_group(purge_preview(for_next_run=False)) == {
         (cast.acme.pk, "quality", "expired"): (0, 1)

@@ -3,10 +3,12 @@ deletion core; refused, and the refusal audited, while a legal hold holds it."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from django.db import transaction
 
+from audit.context import bound_context, current_context, with_user
 from audit.models import Outcome
 from audit.services import event_record
 from compliance.models import LegalHold
@@ -32,7 +34,20 @@ def recording_erase(*, actor, recording: Recording, reason: str = DeletionReason
     transaction is that transaction's commit: if it rolls back, the row, its key and its file are
     all still there, and the file's pending removal is rolled back with the rest. A crash (or an
     unlink failing) between the commit and the removal leaves the file pending: the next purge
-    run removes it."""
+    run removes it.
+
+    `actor` (the person who granted the request, or None) is who the events name when no request
+    is being served (a task, a command); inside a request the request's person is."""
+    acting = (
+        bound_context(with_user(actor))
+        if actor is not None and current_context().actor_id is None
+        else contextlib.nullcontext()
+    )
+    with acting:
+        _erase(recording, reason)
+
+
+def _erase(recording: Recording, reason: str) -> None:
     with transaction.atomic():
         locks.deletion_lock(recording.tenant_id)
         locked = (

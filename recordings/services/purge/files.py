@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.core.files.storage import FileSystemStorage
 
-from ...models import PendingFileRemoval, PurgeRun
+from ...models import PendingFileRemoval
 from ...storage import recordings_storage
 from . import unlink
 
@@ -55,7 +55,7 @@ def _file_remover(storage) -> Callable[[str], None]:
     return remove
 
 
-def remove_pending_files(names: Iterable[str] | None = None, *, run: PurgeRun | None = None):
+def remove_pending_files(names: Iterable[str] | None = None):
     """Unlink files whose records are gone; a file that cannot be removed stays pending (and is
     reported), the others proceed. Returns (removed, failures)."""
     pending = PendingFileRemoval.objects.order_by("pk")

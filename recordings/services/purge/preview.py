@@ -12,7 +12,7 @@ from compliance.models import LegalHold, Purpose, Tenant
 
 from ...models import Recording, Status
 from .deletion import jit_off
-from .schedule import next_run_date, tenant_today
+from .schedule import next_run_date
 
 # The preview, every tenant in one statement (one snapshot: what holds keep back is counted
 # among the very rows counted as expired). Per tenant, its expired recordings per purpose and
@@ -81,8 +81,7 @@ def purge_preview(*, for_next_run: bool = True) -> list[dict]:
     if not tenants:
         return []
     days = {
-        tenant.pk: next_run_date(tenant) if for_next_run else tenant_today(tenant)
-        for tenant in tenants
+        tenant.pk: next_run_date(tenant) if for_next_run else tenant.today() for tenant in tenants
     }
     for _ in range(_PREVIEW_ATTEMPTS):
         holds = list(LegalHold.objects.active().order_by("pk"))

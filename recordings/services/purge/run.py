@@ -23,7 +23,6 @@ from ...models import PendingFileRemoval, PurgeRun, PurgeRunStatus, Recording
 from .deletion import ROW_FIELDS, delete_rows, jit_off
 from .files import FileRemover, remove_pending_files
 from .preview import PreviewUnsettled, purge_preview
-from .schedule import tenant_today
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +161,7 @@ def _purge_tenant(
     """Batches until one comes back short (nothing left but what other transactions hold). With
     more than a batch to do (`expected`, from the preview, or a first batch that came back full),
     `workers` connections run batches at once."""
-    on = tenant_today(tenant)
+    on = tenant.today()
 
     def batch() -> int:
         return _purge_batch(tenant, on, run, batch_size, remover, progress)
@@ -269,7 +268,7 @@ def purge_expired_recordings(
     try:
         _adopt_interrupted_runs(run)
         # Files whose records an earlier, interrupted run deleted.
-        removed, failures = remove_pending_files(run=run)
+        removed, failures = remove_pending_files()
         progress.add(removed=removed, failures=failures)
         for tenant in Tenant.objects.order_by("pk"):
             if not locks.try_session_lock(locks.PURGE_TENANT_NAMESPACE, tenant.pk):

@@ -1,4 +1,5 @@
-"""The dates a purge works with: the tenant's date now, and at the next scheduled run."""
+"""The date a purge's preview works with: the tenant's date at the next scheduled run (the
+tenant's date now is Tenant.today())."""
 
 from __future__ import annotations
 
@@ -9,10 +10,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from compliance.models import Tenant
-
-
-def tenant_today(tenant: Tenant) -> date:
-    return timezone.localdate(timezone=ZoneInfo(tenant.time_zone))
 
 
 def next_run_date(tenant: Tenant, *, now: datetime | None = None) -> date:
