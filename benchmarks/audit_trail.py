@@ -46,6 +46,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _setup import measured_at_commit
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST, PORT, USER = "127.0.0.1", 5432, "postgres"
 DB_NAME = "custodia_bench"
@@ -196,16 +198,17 @@ class Report:
 
     def markdown(self) -> str:
         lines = [
-            "| Figure | Target | Measured | Baseline | Ratio | Result | Date | Machine |",
-            "|---|---|---|---|---|---|---|---|",
+            "| Figure | Target | Measured | Baseline | Ratio | Result | Date | Commit | Machine |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         date = self.started[:10]
+        commit = measured_at_commit()
         machine = f"{self.machine['cpus']} cores, {self.machine['memory']}"
         for row in self.rows:
             verdict = {True: "pass", False: "**FAIL**", None: "info"}[row.passed]
             lines.append(
                 f"| {row.figure} | {row.target} | {row.measured} | {row.baseline} | "
-                f"{row.ratio} | {verdict} | {date} | {machine} (load {row.load}) |"
+                f"{row.ratio} | {verdict} | {date} | {commit} | {machine} (load {row.load}) |"
             )
         return "\n".join(lines)
 
