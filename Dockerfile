@@ -21,6 +21,7 @@ RUN pip install -r requirements.txt
 # added here; tests/portal/test_compose.py fails until it is.
 COPY manage.py ./
 COPY portal ./portal
+COPY kit ./kit
 COPY audit ./audit
 COPY compliance ./compliance
 COPY recordings ./recordings

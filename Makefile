@@ -22,7 +22,7 @@ install-dev: $(VENV)/.installed-dev
 
 # Migrate, seed the demo data, and serve the portal with its Celery worker and beat (Ctrl-C stops all).
 run: install
-	$(VPY) -m portal.localstack run
+	$(VPY) -m devtools.localstack run
 
 # Debian's chromium for the browser tests (never a browser download); installed when we may.
 browser:
@@ -33,7 +33,7 @@ browser:
 
 # ruff, bandit, migrations check, and the whole pytest suite against real PostgreSQL, Redis and Celery.
 test: install-dev browser
-	$(VPY) -m portal.localstack test $(PYTEST_ARGS)
+	$(VPY) -m devtools.localstack test $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -12,15 +12,12 @@ before a rotation are still found.
 
 from __future__ import annotations
 
+from kit.masking import mask_number
+
 from .keys import AuditKey, audit_keys, current_audit_key
 
 # The target type of events about a customer's number rather than a row (a search by number).
 CUSTOMER_NUMBER = "customer_number"
-
-
-def mask_number(number: str) -> str:
-    """A number as lists and the audit trail show it: +336•••••78."""
-    return f"{number[:4]}•••••{number[-2:]}" if len(number) > 6 else "•" * len(number)
 
 
 def customer_number_hash(number: str, key: AuditKey | None = None) -> str:

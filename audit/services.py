@@ -23,7 +23,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from portal import sql
+from kit import sql
 
 from .anchors import anchor_file, anchor_write
 from .chain import (

@@ -346,8 +346,8 @@ def diagnose(client, headers: dict, audio: bytes) -> list[str]:
     """200 more API requests with the ingestion's steps and every SQL statement timed."""
     from django.http.multipartparser import MultiPartParser
 
-    from compliance import api_limits
-    from portal import api_auth, sql
+    from compliance import api_auth, api_limits
+    from kit import sql
     from recordings import api, crypto, storage
     from recordings.services import ingest
 
@@ -366,7 +366,7 @@ def diagnose(client, headers: dict, audio: bytes) -> list[str]:
         (ingest, "_lookup", "ingest: _lookup() (purpose, policies, erased call: one SELECT)"),
         (ingest, "normalise_number", "ingest: normalise_number() (phonenumbers)"),
         (ingest, "decide", "ingest: decide() (retain_until)"),
-        (sql, "insert_with_history", "portal.sql.insert_with_history() (row + history row)"),
+        (sql, "insert_with_history", "kit.sql.insert_with_history() (row + history row)"),
         (crypto, "wrap_key", "ingest: crypto.wrap_key()"),
         (storage, "store_encrypted", "storage: store_encrypted() (write + fsync, own thread)"),
         (

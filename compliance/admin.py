@@ -10,17 +10,10 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from audit.admin import CappedCountPaginator
+from audit.admin_links import audit_trail_link
 from audit.services import customer_number_search_record
-from portal import limits
-from portal.tenancy import (
-    PortalAdmin,
-    PurposeListFilter,
-    TenantListFilter,
-    TenantScopedAdmin,
-    TenantScopedHistoryAdmin,
-    viewer_tenant_ids,
-)
+from kit import limits
+from kit.paginators import CappedCountPaginator
 
 from .models import ApiKey, Consent, LegalHold, Membership, Purpose, RetentionPolicy, Tenant
 from .phone import numbers_by_tenant
@@ -43,11 +36,14 @@ from .services import (
     purpose_save,
     retention_policy_save,
 )
-
-
-def audit_trail_link(url_query: str, label: str = "Who accessed this") -> str:
-    url = reverse("admin:audit_auditevent_changelist") + "?" + url_query
-    return format_html('<a href="{}">{}</a>', url, label)
+from .tenancy import (
+    PortalAdmin,
+    PurposeListFilter,
+    TenantListFilter,
+    TenantScopedAdmin,
+    TenantScopedHistoryAdmin,
+    viewer_tenant_ids,
+)
 
 
 class MembershipInline(admin.TabularInline):

@@ -2,7 +2,7 @@
 
 The body is JSON (`application/json`) or a form (`application/x-www-form-urlencoded`, or
 `multipart/form-data`). The view only reads the request and shapes the answer: authentication is
-portal.api_auth's and every rule is `consent_record`'s. What it checks itself is what only HTTP
+compliance.api_auth's and every rule is `consent_record`'s. What it checks itself is what only HTTP
 knows: the method, the body's type and syntax (JSON nested too deep to read included), required
 fields, a field holding a NUL character or a lone surrogate (which PostgreSQL cannot store), and
 reading `decided_at` (ISO 8601 with its offset) into a date-time.
@@ -28,9 +28,9 @@ from django.utils.dateparse import parse_datetime
 
 from audit.models import Outcome
 from audit.services import event_record
-from portal.api_auth import api_actor, api_error, api_key_required
-from portal.null_characters import storable_values, unstorable
+from kit.null_characters import storable_values, unstorable
 
+from .api_auth import api_actor, api_error, api_key_required
 from .models import ApiKey, Consent, Tenant
 from .refusals import Refused
 from .services import consent_in_force, consent_record

@@ -38,7 +38,7 @@ from django.db import connection, transaction
 
 from audit.models import Outcome
 from audit.services import event_record
-from portal import locks, sql
+from kit import locks, sql
 
 from .models import ApiKey, Tenant
 from .services import _secret_hash

@@ -13,9 +13,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from audit.pseudonyms import mask_number
-from portal import limits
-from portal.limits import bounded_text
+from kit import limits
+from kit.limits import bounded_text
+from kit.masking import mask_number
 
 from .date_window import validate_in_date_window
 

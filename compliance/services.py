@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from celery import current_app
+from django.apps import apps
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -17,8 +18,8 @@ from django.db.models import Count, F, Value
 from django.utils import timezone
 
 from audit.services import event_record
-from portal import limits, sql
-from portal.locks import consent_lock, hold_placement_lock
+from kit import limits, sql
+from kit.locks import consent_lock, hold_placement_lock
 
 from .date_window import date_window_error
 from .holds import held_by
@@ -282,7 +283,8 @@ def retention_policy_save(*, actor, policy: RetentionPolicy, created: bool) -> R
     )
     if old != new:
         purpose_id, tenant_id = policy.purpose_id, policy.tenant_id
-        # By name: compliance does not import the recordings app.
+        # By name, the deliberate seam of compliance towards recordings, which sits above it
+        # (docs/architecture.md, deliberate seams; tests/test_architecture.py).
         transaction.on_commit(
             lambda: current_app.send_task(
                 "recordings.tasks.recompute_retention",
@@ -487,8 +489,7 @@ def _end_retention_after_withdrawal(consent: Consent) -> list[dict]:
     changes (id, old and new last day)."""
     if not consent.purpose.requires_consent:
         return []
-    from django.apps import apps
-
+    # By name: the deliberate seam towards recordings (docs/architecture.md).
     recording_model = apps.get_model("recordings", "Recording")
     yesterday = consent.tenant.today() - timedelta(days=1)
     affected = recording_model.objects.filter(
@@ -656,8 +657,7 @@ def legal_hold_view_record(*, user, hold: LegalHold) -> None:
 
 def _held_now(hold: LegalHold):
     """The active recordings this hold holds now, as a queryset on Recording."""
-    from django.apps import apps
-
+    # By name: the deliberate seam towards recordings (docs/architecture.md).
     recording_model = apps.get_model("recordings", "Recording")
     return recording_model.objects.filter(held_by(hold), status="active")
 

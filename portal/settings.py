@@ -134,7 +134,7 @@ def _database_config() -> dict:
         )
     config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     config["CONN_HEALTH_CHECKS"] = True
-    # The few statements every API call runs (portal.sql.prepared_cursor) are parsed and planned
+    # The few statements every API call runs (kit.sql.prepared_cursor) are parsed and planned
     # once per connection instead of on every call. Everything else keeps Django's client-side
     # binding, which never prepares. Turn it off behind a pooler in transaction mode that cannot
     # keep prepared statements: PgBouncer before 1.22 (psycopg sends DEALLOCATE ALL after a

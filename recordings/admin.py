@@ -18,15 +18,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from audit.admin import CappedCountPaginator
+from audit.admin_links import audit_trail_link
 from audit.services import customer_number_search_record
 from compliance.access_rules import AccessNeed, allowed_access_purposes, may_listen
-from compliance.admin import audit_trail_link
+from compliance.admin_lookups import DeclaredLookupsChangeList
 from compliance.models import Tenant
 from compliance.phone import numbers_by_tenant
 from compliance.refusals import Refused
-from portal.admin_lookups import DeclaredLookupsChangeList
-from portal.tenancy import (
+from compliance.tenancy import (
     PortalAdmin,
     PurposeListFilter,
     ReadOnlyAdminMixin,
@@ -34,6 +33,7 @@ from portal.tenancy import (
     TenantScopedAdmin,
     viewer_tenant_ids,
 )
+from kit.paginators import CappedCountPaginator
 
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
 from .services.access import active_grant, recording_view_record

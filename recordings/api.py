@@ -1,10 +1,10 @@
 """POST /api/v1/recordings: the recorder pushes one call, as multipart/form-data with the audio in
 the part named `audio` and the call's metadata in the other parts.
 
-The view only reads the request and shapes the answer: authentication is portal.api_auth's and
+The view only reads the request and shapes the answer: authentication is compliance.api_auth's and
 every rule is `recording_ingest`'s. What it checks itself is what only HTTP knows: the method, a
 body too large to read, a body that is not a form, a missing audio part; and a field holding a
-NUL character or a lone surrogate, which PostgreSQL cannot store (portal.null_characters).
+NUL character or a lone surrogate, which PostgreSQL cannot store (kit.null_characters).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
+from compliance.api_auth import api_error, api_key_required
 from compliance.refusals import Refused
-from portal.api_auth import api_error, api_key_required
-from portal.null_characters import first_unstorable_field, storable_values
+from kit.null_characters import first_unstorable_field, storable_values
 
 from .services.ingest import IngestResult, recording_ingest, recording_ingest_refusal_record
 

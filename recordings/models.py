@@ -10,11 +10,11 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
-from audit.pseudonyms import mask_number
 from compliance.holds import RECORDING_FIELDS as HOLD_CRITERIA_FIELDS
 from compliance.holds import holds_holding
-from portal import limits
-from portal.limits import bounded_text
+from kit import limits
+from kit.limits import bounded_text
+from kit.masking import mask_number
 
 
 class Direction(models.TextChoices):

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from audit.models import Outcome
 from audit.services import event_record
 from compliance.api_limits import SUMMARY_ADDRESSES, WINDOW_SQL, address_bucket
-from portal import locks
+from kit import locks
 
 _WINDOW = WINDOW_SQL
 

@@ -24,7 +24,7 @@ from compliance.access_rules import (
     may_listen,
     tenant_role,
 )
-from portal import limits
+from kit import limits
 
 from ..models import AccessGrant, Recording, Status
 

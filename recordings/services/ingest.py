@@ -28,8 +28,8 @@ from compliance.phone import InvalidNumber, normalise_number
 from compliance.refusals import Refused
 from compliance.retention import decide
 from compliance.services import consent_in_force
-from portal import locks, sql
-from portal.null_characters import storable_values, unstorable
+from kit import locks, sql
+from kit.null_characters import storable_values, unstorable
 
 from .. import crypto
 from ..audio import AudioRejected, inspect_audio

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.services import legal_hold_place
-from portal.csv_export import csv_cell, csv_lines
+from kit.csv_export import csv_cell, csv_lines
 from recordings.services.ingest import recording_ingest
 
 from ..audio import tone_wav

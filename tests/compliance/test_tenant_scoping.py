@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from compliance.models import Role
 from compliance.services import membership_grant
-from portal.tenancy import TenantListFilter, TenantScopedAdmin
+from compliance.tenancy import TenantListFilter, TenantScopedAdmin
 
 from ..factories import SCOPED_FACTORIES
 

@@ -1,4 +1,4 @@
-"""Free text a person types has a documented ceiling (portal.limits, README "Limits on free
+"""Free text a person types has a documented ceiling (kit.limits, README "Limits on free
 text"): past it, a form error or a refusal naming the field, and nothing written — not a row,
 not an event on the append-only trail."""
 
@@ -11,7 +11,7 @@ from audit.models import AuditEvent
 from compliance.models import LegalHold, Purpose, RetentionPolicy
 from compliance.refusals import Refused
 from compliance.services import legal_hold_place, legal_hold_release
-from portal import limits
+from kit import limits
 from recordings.models import AccessGrant
 from recordings.services.access import AccessRefused, access_grant_request
 
@@ -154,7 +154,7 @@ def test_a_policys_legal_reference_past_the_limit_is_a_form_error(cast, login):
 
 
 def test_every_free_text_column_of_our_models_has_a_ceiling():
-    """A TextField added later without a limit fails here: each is listed in portal.limits."""
+    """A TextField added later without a limit fails here: each is listed in kit.limits."""
     from django.apps import apps
     from django.db import models
 

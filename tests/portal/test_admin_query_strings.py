@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from compliance.models import Consent, Purpose, RetentionPolicy
-from portal import limits
+from kit import limits
 from recordings.models import Recording
 
 from ..factories import SCOPED_FACTORIES, PurposeFactory

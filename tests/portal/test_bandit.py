@@ -1,11 +1,11 @@
-"""`make test` runs bandit over the application (portal.localstack) and fails on a finding."""
+"""`make test` runs bandit over the application (devtools.localstack) and fails on a finding."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from portal import localstack
+from devtools import localstack
 
 
 def test_application_has_no_unjustified_bandit_finding(capsys):

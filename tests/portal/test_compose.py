@@ -41,7 +41,7 @@ def settings_variables() -> set[str]:
 
 
 def localstack_variables() -> set[str]:
-    return set(LOCALSTACK_VARIABLE.findall((REPO / "portal" / "localstack.py").read_text()))
+    return set(LOCALSTACK_VARIABLE.findall((REPO / "devtools" / "localstack.py").read_text()))
 
 
 @cache
@@ -213,7 +213,7 @@ def test_every_variable_settings_reads_is_in_env_example():
 
 def test_every_variable_make_run_reads_is_in_env_example():
     missing = sorted(localstack_variables() - set(env_example()))
-    assert not missing, f"read by portal/localstack.py but not in .env.example: {missing}"
+    assert not missing, f"read by devtools/localstack.py but not in .env.example: {missing}"
 
 
 def test_env_example_lists_no_variable_that_nothing_reads():
@@ -247,7 +247,7 @@ def test_dockerfile_copies_every_local_app():
     dockerfile = (REPO / "Dockerfile").read_text()
     copied = set(re.findall(r"^COPY\s+(\S+)\s", dockerfile, flags=re.MULTILINE))
     local_apps = {app for app in settings.INSTALLED_APPS if (REPO / app).is_dir()}
-    missing = sorted(({"manage.py", "portal"} | local_apps) - copied)
+    missing = sorted(({"manage.py", "portal", "kit"} | local_apps) - copied)
     assert not missing, f"not copied into the image: {missing}"
     assert not copied & {".", "./"}, "COPY . would put .env and var/ into the image"
 

@@ -52,7 +52,7 @@ from compliance.models import (
 )
 from compliance.roles import role_grants
 from compliance.services import api_key_create, legal_hold_place, membership_grant
-from portal.tenancy import PortalAdmin, TenantScopedAdmin
+from compliance.tenancy import PortalAdmin, TenantScopedAdmin
 from recordings.models import DeletionCertificate, PurgeRun, Recording
 from recordings.services.purge.erasure import recording_erase
 from recordings.services.purge.run import purge_expired_recordings
@@ -240,7 +240,7 @@ def test_every_url_pattern_and_every_admin_is_known_to_this_test():
         if not isinstance(model_admin, PortalAdmin)
     ]
     assert not unguarded, (
-        "Registered admins that do not inherit portal.tenancy.PortalAdmin (the query-string "
+        "Registered admins that do not inherit compliance.tenancy.PortalAdmin (the query-string "
         "guards and the read-only history page): " + ", ".join(unguarded)
     )
     unscoped = []

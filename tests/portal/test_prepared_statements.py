@@ -1,4 +1,4 @@
-"""The API's prepared statements (portal.sql.prepared_cursor) survive what a long-running process
+"""The API's prepared statements (kit.sql.prepared_cursor) survive what a long-running process
 meets: a database connection the server dropped, and a migration that changed a column a
 prepared statement returns."""
 

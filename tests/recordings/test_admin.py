@@ -11,10 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.admin import CappedCountPaginator
 from audit.models import AuditEvent
 from audit.pseudonyms import customer_number_hash
 from compliance.models import LegalBasis, Purpose
+from kit.paginators import CappedCountPaginator
 from recordings.admin import tenant_campaigns
 from recordings.models import AccessGrant, Recording
 from recordings.services.access import access_grant_request

@@ -12,7 +12,7 @@ from audit.context import bound_context, current_context, with_user
 from audit.models import Outcome
 from audit.services import event_record
 from compliance.models import LegalHold
-from portal import locks
+from kit import locks
 
 from ...models import DeletionReason, Recording, Status
 from .deletion import delete_rows

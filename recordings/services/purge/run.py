@@ -17,7 +17,7 @@ from django.utils import timezone
 from audit.models import Outcome
 from audit.services import event_record
 from compliance.models import Tenant
-from portal import locks
+from kit import locks
 
 from ...models import PendingFileRemoval, PurgeRun, PurgeRunStatus, Recording
 from .deletion import ROW_FIELDS, delete_rows, jit_off

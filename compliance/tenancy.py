@@ -23,10 +23,14 @@ from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponseNotAllowed
+from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from kit.null_characters import RefuseNulInQueryStringAdmin
+
 from .admin_lookups import DeclaredLookupsOnlyAdmin
-from .null_characters import RefuseNulInQueryStringAdmin
+from .models import Purpose, Tenant
+from .roles import tenants_permitting
 
 
 def member_tenant_ids(user) -> QuerySet:
@@ -51,8 +55,6 @@ def viewer_tenant_ids(request, permission: str | None = None) -> list[int]:
     memberships = viewer_memberships(request)
     if permission is None:
         return [tenant_id for tenant_id, _ in memberships]
-    from compliance.roles import tenants_permitting
-
     return tenants_permitting(request.user, permission, memberships)
 
 
@@ -101,8 +103,6 @@ class PurposeListFilter(admin.SimpleListFilter):
     row_field = "purpose_id"
 
     def lookups(self, request, model_admin):
-        from compliance.models import Purpose
-
         purposes = Purpose.objects.select_related("tenant").order_by("name")
         if not request.user.is_superuser:
             purposes = purposes.filter(
@@ -159,8 +159,6 @@ class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
 
     def visible_tenants(self, request) -> QuerySet:
         """The tenants whose rows this admin lists for the viewer (`scope`'s rule)."""
-        from compliance.models import Tenant
-
         if request.user.is_superuser:
             return Tenant.objects.all()
         return Tenant.objects.filter(pk__in=self.permitted_tenant_ids(request, "view", "change"))
@@ -219,8 +217,6 @@ class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
     def writable_tenants(self, request) -> QuerySet:
         """The tenants a row may be given in a form: those where the viewer's role may add or
         change this model's rows (an admin whose adding is another permission overrides it)."""
-        from compliance.models import Tenant
-
         if request.user.is_superuser:
             return Tenant.objects.all()
         return Tenant.objects.filter(pk__in=self.permitted_tenant_ids(request, "add", "change"))
@@ -247,8 +243,6 @@ class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
         """Every tenant-owned object's page links to the audit events about it."""
         extra_context = extra_context or {}
         if object_id and request.user.has_perm("audit.view_auditevent"):
-            from django.urls import reverse
-
             label = self.model._meta.label_lower
             extra_context.setdefault(
                 "who_accessed_url",

@@ -1,7 +1,7 @@
 """Starts what `make run` and `make test` need on any machine, and nothing already there.
 
-    python -m portal.localstack run          # portal, Celery worker and beat, in the foreground
-    python -m portal.localstack test [ARGS]  # the checks and the pytest suite
+    python -m devtools.localstack run          # portal, Celery worker and beat, in the foreground
+    python -m devtools.localstack test [ARGS]  # the checks and the pytest suite
 
 PostgreSQL: DATABASE_URL when set; otherwise, for `test`, the server on 127.0.0.1:5432 (started
 with the machine's standard command when it is installed but down), else the embedded server from
@@ -147,7 +147,7 @@ def project_apps() -> tuple[str, ...]:
         if isinstance(node, ast.Assign)
         and any(getattr(target, "id", None) == "INSTALLED_APPS" for target in node.targets)
     )
-    folders = ["portal"]
+    folders = ["portal", "kit"]
     for entry in entries:
         folder = entry.split(".")[0]
         if folder not in folders and (BASE_DIR / folder / "__init__.py").is_file():
@@ -270,7 +270,7 @@ def run_portal() -> int:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"run", "test"}:
-        fail("usage: python -m portal.localstack {run|test} [pytest arguments]")
+        fail("usage: python -m devtools.localstack {run|test} [pytest arguments]")
     if argv[0] == "run":
         return run_portal()
     return run_checks_and_tests(argv[1:])

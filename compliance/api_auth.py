@@ -30,9 +30,10 @@ from django.views.decorators.csrf import csrf_exempt
 from audit.context import bound_context, current_context
 from audit.models import Outcome
 from audit.services import event_record
-from compliance import api_limits
-from compliance.models import ApiKey
-from compliance.services import API_KEY_PREFIX, api_key_authenticate
+
+from . import api_limits
+from .models import ApiKey
+from .services import API_KEY_PREFIX, api_key_authenticate
 
 View = Callable[..., HttpResponse]
 

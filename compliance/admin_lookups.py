@@ -21,6 +21,9 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from audit.models import Outcome
+from audit.services import event_record, home_tenant_id
+
 # A parameter name that reads as a field lookup (customer_number__startswith) is written to the
 # trail as is; any other name, which could carry anything (a number typed as a name), is only
 # counted: the append-only trail keeps nothing an erasure could not reach.
@@ -32,9 +35,6 @@ _NAMES_RECORDED = 20
 def lookups_refused(request, model_admin, names: list[str]) -> None:
     """Put a refused probe on the trail: one event for each tenant whose rows the list shows
     (the viewer's own tenants; a platform operator's probe goes on the platform's trail)."""
-    from audit.models import Outcome
-    from audit.services import event_record, home_tenant_id
-
     lookups = sorted({name for name in names if _LOOKUP_NAME.fullmatch(name)})
     extra: dict[str, object] = {
         "model": model_admin.model._meta.label_lower,

@@ -1,4 +1,4 @@
-"""The API's bearer authentication (portal/api_auth.py), seen through POST /api/v1/recordings."""
+"""The API's bearer authentication (compliance/api_auth.py), through POST /api/v1/recordings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The API's limits (portal/api_auth.py): failed authentications collapsed into one event per
+"""The API's limits (compliance/api_auth.py): failed authentications collapsed into one event per
 burst and throttled per key prefix and address, a rate limit per key, and a cap on the uploads
 a key has in flight."""
 
@@ -23,7 +23,7 @@ from audit.models import AuditEvent
 from compliance import api_limits, tasks
 from compliance.models import ApiAuthFailureWindow
 from compliance.services import api_key_create
-from portal import locks
+from kit import locks
 from recordings.models import Recording
 
 from ..audio import tone_wav
@@ -180,7 +180,7 @@ def test_a_failure_that_ends_after_its_window_was_counted_counts_in_the_next(
     assert tasks.count_api_auth_failures() == {"windows": 1, "failures": 5}
 
     # The slow request: its clock was read when it arrived, in the window now closed.
-    monkeypatch.setattr("portal.api_auth.timezone", SimpleNamespace(now=lambda: started))
+    monkeypatch.setattr("compliance.api_auth.timezone", SimpleNamespace(now=lambda: started))
     assert push(Client(), _wrong(api_key)).status_code == 401
     assert not ApiAuthFailureWindow.objects.filter(window_start=closed_window).exists()
     assert ApiAuthFailureWindow.objects.get().window_start > closed_window
