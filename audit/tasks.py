@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from .context import acting_as
-from .services import audit_chain_verify_and_alert
+from .verification import audit_chain_verify_and_alert
 
 
 @shared_task(name="audit.tasks.verify_audit_chain", acks_late=True, time_limit=6 * 3600)

@@ -614,7 +614,7 @@ def bare_read() -> int:
     """The verifier's query through the same kind of server-side cursor, without hashing."""
     from django.db import connection, transaction
 
-    from audit.services import _VERIFY_SQL
+    from audit.verification import _VERIFY_SQL
 
     head_sequence, _ = chain_head()
     # `sequence > start` (and, since the verifier reads the head first, `<= head`).
@@ -631,7 +631,8 @@ def bare_read() -> int:
 
 
 def bench_verify(report: Report, total: int, repetitions: int) -> None:
-    from audit.services import audit_chain_verify, events_record_bulk
+    from audit.services import events_record_bulk
+    from audit.verification import audit_chain_verify
 
     print(f"\n[3] verification: a valid chain of {total:,} events", flush=True)
     database_recreate()

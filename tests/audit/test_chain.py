@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.db import connection, connections, transaction
 
 from audit.models import AuditEvent, ChainHead
-from audit.services import Event, audit_chain_verify, event_record, events_record_bulk
+from audit.services import Event, event_record, events_record_bulk
+from audit.verification import audit_chain_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -219,10 +220,10 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint():
 
 @pytest.mark.django_db(transaction=True)
 def test_events_appended_during_verification_are_not_reported_as_breaks(monkeypatch):
-    from audit import services
+    from audit import verification
 
     _record(5)
-    original = services.link_hash
+    original = verification.link_hash
     appended = []
 
     def hash_and_append_concurrently(*arguments):
@@ -233,7 +234,7 @@ def test_events_appended_during_verification_are_not_reported_as_breaks(monkeypa
             writer.join()
         return original(*arguments)
 
-    monkeypatch.setattr(services, "link_hash", hash_and_append_concurrently)
+    monkeypatch.setattr(verification, "link_hash", hash_and_append_concurrently)
     result = audit_chain_verify(full=True)
     assert appended and AuditEvent.objects.count() == 7
     assert result.intact, result.reason
@@ -248,9 +249,9 @@ def test_events_appended_during_verification_are_not_reported_as_breaks(monkeypa
 @pytest.fixture
 def parallel_ranges(monkeypatch):
     """Ranges of 100 events, so that a chain of a few hundred splits into several."""
-    from audit import services
+    from audit import verification
 
-    monkeypatch.setattr(services, "PARALLEL_RANGE_MIN_EVENTS", 100)
+    monkeypatch.setattr(verification, "PARALLEL_RANGE_MIN_EVENTS", 100)
 
     def verify(**kwargs):
         return audit_chain_verify(full=True, workers=2, parallel_min_events=1, **kwargs)
@@ -305,7 +306,7 @@ def test_parallel_verification_finds_a_rewritten_hash_at_the_seam(parallel_range
     link, although the two are verified by different processes (ranges end at 475)."""
     from audit.chain import content_bytes, link_hash
     from audit.keys import current_audit_key
-    from audit.services import _VERIFY_SQL
+    from audit.verification import _VERIFY_SQL
 
     _bulk(950)
     with connection.cursor() as cursor:

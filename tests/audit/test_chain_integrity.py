@@ -15,8 +15,9 @@ from django.db import connection
 
 from audit.chain import GENESIS_HASH, content_hash, key_id_of, link_hash
 from audit.models import AuditEvent, Checkpoint
-from audit.services import _VERIFY_SQL, audit_chain_verify, event_record
+from audit.services import event_record
 from audit.tasks import verify_audit_chain
+from audit.verification import _VERIFY_SQL, audit_chain_verify
 
 pytestmark = pytest.mark.django_db
 

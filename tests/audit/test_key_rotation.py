@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from audit.chain import key_id_of
 from audit.models import AuditEvent, Checkpoint
-from audit.services import audit_chain_verify, customer_number_search_record, event_record
+from audit.services import customer_number_search_record, event_record
+from audit.verification import audit_chain_verify
 from recordings.models import DeletionCertificate
 from recordings.services.purge.run import purge_expired_recordings
 from recordings.services.purge.verification import deletion_certificates_verify

@@ -17,7 +17,8 @@ from audit.chain import (
     link_hash,
 )
 from audit.models import AuditEvent, Checkpoint
-from audit.services import _VERIFY_SQL, audit_chain_verify, event_record
+from audit.services import event_record
+from audit.verification import _VERIFY_SQL, audit_chain_verify
 
 BEFORE_KEYS = ("audit", "0003_tenant_scoped_indexes")
 COLUMNS = (

@@ -428,7 +428,7 @@ def test_a_file_the_removal_process_cannot_remove_is_reported_and_repaired_later
 def test_parallel_workers_purge_every_recording_once(cast, recordings_dir):
     from collections import Counter
 
-    from audit.services import audit_chain_verify
+    from audit.verification import audit_chain_verify
 
     doomed = [ingest(cast.acme, started_at=LONG_AGO, seconds=0.02) for _ in range(40)]
     doomed += [ingest(cast.globex, started_at=LONG_AGO, seconds=0.02) for _ in range(25)]

@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_chain_verify
+from audit.verification import audit_chain_verify
 from compliance.services import legal_hold_place
 from recordings.models import DeletionCertificate, PendingFileRemoval, PurgeRun, Recording
 from recordings.services.purge.certificates import certificate_is_valid

@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.context import acting_as
 from audit.keys import MissingAuditKey
-from audit.services import AuditChainError, audit_key_rotate
+from audit.rotation import audit_key_rotate
+from audit.services import AuditChainError
 
 
 class Command(BaseCommand):

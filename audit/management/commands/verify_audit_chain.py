@@ -6,12 +6,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.context import acting_as
-from audit.services import (
-    AuditChainError,
-    Verification,
-    audit_chain_verify,
-    audit_chain_verify_and_alert,
-)
+from audit.services import AuditChainError
+from audit.verification import Verification, audit_chain_verify, audit_chain_verify_and_alert
 
 _ANCHOR = re.compile(r"(\d{1,19}):([0-9a-f]{64})")
 
