@@ -307,10 +307,61 @@ def verify_export_lines(lines: Iterable[str], hmac_keys: Sequence[str] = ()) -> 
         raise ExportInvalid("checkpoint at event 0 does not name the genesis hash", 1)
     sealed_up_to = seal_sequence(checkpoints)
     digesters = {key_id: keyed_digester(key) for key_id, key in keys.items()}
+    if int(header["first_sequence"]) != 1 or header["previous_hash"] != GENESIS_HASH:
+        raise ExportInvalid("the export does not start at the first event", 1)
+
+    def digest(record: dict, content: bytes) -> str:
+        sequence, key_id = record["sequence"], record["key_id"]
+        if key_id == UNKEYED:
+            if sequence > sealed_up_to:
+                raise ExportInvalid(unkeyed_problem(sequence, sealed_up_to), sequence)
+            return _sha256(content).hexdigest()
+        if key_id in digesters:
+            return digesters[key_id](content)
+        raise KeyRequired(
+            f"sequence {sequence} is keyed with key id {key_id}: give its key with --hmac-key"
+        )
+
+    def vouched_for(record: dict) -> None:
+        checkpoint = vouched.get(record["sequence"])
+        if checkpoint is not None and checkpoint["hash"] != record["hash"]:
+            raise ExportInvalid(
+                f"checkpoint {checkpoint['number']} vouched for another event {record['sequence']}",
+                record["sequence"],
+            )
+
+    final, checked, last_sequence = _walk_events(header, lines, digest, vouched_for)
+    problem = checkpoint_chain_problem([*checkpoints, final], keys)
+    if problem:
+        raise ExportInvalid(problem[1], problem[0])
+    return checked, last_sequence
+
+
+def _verify_version_1(header: dict, lines: Iterable[str], hmac_key: str | None) -> tuple[int, int]:
+    """An export written before keys: scheme-1 events and one unchained checkpoint."""
+    checkpoint, checked, last_sequence = _walk_events(
+        header, lines, lambda record, content: _sha256(content).hexdigest()
+    )
+    if hmac_key is not None:
+        expected = legacy_checkpoint_signature(
+            hmac_key, checkpoint["sequence"], checkpoint["hash"], checkpoint["created_at"]
+        )
+        if not hmac.compare_digest(expected, checkpoint["signature"]):
+            raise ExportInvalid("the checkpoint's signature is not valid for this key")
+    return checked, last_sequence
+
+
+def _walk_events(
+    header: dict,
+    lines: Iterable[str],
+    digest: Callable[[dict, bytes], str],
+    check: Callable[[dict], None] | None = None,
+) -> tuple[dict, int, int]:
+    """Re-hash the export's event lines in order, each content digested by `digest` (its scheme),
+    up to the closing checkpoint line, which must name the last event. Returns (that checkpoint,
+    events checked, last sequence). `check` sees each event once its hash is verified."""
     expected_sequence = int(header["first_sequence"])
     previous_hash = header["previous_hash"]
-    if expected_sequence != 1 or previous_hash != GENESIS_HASH:
-        raise ExportInvalid("the export does not start at the first event", 1)
     checked = 0
     final = None
     for raw in lines:
@@ -327,85 +378,24 @@ def verify_export_lines(lines: Iterable[str], hmac_keys: Sequence[str] = ()) -> 
             )
         if record["previous_hash"] != previous_hash:
             raise ExportInvalid(f"sequence {sequence}: previous hash does not link", sequence)
-        key_id = record["key_id"]
         content = content_bytes([record[name] for name in CONTENT_FIELDS])
-        if key_id == UNKEYED:
-            if sequence > sealed_up_to:
-                raise ExportInvalid(unkeyed_problem(sequence, sealed_up_to), sequence)
-            digest = _sha256(content).hexdigest()
-        elif key_id in digesters:
-            digest = digesters[key_id](content)
-        else:
-            raise KeyRequired(
-                f"sequence {sequence} is keyed with key id {key_id}: give its key with --hmac-key"
-            )
-        if link_hash(sequence, previous_hash, digest) != record["hash"]:
+        if link_hash(sequence, previous_hash, digest(record, content)) != record["hash"]:
             raise ExportInvalid(f"sequence {sequence}: content does not match its hash", sequence)
-        checkpoint = vouched.get(sequence)
-        if checkpoint is not None and checkpoint["hash"] != record["hash"]:
-            raise ExportInvalid(
-                f"checkpoint {checkpoint['number']} vouched for another event {sequence}", sequence
-            )
+        if check is not None:
+            check(record)
         previous_hash = record["hash"]
         expected_sequence += 1
         checked += 1
     last_sequence = expected_sequence - 1
     if final is None:
         raise ExportInvalid("the export has no checkpoint line: it may have been cut short")
-    problem = checkpoint_chain_problem([*checkpoints, final], keys)
-    if problem:
-        raise ExportInvalid(problem[1], problem[0])
     if final["sequence"] != last_sequence or final["hash"] != previous_hash:
         raise ExportInvalid(
             f"the checkpoint names sequence {final['sequence']}, the export ends at "
             f"{last_sequence}",
             last_sequence + 1,
         )
-    return checked, last_sequence
-
-
-def _verify_version_1(header: dict, lines: Iterable[str], hmac_key: str | None) -> tuple[int, int]:
-    """An export written before keys: scheme-1 events and one unchained checkpoint."""
-    expected_sequence = int(header["first_sequence"])
-    previous_hash = header["previous_hash"]
-    checked = 0
-    checkpoint = None
-    for raw in lines:
-        if not raw.strip():
-            continue
-        record = json.loads(raw)
-        if "checkpoint" in record:
-            checkpoint = record["checkpoint"]
-            break
-        sequence = record["sequence"]
-        if sequence != expected_sequence:
-            raise ExportInvalid(
-                f"expected sequence {expected_sequence}, found {sequence}", expected_sequence
-            )
-        if record["previous_hash"] != previous_hash:
-            raise ExportInvalid(f"sequence {sequence}: previous hash does not link", sequence)
-        digest = content_hash([record[name] for name in CONTENT_FIELDS])
-        if link_hash(sequence, previous_hash, digest) != record["hash"]:
-            raise ExportInvalid(f"sequence {sequence}: content does not match its hash", sequence)
-        previous_hash = record["hash"]
-        expected_sequence += 1
-        checked += 1
-    last_sequence = expected_sequence - 1
-    if checkpoint is None:
-        raise ExportInvalid("the export has no checkpoint line: it may have been cut short")
-    if checkpoint["sequence"] != last_sequence or checkpoint["hash"] != previous_hash:
-        raise ExportInvalid(
-            f"the checkpoint names sequence {checkpoint['sequence']}, the export ends at "
-            f"{last_sequence}",
-            last_sequence + 1,
-        )
-    if hmac_key is not None:
-        expected = legacy_checkpoint_signature(
-            hmac_key, checkpoint["sequence"], checkpoint["hash"], checkpoint["created_at"]
-        )
-        if not hmac.compare_digest(expected, checkpoint["signature"]):
-            raise ExportInvalid("the checkpoint's signature is not valid for this key")
-    return checked, last_sequence
+    return final, checked, last_sequence
 
 
 def main(argv: list[str] | None = None) -> int:
