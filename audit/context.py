@@ -8,6 +8,7 @@ id of their own. Context variables keep concurrent requests and threads apart.
 from __future__ import annotations
 
 import contextvars
+import functools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,3 +62,27 @@ def acting_as(actor_label: str, *, request_id: str | None = None) -> Iterator[Au
 def with_user(user) -> AuditContext:
     """The current context, with `user` as the actor (used once a login has succeeded)."""
     return replace(current_context(), actor_id=user.pk, actor_username=user.get_username())
+
+
+@contextmanager
+def acting_for(user) -> Iterator[AuditContext]:
+    """Inside a service given an explicit `actor`: the events it writes name that person when no
+    request (or sign-in) has bound one already, as in a task, a command or a shell. An actor that
+    is no person (None, or a label such as "api_key:…"), or a context that already names a
+    person, leaves the context as it is."""
+    if getattr(user, "pk", None) is None or current_context().actor_id is not None:
+        yield current_context()
+        return
+    with bound_context(with_user(user)) as bound:
+        yield bound
+
+
+def names_its_actor(service):
+    """For a service taking `actor=`: its events name the actor outside a request (acting_for)."""
+
+    @functools.wraps(service)
+    def service_for_actor(*args, **kwargs):
+        with acting_for(kwargs.get("actor")):
+            return service(*args, **kwargs)
+
+    return service_for_actor

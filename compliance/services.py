@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Count, F, Value
 from django.utils import timezone
 
+from audit.context import names_its_actor
 from audit.services import event_record
 from kit import limits, sql
 from kit.locks import consent_lock, hold_placement_lock
@@ -63,6 +64,7 @@ def _role_groups_align(user) -> None:
         user.__dict__.pop(cache, None)
 
 
+@names_its_actor
 @transaction.atomic
 def membership_grant(*, actor, user, tenant: Tenant, role: str) -> Membership:
     """Give `user` the `role` in `tenant`, replacing the role they held there, and align their
@@ -94,6 +96,7 @@ def membership_grant(*, actor, user, tenant: Tenant, role: str) -> Membership:
     return membership
 
 
+@names_its_actor
 @transaction.atomic
 def membership_revoke(*, actor, membership: Membership) -> None:
     """Take a person's role in one tenant away, with the role's group unless another of their
@@ -125,6 +128,7 @@ def _secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
+@names_its_actor
 @transaction.atomic
 def api_key_create(
     *, actor, tenant: Tenant, name: str, demo_token: str | None = None
@@ -153,6 +157,7 @@ def api_key_create(
     return api_key, token
 
 
+@names_its_actor
 @transaction.atomic
 def api_key_revoke(*, actor, api_key: ApiKey) -> ApiKey:
     """Revoke a key: the recorder or dialer using it is refused from then on. Revoking a key
@@ -246,6 +251,7 @@ def _history_user_set(instance, actor) -> None:
         instance._history_user = actor  # read by django-simple-history
 
 
+@names_its_actor
 @transaction.atomic
 def purpose_save(*, actor, purpose: Purpose, created: bool) -> Purpose:
     """Create or change a purpose, audited with old and new values; `actor` is named in the
@@ -263,6 +269,7 @@ def purpose_save(*, actor, purpose: Purpose, created: bool) -> Purpose:
     return purpose
 
 
+@names_its_actor
 @transaction.atomic
 def retention_policy_save(*, actor, policy: RetentionPolicy, created: bool) -> RetentionPolicy:
     """Create or change a policy, audited with old and new values, `actor` named in its history;
@@ -548,6 +555,7 @@ def legal_hold_check(
     return number
 
 
+@names_its_actor
 @transaction.atomic
 def legal_hold_place(
     *,
@@ -607,6 +615,7 @@ def legal_hold_place(
     return hold
 
 
+@names_its_actor
 @transaction.atomic
 def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalHold:
     locked = LegalHold.objects.select_for_update().get(pk=hold.pk)

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from django.db import transaction
 
+from audit.context import names_its_actor
 from audit.services import event_record
 from compliance.refusals import Refused
 from compliance.retention import retain_until_for
@@ -18,6 +19,7 @@ from ..models import DeletionReason, Recording, Status
 TELESALES_PURPOSE = "insurance_telesales"
 
 
+@names_its_actor
 @transaction.atomic
 def telesales_outcome_record(
     *, actor, recordings: Iterable[Recording], signed_on: date | None

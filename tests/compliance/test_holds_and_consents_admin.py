@@ -195,3 +195,22 @@ def test_the_hold_list_counts_what_each_hold_holds_at_a_constant_cost(cast, logi
         "GONE": "released",
     }
     assert cost_of_six == cost_of_one, (cost_of_six, cost_of_one)
+
+
+def test_a_hold_placed_and_released_outside_a_request_names_its_actor(cast):
+    """From a task, a command or a shell no request names the person: the service's actor does."""
+    from compliance.services import legal_hold_place, legal_hold_release
+
+    hold = legal_hold_place(
+        actor=cast.alice,
+        tenant=cast.acme,
+        reference="LIT-7",
+        reason="Claim",
+        customer_number="+33612345678",
+    )
+    legal_hold_release(actor=cast.alice, hold=hold, release_reason="Settled")
+    events = AuditEvent.objects.filter(action__in=["legal_hold.placed", "legal_hold.released"])
+    assert sorted((event.action, event.actor_username) for event in events) == [
+        ("legal_hold.placed", "alice"),
+        ("legal_hold.released", "alice"),
+    ]

@@ -3,12 +3,11 @@ deletion core; refused, and the refusal audited, while a legal hold holds it."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 
 from django.db import transaction
 
-from audit.context import bound_context, current_context, with_user
+from audit.context import names_its_actor
 from audit.models import Outcome
 from audit.services import event_record
 from compliance.models import LegalHold
@@ -26,6 +25,7 @@ class RecordingHeld(Exception):
         self.holds = holds
 
 
+@names_its_actor
 def recording_erase(*, actor, recording: Recording, reason: str = DeletionReason.ERASURE_REQUEST):
     """Delete one recording now (granted erasure request, withdrawn consent). Refused, with the
     holds named and the refusal audited, when a legal hold applies (GDPR Art. 17(3)(b),(e)).
@@ -38,16 +38,6 @@ def recording_erase(*, actor, recording: Recording, reason: str = DeletionReason
 
     `actor` (the person who granted the request, or None) is who the events name when no request
     is being served (a task, a command); inside a request the request's person is."""
-    acting = (
-        bound_context(with_user(actor))
-        if actor is not None and current_context().actor_id is None
-        else contextlib.nullcontext()
-    )
-    with acting:
-        _erase(recording, reason)
-
-
-def _erase(recording: Recording, reason: str) -> None:
     with transaction.atomic():
         locks.deletion_lock(recording.tenant_id)
         locked = (
