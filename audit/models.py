@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -143,3 +144,102 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.number} at #{self.sequence}"
+
+
+# --- alerts over the trail (audit/alerts/) -------------------------------------------------------
+
+
+class Severity(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+
+
+class AlertStatus(models.TextChoices):
+    NEW = "new", _("New")
+    INVESTIGATING = "investigating", _("Investigating")
+    FALSE_ALARM = "false_alarm", _("False alarm")
+    REAL_DANGER = "real_danger", _("Real danger")
+    INAPPROPRIATE_USE = "inappropriate_use", _("Inappropriate use")
+    CLOSED = "closed", _("Closed")
+
+
+# The statuses a new event on the same rule and subject is merged into (an alert someone has
+# judged, or closed, is not reopened: a new one is raised).
+ALERT_OPEN_STATUSES = (AlertStatus.NEW, AlertStatus.INVESTIGATING)
+
+
+class Alert(models.Model):
+    """Something on the trail that deserves a person's attention, raised by a rule
+    (audit/alerts/rules.py) over the events it lists, about one subject: a person or an address.
+    Events of the same rule and subject while the alert is open are merged into it."""
+
+    tenant = models.ForeignKey(
+        "compliance.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rule = models.CharField(_("rule"), max_length=40)
+    severity = models.CharField(_("severity"), max_length=8, choices=Severity.choices)
+    status = models.CharField(
+        _("status"), max_length=20, choices=AlertStatus.choices, default=AlertStatus.NEW
+    )
+    # "user:<id>", "ip:<address>" or "platform": the key alerts are merged on.
+    subject_key = models.CharField(max_length=80)
+    subject_actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    subject_label = models.CharField(_("subject"), max_length=200)
+    summary = models.CharField(_("summary"), max_length=300)
+    window_start = models.DateTimeField(_("from"))
+    window_end = models.DateTimeField(_("to"))
+    # The trail's events that caused it (sequence numbers, capped): the admin filters the trail
+    # to them in one click.
+    event_sequences = ArrayField(models.BigIntegerField(), default=list)
+    event_count = models.PositiveIntegerField(_("events"), default=0)
+    raised_at = models.DateTimeField(_("raised at"))
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        ordering = ("-raised_at",)
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        permissions = [("triage_alert", "Can triage alerts")]
+        constraints = [
+            # One open alert per rule and subject in a tenant: two evaluations at once cannot
+            # both raise it, and a repeat is merged.
+            models.UniqueConstraint(
+                "tenant",
+                "rule",
+                "subject_key",
+                condition=models.Q(status__in=("new", "investigating")),
+                nulls_distinct=False,
+                name="audit_alert_one_open_per_subject",
+            )
+        ]
+        indexes = [models.Index(fields=("tenant", "status", "-raised_at"), name="audit_alert_open")]
+
+    def __str__(self) -> str:
+        return f"{self.summary} ({self.get_status_display()})"
+
+
+class AlertStatusChange(models.Model):
+    """One triage step: who moved the alert from which status to which, when, and why."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="status_changes")
+    from_status = models.CharField(max_length=20, choices=AlertStatus.choices)
+    to_status = models.CharField(max_length=20, choices=AlertStatus.choices)
+    note = models.TextField(_("note"), max_length=2000)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("changed_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.get_from_status_display()} → {self.get_to_status_display()}"
