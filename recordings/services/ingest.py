@@ -54,17 +54,23 @@ class IngestResult:
 
 
 @dataclass(frozen=True)
-class _Validated:
+class _Call:
+    """What the upload's storage needs, checked before its audio is read."""
+
     call_id: str
     direction: str
     started_at: datetime
+    purpose_code: str
+
+
+@dataclass(frozen=True)
+class _Details:
+    """The rest of the fields, checked once the purpose is known to exist."""
+
     customer_number: str
-    purpose: Purpose
     agent_code: str
     subject_reference: str
     campaign: str
-    policies: list[RetentionPolicy]
-    erased: tuple[datetime, str] | None  # (deleted_at, reason) when the call was erased
 
 
 @functools.cache
@@ -141,7 +147,7 @@ def _text(value: object, *, field: str, limit: int, required: bool = False) -> s
     return text
 
 
-def _validate(tenant: Tenant, fields: dict[str, object]) -> _Validated:
+def _call(fields: dict[str, object]) -> _Call:
     call_id = _text(fields.get("call_id"), field="call_id", limit=128, required=True)
     if not CALL_ID.match(call_id):
         raise Refused("call_id may hold letters, digits and . _ : @ - only", field="call_id")
@@ -165,28 +171,22 @@ def _validate(tenant: Tenant, fields: dict[str, object]) -> _Validated:
     if started_at > timezone.now() + CLOCK_SKEW:
         raise Refused("started_at is in the future", field="started_at")
     code = _text(fields.get("purpose"), field="purpose", limit=60, required=True)
-    # A tenant's own purpose of that code comes before the platform's.
-    purpose, policies, erased = _lookup(tenant, code, call_id)
-    if purpose is None:
-        raise Refused(f"unknown or inactive purpose {code!r}", field="purpose")
+    return _Call(call_id=call_id, direction=direction, started_at=started_at, purpose_code=code)
+
+
+def _details(tenant: Tenant, fields: dict[str, object]) -> _Details:
     raw_number = _text(fields.get("customer_number"), field="customer_number", limit=40)
     try:
         number = normalise_number(raw_number, default_region=tenant.country_code)
     except InvalidNumber as error:
         raise Refused(f"customer_number: {error}", field="customer_number") from error
-    return _Validated(
-        call_id=call_id,
-        direction=direction,
-        started_at=started_at,
+    return _Details(
         customer_number=number,
-        purpose=purpose,
         agent_code=_text(fields.get("agent_code"), field="agent_code", limit=64),
         subject_reference=_text(
             fields.get("subject_reference"), field="subject_reference", limit=128
         ),
         campaign=_text(fields.get("campaign"), field="campaign", limit=128),
-        policies=policies,
-        erased=erased,
     )
 
 
@@ -321,7 +321,7 @@ def recording_ingest(
 def _ingest(
     *, tenant: Tenant, api_key: ApiKey | None, audio: bytes | BinaryIO, fields: dict[str, object]
 ) -> IngestResult:
-    valid = _validate(tenant, fields)
+    given = _call(fields)
     source = io.BytesIO(audio) if isinstance(audio, bytes | bytearray) else audio
     size = source.seek(0, io.SEEK_END)
     source.seek(0)
@@ -337,13 +337,9 @@ def _ingest(
         raise Refused(str(error), field="audio", status=415) from error
     source.seek(0)
     sha256 = hashlib.file_digest(source, "sha256").hexdigest()
-    _refuse_erased(valid.call_id, valid.erased)
-    decision = decide(
-        valid.policies, purpose=valid.purpose, tenant=tenant, started_at=valid.started_at
-    )
     master = crypto.current_master_key()
     data_key = crypto.new_data_key()
-    storage_name = new_storage_name(tenant.pk, valid.started_at)
+    storage_name = new_storage_name(tenant.pk, given.started_at)
     blob = ChunkedContent(
         crypto.encrypt_audio_chunks(
             data_key, source, tenant_id=tenant.pk, storage_name=storage_name
@@ -354,37 +350,46 @@ def _ingest(
     wrapped = crypto.wrap_key(
         data_key, master=master, tenant_id=tenant.pk, storage_name=storage_name
     )
-    recording = Recording(
-        tenant=tenant,
-        call_id=valid.call_id,
-        direction=valid.direction,
-        started_at=valid.started_at,
-        duration_seconds=info.duration_seconds,
-        agent_code=valid.agent_code,
-        customer_number=valid.customer_number,
-        subject_reference=valid.subject_reference,
-        campaign=valid.campaign,
-        purpose=valid.purpose,
-        legal_basis=valid.purpose.legal_basis,
-        retention_policy_id=decision.policy_id,
-        retain_until=decision.retain_until,
-        size_bytes=size,
-        content_type=info.content_type,
-        audio_sha256=sha256,
-        storage_name=storage_name,
-        wrapped_key=wrapped,
-        master_key_id=master.key_id,
-    )
+    # The file is written and fsynced from here on, while the purpose, its policies and any
+    # erasure of the call are read and the row is inserted; it is discarded if anything refuses.
     storing = StoringInBackground(storage_name, blob)
     committing = False
     try:
+        # A tenant's own purpose of that code comes before the platform's.
+        purpose, policies, erased = _lookup(tenant, given.purpose_code, given.call_id)
+        if purpose is None:
+            raise Refused(f"unknown or inactive purpose {given.purpose_code!r}", field="purpose")
+        details = _details(tenant, fields)
+        _refuse_erased(given.call_id, erased)
+        decision = decide(policies, purpose=purpose, tenant=tenant, started_at=given.started_at)
+        recording = Recording(
+            tenant=tenant,
+            call_id=given.call_id,
+            direction=given.direction,
+            started_at=given.started_at,
+            duration_seconds=info.duration_seconds,
+            agent_code=details.agent_code,
+            customer_number=details.customer_number,
+            subject_reference=details.subject_reference,
+            campaign=details.campaign,
+            purpose=purpose,
+            legal_basis=purpose.legal_basis,
+            retention_policy_id=decision.policy_id,
+            retain_until=decision.retain_until,
+            size_bytes=size,
+            content_type=info.content_type,
+            audio_sha256=sha256,
+            storage_name=storage_name,
+            wrapped_key=wrapped,
+            master_key_id=master.key_id,
+        )
         with transaction.atomic():
-            if valid.purpose.requires_consent:
+            if purpose.requires_consent:
                 # Checked under the caller's consent lock, in the transaction that registers
                 # the recording: a withdrawal being recorded either sees this recording or is
                 # seen here.
-                locks.consent_lock(tenant.pk, valid.customer_number, valid.purpose.pk)
-                _require_consent(tenant, valid.customer_number, valid.purpose)
+                locks.consent_lock(tenant.pk, details.customer_number, purpose.pk)
+                _require_consent(tenant, details.customer_number, purpose)
             # The same call id again (a retry, or a concurrent upload that won) inserts nothing.
             created = sql.insert_with_history(
                 recording, _history_fields(recording), on_conflict_do_nothing=("tenant", "call_id")
@@ -398,7 +403,7 @@ def _ingest(
                     action="recording.ingested",
                     tenant=tenant,
                     target=recording,
-                    purpose=valid.purpose.code,
+                    purpose=purpose.code,
                     extra={
                         "api_key": api_key.prefix if api_key else "",
                         "sha256": sha256,
@@ -419,8 +424,8 @@ def _ingest(
     if not created:
         # Ours leaves nothing behind; the registered one answers (or refuses other audio).
         _discard_quietly(storing)
-        repeated = _existing(tenant, valid.call_id, sha256)
+        repeated = _existing(tenant, given.call_id, sha256)
         if repeated is None:
-            raise RuntimeError(f"call {valid.call_id} conflicted but is not registered")
+            raise RuntimeError(f"call {given.call_id} conflicted but is not registered")
         return repeated
     return IngestResult(recording, created=True, warnings=warnings)
