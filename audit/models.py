@@ -325,7 +325,8 @@ class AlertRuleCursor(models.Model):
 
     rule = models.CharField(max_length=40, primary_key=True, choices=AlertRule.choices)
     last_sequence = models.BigIntegerField(default=0)
-    state = models.JSONField(default=dict)
+    # JSON (written by orjson: the windows of a busy hour are saved with every chunk).
+    state = models.BinaryField(default=bytes)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

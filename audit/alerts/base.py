@@ -30,6 +30,18 @@ class WorkingHours:
     end: time
 
 
+@dataclass(frozen=True)
+class LocalDay:
+    """One day of a tenant's, in its time zone, as instants (seconds since the epoch)."""
+
+    begins: float
+    ends: float
+    weekday: int
+    work_begins: float
+    work_ends: float
+    date: str
+
+
 class Context(Protocol):
     """What a rule may ask of the run (audit/alerts/engine.py::RunContext)."""
 
@@ -37,7 +49,9 @@ class Context(Protocol):
 
     def working_hours(self, tenant_id: int | None) -> WorkingHours | None: ...
 
-    def previous_sign_in(self, actor_id: int, before_sequence: int) -> float | None: ...
+    def local_day(self, tenant_id: int | None, at: float) -> LocalDay | None: ...
+
+    def previous_sign_ins(self, actor_ids: list[int], before_sequence: int) -> dict: ...
 
 
 # --- listening purposes that do not fit the recording's (registered by compliance) -------------
@@ -60,17 +74,25 @@ def purpose_fits(recording_purpose: str, platform: bool, need: str) -> bool:
 # --- the base classes ----------------------------------------------------------------------------
 
 
+_subjects: dict[tuple, tuple[str, str, int | None]] = {}
+
+
 def subject_of(event) -> tuple[str, str, int | None] | None:
     """(subject_key, label, actor id): the person when known, else the address, else none."""
-    if event.actor_id is not None:
-        return (
-            f"user:{event.actor_id}",
-            event.actor_username or f"#{event.actor_id}",
-            event.actor_id,
-        )
-    if event.client_ip:
-        return f"ip:{event.client_ip}", event.client_ip, None
-    return None
+    actor_id = event.actor_id
+    if actor_id is None and not event.client_ip:
+        return None
+    known = (actor_id, event.actor_username) if actor_id is not None else event.client_ip
+    subject = _subjects.get(known)
+    if subject is None:
+        if len(_subjects) > 100_000:
+            _subjects.clear()
+        if actor_id is not None:
+            subject = (f"user:{actor_id}", event.actor_username or f"#{actor_id}", actor_id)
+        else:
+            subject = (f"ip:{event.client_ip}", event.client_ip, None)
+        _subjects[known] = subject
+    return subject
 
 
 def _instant(epoch: float) -> datetime:
@@ -93,6 +115,9 @@ class Rule:
 
     def load(self, state: dict) -> None:
         raise NotImplementedError
+
+    def prepare(self, events: list) -> None:
+        """Called with a chunk's events before they are fed one by one (to batch look-ups)."""
 
     def dump(self, now: float) -> dict:
         """The state to save, forgetting what no window reaches at `now` (the last event's time)."""
@@ -156,26 +181,33 @@ class WindowRule(Rule):
 
     distinct = False  # count distinct values (recordings) rather than events
 
+    # In memory a window's key is a tuple (tenant id, subject key, ...); saved, its parts joined
+    # by "|" (an empty first part: no tenant).
     def load(self, state: dict) -> None:
-        self.windows: dict[str, _Window] = {
-            key: _Window(map(tuple, saved["e"]), saved["r"]) for key, saved in state.items()
-        }
-        self.tenants: dict[str, int | None] = {}
+        self.windows: dict[tuple, _Window] = {}
+        for key, saved in state.items():
+            tenant, *rest = key.split("|")
+            window = _Window(map(tuple, saved["e"]), saved["r"])
+            self.windows[(int(tenant) if tenant else None, *rest)] = window
 
     def dump(self, now: float) -> dict:
-        saved = {}
+        saved, gone = {}, []
         for key, window in self.windows.items():
-            tenant_id = int(key.split("|", 1)[0] or 0) or None
-            window.forget(now - self.window_seconds(self.context.limits(self.code, tenant_id)))
+            window.forget(now - self.window_seconds(self.context.limits(self.code, key[0])))
             if window.entries:
-                saved[key] = {"e": [list(entry) for entry in window.entries], "r": window.reported}
+                text = "|".join("" if part is None else str(part) for part in key)
+                saved[text] = {"e": list(window.entries), "r": window.reported}
+            else:
+                gone.append(key)
+        for key in gone:
+            del self.windows[key]
         return saved
 
     def window_seconds(self, limits: Limits) -> int:
         return limits.window_seconds
 
-    def window_key(self, event, subject_key: str) -> str:
-        return f"{event.tenant_id or ''}|{subject_key}"
+    def window_key(self, event, subject_key: str) -> tuple:
+        return (event.tenant_id, subject_key)
 
     def counted(self, event):
         return event.sequence

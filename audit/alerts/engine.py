@@ -17,23 +17,28 @@ held until the appending transaction ends), so no event can appear later behind 
 
 from __future__ import annotations
 
+import gc
 import logging
 import zoneinfo
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 
+import orjson
 from django.db import connection, transaction
 from psycopg.rows import namedtuple_row
 
 from kit.locks import alert_rules_lock
 
 from ..models import AlertRuleCursor, AlertRuleSetting, AuditEvent, Outcome
-from .base import Limits, Rule, WorkingHours
+from .base import Limits, LocalDay, Rule, WorkingHours
 from .raising import Finding, alert_raise
 from .rules import ALL_RULES, TRAIL_RULES
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 10_000
+# Events per transaction (alerts and cursors commit together), read READ_BATCH at a time.
+CHUNK_SIZE = 100_000
+READ_BATCH = 10_000
 
 # Only what the rules read; justification and the recording's purpose only where they are used.
 _EVENTS_SQL = """
@@ -52,6 +57,14 @@ SELECT sequence, extract(epoch FROM occurred_at)::float8 AS at, tenant_id, actor
  LIMIT %s
 """
 
+_PREVIOUS_SIGN_INS_SQL = """
+SELECT person.id,
+       (SELECT extract(epoch FROM e.occurred_at)::float8 FROM audit_auditevent e
+         WHERE e.actor_id = person.id AND e.action = 'auth.login' AND e.sequence < %s
+         ORDER BY e.sequence DESC LIMIT 1)
+  FROM unnest(%s::bigint[]) AS person(id)
+"""
+
 
 class RunContext:
     """What the rules may ask during one run: limits per rule and tenant (a tenant's setting,
@@ -63,6 +76,7 @@ class RunContext:
         }
         self._limits: dict[tuple[str, int | None], Limits] = {}
         self._hours: dict[int, WorkingHours | None] = {}
+        self._days: dict[int | None, LocalDay] = {}
 
     def limits(self, rule: str, tenant_id: int | None) -> Limits:
         key = (rule, tenant_id)
@@ -86,16 +100,35 @@ class RunContext:
             )
         return self._hours[tenant_id]
 
-    def previous_sign_in(self, actor_id: int, before_sequence: int) -> float | None:
-        at = (
-            AuditEvent.objects.filter(
-                actor_id=actor_id, action="auth.login", sequence__lt=before_sequence
-            )
-            .order_by("-sequence")
-            .values_list("occurred_at", flat=True)
-            .first()
+    def local_day(self, tenant_id: int | None, at: float) -> LocalDay | None:
+        """The tenant's day holding `at` (cached: events come in time order)."""
+        day = self._days.get(tenant_id)
+        if day is not None and day.begins <= at < day.ends:
+            return day
+        hours = self.working_hours(tenant_id)
+        if hours is None:
+            return None
+        date = datetime.fromtimestamp(at, tz=hours.zone).date()
+
+        def instant(on, clock) -> float:
+            return datetime.combine(on, clock, tzinfo=hours.zone).timestamp()
+
+        day = self._days[tenant_id] = LocalDay(
+            begins=instant(date, time(0)),
+            ends=instant(date + timedelta(days=1), time(0)),
+            weekday=date.weekday(),
+            work_begins=instant(date, hours.start),
+            work_ends=instant(date, hours.end),
+            date=date.isoformat(),
         )
-        return at.timestamp() if at else None
+        return day
+
+    def previous_sign_ins(self, actor_ids: list[int], before_sequence: int) -> dict:
+        """Each person's last sign-in before `before_sequence` (None: never), one query walking
+        the (actor, sequence) index backwards per person."""
+        with connection.cursor() as cursor:
+            cursor.execute(_PREVIOUS_SIGN_INS_SQL, [before_sequence, actor_ids])
+            return dict(cursor.fetchall())
 
 
 def rule_limits(rule: str, tenant_id: int | None, settings: dict) -> Limits:
@@ -186,9 +219,9 @@ class _Dispatch:
         return lists
 
 
-def _findings(rule: Rule, events: list) -> list[Finding]:
-    """The rule's findings over `events`, one per tenant and subject (merged)."""
-    found: dict[tuple[int | None, str], Finding] = {}
+def _collect(rule: Rule, events: list, found: dict[tuple[int | None, str], Finding]) -> None:
+    """Feed the rule `events`; its findings gather in `found`, one per tenant and subject."""
+    rule.prepare(events)
     for event in events:
         finding = rule.feed(event)
         if finding is None:
@@ -198,65 +231,100 @@ def _findings(rule: Rule, events: list) -> list[Finding]:
             found[key].absorb(finding)
         else:
             found[key] = finding
-    return list(found.values())
+
+
+def _load(codes: list[str], context: RunContext, cursors: dict[str, int], loaded: dict) -> None:
+    """Each rule's state as its cursor left it, unless the one in memory is that already (a run
+    in another process may have moved the cursor between two of this run's transactions)."""
+    stale = [code for code in codes if code not in loaded or loaded[code][1] != cursors[code]]
+    if not stale:
+        return
+    states = dict(AlertRuleCursor.objects.filter(rule__in=stale).values_list("rule", "state"))
+    classes = {rule.code: rule for rule in TRAIL_RULES}
+    for code in stale:
+        state = orjson.loads(bytes(states.get(code) or b"") or b"{}")
+        loaded[code] = (classes[code](context, state), cursors[code])
 
 
 def alert_rules_evaluate(*, chunk_size: int = CHUNK_SIZE, only: list[str] | None = None):
-    """Evaluate the rules (all, or those named in `only`) over the events after their cursors."""
+    """Evaluate the rules (all, or those named in `only`) over the events after their cursors,
+    `chunk_size` events per transaction."""
     if chunk_size < 1:
         raise ValueError("the chunk size must be at least 1")
+    # The windows hold many small, long-lived tuples and create no reference cycles: without
+    # this, the cyclic collector walks them again and again (half the run's time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _evaluate(chunk_size, only)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _evaluate(chunk_size: int, only: list[str] | None) -> Evaluation:
     codes = [rule.code for rule in TRAIL_RULES if only is None or rule.code in only]
-    classes = {rule.code: rule for rule in TRAIL_RULES}
     dispatch = _Dispatch(codes)
     result = Evaluation()
     context: RunContext | None = None
     # Each rule's instance and the sequence its in-memory state stands at.
     loaded: dict[str, tuple[Rule, int]] = {}
+
+    def fail(code: str, error: Exception, cursor: int) -> None:
+        logger.exception("alert rule %s failed after event %s", code, cursor)
+        result.failed[code] = f"{type(error).__name__}: {error}"
+        loaded.pop(code, None)
+
     while True:
+        read = 0
         with transaction.atomic():
             alert_rules_lock()
             cursors = _cursors(codes)
-            result.cursors = dict(cursors)
+            result.cursors.update(cursors)
             active = [code for code in codes if code not in result.failed]
-            if not active:
-                break
-            start = min(cursors[code] for code in active)
-            rows = _events(start, chunk_size)
+            after = min((cursors[code] for code in active), default=None)
+            rows = _events(after, min(READ_BATCH, chunk_size)) if active else []
             if not rows:
                 break
             context = context or RunContext()
-            stale = [c for c in active if c not in loaded or loaded[c][1] != cursors[c]]
-            if stale:
-                states = dict(
-                    AlertRuleCursor.objects.filter(rule__in=stale).values_list("rule", "state")
-                )
-                for code in stale:
-                    loaded[code] = (classes[code](context, states.get(code) or {}), cursors[code])
-            lists = dispatch.split(rows, active)
-            last = rows[-1]
+            _load(active, context, cursors, loaded)
+            found: dict[str, dict] = {code: {} for code in active}
+            while rows:
+                lists = dispatch.split(rows, active)
+                for code in list(active):
+                    events = lists[code]
+                    if cursors[code] > after:
+                        events = [event for event in events if event.sequence > cursors[code]]
+                    try:
+                        if events:
+                            _collect(loaded[code][0], events, found[code])
+                    except Exception as error:  # one rule's fault must not stop the others
+                        fail(code, error, cursors[code])
+                        active.remove(code)
+                read += len(rows)
+                last, after = rows[-1], rows[-1].sequence
+                batch = min(READ_BATCH, chunk_size - read)
+                rows = _events(after, batch) if batch > 0 and active else []
+            # The writes come last, so that the trail's head (locked by the alert events until
+            # this transaction commits) is held for the shortest time.
             for code in active:
-                events = lists[code]
-                if cursors[code] > start:
-                    events = [event for event in events if event.sequence > cursors[code]]
                 rule = loaded[code][0]
                 try:
                     with transaction.atomic():
-                        for finding in _findings(rule, events):
+                        for finding in found[code].values():
                             created = alert_raise(finding)[1]
                             result.raised += created
                             result.merged += not created
                         AlertRuleCursor.objects.filter(rule=code).update(
-                            last_sequence=last.sequence, state=rule.dump(last.at)
+                            last_sequence=last.sequence, state=orjson.dumps(rule.dump(last.at))
                         )
-                except Exception as error:  # one rule's fault must not stop the others
-                    logger.exception("alert rule %s failed after event %s", code, cursors[code])
-                    result.failed[code] = f"{type(error).__name__}: {error}"
-                    loaded.pop(code, None)
+                except Exception as error:
+                    fail(code, error, cursors[code])
                 else:
                     loaded[code] = (rule, last.sequence)
                     result.cursors[code] = last.sequence
-            result.events_read += len(rows)
+            result.events_read += read
             result.chunks += 1
-        if len(rows) < chunk_size:
+        if read < chunk_size:
             break
     return result

@@ -99,13 +99,10 @@ class OffHoursRule(WindowRule):
     def applies(self, event, limits: Limits) -> bool:
         if event.actor_id is None:
             return False
-        hours = self.context.working_hours(event.tenant_id)
-        if hours is None:
+        day = self.context.local_day(event.tenant_id, event.at)
+        if day is None:
             return False
-        local = datetime.fromtimestamp(event.at, tz=hours.zone)
-        if local.weekday() in limits.days_off:
-            return True
-        return not hours.start <= local.time() < hours.end
+        return day.weekday in limits.days_off or not day.work_begins <= event.at < day.work_ends
 
     def describe(self, window, limits) -> str:
         return _("%(count)d accesses to personal data outside working hours") % {
@@ -173,11 +170,10 @@ class DownloadSpikeRule(WindowRule):
     meaning = "more than THRESHOLD downloads by one person in one day of the tenant"
     actions = frozenset({"recording.downloaded"})
 
-    def window_key(self, event, subject_key: str) -> str:
-        hours = self.context.working_hours(event.tenant_id)
-        zone = hours.zone if hours else UTC
-        day = datetime.fromtimestamp(event.at, tz=zone).date().isoformat()
-        return f"{event.tenant_id or ''}|{subject_key}|{day}"
+    def window_key(self, event, subject_key: str) -> tuple:
+        local = self.context.local_day(event.tenant_id, event.at)
+        day = local.date if local else datetime.fromtimestamp(event.at, tz=UTC).date().isoformat()
+        return (event.tenant_id, subject_key, day)
 
     def window_seconds(self, limits: Limits) -> int:
         return 2 * DAY  # a day is its own window (the key names it); kept until it is over
@@ -212,10 +208,9 @@ class PurposeMisuseRule(WindowRule):
     def applies(self, event, limits: Limits) -> bool:
         return event.actor_id is not None and bool(event.justification)
 
-    def window_key(self, event, subject_key: str) -> str:
+    def window_key(self, event, subject_key: str) -> tuple:
         text = " ".join(event.justification.lower().split())
-        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        return f"{event.tenant_id or ''}|{subject_key}|{digest}"
+        return (event.tenant_id, subject_key, hashlib.sha256(text.encode()).hexdigest()[:16])
 
     def counted(self, event):
         return event.target_id
@@ -264,9 +259,22 @@ class DormantAccountRule(Rule):
 
     def load(self, state: dict) -> None:
         self.last_sign_in: dict[str, float] = dict(state)
+        self.found: dict[int, float | None] = {}  # looked up on the trail in this run
 
     def dump(self, now: float) -> dict:
         return self.last_sign_in
+
+    def prepare(self, events: list) -> None:
+        """The last sign-in before this chunk of those the state does not know: one query."""
+        unknown = {
+            event.actor_id
+            for event in events
+            if event.actor_id is not None
+            and event.actor_id not in self.found
+            and str(event.actor_id) not in self.last_sign_in
+        }
+        if unknown:
+            self.found.update(self.context.previous_sign_ins(sorted(unknown), events[0].sequence))
 
     def feed(self, event) -> Finding | None:
         if event.actor_id is None:
@@ -274,7 +282,9 @@ class DormantAccountRule(Rule):
         key = str(event.actor_id)
         previous = self.last_sign_in.get(key)
         if previous is None:
-            previous = self.context.previous_sign_in(event.actor_id, event.sequence)
+            if event.actor_id not in self.found:
+                self.prepare([event])
+            previous = self.found[event.actor_id]
         self.last_sign_in[key] = event.at
         limits = self.context.limits(self.code, event.tenant_id)
         if previous is None or not limits.enabled:

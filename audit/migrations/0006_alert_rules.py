@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('rule', models.CharField(choices=[('volume', 'Many recordings opened in a short time'), ('off_hours', 'Access outside working hours'), ('denied_burst', 'Burst of refused attempts'), ('cross_tenant', "Another tenant's data asked for"), ('download_spike', 'Many downloads in a day'), ('purpose_misuse', 'Listening purpose misused'), ('dormant_account', 'Dormant account signed in'), ('integrity', 'Integrity check failed')], max_length=40, primary_key=True, serialize=False)),
                 ('last_sequence', models.BigIntegerField(default=0)),
-                ('state', models.JSONField(default=dict)),
+                ('state', models.BinaryField(default=bytes)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
             ],
         ),

@@ -78,7 +78,7 @@ def _signatures() -> list[tuple]:
 def _clean_run_signatures() -> list[tuple]:
     """The alerts one uninterrupted run raises over the same events."""
     Alert.objects.all().delete()
-    AlertRuleCursor.objects.update(last_sequence=0, state={})
+    AlertRuleCursor.objects.update(last_sequence=0, state=b"")
     result = alert_rules_evaluate(chunk_size=5_000)
     assert not result.failed
     return _signatures()

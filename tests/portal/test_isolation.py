@@ -60,9 +60,9 @@ from recordings.services.purge.run import purge_expired_recordings
 from ..factories import (
     SCOPED_FACTORIES,
     PurposeFactory,
-    alert_rule_setting_for,
     RetentionPolicyFactory,
     UserFactory,
+    alert_rule_setting_for,
     audit_event_for,
     consent_for,
 )
