@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 # settings are tenant-scoped by compliance's admin.
 from compliance.tenancy import TenantListFilter, TenantScopedAdmin
 
-from ..models import AlertRuleSetting, Weekday
+from ..models import AlertRule, AlertRuleSetting, Weekday
 from .rules import ALL_RULES
 from .services import alert_rule_setting_save
 
@@ -39,7 +39,7 @@ class AlertRuleSettingForm(forms.ModelForm):
             )
         if "rule" in self.fields:
             self.fields["rule"].help_text = " ".join(
-                f"{rule.code}: {rule.meaning}." for rule in ALL_RULES.values()
+                f"{AlertRule(rule.code).label}: {rule.meaning}." for rule in ALL_RULES.values()
             )
 
 

@@ -14,6 +14,7 @@ import hashlib
 from datetime import UTC, datetime
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..models import AlertRule, Outcome, Severity
 from .base import DAY, Limits, Rule, WindowRule, purpose_fits, subject_of
@@ -63,7 +64,9 @@ class VolumeRule(WindowRule):
     severity = Severity.MEDIUM
     default_threshold = 30
     default_window_minutes = 60
-    meaning = "more than THRESHOLD distinct recordings opened by one person within WINDOW"
+    meaning = gettext_lazy(
+        "more than THRESHOLD distinct recordings opened by one person within WINDOW"
+    )
     actions = RECORDING_ACCESS
     distinct = True
 
@@ -93,7 +96,7 @@ class OffHoursRule(WindowRule):
     severity = Severity.LOW
     default_threshold = 1
     default_window_minutes = 60
-    meaning = "THRESHOLD accesses off hours by one person within WINDOW"
+    meaning = gettext_lazy("THRESHOLD accesses off hours by one person within WINDOW")
     actions = PERSONAL_DATA_ACCESS
 
     def applies(self, event, limits: Limits) -> bool:
@@ -121,7 +124,7 @@ class DeniedBurstRule(WindowRule):
     severity = Severity.MEDIUM
     default_threshold = 10
     default_window_minutes = 10
-    meaning = "THRESHOLD refused attempts by one person or address within WINDOW"
+    meaning = gettext_lazy("THRESHOLD refused attempts by one person or address within WINDOW")
     actions = REFUSALS
     reads_denied = True
 
@@ -147,7 +150,7 @@ class CrossTenantRule(WindowRule):
     severity = Severity.HIGH
     default_threshold = 1
     default_window_minutes = 60
-    meaning = "THRESHOLD refused requests for another tenant's data within WINDOW"
+    meaning = gettext_lazy("THRESHOLD refused requests for another tenant's data within WINDOW")
     actions = frozenset({CROSS_TENANT_ACTION})
 
     def describe(self, window, limits) -> str:
@@ -167,7 +170,7 @@ class DownloadSpikeRule(WindowRule):
     severity = Severity.MEDIUM
     default_threshold = 20
     default_window_minutes = 1440
-    meaning = "more than THRESHOLD downloads by one person in one day of the tenant"
+    meaning = gettext_lazy("more than THRESHOLD downloads by one person in one day of the tenant")
     actions = frozenset({"recording.downloaded"})
 
     def window_key(self, event, subject_key: str) -> tuple:
@@ -198,7 +201,7 @@ class PurposeMisuseRule(WindowRule):
     severity = Severity.MEDIUM
     default_threshold = 5
     default_window_minutes = 1440
-    meaning = (
+    meaning = gettext_lazy(
         "the same justification for more than THRESHOLD distinct recordings within WINDOW, or "
         "any grant whose need does not fit the recording's purpose"
     )
@@ -254,7 +257,9 @@ class DormantAccountRule(Rule):
     severity = Severity.LOW
     default_threshold = 90
     default_window_minutes = 1
-    meaning = "a sign-in after more than THRESHOLD days without one (the window is not used)"
+    meaning = gettext_lazy(
+        "a sign-in after more than THRESHOLD days without one (the window is not used)"
+    )
     actions = frozenset({"auth.login"})
 
     def load(self, state: dict) -> None:
@@ -309,7 +314,7 @@ class IntegrityRule:
     severity = Severity.HIGH
     default_threshold = 1
     default_window_minutes = 1
-    meaning = "raised at every failed check (the threshold and window are not used)"
+    meaning = gettext_lazy("raised at every failed check (the threshold and window are not used)")
 
     @classmethod
     def raise_now(cls, *, tenant_id: int | None, summary: str, event_sequence: int):
