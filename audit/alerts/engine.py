@@ -311,10 +311,7 @@ def _evaluate(chunk_size: int, only: list[str] | None) -> Evaluation:
                 rule = loaded[code][0]
                 try:
                     with transaction.atomic():
-                        for finding in found[code].values():
-                            created = alert_raise(finding)[1]
-                            result.raised += created
-                            result.merged += not created
+                        created = [alert_raise(finding)[1] for finding in found[code].values()]
                         AlertRuleCursor.objects.filter(rule=code).update(
                             last_sequence=last.sequence, state=orjson.dumps(rule.dump(last.at))
                         )
@@ -323,6 +320,8 @@ def _evaluate(chunk_size: int, only: list[str] | None) -> Evaluation:
                 else:
                     loaded[code] = (rule, last.sequence)
                     result.cursors[code] = last.sequence
+                    result.raised += sum(created)
+                    result.merged += len(created) - sum(created)
             result.events_read += read
             result.chunks += 1
         if read < chunk_size:
