@@ -8,7 +8,7 @@ class ComplianceConfig(AppConfig):
     def ready(self) -> None:
         from audit.alerts.base import purpose_fit_register
 
-        from .access_rules import purpose_fits_need
+        from .access_rules import AccessNeed, purpose_fits_need
 
         # The purpose-misuse alert rule asks compliance which needs fit a recording's purpose.
-        purpose_fit_register(purpose_fits_need)
+        purpose_fit_register(purpose_fits_need, dict(AccessNeed.choices))

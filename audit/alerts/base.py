@@ -59,12 +59,17 @@ class Context(Protocol):
 # (recording's purpose code, whether it is a platform purpose, stated need) -> compatible?
 PurposeFit = Callable[[str, bool, str], bool]
 _purpose_fit: list[PurposeFit] = []
+# The listening needs' labels, by code (for the alerts' summaries).
+need_labels: dict[str, str] = {}
 
 
-def purpose_fit_register(fit: PurposeFit) -> None:
+def purpose_fit_register(fit: PurposeFit, labels: dict[str, str]) -> None:
     """compliance/apps.py registers its rule of compatible purposes
-    (compliance/access_rules.py::needs_compatible_with): audit imports no domain app."""
+    (compliance/access_rules.py::needs_compatible_with) and the needs' labels: audit imports no
+    domain app."""
     _purpose_fit[:] = [fit]
+    need_labels.clear()
+    need_labels.update(labels)
 
 
 def purpose_fits(recording_purpose: str, platform: bool, need: str) -> bool:

@@ -50,7 +50,10 @@ SELECT sequence, extract(epoch FROM occurred_at)::float8 AS at, tenant_id, actor
             THEN coalesce(extra->>'recording_purpose', '') ELSE '' END AS recording_purpose,
        CASE WHEN action = 'recording.access_granted'
             THEN coalesce(extra->>'recording_purpose_platform', '') ELSE '' END
-           AS recording_purpose_platform
+           AS recording_purpose_platform,
+       CASE WHEN action = 'recording.access_granted'
+            THEN coalesce(extra->>'recording_purpose_name', '') ELSE '' END
+           AS recording_purpose_name
   FROM audit_auditevent
  WHERE sequence > %s
  ORDER BY sequence

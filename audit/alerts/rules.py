@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..models import AlertRule, Outcome, Severity
-from .base import DAY, Limits, Rule, WindowRule, purpose_fits, subject_of
+from .base import DAY, Limits, Rule, WindowRule, need_labels, purpose_fits, subject_of
 from .raising import Finding, alert_raise
 
 RECORDING = "recordings.recording"
@@ -226,11 +226,10 @@ class PurposeMisuseRule(WindowRule):
     def feed(self, event) -> Finding | None:
         unfit = self._unfit(event)
         reused = super().feed(event)
-        if unfit is None:
-            return reused
-        if reused is not None:
-            unfit.absorb(reused)
-        return unfit
+        if unfit is None or reused is None:
+            return unfit or reused
+        reused.summary = f"{reused.summary}; {unfit.summary}"  # the event is in both
+        return reused
 
     def _unfit(self, event) -> Finding | None:
         subject = subject_of(event)
@@ -241,8 +240,13 @@ class PurposeMisuseRule(WindowRule):
         platform = event.recording_purpose_platform == "true"
         if purpose_fits(event.recording_purpose, platform, event.purpose):
             return None
-        summary = _("listened for %(need)s, which does not fit the recording's purpose %(purpose)s")
-        summary %= {"need": event.purpose, "purpose": event.recording_purpose}
+        summary = _(
+            "listened for “%(need)s”, which does not fit the recording's purpose “%(purpose)s”"
+        )
+        summary %= {
+            "need": need_labels.get(event.purpose, event.purpose),
+            "purpose": event.recording_purpose_name or event.recording_purpose,
+        }
         return self.finding(event, subject, summary, [event.sequence], event.at, 1)
 
 

@@ -187,6 +187,7 @@ def _access_grant_create(
             "download": download,
             # What the alert rules compare the stated need with (audit/alerts/rules.py).
             "recording_purpose": recording.purpose.code,
+            "recording_purpose_name": recording.purpose.name,
             "recording_purpose_platform": recording.purpose.tenant_id is None,
         },
     )

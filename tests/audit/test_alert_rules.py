@@ -224,7 +224,11 @@ def _grant(user, when, recording, *, justification, purpose="quality", recording
         recording=recording,
         purpose=purpose,
         justification=justification,
-        extra={"recording_purpose": recording_purpose, "recording_purpose_platform": True},
+        extra={
+            "recording_purpose": recording_purpose,
+            "recording_purpose_platform": True,
+            "recording_purpose_name": recording_purpose.replace("_", " ").capitalize(),
+        },
     )
 
 
@@ -288,7 +292,10 @@ def test_a_need_that_does_not_fit_the_recordings_purpose_is_a_purpose_misuse(cas
     evaluate()
     [alert] = alerts("purpose_misuse")
     assert alert.subject_label == "bob"
-    assert "insurance_telesales" in alert.summary
+    assert alert.summary == (
+        "listened for “Quality review”, which does not fit the recording's purpose "
+        "“Insurance telesales”"
+    )
 
 
 def test_dormant_account_signing_in_after_the_threshold(cast):
