@@ -58,4 +58,8 @@ ACTION_CHOICES = [
     ("purge.finished", "Purge run finished"),
     ("recording.orphan_file", "Orphan audio file found"),
     ("recording.orphan_file_removed", "Orphan audio file removed"),
+    ("access.cross_tenant_refused", "Refused: another tenant's data asked for"),
+    ("alert.raised", "Alert raised by a rule over the trail"),
+    ("alert.merged", "Alert widened: new events of the same rule and subject while it is open"),
+    ("alert_rule.changed", "Alert rule thresholds changed"),
 ]

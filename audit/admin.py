@@ -214,3 +214,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         )
         response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
         return response
+
+
+# The alert rules' settings (audit/alerts/admin.py), registered with the trail's admin.
+from .alerts import admin as _alert_admin  # noqa: E402, F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -243,3 +244,90 @@ class AlertStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_from_status_display()} → {self.get_to_status_display()}"
+
+
+class AlertRule(models.TextChoices):
+    """The rules of audit/alerts/rules.py, by code (the reasons are in each rule's docstring)."""
+
+    VOLUME = "volume", _("Many recordings opened in a short time")
+    OFF_HOURS = "off_hours", _("Access outside working hours")
+    DENIED_BURST = "denied_burst", _("Burst of refused attempts")
+    CROSS_TENANT = "cross_tenant", _("Another tenant's data asked for")
+    DOWNLOAD_SPIKE = "download_spike", _("Many downloads in a day")
+    PURPOSE_MISUSE = "purpose_misuse", _("Listening purpose misused")
+    DORMANT_ACCOUNT = "dormant_account", _("Dormant account signed in")
+    INTEGRITY = "integrity", _("Integrity check failed")
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+def _weekend() -> list[int]:
+    return [Weekday.SATURDAY, Weekday.SUNDAY]
+
+
+class AlertRuleSetting(models.Model):
+    """A rule's thresholds: the platform's default (no tenant, platform operators only) or one
+    tenant's own, which overrides the default for that tenant's events."""
+
+    tenant = models.ForeignKey(
+        "compliance.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rule = models.CharField(_("rule"), max_length=40, choices=AlertRule.choices)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    threshold = models.PositiveIntegerField(
+        _("threshold"),
+        validators=[MinValueValidator(1, _("A threshold must be at least 1."))],
+        help_text=_("How many (events, recordings, days) it takes: see the rule's description."),
+    )
+    window_minutes = models.PositiveIntegerField(
+        _("window (minutes)"),
+        validators=[MinValueValidator(1, _("A window must last at least one minute."))],
+    )
+    days_off = ArrayField(
+        models.PositiveSmallIntegerField(choices=Weekday.choices),
+        default=_weekend,
+        blank=True,
+        verbose_name=_("days off"),
+        help_text=_("Off hours rule: the tenant's days off, in its time zone."),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ("rule", "tenant")
+        verbose_name = _("alert rule setting")
+        verbose_name_plural = _("alert rule settings")
+        constraints = [
+            models.UniqueConstraint(
+                "tenant", "rule", nulls_distinct=False, name="audit_alert_rule_setting_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(threshold__gte=1, window_minutes__gte=1),
+                name="audit_alert_rule_setting_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.get_rule_display())
+
+
+class AlertRuleCursor(models.Model):
+    """How far one rule has read the trail (the last sequence number it evaluated) and what it
+    remembers of the events before (its windows), saved in the transaction that saves the alerts
+    those events raised."""
+
+    rule = models.CharField(max_length=40, primary_key=True, choices=AlertRule.choices)
+    last_sequence = models.BigIntegerField(default=0)
+    # JSON (written by orjson: the windows of a busy hour are saved with every chunk).
+    state = models.BinaryField(default=bytes)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.rule} at #{self.last_sequence}"

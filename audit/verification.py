@@ -16,6 +16,7 @@ import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .alerts.rules import IntegrityRule
 from .anchors import anchor_file, anchor_write
 from .chain import (
     CHECKPOINT_FIELDS,
@@ -508,11 +509,16 @@ def audit_chain_verify_and_alert(
     """Verify, and record an alert event when the chain is broken, naming the range re-hashed."""
     result = audit_chain_verify(full=full, workers=workers, against=against)
     if not result.intact:
-        event_record(
+        recorded = event_record(
             action="audit.chain_broken",
             outcome=Outcome.DENIED,
             target_type="audit.auditevent",
             target_id=str(result.broken_at),
             extra=result.summary(),
+        )
+        IntegrityRule.raise_now(
+            tenant_id=None,
+            summary=f"Audit chain broken at event {result.broken_at}: {result.reason}",
+            event_sequence=recorded.sequence,
         )
     return result

@@ -14,6 +14,8 @@ the admin's "Listen" link) asks this module; nothing else hard-codes a purpose.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django.db import models
 
 from .models import Role
@@ -123,3 +125,11 @@ def allowed_access_purposes(*, user, recording) -> list[AccessNeed]:
         stated = stated | OPERATOR_NEEDS
     compatible = needs_compatible_with(recording.purpose)
     return [need for need in AccessNeed if need in stated and need in compatible]
+
+
+def purpose_fits_need(purpose_code: str, platform: bool, need: str) -> bool:
+    """Whether a stated need fits a recording's purpose, from what an audit event keeps of it
+    (its code, and whether it is a platform purpose): the alert rule's question
+    (audit/alerts/rules.py::PurposeMisuseRule)."""
+    purpose = SimpleNamespace(code=purpose_code, tenant_id=None if platform else 0)
+    return need in needs_compatible_with(purpose)

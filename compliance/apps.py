@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class ComplianceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "compliance"
+
+    def ready(self) -> None:
+        from audit.alerts.base import purpose_fit_register
+
+        from .access_rules import AccessNeed, purpose_fits_need
+
+        # The purpose-misuse alert rule asks compliance which needs fit a recording's purpose.
+        purpose_fit_register(purpose_fits_need, dict(AccessNeed.choices))

@@ -35,6 +35,9 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("recordings", "record_contract_outcome"),
         ("audit", "view_auditevent"),
         ("audit", "export_auditevent"),
+        ("audit", "view_alertrulesetting"),
+        ("audit", "add_alertrulesetting"),
+        ("audit", "change_alertrulesetting"),
     },
     Role.SUPERVISOR: {
         ("compliance", "view_tenant"),
@@ -60,6 +63,7 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("recordings", "view_recording"),
         ("audit", "view_auditevent"),
         ("audit", "export_auditevent"),
+        ("audit", "view_alertrulesetting"),
     },
 }
 

@@ -17,6 +17,7 @@ UPLOAD_SLOT_NAMESPACE = 73_05
 UPLOAD_SLOT_SPAN = 64  # slots per key, at most (API_UPLOADS_IN_FLIGHT_PER_KEY < 64)
 AUTH_FAILURE_NAMESPACE = 73_06  # the first failed API authentication of a key prefix in a window
 SIGNIN_FAILURE_NAMESPACE = 73_07  # the first failed sign-in of an account in a window
+ALERT_RULES_NAMESPACE = 73_08  # one evaluation of the alert rules at a time, per chunk
 
 
 def _execute(sql: str, key: tuple[int, int | str]) -> object:
@@ -63,6 +64,13 @@ def sign_in_failure_window_lock(account_id: int, window: str) -> None:
         "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
         (SIGNIN_FAILURE_NAMESPACE, f"{account_id}|{window}"),
     )
+
+
+def alert_rules_lock() -> None:
+    """Evaluating a chunk of the trail against the alert rules: two evaluations at once take
+    turns chunk by chunk, each reading the rules' cursors only once it holds the lock, so that
+    no event is evaluated twice and no alert raised twice."""
+    _execute("SELECT pg_advisory_xact_lock(%s, %s)", (ALERT_RULES_NAMESPACE, 0))
 
 
 def upload_slot_key(api_key_id: int, slot: int) -> int:

@@ -385,7 +385,18 @@ try:
 except ValueError as _error:
     raise ImproperlyConfigured("PURGE_AT must be HH:MM, e.g. 02:30") from _error
 
+# How often the alert rules read the events appended since their last run (seconds): an alert
+# is raised within two runs of its last event.
+ALERT_RULES_EVERY_SECONDS = env.int("ALERT_RULES_EVERY_SECONDS", default=60)
+if ALERT_RULES_EVERY_SECONDS < 1:
+    raise ImproperlyConfigured("ALERT_RULES_EVERY_SECONDS must be at least 1")
+
 CELERY_BEAT_SCHEDULE = {
+    # Every minute: the alert rules over what the trail received since their last run.
+    "evaluate-alert-rules": {
+        "task": "audit.tasks.evaluate_alert_rules",
+        "schedule": ALERT_RULES_EVERY_SECONDS,
+    },
     # Nightly, when no one listens: delete what has expired, with a certificate for each.
     "purge-expired-recordings": {
         "task": "recordings.tasks.purge_expired_recordings",

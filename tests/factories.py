@@ -10,7 +10,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from audit.models import AuditEvent
+from audit.models import AlertRuleSetting, AuditEvent
 from audit.services import event_record
 from compliance.models import (
     ApiKey,
@@ -140,6 +140,10 @@ def legal_hold_for(*, tenant: Tenant) -> LegalHold:
     )
 
 
+def alert_rule_setting_for(*, tenant: Tenant, rule: str = "volume") -> AlertRuleSetting:
+    return AlertRuleSetting.objects.create(tenant=tenant, rule=rule, threshold=5, window_minutes=10)
+
+
 SCOPED_FACTORIES = {
     Tenant: lambda tenant: tenant,
     Membership: lambda tenant: MembershipFactory(tenant=tenant),
@@ -151,4 +155,5 @@ SCOPED_FACTORIES = {
     LegalHold: lambda tenant: legal_hold_for(tenant=tenant),
     Recording: lambda tenant: recording_for(tenant=tenant),
     DeletionCertificate: lambda tenant: certificate_for(tenant=tenant),
+    AlertRuleSetting: lambda tenant: alert_rule_setting_for(tenant=tenant),
 }

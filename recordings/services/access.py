@@ -185,6 +185,10 @@ def _access_grant_create(
             "grant": grant.pk,
             "expires_at": grant.expires_at.isoformat(),
             "download": download,
+            # What the alert rules compare the stated need with (audit/alerts/rules.py).
+            "recording_purpose": recording.purpose.code,
+            "recording_purpose_name": recording.purpose.name,
+            "recording_purpose_platform": recording.purpose.tenant_id is None,
         },
     )
     return grant

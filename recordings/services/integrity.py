@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from audit.alerts.rules import IntegrityRule
 from audit.models import Outcome
 from audit.services import event_record
 
@@ -48,12 +49,17 @@ def recordings_verify_integrity(*, tenant_id: int | None = None) -> IntegrityRep
         if problem is None:
             continue
         report.failures.append({"recording": recording.pk, "problem": problem})
-        event_record(
+        recorded = event_record(
             action="recording.integrity_failed",
             tenant=recording.tenant_id,
             target=recording,
             outcome=Outcome.DENIED,
             extra={"problem": problem, "expected_sha256": recording.audio_sha256},
+        )
+        IntegrityRule.raise_now(
+            tenant_id=recording.tenant_id,
+            summary=f"Recording {recording} failed its integrity check: {problem}",
+            event_sequence=recorded.sequence,
         )
     event_record(
         action="recording.integrity_checked",

@@ -109,11 +109,11 @@ def test_default_verification_finds_an_old_event_changed_behind_the_latest_check
     assert code == 1
     assert "re-hashed events 1..2 (full verification)" in out
     assert err.strip() == "BROKEN at sequence 3: event 3 was changed after it was recorded"
-    # The incremental run alone cannot see it (it re-hashes only the alert event appended since):
-    # that is why it is not the default.
+    # The incremental run alone cannot see it (it re-hashes only the events appended since: the
+    # chain_broken event and its integrity alert's): that is why it is not the default.
     code, out, _ = _command("--incremental", capsys=capsys)
     assert code == 0
-    assert "re-hashed events 11..11 (incremental, after checkpoint 1)" in out
+    assert "re-hashed events 11..12 (incremental, after checkpoint 1)" in out
 
 
 def test_every_output_names_the_range_re_hashed(capsys):

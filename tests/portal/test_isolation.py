@@ -39,7 +39,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from audit.models import AuditEvent
+from audit.models import AlertRuleSetting, AuditEvent
 from compliance.models import (
     ApiKey,
     Consent,
@@ -62,6 +62,7 @@ from ..factories import (
     PurposeFactory,
     RetentionPolicyFactory,
     UserFactory,
+    alert_rule_setting_for,
     audit_event_for,
     consent_for,
 )
@@ -314,6 +315,7 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         Recording: recording,
         DeletionCertificate: DeletionCertificate.objects.get(recording_id=erased.pk),
         AuditEvent: audit_event_for(tenant=tenant),
+        AlertRuleSetting: alert_rule_setting_for(tenant=tenant),
         User: member,
         # A member's sign-in defences: their pages name the member, a marker of the tenant.
         AccessAttempt: AccessAttempt.objects.create(

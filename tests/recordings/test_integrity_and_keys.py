@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from audit.models import AuditEvent
+from audit.models import Alert, AuditEvent
 from recordings import crypto
 from recordings.storage import read_plain_audio
 from recordings.tasks import verify_integrity
@@ -30,6 +30,10 @@ def test_weekly_integrity_check_reports_altered_and_missing_audio(cast, recordin
     failed = AuditEvent.objects.filter(action="recording.integrity_failed")
     assert set(failed.values_list("target_id", flat=True)) == {str(altered.pk), str(missing.pk)}
     assert read_plain_audio(intact)
+    # One high-severity integrity alert for the tenant, listing both failures' events.
+    [alert] = Alert.objects.filter(rule="integrity")
+    assert (alert.tenant_id, alert.severity, alert.event_count) == (cast.acme.pk, "high", 2)
+    assert sorted(alert.event_sequences) == sorted(failed.values_list("sequence", flat=True))
 
 
 def test_integrity_command_exits_1_on_a_mismatch(cast, recordings_dir, capsys):
