@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class ComplianceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "compliance"
+
+    def ready(self) -> None:
+        from audit.permissions import tenant_rule_register
+
+        from .roles import tenant_permits
+
+        # The triage of alerts and the incidents (audit/incidents.py) check a role in a tenant
+        # by compliance's rule, which audit cannot import.
+        tenant_rule_register(tenant_permits)
