@@ -36,6 +36,7 @@ from .incidents import (
     incident_close,
     incident_open,
     incident_update,
+    is_overdue,
     playbook_action_remove,
     playbook_action_save,
 )
@@ -307,6 +308,8 @@ class IncidentAdmin(TenantScopedAdmin):
         first = ("tenant", "title", "nature", "aware_at", "alerts")
         if obj is None:
             return [(None, {"fields": first})]
+        editable = obj.status == IncidentStatus.OPEN and self.has_change_permission(request, obj)
+        playbook = ("checklist", "actions_done") if editable else ("checklist",)
         return [
             (None, {"fields": (*first, "status", "opened_at", "opened_by")}),
             (
@@ -333,7 +336,7 @@ class IncidentAdmin(TenantScopedAdmin):
                 _("Data subjects (Art. 34)"),
                 {"fields": ("subjects_informed", "subjects_not_informed_reason")},
             ),
-            (_("Crisis playbook"), {"fields": ("checklist", "actions_done")}),
+            (_("Crisis playbook"), {"fields": playbook}),
             (_("Closing"), {"fields": ("closed_at", "closed_by", "closing_note", "audit_trail")}),
         ]
 
@@ -342,7 +345,7 @@ class IncidentAdmin(TenantScopedAdmin):
         if obj is not None:
             fixed += ["tenant", "nature"]
             if obj.status == IncidentStatus.CLOSED or not self.has_change_permission(request, obj):
-                fixed += ["title", "aware_at", "alerts", "actions_done", *INCIDENT_FIELDS]
+                fixed += ["alerts", *INCIDENT_FIELDS]
         return fixed
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -411,8 +414,9 @@ class IncidentAdmin(TenantScopedAdmin):
             return format_html('<span class="incident-notified">{}</span>', _("notified"))
         if incident.status == IncidentStatus.CLOSED:
             return "—"
-        left = hours_left(incident)
-        if left < 0:
+        now = timezone.now()
+        left = hours_left(incident, now)
+        if is_overdue(incident, now):
             return format_html(
                 '<span class="incident-overdue">{}</span>',
                 _("overdue by %(hours)d h") % {"hours": -left},

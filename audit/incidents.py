@@ -434,6 +434,12 @@ def incident_close(*, actor, incident: Incident, note: str) -> Incident:
 
 
 def hours_left(incident: Incident, now: datetime | None = None) -> int:
-    """Whole hours until the 72-hour deadline (negative once it has passed)."""
+    """Whole hours until the 72-hour deadline, negative once it has passed (an incident 8 hours
+    and 20 minutes past it is 8 hours overdue; one 20 minutes past it, 0: see `is_overdue`)."""
     seconds = (incident.deadline - (now or timezone.now())).total_seconds()
-    return int(seconds // 3600)
+    return int(seconds / 3600)
+
+
+def is_overdue(incident: Incident, now: datetime | None = None) -> bool:
+    """The deadline has passed and the supervisory authority was not notified (Art. 33(1))."""
+    return incident.authority_notified_at is None and incident.deadline < (now or timezone.now())

@@ -18,7 +18,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from .incidents import hours_left
+from .incidents import hours_left, is_overdue
 from .models import (
     BREACH_NOTIFICATION_HOURS,
     BREACH_REMINDER_HOURS_BEFORE,
@@ -132,7 +132,7 @@ def incident_reminder_send(incident_id: int) -> dict:
         return {"incident": incident_id, "sent": 0}
     recipients = compliance_officers(incident.tenant_id)
     left = hours_left(incident)
-    when = f"in {left} hours" if left >= 0 else f"{-left} hours ago"
+    when = f"{-left} hours ago" if is_overdue(incident) else f"in {left} hours"
     body = "\n".join(
         [
             f"Personal-data breach: {incident.title} ({incident.get_nature_display()}).",
