@@ -12,7 +12,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from audit.context import acting_as
+from audit.context import acting_as, acting_for
+from audit.incidents import incident_open
+from audit.models import Alert, AuditEvent, Incident, Severity
 from compliance.models import ApiKey, Consent, LegalHold, Role, Tenant
 from compliance.services import (
     api_key_create,
@@ -22,6 +24,7 @@ from compliance.services import (
 )
 from recordings.demo_audio import tone_wav
 from recordings.models import Recording
+from recordings.services.access import access_grant_request
 from recordings.services.ingest import recording_ingest
 
 DEMO_PASSWORD = "custodia-demo"  # noqa: S105 - printed on purpose: demo accounts only
@@ -47,6 +50,9 @@ OPERATOR = "root"
 
 CONSENT_GRANTED, CONSENT_REFUSED, CONSENT_WITHDRAWN = "+33612349001", "+33612349002", "+33612349003"
 DEMO_HOLD = "RG 26/00421"
+DEMO_INCIDENT = "Team leader's laptop stolen from a car"
+# Calls carol opens in a few minutes: enough for the volume alert a newcomer finds open.
+DEMO_ALERT_PLAYS = 12
 
 # (tenant, how many, purposes, number pattern): Acme is a French insurer, Globex a Spanish telco.
 RECORDINGS = [
@@ -66,6 +72,7 @@ class Command(BaseCommand):
             consents = self._consents(tenants["acme"])
             new_recordings = self._recordings(tenants)
             holds = self._hold(tenants["acme"])
+            holds += self._alert_and_incident(tenants["acme"])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for username, slug, role in PEOPLE:
             self.stdout.write(f"  {username:<6} {Role(role).label} at {tenants[slug].name}")
@@ -163,6 +170,58 @@ class Command(BaseCommand):
             customer_number=held_number.customer_number,
         )
         return [f"legal hold {DEMO_HOLD}"]
+
+    def _alert_and_incident(self, acme: Tenant) -> list[str]:
+        """An open alert (carol opened many calls in a few minutes, through the real listening
+        service, so that the alert's events are on the trail) and an incident under way."""
+        created = []
+        people = get_user_model().objects
+        carol, alice = people.get(username="carol"), people.get(username="alice")
+        subject_key = f"user:{carol.pk}"
+        if not Alert.objects.filter(tenant=acme, rule="volume", subject_key=subject_key).exists():
+            calls = Recording.objects.active().filter(tenant=acme, purpose__code="quality")
+            with acting_for(carol):
+                for recording in calls.order_by("-started_at")[:DEMO_ALERT_PLAYS]:
+                    access_grant_request(
+                        user=carol,
+                        recording=recording,
+                        purpose="quality",
+                        justification="Weekly quality sampling of the renewals team",
+                    )
+            events = list(
+                AuditEvent.objects.filter(
+                    tenant=acme, actor_id=carol.pk, action="recording.access_granted"
+                ).order_by("sequence")[:DEMO_ALERT_PLAYS]
+            )
+            now = timezone.now()
+            Alert.objects.create(
+                tenant=acme,
+                rule="volume",
+                severity=Severity.HIGH,
+                subject_key=subject_key,
+                subject_actor=carol,
+                subject_label="carol",
+                summary=f"carol opened {len(events)} recordings within minutes",
+                window_start=events[0].occurred_at if events else now,
+                window_end=events[-1].occurred_at if events else now,
+                event_sequences=[event.sequence for event in events],
+                event_count=len(events),
+                raised_at=now,
+                updated_at=now,
+            )
+            created.append("an open alert")
+        if not Incident.objects.filter(tenant=acme, title=DEMO_INCIDENT).exists():
+            incident_open(
+                actor=alice,
+                tenant=acme,
+                title=DEMO_INCIDENT,
+                nature="lost_device",
+                aware_at=timezone.now() - timedelta(hours=30),
+                description="A laptop with a browser session open on the portal was stolen.",
+                dpo_contact="dpo@acme.example",
+            )
+            created.append("an incident")
+        return created
 
     def _recordings(self, tenants) -> int:
         """Calls spread over the last nine months, so that some have outlived the CNIL's six."""
