@@ -28,7 +28,7 @@ from compliance.tenancy import (
 from kit.csv_export import csv_lines
 from kit.paginators import CappedCountPaginator
 
-from . import admin_incidents  # noqa: F401  (registers the alerts', incidents' and playbooks' admins)
+from . import admin_incidents  # noqa: F401 - registers alerts, incidents, playbooks
 from .actions import ACTION_CHOICES
 from .models import Alert, AuditEvent
 from .pseudonyms import CUSTOMER_NUMBER, customer_number_hashes

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -24,21 +22,22 @@ from django.utils.translation import gettext_lazy as _
 # The deliberate seam of audit's admin modules towards compliance (docs/architecture.md).
 from compliance.tenancy import ReadOnlyAdminMixin, TenantListFilter, TenantScopedAdmin
 
+from .admin_forms import CloseForm, IncidentForm, TriageForm, refusal_to_form
 from .admin_links import audit_trail_link
 from .incidents import (
     INCIDENT_FIELDS,
-    TRIAGE_NOTE_LIMIT,
     Refused,
     alert_next_statuses,
     alert_triage,
     hours_left,
-    incident_check,
+    in_tenant_zone,
     incident_close,
     incident_open,
     incident_update,
     is_overdue,
     playbook_action_remove,
     playbook_action_save,
+    rule_label,
 )
 from .models import (
     Alert,
@@ -50,40 +49,7 @@ from .models import (
 )
 from .permissions import tenant_permits
 
-
-def rule_label(code: str) -> str:
-    """A rule's human label: "volume_of_plays" reads "Volume of plays"."""
-    return code.replace("_", " ").replace(".", " ").strip().capitalize() or "—"
-
-
-def in_tenant_zone(value, tenant) -> str:
-    """A time as the tenant's people read it, in the tenant's own time zone."""
-    if value is None:
-        return "—"
-    zone = ZoneInfo(getattr(tenant, "time_zone", "") or settings.TIME_ZONE)
-    return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def _refusal_to_form(form: forms.Form, refusal: Refused) -> None:
-    form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
-
-
 # --- alerts -------------------------------------------------------------------------------------
-
-
-class TriageForm(forms.Form):
-    to_status = forms.ChoiceField(label=_("New status"))
-    note = forms.CharField(
-        label=_("Note (what you found, what you decided)"),
-        widget=forms.Textarea,
-        max_length=TRIAGE_NOTE_LIMIT,
-    )
-
-    def __init__(self, *args, alert: Alert, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["to_status"].choices = [
-            (status, AlertStatus(status).label) for status in alert_next_statuses(alert)
-        ]
 
 
 @admin.register(Alert)
@@ -117,6 +83,9 @@ class AlertAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         "incidents_shown",
     )
     readonly_fields = fields
+
+    class Media:
+        css = {"all": ("audit/incidents.css",)}
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(severity_rank=severity_rank())
@@ -194,7 +163,7 @@ class AlertAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
                     note=form.cleaned_data["note"],
                 )
             except Refused as refusal:
-                _refusal_to_form(form, refusal)
+                refusal_to_form(form, refusal)
             else:
                 self.message_user(
                     request, _("Alert now %(status)s.") % {"status": alert.get_status_display()}
@@ -223,61 +192,6 @@ class AlertAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 
 
 # --- incidents ----------------------------------------------------------------------------------
-
-
-class IncidentForm(forms.ModelForm):
-    actions_done = forms.MultipleChoiceField(
-        label=_("Playbook actions done"),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=_("Tick what has been done: who and when are recorded."),
-    )
-
-    class Meta:
-        model = Incident
-        fields = ("tenant", "nature", "alerts", *INCIDENT_FIELDS)
-
-    def __init__(self, *args, alert_choices=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "actions_done" in self.fields:
-            pending = self.instance.actions.filter(done_at__isnull=True) if self.instance.pk else []
-            self.fields["actions_done"].choices = [
-                (str(action.pk), f"{action.text}{'' if action.mandatory else ' (optional)'}")
-                for action in pending
-            ]
-        if "aware_at" in self.fields:
-            self.fields["aware_at"].required = bool(self.instance.pk)
-            self.fields["aware_at"].help_text = _(
-                "When the breach became known: the 72 hours run from here (empty: now)."
-            )
-
-    def clean(self):
-        data = super().clean()
-        tenant = data.get("tenant") or getattr(self.instance, "tenant", None)
-        alerts = data.get("alerts")
-        if tenant is not None and alerts is not None:
-            if any(alert.tenant_id != tenant.pk for alert in alerts):
-                self.add_error("alerts", _("An incident links only its own tenant's alerts."))
-            elif self.instance.pk is None and any(
-                alert.status != AlertStatus.REAL_DANGER for alert in alerts
-            ):
-                self.add_error("alerts", _("Only an alert judged a real danger opens an incident."))
-        return data
-
-    def _post_clean(self):
-        super()._post_clean()
-        if self.instance.aware_at is None:
-            self.instance.aware_at = timezone.now()
-        try:
-            incident_check(self.instance)
-        except Refused as refusal:
-            _refusal_to_form(self, refusal)
-
-
-class CloseForm(forms.Form):
-    closing_note = forms.CharField(
-        label=_("Closing note (outcome, lessons learnt)"), widget=forms.Textarea, max_length=2000
-    )
 
 
 @admin.register(Incident)
@@ -469,7 +383,7 @@ class IncidentAdmin(TenantScopedAdmin):
                     note=form.cleaned_data["closing_note"],
                 )
             except Refused as refusal:
-                _refusal_to_form(form, refusal)
+                refusal_to_form(form, refusal)
             else:
                 self.message_user(request, _("Incident closed."))
                 return redirect(reverse("admin:audit_incident_change", args=[incident.pk]))

@@ -10,7 +10,6 @@ model's memberships (audit imports no domain app).
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,7 +17,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from .incidents import hours_left, is_overdue
+from .incidents import hours_left, in_tenant_zone, is_overdue
 from .models import (
     BREACH_NOTIFICATION_HOURS,
     BREACH_REMINDER_HOURS_BEFORE,
@@ -47,11 +46,6 @@ def compliance_officers(tenant_id: int | None) -> list:
         .exclude(email="")
         .order_by("username")
     )
-
-
-def _local(value, tenant) -> str:
-    zone = ZoneInfo(getattr(tenant, "time_zone", "") or settings.TIME_ZONE)
-    return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _admin_url(path: str) -> str:
@@ -86,8 +80,8 @@ def alert_email_send(alert_id: int) -> dict:
             "",
             f"What: {alert.summary}",
             f"Subject: {alert.subject_label}",
-            f"Between {_local(alert.window_start, alert.tenant)} and "
-            f"{_local(alert.window_end, alert.tenant)} ({alert.event_count} events).",
+            f"Between {in_tenant_zone(alert.window_start, alert.tenant)} and "
+            f"{in_tenant_zone(alert.window_end, alert.tenant)} ({alert.event_count} events).",
             "",
             f"Triage it: {_admin_url(f'/admin/audit/alert/{alert.pk}/change/')}",
         ]
@@ -139,7 +133,7 @@ def incident_reminder_send(incident_id: int) -> dict:
             "",
             "The supervisory authority must be notified within 72 hours of becoming aware of "
             "the breach (GDPR Art. 33(1)).",
-            f"Deadline: {_local(incident.deadline, incident.tenant)} ({when}).",
+            f"Deadline: {in_tenant_zone(incident.deadline, incident.tenant)} ({when}).",
             "",
             f"Incident: {_admin_url(f'/admin/audit/incident/{incident.pk}/change/')}",
         ]
