@@ -28,8 +28,9 @@ from compliance.tenancy import (
 from kit.csv_export import csv_lines
 from kit.paginators import CappedCountPaginator
 
+from . import admin_incidents  # noqa: F401 - registers alerts, incidents, playbooks
 from .actions import ACTION_CHOICES
-from .models import AuditEvent
+from .models import Alert, AuditEvent
 from .pseudonyms import CUSTOMER_NUMBER, customer_number_hashes
 from .services import event_record, home_tenant_id
 
@@ -87,6 +88,36 @@ class TargetFilter(admin.SimpleListFilter):
         return queryset.filter(target_type=target_type, target_id=target_id)
 
 
+class AlertFilter(admin.SimpleListFilter):
+    """The events that caused one alert (?alert=<id>), reached from the alert's page: exactly
+    its `event_sequences`, in its tenant. An alert the viewer may not see (another tenant's, or
+    none) is answered like an unknown value (?e=1)."""
+
+    title = "alert"
+    parameter_name = "alert"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, f"alert #{value}")] if value else []
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        alerts = self.model_admin.admin_site._registry[Alert].get_queryset(request)
+        alert = alerts.filter(pk=int(value)).first() if value.isdigit() else None
+        if alert is None:
+            raise IncorrectLookupParameters(f"no alert {value!r} to filter by")
+        events = queryset.filter(sequence__in=alert.event_sequences)
+        if alert.tenant_id is None:
+            return events.filter(tenant__isnull=True)
+        return events.filter(tenant_id=alert.tenant_id)
+
+    def __init__(self, request, params, model, model_admin):
+        self.model_admin = model_admin
+        super().__init__(request, params, model, model_admin)
+
+
 def _customer_number_hashes(request, term: str) -> list[str]:
     """The keyed hashes of `term` read as a phone number in each country of the viewer's tenants
     (national formats are read as the recordings' search reads them); none if it is no number."""
@@ -120,6 +151,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         TenantListFilter,
         ActorFilter,
         TargetFilter,
+        AlertFilter,
     )
     list_select_related = ("tenant",)
     search_fields = ("actor_username", "target_id", "request_id")

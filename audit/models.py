@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MinValueValidator
@@ -163,6 +165,16 @@ class AlertStatus(models.TextChoices):
     REAL_DANGER = "real_danger", _("Real danger")
     INAPPROPRIATE_USE = "inappropriate_use", _("Inappropriate use")
     CLOSED = "closed", _("Closed")
+
+
+def severity_rank() -> models.Case:
+    """0 for high, 1 for medium, 2 for low: ordering by it puts the most severe first."""
+    return models.Case(
+        models.When(severity=Severity.HIGH, then=models.Value(0)),
+        models.When(severity=Severity.MEDIUM, then=models.Value(1)),
+        default=models.Value(2),
+        output_field=models.IntegerField(),
+    )
 
 
 # The statuses a new event on the same rule and subject is merged into (an alert someone has
@@ -331,3 +343,139 @@ class AlertRuleCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} at #{self.last_sequence}"
+
+
+# --- personal-data breaches: incidents and their playbooks (audit/incidents.py) -----------------
+
+# GDPR Art. 33(1): the supervisory authority is notified without undue delay and, where
+# feasible, within 72 hours of becoming aware of a personal-data breach.
+BREACH_NOTIFICATION_HOURS = 72
+# The tenant's compliance officers are reminded this long before the deadline.
+BREACH_REMINDER_HOURS_BEFORE = 24
+
+
+class IncidentNature(models.TextChoices):
+    ACCOUNT_COMPROMISE = "account_compromise", _("Account compromise")
+    UNAUTHORISED_LISTENING = "unauthorised_listening", _("Unauthorised listening")
+    DATA_EXFILTRATION = "data_exfiltration", _("Data exfiltration")
+    LOST_DEVICE = "lost_device", _("Lost or stolen device")
+    RANSOMWARE = "ransomware", _("Ransomware")
+    OTHER = "other", _("Other")
+
+
+class IncidentStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class Incident(models.Model):
+    """A personal-data breach (GDPR Art. 4(12)), opened from an alert judged a real danger or by
+    hand, with what Art. 33(3) asks the notification to describe, the notification itself, what
+    the data subjects were told (Art. 34) and the crisis playbook of its nature, ticked action by
+    action. Written by the services of audit/incidents.py only, each change an audit event."""
+
+    tenant = models.ForeignKey("compliance.Tenant", on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(_("title"), max_length=200)
+    nature = models.CharField(_("nature"), max_length=30, choices=IncidentNature.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=IncidentStatus.choices, default=IncidentStatus.OPEN
+    )
+    alerts = models.ManyToManyField(Alert, blank=True, related_name="incidents")
+    opened_at = models.DateTimeField(_("opened at"))
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # The 72 hours of Art. 33(1) run from here: when the controller became aware of the breach.
+    aware_at = models.DateTimeField(_("aware since"))
+    # Art. 33(3)(a): the nature of the breach, the categories and approximate number of data
+    # subjects and of records concerned.
+    description = models.TextField(_("what happened"), max_length=4000, blank=True)
+    data_categories = models.TextField(
+        _("categories of data subjects and records"), max_length=2000, blank=True
+    )
+    subjects_approximate = models.PositiveIntegerField(
+        _("approximate number of data subjects"), null=True, blank=True
+    )
+    records_approximate = models.PositiveIntegerField(
+        _("approximate number of records"), null=True, blank=True
+    )
+    # Art. 33(3)(b), (c), (d).
+    dpo_contact = models.CharField(_("DPO or other contact point"), max_length=300, blank=True)
+    likely_consequences = models.TextField(_("likely consequences"), max_length=4000, blank=True)
+    measures = models.TextField(_("measures taken or proposed"), max_length=4000, blank=True)
+    authority_notified_at = models.DateTimeField(
+        _("supervisory authority notified at"), null=True, blank=True
+    )
+    authority_reference = models.CharField(
+        _("supervisory authority's reference"), max_length=100, blank=True
+    )
+    # Art. 34: the data subjects told, or why not (Art. 34(3)).
+    subjects_informed = models.BooleanField(_("data subjects informed"), default=False)
+    subjects_not_informed_reason = models.TextField(
+        _("why the data subjects were not informed"), max_length=2000, blank=True
+    )
+    # When the compliance officers were reminded of the deadline (once per incident).
+    reminder_sent_at = models.DateTimeField(_("deadline reminder sent at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closing_note = models.TextField(_("closing note"), max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ("-opened_at",)
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        indexes = [
+            models.Index(fields=("tenant", "status", "aware_at"), name="audit_incident_open")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def deadline(self):
+        """When the supervisory authority must have been notified (Art. 33(1))."""
+        return self.aware_at + timedelta(hours=BREACH_NOTIFICATION_HOURS)
+
+
+class PlaybookAction(models.Model):
+    """One established action of the crisis playbook of a nature of incident. Rows without a
+    tenant are the platform's defaults (data migration 0007); a tenant that writes its own
+    actions for a nature uses them instead of the defaults for that nature."""
+
+    tenant = models.ForeignKey(
+        "compliance.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    nature = models.CharField(_("nature"), max_length=30, choices=IncidentNature.choices)
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    text = models.CharField(_("action"), max_length=300)
+    mandatory = models.BooleanField(_("mandatory"), default=True)
+
+    class Meta:
+        ordering = ("nature", "position", "id")
+        verbose_name = _("playbook action")
+        verbose_name_plural = _("playbook actions")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class IncidentAction(models.Model):
+    """An action of the incident's playbook, copied when the incident opened, ticked once with
+    who and when."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="actions")
+    position = models.PositiveSmallIntegerField(default=0)
+    text = models.CharField(_("action"), max_length=300)
+    mandatory = models.BooleanField(_("mandatory"), default=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return self.text

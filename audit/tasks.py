@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from smtplib import SMTPException
+
 from celery import shared_task
 
 from .alerts.engine import alert_rules_evaluate
 from .context import acting_as
+from .notifications import alert_email_send, incident_reminder_send, incidents_due_for_reminder
 from .verification import audit_chain_verify_and_alert
 
 
@@ -26,3 +29,40 @@ def evaluate_alert_rules() -> dict:
     nothing twice."""
     with acting_as("task:audit.tasks.evaluate_alert_rules"):
         return alert_rules_evaluate().summary()
+
+
+# A mail server that refuses or cannot be reached: retried with exponential back-off (about 1,
+# 2, 4 … minutes, at most 30 between tries, for a day). The alert or incident is committed
+# before the task is sent, so a failed send loses nothing.
+_MAIL_RETRY = {
+    "autoretry_for": (SMTPException, OSError),
+    "retry_backoff": 60,
+    "retry_backoff_max": 1800,
+    "retry_jitter": True,
+    "max_retries": 48,
+}
+
+
+@shared_task(name="audit.tasks.send_alert_email", acks_late=True, **_MAIL_RETRY)
+def send_alert_email(alert_id: int) -> dict:
+    """Mail a high-severity alert to its tenant's compliance officers."""
+    with acting_as("task:audit.tasks.send_alert_email"):
+        return alert_email_send(alert_id)
+
+
+@shared_task(name="audit.tasks.send_incident_reminder", acks_late=True, **_MAIL_RETRY)
+def send_incident_reminder(incident_id: int) -> dict:
+    """Remind the compliance officers of one incident's 72-hour deadline (once: a reminder
+    already sent is not sent again)."""
+    with acting_as("task:audit.tasks.send_incident_reminder"):
+        return incident_reminder_send(incident_id)
+
+
+@shared_task(name="audit.tasks.remind_incident_deadlines", acks_late=True)
+def remind_incident_deadlines() -> dict:
+    """Every 15 minutes: a reminder task for each open incident whose deadline is less than 24
+    hours away and whose officers have not been reminded."""
+    due = list(incidents_due_for_reminder().values_list("pk", flat=True))
+    for incident_id in due:
+        send_incident_reminder.delay(incident_id)
+    return {"due": len(due)}

@@ -12,3 +12,11 @@ class ComplianceConfig(AppConfig):
 
         # The purpose-misuse alert rule asks compliance which needs fit a recording's purpose.
         purpose_fit_register(purpose_fits_need, dict(AccessNeed.choices))
+
+        from audit.permissions import tenant_rule_register
+
+        from .roles import tenant_permits
+
+        # The triage of alerts and the incidents (audit/incidents.py) check a role in a tenant
+        # by compliance's rule, which audit cannot import.
+        tenant_rule_register(tenant_permits)

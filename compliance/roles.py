@@ -38,6 +38,16 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("audit", "view_alertrulesetting"),
         ("audit", "add_alertrulesetting"),
         ("audit", "change_alertrulesetting"),
+        # Alerts are triaged, and personal-data breaches handled, by the compliance officer.
+        ("audit", "view_alert"),
+        ("audit", "triage_alert"),
+        ("audit", "view_incident"),
+        ("audit", "add_incident"),
+        ("audit", "change_incident"),
+        ("audit", "view_playbookaction"),
+        ("audit", "add_playbookaction"),
+        ("audit", "change_playbookaction"),
+        ("audit", "delete_playbookaction"),
     },
     Role.SUPERVISOR: {
         ("compliance", "view_tenant"),
@@ -45,6 +55,9 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("recordings", "view_recording"),
         ("recordings", "listen_recording"),
         ("audit", "view_auditevent"),
+        ("audit", "view_alert"),
+        ("audit", "view_incident"),
+        ("audit", "view_playbookaction"),
     },
     Role.QUALITY_ANALYST: {
         ("compliance", "view_tenant"),
@@ -64,6 +77,9 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("audit", "view_auditevent"),
         ("audit", "export_auditevent"),
         ("audit", "view_alertrulesetting"),
+        ("audit", "view_alert"),
+        ("audit", "view_incident"),
+        ("audit", "view_playbookaction"),
     },
 }
 

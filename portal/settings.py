@@ -57,7 +57,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.apps.PortalAdminConfig",  # django.contrib.admin, with the portal's index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -344,6 +344,23 @@ AUDIT_WORKSTATION_HEADER = env.str("AUDIT_WORKSTATION_HEADER", default="X-Workst
 # the log collector) so that a database administrator cannot rewrite it.
 AUDIT_ANCHOR_PATH = Path(env.str("AUDIT_ANCHOR_PATH", default=str(VAR_DIR / "audit-anchors.jsonl")))
 
+# E-mail (alerts of high severity, incident deadlines: audit/notifications.py), as a URL read by
+# django-environ: smtp://user:password@host:25, smtp+tls://…:587 (STARTTLS), smtp+ssl://…:465, or
+# consolemail:// (printed, the development default). Mail is sent by the Celery worker.
+_email = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="custodia@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where the portal is reached, for the links in those e-mails.
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+
 # Celery: JSON only, late acknowledgement with idempotent tasks, Redis visibility timeout above
 # the longest task so that a task still running is never delivered twice.
 CELERY_BROKER_URL = env.str(
@@ -424,6 +441,12 @@ CELERY_BEAT_SCHEDULE = {
     "count-sign-in-failures": {
         "task": "signin.tasks.count_sign_in_failures",
         "schedule": 300,
+    },
+    # Every 15 minutes: the compliance officers of an incident whose 72-hour deadline (GDPR
+    # Art. 33(1)) is less than 24 hours away are reminded, once per incident.
+    "remind-incident-deadlines": {
+        "task": "audit.tasks.remind_incident_deadlines",
+        "schedule": 900,
     },
     # Weekly, Sunday night: every stored recording still decrypts to the audio ingested.
     "verify-recording-integrity": {

@@ -5,10 +5,7 @@ from django.views.generic import RedirectView
 from .health import health
 from .view_on_site import view_on_site
 
-admin.site.site_header = "Custodia"
-admin.site.site_title = "Custodia"
-admin.site.index_title = "Call recordings compliance"
-
+# The admin site is portal.admin_site.PortalAdminSite (its titles and its index).
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     # Before the admin's own route of the same path, which is not tenant-scoped.

@@ -44,6 +44,8 @@ def _append_only_audit_tables(request):
         sync_role_groups(django_apps)
         presets = importlib.import_module("compliance.migrations.0004_retention_presets")
         presets.create_presets(django_apps, None)
+        playbooks = importlib.import_module("audit.migrations.0007_incidents")
+        playbooks.create_playbooks(django_apps, None)
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
         cursor.execute("ALTER TABLE audit_chainhead ENABLE TRIGGER USER")

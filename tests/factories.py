@@ -10,7 +10,17 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from audit.models import AlertRuleSetting, AuditEvent
+from audit.incidents import incident_open
+from audit.models import (
+    Alert,
+    AlertRuleSetting,
+    AlertStatus,
+    AuditEvent,
+    Incident,
+    IncidentNature,
+    PlaybookAction,
+    Severity,
+)
 from audit.services import event_record
 from compliance.models import (
     ApiKey,
@@ -144,6 +154,64 @@ def alert_rule_setting_for(*, tenant: Tenant, rule: str = "volume") -> AlertRule
     return AlertRuleSetting.objects.create(tenant=tenant, rule=rule, threshold=5, window_minutes=10)
 
 
+def alert_for(
+    *,
+    tenant: Tenant,
+    status: str = AlertStatus.NEW,
+    severity: str = Severity.HIGH,
+    subject=None,
+    summary: str = "Unusual volume of recordings played",
+    rule: str = "volume",
+    events: int = 3,
+) -> Alert:
+    """An alert as the rules engine raises it: over `events` events on the trail, about
+    `subject` (a user; else an address)."""
+    sequences = [
+        event_record(
+            action="recording.played",
+            tenant=tenant,
+            target_type="recordings.recording",
+            target_id=index,
+        ).sequence
+        for index in range(events)
+    ]
+    now = timezone.now()
+    return Alert.objects.create(
+        tenant=tenant,
+        rule=rule,
+        severity=severity,
+        status=status,
+        subject_key=f"user:{subject.pk}" if subject else f"ip:203.0.113.{uuid.uuid4().int % 250}",
+        subject_actor=subject,
+        subject_label=subject.username if subject else "203.0.113.9",
+        summary=summary,
+        window_start=now - timedelta(hours=1),
+        window_end=now,
+        event_sequences=sequences,
+        event_count=len(sequences),
+        raised_at=now,
+        updated_at=now,
+    )
+
+
+def incident_for(*, tenant: Tenant, title: str = "Account compromise", **details) -> Incident:
+    """An incident opened by hand by a platform operator, with its playbook."""
+    operator = UserFactory(username=f"operator-{tenant.slug}", is_superuser=True)
+    return incident_open(
+        actor=operator,
+        tenant=tenant,
+        title=title,
+        nature=details.pop("nature", IncidentNature.ACCOUNT_COMPROMISE),
+        **details,
+    )
+
+
+def playbook_action_for(*, tenant: Tenant, text: str = "Call the DPO") -> PlaybookAction:
+    return PlaybookAction.objects.create(
+        tenant=tenant, nature=IncidentNature.OTHER, position=9, text=text, mandatory=True
+    )
+
+
 SCOPED_FACTORIES = {
     Tenant: lambda tenant: tenant,
     Membership: lambda tenant: MembershipFactory(tenant=tenant),
@@ -156,4 +224,7 @@ SCOPED_FACTORIES = {
     Recording: lambda tenant: recording_for(tenant=tenant),
     DeletionCertificate: lambda tenant: certificate_for(tenant=tenant),
     AlertRuleSetting: lambda tenant: alert_rule_setting_for(tenant=tenant),
+    Alert: lambda tenant: alert_for(tenant=tenant),
+    Incident: lambda tenant: incident_for(tenant=tenant),
+    PlaybookAction: lambda tenant: playbook_action_for(tenant=tenant),
 }

@@ -36,6 +36,9 @@ SEAMS: dict[tuple[str, str], str] = {
     ("audit/admin.py", "compliance"): "the trail's admin is tenant-scoped",
     # The alert rules' settings: a tenant's own and the platform's, scoped like every admin.
     ("audit/alerts/admin.py", "compliance"): "the alert settings' admin is tenant-scoped",
+    # The same for the admin of alerts, incidents and playbooks (TenantScopedAdmin and its list
+    # filter); the services and models it calls (audit/incidents.py) import no app.
+    ("audit/admin_incidents.py", "compliance"): "alerts' and incidents' admin is tenant-scoped",
     # A legal hold or a withdrawn consent acts on recordings, which sit above compliance: the
     # "holds now" count and the withdrawal's new last day read Recording by name
     # (apps.get_model), and a policy change sends the recompute task by name, so that compliance

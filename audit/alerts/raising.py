@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import ALERT_OPEN_STATUSES, Alert
+from ..notifications import alert_raised_notify
 from ..services import event_record
 
 # The trail's sequence numbers an alert lists (the first ones): the admin links to them; the
@@ -98,6 +99,8 @@ def alert_create(finding: Finding) -> Alert:
         target=alert,
         extra=_event_extra(alert, finding),
     )
+    # A high-severity alert is mailed to the tenant's compliance officers once this commits.
+    alert_raised_notify(alert)
     return alert
 
 

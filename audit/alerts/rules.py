@@ -62,8 +62,9 @@ class VolumeRule(WindowRule):
 
     code = AlertRule.VOLUME
     severity = Severity.MEDIUM
-    default_threshold = 30
-    default_window_minutes = 60
+    # Thirty calls played in a minute raise it; a reviewer's steady sampling does not.
+    default_threshold = 20
+    default_window_minutes = 10
     meaning = gettext_lazy(
         "more than THRESHOLD distinct recordings opened by one person within WINDOW"
     )

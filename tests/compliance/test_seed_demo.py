@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.models import AuditEvent
+from audit.models import Alert, AuditEvent, Incident
 from compliance.models import Consent, LegalHold, Membership, Tenant
 from recordings.models import Recording
 
@@ -20,6 +20,8 @@ def _snapshot():
         list(users.values_list("username", "password", "is_superuser")),
         list(Membership.objects.values_list("user__username", "tenant__slug", "role")),
         AuditEvent.objects.count(),
+        list(Alert.objects.values_list("pk", "status")),
+        list(Incident.objects.values_list("pk", "title")),
         list(Recording.objects.order_by("call_id").values_list("call_id", "audio_sha256")),
     )
 
@@ -43,6 +45,14 @@ def test_seed_demo_creates_the_cast_and_a_second_run_changes_nothing(capsys):
     assert recordings.filter(tenant__slug="globex").count() == 60
     assert recordings.filter(retain_until__lt=timezone.localdate()).exists()  # some expired
     assert recordings.values("purpose").distinct().count() >= 3
+    alert = Alert.objects.get(tenant__slug="acme", rule="volume", status="new")
+    assert alert.subject_label == "carol" and alert.event_count == 12
+    trail = AuditEvent.objects.filter(sequence__in=alert.event_sequences)
+    assert set(trail.values_list("actor_username", "action")) == {
+        ("carol", "recording.access_granted")
+    }
+    incident = Incident.objects.get(tenant__slug="acme", status="open")
+    assert incident.actions.exists()
     call_command("seed_demo")
     assert _snapshot() == first
     assert "nothing changed" in capsys.readouterr().out

@@ -39,7 +39,15 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from audit.models import AlertRuleSetting, AuditEvent
+from audit.incidents import incident_open
+from audit.models import (
+    Alert,
+    AlertRuleSetting,
+    AlertStatus,
+    AuditEvent,
+    Incident,
+    PlaybookAction,
+)
 from compliance.models import (
     ApiKey,
     Consent,
@@ -62,9 +70,11 @@ from ..factories import (
     PurposeFactory,
     RetentionPolicyFactory,
     UserFactory,
+    alert_for,
     alert_rule_setting_for,
     audit_event_for,
     consent_for,
+    playbook_action_for,
 )
 from ..recordings.helpers import ingest
 
@@ -107,6 +117,12 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
     "recordings:player": ObjectView(Recording),
     "recordings:stream": ObjectView(Recording),
     "recordings:download": ObjectView(Recording),
+    "admin:audit_alert_triage": ObjectView(
+        Alert, "audit.triage_alert", {"to_status": "investigating", "note": "probe"}
+    ),
+    "admin:audit_incident_close": ObjectView(
+        Incident, "audit.change_incident", {"closing_note": "probe"}
+    ),
     "admin:otp_totp_totpdevice_config": ObjectView(TOTPDevice),
     "admin:otp_totp_totpdevice_qrcode": ObjectView(TOTPDevice),
 }
@@ -298,6 +314,20 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
     )
     erased = ingest(tenant, call_id=f"{secret}-erased", number=number)
     recording_erase(actor=None, recording=erased)
+    alert = alert_for(
+        tenant=tenant,
+        status=AlertStatus.REAL_DANGER,
+        subject=member,
+        summary=f"{secret} volume of plays",
+    )
+    incident = incident_open(
+        actor=root,
+        tenant=tenant,
+        title=f"{secret} breach",
+        nature="other",
+        alerts=[alert],
+        description=f"{secret} description",
+    )
     objects = {
         Tenant: tenant,
         Membership: membership,
@@ -316,6 +346,9 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         DeletionCertificate: DeletionCertificate.objects.get(recording_id=erased.pk),
         AuditEvent: audit_event_for(tenant=tenant),
         AlertRuleSetting: alert_rule_setting_for(tenant=tenant),
+        Alert: alert,
+        Incident: incident,
+        PlaybookAction: playbook_action_for(tenant=tenant, text=f"{secret} call the DPO"),
         User: member,
         # A member's sign-in defences: their pages name the member, a marker of the tenant.
         AccessAttempt: AccessAttempt.objects.create(

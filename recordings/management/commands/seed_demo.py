@@ -12,7 +12,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from audit.context import acting_as
+from audit.alerts.engine import alert_rules_evaluate
+from audit.context import acting_as, acting_for
+from audit.incidents import incident_open
+from audit.models import Alert, Incident
 from compliance.models import ApiKey, Consent, LegalHold, Role, Tenant
 from compliance.services import (
     api_key_create,
@@ -22,6 +25,7 @@ from compliance.services import (
 )
 from recordings.demo_audio import tone_wav
 from recordings.models import Recording
+from recordings.services.access import access_grant_request
 from recordings.services.ingest import recording_ingest
 
 DEMO_PASSWORD = "custodia-demo"  # noqa: S105 - printed on purpose: demo accounts only
@@ -47,6 +51,10 @@ OPERATOR = "root"
 
 CONSENT_GRANTED, CONSENT_REFUSED, CONSENT_WITHDRAWN = "+33612349001", "+33612349002", "+33612349003"
 DEMO_HOLD = "RG 26/00421"
+DEMO_INCIDENT = "Team leader's laptop stolen from a car"
+# Calls carol opens in a few minutes: more than the volume rule allows (audit/alerts/rules.py),
+# so that a newcomer finds its alert open.
+DEMO_ALERT_PLAYS = 25
 
 # (tenant, how many, purposes, number pattern): Acme is a French insurer, Globex a Spanish telco.
 RECORDINGS = [
@@ -66,6 +74,7 @@ class Command(BaseCommand):
             consents = self._consents(tenants["acme"])
             new_recordings = self._recordings(tenants)
             holds = self._hold(tenants["acme"])
+            holds += self._alert_and_incident(tenants["acme"])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for username, slug, role in PEOPLE:
             self.stdout.write(f"  {username:<6} {Role(role).label} at {tenants[slug].name}")
@@ -163,6 +172,39 @@ class Command(BaseCommand):
             customer_number=held_number.customer_number,
         )
         return [f"legal hold {DEMO_HOLD}"]
+
+    def _alert_and_incident(self, acme: Tenant) -> list[str]:
+        """An open alert, raised by the rules engine itself: carol opens many calls within
+        minutes through the real listening service, then the rules read the trail. And an
+        incident under way."""
+        created = []
+        people = get_user_model().objects
+        carol, alice = people.get(username="carol"), people.get(username="alice")
+        subject_key = f"user:{carol.pk}"
+        if not Alert.objects.filter(tenant=acme, rule="volume", subject_key=subject_key).exists():
+            calls = Recording.objects.active().filter(tenant=acme, purpose__code="quality")
+            with acting_for(carol):
+                for recording in calls.order_by("-started_at")[:DEMO_ALERT_PLAYS]:
+                    access_grant_request(
+                        user=carol,
+                        recording=recording,
+                        purpose="quality",
+                        justification="Weekly quality sampling of the renewals team",
+                    )
+            alert_rules_evaluate()
+            created.append("an open alert")
+        if not Incident.objects.filter(tenant=acme, title=DEMO_INCIDENT).exists():
+            incident_open(
+                actor=alice,
+                tenant=acme,
+                title=DEMO_INCIDENT,
+                nature="lost_device",
+                aware_at=timezone.now() - timedelta(hours=30),
+                description="A laptop with a browser session open on the portal was stolen.",
+                dpo_contact="dpo@acme.example",
+            )
+            created.append("an incident")
+        return created
 
     def _recordings(self, tenants) -> int:
         """Calls spread over the last nine months, so that some have outlived the CNIL's six."""

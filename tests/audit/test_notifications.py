@@ -1,0 +1,117 @@
+"""E-mails to the tenant's compliance officers: a high-severity alert, and an incident 24 hours
+before its 72-hour deadline, sent by Celery after the commit and retried when the mail server
+fails."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from smtplib import SMTPServerDisconnected
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Alert, AlertStatus, AuditEvent, Incident, Severity
+from audit.notifications import alert_raised_notify
+from audit.tasks import remind_incident_deadlines, send_alert_email, send_incident_reminder
+
+from ..factories import UserFactory, alert_for, incident_for
+
+
+class FailingTwiceBackend(EmailBackend):
+    """A mail server that drops the connection twice, then accepts (test double for SMTP)."""
+
+    failures = 0
+
+    def send_messages(self, messages):
+        if FailingTwiceBackend.failures < 2:
+            FailingTwiceBackend.failures += 1
+            raise SMTPServerDisconnected("connection unexpectedly closed")
+        return super().send_messages(messages)
+
+
+def _wait_for_mail(count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while len(mail.outbox) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_high_severity_alert_is_mailed_to_the_tenants_officers_after_commit(cast, celery_worker):
+    UserFactory(username="frank", email="")  # no address: never a recipient
+    alert = alert_for(tenant=cast.acme, subject=cast.carol, summary="carol played 300 calls")
+    with transaction.atomic():
+        alert_raised_notify(alert)
+        assert mail.outbox == []  # nothing leaves before the commit
+    _wait_for_mail(1)
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["alice@example.com"]  # Acme's compliance officer; not erin, not bob
+    assert "carol played 300 calls" in message.subject
+    assert f"/admin/audit/alert/{alert.pk}/change/" in message.body
+    event = AuditEvent.objects.get(action="alert.notified")
+    assert event.extra == {"recipients": ["alice"]}
+    assert event.tenant_id == cast.acme.pk
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_alert_or_a_lower_severity_sends_nothing(
+    cast, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        alert_raised_notify(alert_for(tenant=cast.acme, severity=Severity.MEDIUM))
+        alert_raised_notify(alert_for(tenant=cast.acme, severity=Severity.LOW))
+    assert callbacks == []
+    with django_capture_on_commit_callbacks() as callbacks:
+        alert_raised_notify(alert_for(tenant=cast.acme, severity=Severity.HIGH))
+    assert len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_a_failed_send_is_retried_and_the_alert_kept(cast, settings):
+    settings.EMAIL_BACKEND = f"{__name__}.FailingTwiceBackend"
+    FailingTwiceBackend.failures = 0
+    alert = alert_for(tenant=cast.acme)
+    result = send_alert_email.apply(args=[alert.pk])
+    assert result.successful(), result.traceback
+    assert FailingTwiceBackend.failures == 2
+    assert len(mail.outbox) == 1
+    assert Alert.objects.get(pk=alert.pk).status == AlertStatus.NEW
+    assert send_alert_email.autoretry_for and send_alert_email.retry_backoff
+
+
+@pytest.mark.django_db(transaction=True)
+def test_officers_are_reminded_once_24_hours_before_an_incidents_deadline(cast, celery_worker):
+    now = timezone.now()
+    due = incident_for(
+        tenant=cast.acme, title="Phished account", aware_at=now - timedelta(hours=50)
+    )
+    incident_for(tenant=cast.acme, title="Fresh one", aware_at=now - timedelta(hours=10))
+    incident_for(
+        tenant=cast.acme,
+        title="Notified one",
+        aware_at=now - timedelta(hours=60),
+        authority_notified_at=now - timedelta(hours=1),
+    )
+    assert remind_incident_deadlines.delay().get(timeout=60) == {"due": 1}
+    _wait_for_mail(1)
+    assert [message.to for message in mail.outbox] == [["alice@example.com"]]
+    assert "Phished account" in mail.outbox[0].subject
+    assert "in 22 hours" in mail.outbox[0].subject or "in 21 hours" in mail.outbox[0].subject
+    due.refresh_from_db()
+    assert due.reminder_sent_at is not None
+    assert remind_incident_deadlines.delay().get(timeout=60) == {"due": 0}
+    # A reminder task delivered twice sends once.
+    assert send_incident_reminder.delay(due.pk).get(timeout=60)["sent"] == 0
+    assert len(mail.outbox) == 1
+    assert AuditEvent.objects.filter(action="incident.deadline_reminded").count() == 1
+    assert Incident.objects.filter(reminder_sent_at__isnull=False).count() == 1
+
+
+def test_the_reminder_runs_every_15_minutes_on_the_beat():
+    entry = settings.CELERY_BEAT_SCHEDULE["remind-incident-deadlines"]
+    assert entry == {"task": "audit.tasks.remind_incident_deadlines", "schedule": 900}
