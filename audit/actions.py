@@ -19,6 +19,7 @@ ACTION_CHOICES = [
     ("demo.seeded", "Demo data seeded"),
     ("api.auth_failed", "API call refused: no usable API key"),
     ("api.auth_failures_counted", "API calls refused: failed authentications counted in a window"),
+    ("access.cross_tenant_refused", "Another tenant's record refused"),
     ("admin.lookup_refused", "List filter refused: not one the list offers (a field lookup probe)"),
     ("recording.ingested", "Recording ingested"),
     ("recording.ingest_refused", "Recording refused at ingest"),
