@@ -20,6 +20,8 @@ ACTION_CHOICES = [
     ("api.auth_failed", "API call refused: no usable API key"),
     ("api.auth_failures_counted", "API calls refused: failed authentications counted in a window"),
     ("access.cross_tenant_refused", "Another tenant's record refused"),
+    ("siem_forwarder.created", "SIEM forwarder set up: the trail is sent to the tenant's SOC"),
+    ("siem_forwarder.changed", "SIEM forwarder changed"),
     ("admin.lookup_refused", "List filter refused: not one the list offers (a field lookup probe)"),
     ("recording.ingested", "Recording ingested"),
     ("recording.ingest_refused", "Recording refused at ingest"),

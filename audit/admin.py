@@ -214,3 +214,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         )
         response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
         return response
+
+
+# The SIEM forwarders' admin lives in its own module (registered on import).
+from . import admin_siem  # noqa: E402, F401

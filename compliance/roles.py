@@ -35,6 +35,10 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("recordings", "record_contract_outcome"),
         ("audit", "view_auditevent"),
         ("audit", "export_auditevent"),
+        # Where the tenant's trail is forwarded (its SOC's collector); disabled, not deleted.
+        ("audit", "view_siemforwarder"),
+        ("audit", "add_siemforwarder"),
+        ("audit", "change_siemforwarder"),
     },
     Role.SUPERVISOR: {
         ("compliance", "view_tenant"),

@@ -10,7 +10,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from audit.models import AuditEvent
+from audit.models import AuditEvent, SiemForwarder
 from audit.services import event_record
 from compliance.models import (
     ApiKey,
@@ -140,6 +140,15 @@ def legal_hold_for(*, tenant: Tenant) -> LegalHold:
     )
 
 
+def siem_forwarder_for(*, tenant: Tenant, name: str = "") -> SiemForwarder:
+    return SiemForwarder.objects.create(
+        tenant=tenant,
+        name=name or f"{tenant.slug} SOC {uuid.uuid4().hex[:6]}",
+        kind="https",
+        url=f"https://siem.{tenant.slug}.example/ingest",
+    )
+
+
 SCOPED_FACTORIES = {
     Tenant: lambda tenant: tenant,
     Membership: lambda tenant: MembershipFactory(tenant=tenant),
@@ -151,4 +160,5 @@ SCOPED_FACTORIES = {
     LegalHold: lambda tenant: legal_hold_for(tenant=tenant),
     Recording: lambda tenant: recording_for(tenant=tenant),
     DeletionCertificate: lambda tenant: certificate_for(tenant=tenant),
+    SiemForwarder: lambda tenant: siem_forwarder_for(tenant=tenant),
 }

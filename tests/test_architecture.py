@@ -34,6 +34,9 @@ SEAMS: dict[tuple[str, str], str] = {
     # compliance owns (TenantScopedAdmin, Tenant, numbers_by_tenant): only the admin module,
     # never the trail's services or models, reaches compliance.
     ("audit/admin.py", "compliance"): "the trail's admin is tenant-scoped",
+    # The SIEM forwarders are a tenant's settings, configured by its compliance officers: their
+    # admin is tenant-scoped like the trail's (TenantScopedAdmin, TenantListFilter).
+    ("audit/admin_siem.py", "compliance"): "the SIEM forwarders' admin is tenant-scoped",
     # A legal hold or a withdrawn consent acts on recordings, which sit above compliance: the
     # "holds now" count and the withdrawal's new last day read Recording by name
     # (apps.get_model), and a policy change sends the recompute task by name, so that compliance

@@ -39,7 +39,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from audit.models import AuditEvent
+from audit.models import AuditEvent, SiemForwarder
 from compliance.models import (
     ApiKey,
     Consent,
@@ -64,6 +64,7 @@ from ..factories import (
     UserFactory,
     audit_event_for,
     consent_for,
+    siem_forwarder_for,
 )
 from ..recordings.helpers import ingest
 
@@ -314,6 +315,7 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         Recording: recording,
         DeletionCertificate: DeletionCertificate.objects.get(recording_id=erased.pk),
         AuditEvent: audit_event_for(tenant=tenant),
+        SiemForwarder: siem_forwarder_for(tenant=tenant, name=f"{secret} SOC"),
         User: member,
         # A member's sign-in defences: their pages name the member, a marker of the tenant.
         AccessAttempt: AccessAttempt.objects.create(
