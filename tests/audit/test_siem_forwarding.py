@@ -6,11 +6,13 @@ and catches up with nothing skipped; a crash between the send and the cursor re-
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connections, transaction
 from django.utils import timezone
 
 from audit.forwarding import delivery
@@ -241,3 +243,40 @@ def test_the_beat_forwards_every_few_seconds(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["forward-audit-trail"]
     assert entry["task"] == "audit.tasks.forward_audit_trail"
     assert entry["schedule"] == settings.SIEM_FORWARD_EVERY_SECONDS == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_runner_at_a_time_per_forwarder(cast):
+    """A second runner (another worker, the command during a beat run) skips a forwarder
+    that one is serving, instead of sending the same batch alongside it."""
+    with SyslogCollector() as collector:
+        forwarder = _forwarder(
+            cast, kind="syslog", host="127.0.0.1", port=collector.port, use_tls=False
+        )
+        _interleaved_events(cast, 2)
+        locked, release = threading.Event(), threading.Event()
+
+        def first_runner_holding_the_row():
+            try:
+                with transaction.atomic():
+                    SiemForwarder.objects.select_for_update().get(pk=forwarder.pk)
+                    locked.set()
+                    release.wait(10)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=first_runner_holding_the_row)
+        thread.start()
+        try:
+            assert locked.wait(10)
+            assert delivery.audit_trail_forward(forwarder_id=forwarder.pk).status == "busy"
+        finally:
+            release.set()
+            thread.join(10)
+        assert collector.messages == []
+        assert delivery.audit_trail_forward(forwarder_id=forwarder.pk).delivered == 3
+
+
+def test_the_command_names_an_unknown_forwarder(cast):
+    with pytest.raises(CommandError, match="--forwarder: no SIEM forwarder 999"):
+        call_command("forward_audit_trail", "--forwarder", "999")
