@@ -103,8 +103,6 @@ def _batch_forward(forwarder_id: int, *, ignore_backoff: bool) -> ForwardResult:
             ).order_by("sequence")[:BATCH_SIZE]
         )
         if not events:
-            if forwarder.next_attempt_at is not None or forwarder.consecutive_failures:
-                _cursor_advance(forwarder, forwarder.last_sequence)
             return ForwardResult(forwarder_id, "caught_up")
         try:
             batch_send(forwarder, events)
