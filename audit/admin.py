@@ -249,4 +249,6 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 
 
 # The alert rules' settings (audit/alerts/admin.py), registered with the trail's admin.
+# The SIEM forwarders' admin lives in its own module (registered on import).
+from . import admin_siem  # noqa: E402, F401
 from .alerts import admin as _alert_admin  # noqa: E402, F401

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -479,3 +482,119 @@ class IncidentAction(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+# --- the trail forwarded to a tenant's own SOC (audit/forwarding/) -------------------------------
+
+
+class ForwarderKind(models.TextChoices):
+    SYSLOG = "syslog", _("Syslog collector (RFC 5424 over TCP)")
+    HTTPS = "https", _("HTTPS endpoint (POST of JSON)")
+
+
+class SiemForwarder(models.Model):
+    """Where one tenant's trail goes as it is written: a syslog collector or an HTTPS endpoint of
+    the tenant's security operations centre. `last_sequence` is the cursor: the last event of
+    the tenant the collector accepted; it only moves once a batch is accepted, so that a
+    collector that was down catches up in order and nothing is skipped (at-least-once)."""
+
+    tenant = models.ForeignKey(
+        "compliance.Tenant", on_delete=models.PROTECT, related_name="+", verbose_name=_("tenant")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=10, choices=ForwarderKind.choices)
+    host = models.CharField(
+        _("host"), max_length=253, blank=True, help_text=_("Syslog: the collector's host name.")
+    )
+    port = models.PositiveIntegerField(
+        _("port"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(65535)],
+        help_text=_("Syslog: usually 6514 with TLS, 514 without."),
+    )
+    use_tls = models.BooleanField(
+        _("use TLS"), default=True, help_text=_("Syslog: encrypt the connection (RFC 5425).")
+    )
+    ca_certificate = models.TextField(
+        _("CA certificate"),
+        blank=True,
+        max_length=20_000,
+        help_text=_(
+            "PEM text of the authority that signed the collector's certificate, when it is not "
+            "one the system trusts. The certificate's host name is always checked."
+        ),
+    )
+    url = models.URLField(
+        _("URL"), max_length=500, blank=True, help_text=_("HTTPS: where each batch is POSTed.")
+    )
+    # Sealed with a key derived from SECRET_KEY (audit/forwarding/secrets.py); never shown again.
+    bearer_secret_sealed = models.TextField(blank=True, editable=False)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    # The cursor and the state of delivery (written by audit/forwarding/delivery.py only).
+    last_sequence = models.BigIntegerField(_("last event delivered"), default=0)
+    last_delivered_at = models.DateTimeField(_("last delivery"), null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ("tenant", "name")
+        verbose_name = _("SIEM forwarder")
+        verbose_name_plural = _("SIEM forwarders")
+        constraints = [
+            models.UniqueConstraint("tenant", "name", name="audit_siemforwarder_unique_name"),
+            models.CheckConstraint(
+                condition=models.Q(port__isnull=True) | models.Q(port__gte=1, port__lte=65535),
+                name="audit_siemforwarder_port_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """Each kind needs its own fields; a clear error names the field that is wrong."""
+        from .forwarding.addresses import host_refusal, host_syntax_error
+        from .forwarding.transports import tls_context
+
+        errors: dict[str, str] = {}
+        if self.kind == ForwarderKind.SYSLOG:
+            if not self.host:
+                errors["host"] = _("A syslog collector needs its host name.")
+            else:
+                problem = host_syntax_error(self.host) or host_refusal(self.host)
+                if problem:
+                    errors["host"] = problem
+            if self.port is None:
+                errors["port"] = _("A syslog collector needs its port (6514 for TLS).")
+            if self.ca_certificate and not self.use_tls:
+                errors["ca_certificate"] = _("A CA certificate is only used with TLS.")
+        elif self.kind == ForwarderKind.HTTPS:
+            url = urlsplit(self.url or "")
+            if not self.url:
+                errors["url"] = _("An HTTPS endpoint needs its URL.")
+            elif url.scheme != "https" or not url.hostname:
+                errors["url"] = _("The URL must start with https:// and name a host.")
+            elif url.username or url.password:
+                errors["url"] = _("Put no credentials in the URL: use the bearer secret.")
+            else:
+                problem = host_refusal(url.hostname)
+                if problem:
+                    errors["url"] = problem
+        if self.ca_certificate and "ca_certificate" not in errors:
+            if "-----BEGIN CERTIFICATE-----" not in self.ca_certificate:
+                errors["ca_certificate"] = _(
+                    "Paste the certificate as PEM text (BEGIN CERTIFICATE)."
+                )
+            else:
+                try:
+                    tls_context(self.ca_certificate)
+                except (ssl.SSLError, ValueError) as error:
+                    errors["ca_certificate"] = _("Not a usable PEM certificate: %(error)s") % {
+                        "error": error
+                    }
+        if errors:
+            raise ValidationError(errors)

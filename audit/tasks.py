@@ -8,6 +8,7 @@ from celery import shared_task
 
 from .alerts.engine import alert_rules_evaluate
 from .context import acting_as
+from .forwarding.delivery import audit_trails_forward
 from .notifications import alert_email_send, incident_reminder_send, incidents_due_for_reminder
 from .verification import audit_chain_verify_and_alert
 
@@ -66,3 +67,13 @@ def remind_incident_deadlines() -> dict:
     for incident_id in due:
         send_incident_reminder.delay(incident_id)
     return {"due": len(due)}
+
+
+@shared_task(name="audit.tasks.forward_audit_trail", acks_late=True, time_limit=600)
+def forward_audit_trail() -> dict:
+    """Every SIEM_FORWARD_EVERY_SECONDS: each enabled forwarder that is due sends its tenant's
+    new events from its cursor. Safe to run twice at once (a forwarder being served is skipped)
+    and to redeliver (the cursor says what was accepted)."""
+    with acting_as("task:audit.tasks.forward_audit_trail"):
+        results = audit_trails_forward()
+    return {"forwarders": [result.summary() for result in results]}

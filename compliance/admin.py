@@ -5,7 +5,8 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -42,6 +43,7 @@ from .tenancy import (
     TenantListFilter,
     TenantScopedAdmin,
     TenantScopedHistoryAdmin,
+    cross_tenant_refusal_record,
     viewer_tenant_ids,
 )
 
@@ -529,7 +531,10 @@ class LegalHoldAdmin(TenantScopedAdmin):
         return tenant_permits(request.user, hold.tenant_id, "compliance.release_legalhold")
 
     def release_view(self, request, hold_id: int):
-        hold = get_object_or_404(self.get_queryset(request), pk=hold_id)
+        hold = self.get_queryset(request).filter(pk=hold_id).first()
+        if hold is None:
+            cross_tenant_refusal_record(request, LegalHold, hold_id, view="release hold page")
+            raise Http404("No such legal hold.")
         if not self.may_release(request, hold):
             raise PermissionDenied
         form = ReleaseForm(request.POST or None)

@@ -48,6 +48,10 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("audit", "add_playbookaction"),
         ("audit", "change_playbookaction"),
         ("audit", "delete_playbookaction"),
+        # Where the tenant's trail is forwarded (its SOC's collector); disabled, not deleted.
+        ("audit", "view_siemforwarder"),
+        ("audit", "add_siemforwarder"),
+        ("audit", "change_siemforwarder"),
     },
     Role.SUPERVISOR: {
         ("compliance", "view_tenant"),

@@ -20,12 +20,15 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.auth import get_permission_codename
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponseNotAllowed
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from audit.models import Outcome
+from audit.services import event_record
 from kit.null_characters import RefuseNulInQueryStringAdmin
 
 from .admin_lookups import DeclaredLookupsOnlyAdmin
@@ -56,6 +59,88 @@ def viewer_tenant_ids(request, permission: str | None = None) -> list[int]:
     if permission is None:
         return [tenant_id for tenant_id, _ in memberships]
     return tenants_permitting(request.user, permission, memberships)
+
+
+def tenant_id_at(obj, tenant_field: str) -> int | None:
+    """The id of `obj`'s tenant, following `tenant_field` ("tenant", "recording__tenant"; ""
+    for a Tenant itself)."""
+    if not tenant_field:
+        return obj.pk
+    *path, last = tenant_field.split("__")
+    for name in path:
+        obj = getattr(obj, name)
+    return getattr(obj, f"{last}_id")
+
+
+def tenant_field_of(model) -> str | None:
+    """The path from `model` to its tenant: its admin's `tenant_field`, else its own `tenant`
+    foreign key; None for a model that belongs to no tenant (users, groups, purge runs)."""
+    model_admin = admin.site._registry.get(model)
+    if isinstance(model_admin, TenantScopedAdmin):
+        return model_admin.tenant_field
+    if model is Tenant:
+        return ""
+    field = next((f for f in model._meta.concrete_fields if f.name == "tenant"), None)
+    if field is not None and field.is_relation and field.related_model is Tenant:
+        return "tenant"
+    return None
+
+
+def cross_tenant_refusal_record(
+    request, model, object_id: object, *, view: str, tenant_field: str | None = None
+) -> bool:
+    """Called where a view is about to answer 404 for an object the viewer cannot see: when the
+    object exists and belongs to a tenant where the signed-in viewer holds no membership, the
+    attempt goes on *that* tenant's trail as `access.cross_tenant_refused` (the person, the
+    object, the view), so that its reviewers (and the "cross-tenant probe" alert) see who
+    reached for their data. Returns whether it was such a probe; the caller's answer stays the
+    404 it gives for an id that does not exist, which records no such event. Platform operators
+    are never refused; objects of no tenant are not a tenant's to be probed.
+
+    The event has a transaction of its own: the 404 that follows must not take it back."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or user.is_superuser:
+        return False
+    if tenant_field is None:
+        tenant_field = tenant_field_of(model)
+        if tenant_field is None:
+            return False
+    try:
+        pk = model._meta.pk.to_python(object_id)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    obj = model._base_manager.filter(pk=pk).first()
+    if obj is None:
+        return False
+    tenant_id = tenant_id_at(obj, tenant_field)
+    if tenant_id is None or tenant_id in viewer_tenant_ids(request):
+        return False
+    with transaction.atomic():
+        event_record(
+            action="access.cross_tenant_refused",
+            tenant=tenant_id,
+            target=obj,
+            outcome=Outcome.DENIED,
+            extra={"view": view, "user": user.get_username()},
+        )
+    return True
+
+
+# What each admin page answering "does not exist" is called on the trail, by URL name suffix.
+ADMIN_OBJECT_VIEWS = {
+    "_change": "admin change page",
+    "_delete": "admin delete page",
+    "_history": "history",
+    "_simple_history": "history version",
+}
+
+
+def admin_view_name(request, default: str = "admin page") -> str:
+    url_name = getattr(getattr(request, "resolver_match", None), "url_name", "") or ""
+    for suffix, label in sorted(ADMIN_OBJECT_VIEWS.items(), key=lambda item: -len(item[0])):
+        if url_name.endswith(suffix):
+            return label
+    return default
 
 
 class TenantListFilter(admin.SimpleListFilter):
@@ -164,12 +249,19 @@ class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
         return Tenant.objects.filter(pk__in=self.permitted_tenant_ids(request, "view", "change"))
 
     def tenant_id_of(self, obj) -> int | None:
-        if not self.tenant_field:
-            return obj.pk
-        *path, last = self.tenant_field.split("__")
-        for name in path:
-            obj = getattr(obj, name)
-        return getattr(obj, f"{last}_id")
+        return tenant_id_at(obj, self.tenant_field)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # The change, delete and history pages answer an object outside the viewer's scope as
+        # one that does not exist; another tenant's goes on that tenant's trail.
+        cross_tenant_refusal_record(
+            request,
+            self.model,
+            object_id,
+            view=admin_view_name(request),
+            tenant_field=self.tenant_field,
+        )
+        return super()._get_obj_does_not_exist_redirect(request, opts, object_id)
 
     def _permitted_on(self, request, obj, action: str) -> bool:
         """Whether the role the viewer holds in `obj`'s tenant allows `action` on it."""
@@ -277,6 +369,13 @@ class TenantScopedHistoryAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
             raise PermissionDenied
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
+            cross_tenant_refusal_record(
+                request,
+                self.model,
+                unquote(object_id),
+                view=admin_view_name(request),
+                tenant_field=self.tenant_field,
+            )
             raise Http404
         if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied

@@ -27,6 +27,7 @@ from .api import tenant_time
 from .models import Consent
 from .roles import tenants_permitting
 from .services import consent_target
+from .tenancy import cross_tenant_refusal_record
 
 PERMISSION = "compliance.view_consent"
 # What a receipt discloses beyond ids and codes: the personal data the trail must account for.
@@ -48,9 +49,9 @@ class Receipt:
 
 
 def consent_receipt_refusal_record(*, user, consent_id: object, reason: str) -> None:
-    """A receipt was asked for without the permission, or for a decision that does not exist or
-    belongs to another tenant (then no tenant is named: neither the owner nor the prober may
-    learn about the other)."""
+    """A receipt was asked for without the permission, or for a decision that does not exist (then
+    no tenant is named). Another tenant's decision is a cross-tenant refusal on that tenant's
+    trail instead (compliance/tenancy.py::cross_tenant_refusal_record)."""
     with transaction.atomic():
         event_record(
             action="consent.receipt_denied",
@@ -77,7 +78,7 @@ def consent_receipt_view_record(*, user, receipt: Receipt, output: str) -> None:
     )
 
 
-def _receipt(request: HttpRequest, consent_id: int) -> Receipt:
+def _receipt(request: HttpRequest, consent_id: int, view: str) -> Receipt:
     if not request.user.has_perm(PERMISSION):
         consent_receipt_refusal_record(
             user=request.user, consent_id=consent_id, reason="permission"
@@ -90,7 +91,11 @@ def _receipt(request: HttpRequest, consent_id: int) -> Receipt:
         consents = consents.filter(tenant__in=tenants_permitting(request.user, PERMISSION))
     consent = consents.select_related("tenant", "purpose").filter(pk=consent_id).first()
     if consent is None:
-        consent_receipt_refusal_record(user=request.user, consent_id=consent_id, reason="not_found")
+        # Another tenant's decision goes on that tenant's trail; an unknown id on the platform's.
+        if not cross_tenant_refusal_record(request, Consent, consent_id, view=view):
+            consent_receipt_refusal_record(
+                user=request.user, consent_id=consent_id, reason="not_found"
+            )
         raise Http404("No such consent decision.")
     history = list(
         Consent.objects.for_subject(
@@ -151,14 +156,14 @@ def receipt_body(receipt: Receipt) -> dict[str, object]:
 
 @require_GET
 def consent_receipt_json(request: HttpRequest, consent_id: int) -> HttpResponse:
-    receipt = _receipt(request, consent_id)
+    receipt = _receipt(request, consent_id, "consent receipt (JSON)")
     consent_receipt_view_record(user=request.user, receipt=receipt, output="json")
     return JsonResponse(receipt_body(receipt), json_dumps_params={"ensure_ascii": False})
 
 
 @require_GET
 def consent_receipt(request: HttpRequest, consent_id: int) -> HttpResponse:
-    receipt = _receipt(request, consent_id)
+    receipt = _receipt(request, consent_id, "consent receipt")
     consent_receipt_view_record(user=request.user, receipt=receipt, output="html")
     context = {
         **admin.site.each_context(request),

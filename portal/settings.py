@@ -408,7 +408,23 @@ ALERT_RULES_EVERY_SECONDS = env.int("ALERT_RULES_EVERY_SECONDS", default=60)
 if ALERT_RULES_EVERY_SECONDS < 1:
     raise ImproperlyConfigured("ALERT_RULES_EVERY_SECONDS must be at least 1")
 
+# The trail forwarded to each tenant's SOC (audit/forwarding/): how often the beat looks for new
+# events, how long one connection may take, and whether a collector may be on a private network
+# (refused by default: a tenant must not make the portal reach the platform's own network).
+SIEM_FORWARD_EVERY_SECONDS = env.int("SIEM_FORWARD_EVERY_SECONDS", default=10)
+if SIEM_FORWARD_EVERY_SECONDS < 1:
+    raise ImproperlyConfigured("SIEM_FORWARD_EVERY_SECONDS must be at least 1")
+SIEM_FORWARD_TIMEOUT_SECONDS = env.int("SIEM_FORWARD_TIMEOUT_SECONDS", default=10)
+SIEM_ALLOW_PRIVATE_ADDRESSES = env.bool("SIEM_ALLOW_PRIVATE_ADDRESSES", default=False)
+
 CELERY_BEAT_SCHEDULE = {
+    # Every few seconds: each tenant's new audit events go to its SOC's collector; a run not
+    # started within the period is dropped (the next one continues from the same cursor).
+    "forward-audit-trail": {
+        "task": "audit.tasks.forward_audit_trail",
+        "schedule": SIEM_FORWARD_EVERY_SECONDS,
+        "options": {"expires": SIEM_FORWARD_EVERY_SECONDS},
+    },
     # Every minute: the alert rules over what the trail received since their last run.
     "evaluate-alert-rules": {
         "task": "audit.tasks.evaluate_alert_rules",

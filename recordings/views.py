@@ -22,6 +22,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 
 from compliance.access_rules import AccessNeed, may_download, may_listen
+from compliance.tenancy import cross_tenant_refusal_record
 
 from .crypto import DecryptionFailed
 from .models import Recording
@@ -40,9 +41,10 @@ from .storage import read_plain_audio
 logger = logging.getLogger(__name__)
 
 
-def _visible_recording(request: HttpRequest, recording_id: int) -> Recording:
+def _visible_recording(request: HttpRequest, recording_id: int, view: str) -> Recording:
     """The recording if it belongs to one of the viewer's tenants; a 404 otherwise, whether it
-    exists in another tenant or not at all."""
+    exists in another tenant or not at all. Another tenant's goes on that tenant's trail as a
+    cross-tenant refusal naming `view`; an id that does not exist on the platform's."""
     recording = (
         Recording.objects.for_user(request.user)
         .select_related("purpose", "tenant")
@@ -50,7 +52,8 @@ def _visible_recording(request: HttpRequest, recording_id: int) -> Recording:
         .first()
     )
     if recording is None:
-        recording_not_found_record(recording_id=recording_id)
+        if not cross_tenant_refusal_record(request, Recording, recording_id, view=view):
+            recording_not_found_record(recording_id=recording_id)
         raise Http404("No such recording.")
     return recording
 
@@ -94,7 +97,7 @@ class ListenForm(forms.Form):
 
 @require_http_methods(["GET", "POST"])
 def listen(request: HttpRequest, recording_id: int) -> HttpResponse:
-    recording = _visible_recording(request, recording_id)
+    recording = _visible_recording(request, recording_id, "listening")
     context = {"recording": recording, "title": f"Listen to {recording}"}
     try:
         purposes = listening_purposes(user=request.user, recording=recording)
@@ -136,7 +139,7 @@ def listen(request: HttpRequest, recording_id: int) -> HttpResponse:
 
 @require_GET
 def player(request: HttpRequest, recording_id: int) -> HttpResponse:
-    recording = _visible_recording(request, recording_id)
+    recording = _visible_recording(request, recording_id, "player")
     grant = active_grant(user=request.user, recording=recording)
     if grant is None or not may_listen(user=request.user, recording=recording):
         messages.info(request, "State why you need to hear this call first.")
@@ -233,7 +236,7 @@ def _plain_audio(recording: Recording) -> bytes | None:
 
 @require_GET
 def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
-    recording = _visible_recording(request, recording_id)
+    recording = _visible_recording(request, recording_id, "playback")
     try:
         grant = playback_authorise(user=request.user, recording=recording)
     except AccessRefused as refusal:
@@ -273,7 +276,7 @@ EXTENSIONS = {
 
 @require_GET
 def download(request: HttpRequest, recording_id: int) -> HttpResponse:
-    recording = _visible_recording(request, recording_id)
+    recording = _visible_recording(request, recording_id, "download")
     try:
         grant = playback_authorise(user=request.user, recording=recording, download=True)
     except AccessRefused as refusal:

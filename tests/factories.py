@@ -20,6 +20,7 @@ from audit.models import (
     IncidentNature,
     PlaybookAction,
     Severity,
+    SiemForwarder,
 )
 from audit.services import event_record
 from compliance.models import (
@@ -212,6 +213,15 @@ def playbook_action_for(*, tenant: Tenant, text: str = "Call the DPO") -> Playbo
     )
 
 
+def siem_forwarder_for(*, tenant: Tenant, name: str = "") -> SiemForwarder:
+    return SiemForwarder.objects.create(
+        tenant=tenant,
+        name=name or f"{tenant.slug} SOC {uuid.uuid4().hex[:6]}",
+        kind="https",
+        url=f"https://siem.{tenant.slug}.example/ingest",
+    )
+
+
 SCOPED_FACTORIES = {
     Tenant: lambda tenant: tenant,
     Membership: lambda tenant: MembershipFactory(tenant=tenant),
@@ -227,4 +237,5 @@ SCOPED_FACTORIES = {
     Alert: lambda tenant: alert_for(tenant=tenant),
     Incident: lambda tenant: incident_for(tenant=tenant),
     PlaybookAction: lambda tenant: playbook_action_for(tenant=tenant),
+    SiemForwarder: lambda tenant: siem_forwarder_for(tenant=tenant),
 }

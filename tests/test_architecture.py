@@ -39,6 +39,9 @@ SEAMS: dict[tuple[str, str], str] = {
     # The same for the admin of alerts, incidents and playbooks (TenantScopedAdmin and its list
     # filter); the services and models it calls (audit/incidents.py) import no app.
     ("audit/admin_incidents.py", "compliance"): "alerts' and incidents' admin is tenant-scoped",
+    # The SIEM forwarders are a tenant's settings, configured by its compliance officers: their
+    # admin is tenant-scoped like the trail's (TenantScopedAdmin, TenantListFilter).
+    ("audit/admin_siem.py", "compliance"): "the SIEM forwarders' admin is tenant-scoped",
     # A legal hold or a withdrawn consent acts on recordings, which sit above compliance: the
     # "holds now" count and the withdrawal's new last day read Recording by name
     # (apps.get_model), and a policy change sends the recompute task by name, so that compliance

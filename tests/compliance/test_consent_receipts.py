@@ -188,13 +188,27 @@ def test_compliance_officer_of_another_tenant_gets_404(cast, login, history, url
     response = login(cast.erin).get(url(history["granted"]))
     assert response.status_code == 404
     assert not AuditEvent.objects.filter(action="consent.receipt_viewed").exists()
-    denied = AuditEvent.objects.get(action="consent.receipt_denied")
-    assert (denied.outcome, denied.actor_id, denied.extra["reason"]) == (
+    # On Acme's trail: Erin reached for Acme's decision (the "cross-tenant probe").
+    probe = AuditEvent.objects.get(action="access.cross_tenant_refused")
+    assert (probe.outcome, probe.actor_id, probe.tenant_id) == (
         "denied",
         cast.erin.pk,
-        "not_found",
+        cast.acme.pk,
     )
-    assert denied.tenant_id is None  # neither tenant learns about the other
+    assert (probe.target_type, probe.target_id) == (
+        "compliance.consent",
+        str(history["granted"].pk),
+    )
+    assert probe.extra["view"].startswith("consent receipt")
+    assert not AuditEvent.objects.filter(action="consent.receipt_denied").exists()
+
+
+def test_an_unknown_receipt_is_a_404_on_the_platforms_trail(cast, login, history):
+    response = login(cast.erin).get("/compliance/consents/999999/receipt.json")
+    assert response.status_code == 404
+    denied = AuditEvent.objects.get(action="consent.receipt_denied")
+    assert (denied.tenant_id, denied.extra["reason"]) == (None, "not_found")
+    assert not AuditEvent.objects.filter(action="access.cross_tenant_refused").exists()
 
 
 @pytest.mark.parametrize("url", [_json_url, _html_url])

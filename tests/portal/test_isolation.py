@@ -47,6 +47,7 @@ from audit.models import (
     AuditEvent,
     Incident,
     PlaybookAction,
+    SiemForwarder,
 )
 from compliance.models import (
     ApiKey,
@@ -60,7 +61,7 @@ from compliance.models import (
 )
 from compliance.roles import role_grants
 from compliance.services import api_key_create, legal_hold_place, membership_grant
-from compliance.tenancy import PortalAdmin, TenantScopedAdmin
+from compliance.tenancy import PortalAdmin, TenantScopedAdmin, tenant_field_of
 from recordings.models import DeletionCertificate, PurgeRun, Recording
 from recordings.services.purge.erasure import recording_erase
 from recordings.services.purge.run import purge_expired_recordings
@@ -75,6 +76,7 @@ from ..factories import (
     audit_event_for,
     consent_for,
     playbook_action_for,
+    siem_forwarder_for,
 )
 from ..recordings.helpers import ingest
 
@@ -349,6 +351,7 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         Alert: alert,
         Incident: incident,
         PlaybookAction: playbook_action_for(tenant=tenant, text=f"{secret} call the DPO"),
+        SiemForwarder: siem_forwarder_for(tenant=tenant, name=f"{secret} SOC"),
         User: member,
         # A member's sign-in defences: their pages name the member, a marker of the tenant.
         AccessAttempt: AccessAttempt.objects.create(
@@ -408,6 +411,14 @@ class Probe:
     refused: bool = True
     # A table the probe may write, and its model, whose new rows must all be the viewer's.
     own_write: tuple[str, type] | None = None
+    # The probed object belongs to a tenant (the other one): a "not found" answer to a member
+    # of no role there leaves exactly one `access.cross_tenant_refused` on the trail.
+    foreign_object: bool = False
+    # The route's name, or for view-on-site the model's label (the coverage check).
+    view: str = ""
+
+
+CROSS_TENANT = "access.cross_tenant_refused"
 
 
 class Prober:
@@ -423,6 +434,9 @@ class Prober:
             self.client.force_login(user)
         self.problems: list[str] = []
         self.digests = _table_digests()
+        self.last_sequence = _last_sequence()
+        # The views whose "not found" answer to this prober was a cross-tenant refusal.
+        self.refusals_recorded: set[str] = set()
         # The last id of each model a page may write for its viewer, before any request.
         self._floors: dict[type, int] = {
             model: model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
@@ -455,9 +469,36 @@ class Prober:
             self.problem(probe, f"wrote to {', '.join(changed)}")
         self.digests = after
 
+    def cross_tenant_events(self) -> int:
+        last = _last_sequence()
+        count = AuditEvent.objects.filter(
+            action=CROSS_TENANT, sequence__gt=self.last_sequence
+        ).count()
+        self.last_sequence = last
+        return count
+
+    def check_cross_tenant_refusal(self, probe: Probe, response) -> None:
+        """Another tenant's object answered "not found" leaves one refusal on the trail (none for
+        a platform operator, or a role turned away before the look-up); anything else none."""
+        expected = int(
+            probe.foreign_object
+            and self.user is not None
+            and not self.user.is_superuser
+            and _answers_not_found(response)
+        )
+        found = self.cross_tenant_events()
+        if found != expected:
+            self.problem(
+                probe,
+                f"answered {response.status_code} leaving {found} {CROSS_TENANT}, not {expected}",
+            )
+        elif found:
+            self.refusals_recorded.add(probe.view)
+
     def run(self, probe: Probe) -> None:
         response, body = self.request(probe.method, probe.path, probe.data)
         self.check_writes(probe)
+        self.check_cross_tenant_refusal(probe, response)
         if self.foreign is not None:
             # A redirect to sign in carries the request itself back (?next=), markers included.
             location = response.get("Location", "").partition("?next=")[0]
@@ -469,12 +510,25 @@ class Prober:
         if probe.missing_path:
             missing, _ = self.request(probe.method, probe.missing_path, probe.data)
             self.check_writes(probe)
+            if self.cross_tenant_events():
+                self.problem(probe, f"an id that does not exist left {CROSS_TENANT}")
             if _shape(response, probe.path) != _shape(missing, probe.missing_path):
                 self.problem(
                     probe,
                     f"answered {_shape(response, probe.path)}, but an id that does not exist "
                     f"{_shape(missing, probe.missing_path)}",
                 )
+
+
+def _last_sequence() -> int:
+    return AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
+
+
+def _answers_not_found(response) -> bool:
+    """A 404, or the admin's redirect for an object it cannot find."""
+    return response.status_code == 404 or (
+        response.status_code == 302 and response["Location"] == reverse("admin:index")
+    )
 
 
 def _is_refusal(response) -> bool:
@@ -583,6 +637,8 @@ def _foreign_probes(world: TenantWorld, root) -> list[Probe]:
             refused = model not in PLATFORM_ADMINS or PLATFORM_ADMINS[model] == "operators only"
             for probe in _object_probes(route, kind, world.object(model), root, replace):
                 probe.refused = refused
+                probe.foreign_object = tenant_field_of(model) is not None
+                probe.view = route.name
                 if not refused:
                     probe.missing_path = ""  # a platform row: every member sees the same
                 probes.append(probe)
@@ -612,6 +668,8 @@ def _foreign_probes(world: TenantWorld, root) -> list[Probe]:
                         missing_path=reverse(
                             route.name, args=[content_type.pk, _missing_id(model)]
                         ),
+                        foreign_object=tenant_field_of(model) is not None,
+                        view=f"{route.name} {model._meta.label}",
                     )
                 )
         elif kind == "export":
@@ -696,6 +754,7 @@ def test_no_member_reaches_another_tenants_objects_through_any_url(cast, world):
     }
     assert len(probes["globex"]) > 200
     problems = []
+    recorded: set[str] = set()
     for user, foreign in [
         (cast.alice, "globex"),
         (cast.bob, "globex"),
@@ -708,7 +767,16 @@ def test_no_member_reaches_another_tenants_objects_through_any_url(cast, world):
         for probe in probes[foreign]:
             prober.run(probe)
         problems += prober.problems
+        recorded |= prober.refusals_recorded
     assert not problems, _report(problems)
+    # Every view of a tenant's object answered someone "not found" and recorded it; but delete
+    # pages, which no role may use (a 403 before the look-up).
+    expected = {
+        probe.view
+        for probe in probes["acme"]
+        if probe.foreign_object and not probe.view.endswith("_delete")
+    }
+    assert expected - recorded == set(), "views that recorded no cross-tenant refusal"
 
 
 # --- role-forbidden writes within one's own tenant ------------------------------------------------

@@ -367,10 +367,21 @@ def test_other_tenant_gets_404_without_learning_the_recording_exists(cast, login
     missing = reverse("recordings:stream", args=[recording.pk + 1000])
     assert client.get(missing).status_code == 404
     assert not AccessGrant.objects.exists()
-    # The probes are on the platform's trail, not on Acme's (which would name Globex's staff).
-    probes = AuditEvent.objects.filter(action="recording.access_denied")
-    assert probes.count() == 6
-    assert not probes.filter(tenant__isnull=False).exists()
+    # Each probe of Acme's recording is on Acme's trail, naming Erin and the view; the id that
+    # exists nowhere is on the platform's, naming no tenant.
+    probes = AuditEvent.objects.filter(action="access.cross_tenant_refused")
+    assert probes.count() == 5
+    assert {(event.tenant_id, event.actor_id, event.target_id) for event in probes} == {
+        (cast.acme.pk, cast.erin.pk, str(recording.pk))
+    }
+    assert {event.extra["view"] for event in probes} == {
+        "listening",
+        "player",
+        "playback",
+        "download",
+    }
+    missing_probe = AuditEvent.objects.get(action="recording.access_denied")
+    assert (missing_probe.tenant_id, missing_probe.extra["reason"]) == (None, "not_found")
 
 
 def test_signed_out_visitor_is_sent_to_the_admin_sign_in(client, cast, recording):
