@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -150,7 +150,7 @@ class AlertAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         ]
 
     def triage_view(self, request, alert_id: int):
-        alert = get_object_or_404(self.get_queryset(request), pk=alert_id)
+        alert = self.scoped_object_or_404(request, alert_id, view="alert triage page")
         if not tenant_permits(request.user, alert.tenant_id, "audit.triage_alert"):
             raise PermissionDenied
         form = TriageForm(request.POST or None, alert=alert)
@@ -371,7 +371,7 @@ class IncidentAdmin(TenantScopedAdmin):
         ]
 
     def close_view(self, request, incident_id: int):
-        incident = get_object_or_404(self.get_queryset(request), pk=incident_id)
+        incident = self.scoped_object_or_404(request, incident_id, view="incident closing page")
         if not tenant_permits(request.user, incident.tenant_id, "audit.change_incident"):
             raise PermissionDenied
         form = CloseForm(request.POST or None)

@@ -251,6 +251,18 @@ class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
     def tenant_id_of(self, obj) -> int | None:
         return tenant_id_at(obj, self.tenant_field)
 
+    def scoped_object_or_404(self, request, object_id, *, view: str):
+        """For an admin's own pages about one object (a triage page, a closing page): the
+        object if the viewer's scope holds it, else the 404 an unknown id gets, with another
+        tenant's object on that tenant's trail."""
+        obj = self.get_object(request, str(object_id))
+        if obj is None:
+            cross_tenant_refusal_record(
+                request, self.model, object_id, view=view, tenant_field=self.tenant_field
+            )
+            raise Http404
+        return obj
+
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # The change, delete and history pages answer an object outside the viewer's scope as
         # one that does not exist; another tenant's goes on that tenant's trail.

@@ -46,7 +46,7 @@ def test_seed_demo_creates_the_cast_and_a_second_run_changes_nothing(capsys):
     assert recordings.filter(retain_until__lt=timezone.localdate()).exists()  # some expired
     assert recordings.values("purpose").distinct().count() >= 3
     alert = Alert.objects.get(tenant__slug="acme", rule="volume", status="new")
-    assert alert.subject_label == "carol" and alert.event_count == 12
+    assert alert.subject_label == "carol" and alert.event_count == 25
     trail = AuditEvent.objects.filter(sequence__in=alert.event_sequences)
     assert set(trail.values_list("actor_username", "action")) == {
         ("carol", "recording.access_granted")
