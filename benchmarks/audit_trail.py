@@ -614,17 +614,17 @@ def bare_read() -> int:
     """The verifier's query through the same kind of server-side cursor, without hashing."""
     from django.db import connection, transaction
 
-    from audit.verification import _VERIFY_SQL
+    from audit.chain_scan import VERIFY_SQL
 
     head_sequence, _ = chain_head()
     # `sequence > start` (and, since the verifier reads the head first, `<= head`).
-    parameters = [0, head_sequence][: _VERIFY_SQL.count("%s")]
+    parameters = [0, head_sequence][: VERIFY_SQL.count("%s")]
     count = 0
     with transaction.atomic():
         connection.ensure_connection()
         with connection.connection.cursor(name="bench_bare_read") as cursor:
             cursor.itersize = 20_000
-            cursor.execute(_VERIFY_SQL, parameters)
+            cursor.execute(VERIFY_SQL, parameters)
             for _row in cursor:
                 count += 1
     return count

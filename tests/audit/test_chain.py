@@ -220,10 +220,10 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint():
 
 @pytest.mark.django_db(transaction=True)
 def test_events_appended_during_verification_are_not_reported_as_breaks(monkeypatch):
-    from audit import verification
+    from audit import chain_scan
 
     _record(5)
-    original = verification.link_hash
+    original = chain_scan.link_hash
     appended = []
 
     def hash_and_append_concurrently(*arguments):
@@ -234,7 +234,7 @@ def test_events_appended_during_verification_are_not_reported_as_breaks(monkeypa
             writer.join()
         return original(*arguments)
 
-    monkeypatch.setattr(verification, "link_hash", hash_and_append_concurrently)
+    monkeypatch.setattr(chain_scan, "link_hash", hash_and_append_concurrently)
     result = audit_chain_verify(full=True)
     assert appended and AuditEvent.objects.count() == 7
     assert result.intact, result.reason
@@ -249,9 +249,9 @@ def test_events_appended_during_verification_are_not_reported_as_breaks(monkeypa
 @pytest.fixture
 def parallel_ranges(monkeypatch):
     """Ranges of 100 events, so that a chain of a few hundred splits into several."""
-    from audit import verification
+    from audit import chain_scan
 
-    monkeypatch.setattr(verification, "PARALLEL_RANGE_MIN_EVENTS", 100)
+    monkeypatch.setattr(chain_scan, "PARALLEL_RANGE_MIN_EVENTS", 100)
 
     def verify(**kwargs):
         return audit_chain_verify(full=True, workers=2, parallel_min_events=1, **kwargs)
@@ -305,12 +305,12 @@ def test_parallel_verification_finds_a_rewritten_hash_at_the_seam(parallel_range
     """An attacker who edits event 475 and recomputes its own hash still breaks event 476's
     link, although the two are verified by different processes (ranges end at 475)."""
     from audit.chain import content_bytes, link_hash
+    from audit.chain_scan import VERIFY_SQL
     from audit.keys import current_audit_key
-    from audit.verification import _VERIFY_SQL
 
     _bulk(950)
     with connection.cursor() as cursor:
-        cursor.execute(_VERIFY_SQL, [474, 475])
+        cursor.execute(VERIFY_SQL, [474, 475])
         row = cursor.fetchone()
     values = [*row[4:-1], {"n": 474, "forged": True}]
     # The strongest attacker here: one who holds the key (an insider).

@@ -14,10 +14,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from audit.chain import GENESIS_HASH, content_hash, key_id_of, link_hash
+from audit.chain_scan import VERIFY_SQL
 from audit.models import AuditEvent, Checkpoint
 from audit.services import event_record
 from audit.tasks import verify_audit_chain
-from audit.verification import _VERIFY_SQL, audit_chain_verify
+from audit.verification import audit_chain_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def _rewrite_as_unkeyed(first: int, changes: dict | None = None) -> None:
     """Recompute events first.. as scheme 1 (no key needed), after changing `changes` in the
     first one: the only consistent rewrite possible without the key."""
     with connection.cursor() as cursor:
-        cursor.execute(_VERIFY_SQL, [first - 1, 10**12])
+        cursor.execute(VERIFY_SQL, [first - 1, 10**12])
         rows = cursor.fetchall()
     previous_hash = rows[0][1]
     statements = []
@@ -162,7 +163,7 @@ def test_events_are_keyed_and_their_hash_cannot_be_recomputed_without_the_key(se
     events = list(AuditEvent.objects.order_by("sequence"))
     assert {event.key_id for event in events} == {key_id_of(settings.AUDIT_HMAC_KEY)}
     with connection.cursor() as cursor:
-        cursor.execute(_VERIFY_SQL, [0, 1])
+        cursor.execute(VERIFY_SQL, [0, 1])
         row = cursor.fetchone()
     unkeyed = link_hash(1, GENESIS_HASH, content_hash([*row[4:-1], json.loads(row[-1])]))
     assert unkeyed != events[0].hash

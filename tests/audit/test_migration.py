@@ -16,9 +16,10 @@ from audit.chain import (
     legacy_checkpoint_signature,
     link_hash,
 )
+from audit.chain_scan import VERIFY_SQL
 from audit.models import AuditEvent, Checkpoint
 from audit.services import event_record
-from audit.verification import _VERIFY_SQL, audit_chain_verify
+from audit.verification import audit_chain_verify
 
 BEFORE_KEYS = ("audit", "0003_tenant_scoped_indexes")
 COLUMNS = (
@@ -99,7 +100,7 @@ def test_an_unkeyed_chain_migrates_sealed_and_keeps_verifying(settings):
 
     # Keyed events cannot be rewritten as unkeyed ones: the seal ends at 5.
     with connection.cursor() as cursor:
-        cursor.execute(_VERIFY_SQL, [5, 6])
+        cursor.execute(VERIFY_SQL, [5, 6])
         row = cursor.fetchone()
         forged = link_hash(6, row[1], content_hash([*row[4:-1], json.loads(row[-1])]))
         cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
