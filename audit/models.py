@@ -1,4 +1,11 @@
-"""The append-only, hash-chained audit trail (see audit/chain.py for the chain's definition)."""
+"""The audit app's models, in four headed sections: the append-only, hash-chained trail (see
+audit/chain.py for the chain's definition), the alerts over it (audit/alerts/), the personal-data
+breach incidents (audit/incidents.py) and the forwarding to a tenant's SOC (audit/forwarding/).
+
+Longer than 500 lines on purpose: each section is declarations only (fields, choices, constraints,
+a few lines of validation), read section by section; a models package would re-export every name
+from its __init__ for Django and the migrations, whose references (a field's default callable)
+name this module."""
 
 from __future__ import annotations
 
