@@ -705,7 +705,7 @@ _FILL_SQL = """
 INSERT INTO audit_auditevent (
     sequence, occurred_at, tenant_id, actor_id, actor_username, action, outcome, target_type,
     target_id, target_label, purpose, justification, client_ip, user_agent, workstation_id,
-    request_id, extra, previous_hash, hash)
+    request_id, extra, previous_hash, hash, key_id)
 SELECT %(offset)s + i,
        %(epoch)s::timestamptz + i * interval '3 seconds',
        (%(tenants)s::bigint[])[1 + mod(r, %(tenant_count)s)],
@@ -727,7 +727,8 @@ SELECT %(offset)s + i,
        CASE WHEN mod(i, 4) = 0 THEN jsonb_build_object('position_seconds', mod(i, 600))
             ELSE '{}'::jsonb END,
        %(fake)s,
-       %(fake)s
+       %(fake)s,
+       ''  -- fake hashes: no key made them
   FROM (SELECT i, 1 + mod(i * 7919, %(recordings)s) AS r
           FROM generate_series(%(low)s::bigint, %(high)s::bigint) AS i) AS numbers
 """
