@@ -180,7 +180,7 @@ def bench(report, folder: Path, total: int, blocks: int, *, profile: bool) -> No
     from django.test import Client, override_settings
 
     from compliance.models import Tenant
-    from compliance.services import api_key_create
+    from compliance.services.api_keys import api_key_create
     from recordings.demo_audio import tone_wav
     from recordings.models import Recording
 

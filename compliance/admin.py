@@ -19,23 +19,18 @@ from .models import ApiKey, Consent, LegalHold, Membership, Purpose, RetentionPo
 from .phone import numbers_by_tenant
 from .refusals import Refused
 from .roles import tenant_permits
-from .services import (
-    api_key_create,
-    api_key_revoke,
-    consent_check,
-    consent_record,
-    consent_view_record,
+from .services.api_keys import api_key_create, api_key_revoke
+from .services.consents import consent_check, consent_record, consent_view_record
+from .services.legal_holds import (
     legal_hold_check,
     legal_hold_effect,
     legal_hold_effects,
     legal_hold_place,
     legal_hold_release,
     legal_hold_view_record,
-    membership_grant,
-    membership_revoke,
-    purpose_save,
-    retention_policy_save,
 )
+from .services.memberships import membership_grant, membership_revoke
+from .services.policies import purpose_save, retention_policy_save
 from .tenancy import (
     PortalAdmin,
     PurposeListFilter,

@@ -26,7 +26,7 @@ from audit.services import event_record, home_tenant_id
 from .api import tenant_time
 from .models import Consent
 from .roles import tenants_permitting
-from .services import consent_target
+from .services.consents import consent_target
 
 PERMISSION = "compliance.view_consent"
 # What a receipt discloses beyond ids and codes: the personal data the trail must account for.
