@@ -319,7 +319,7 @@ def users_create(tenant) -> tuple:
     from django.contrib.auth.hashers import make_password
 
     from compliance.models import Role
-    from compliance.services import membership_grant
+    from compliance.services.memberships import membership_grant
 
     user_model = get_user_model()
     unusable = make_password(None)  # nobody signs in with a password; force_login only

@@ -760,7 +760,7 @@ def cast_create() -> Cast:
     from django.contrib.auth.hashers import make_password
 
     from compliance.models import Role, Tenant
-    from compliance.services import membership_grant
+    from compliance.services.memberships import membership_grant
 
     user_model = get_user_model()
     unusable = make_password(None)  # nobody signs in with a password; force_login only

@@ -272,7 +272,7 @@ def bench(report, folder: Path, total: int, client_counts: list[int]) -> None:
     from django.db import connection
 
     from compliance.models import Tenant
-    from compliance.services import api_key_create
+    from compliance.services.api_keys import api_key_create
     from recordings.demo_audio import tone_wav
     from recordings.models import Recording
 

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Custodia upload memory benchmark (gunicorn)", flush=True)
         _setup.database_recreate()
         from compliance.models import Tenant
-        from compliance.services import api_key_create
+        from compliance.services.api_keys import api_key_create
 
         tenant = Tenant.objects.create(
             name="Bench tenant", slug="bench", country_code="FR", time_zone="Europe/Paris"

@@ -33,7 +33,7 @@ from kit.null_characters import storable_values, unstorable
 from .api_auth import api_actor, api_error, api_key_required
 from .models import ApiKey, Consent, Tenant
 from .refusals import Refused
-from .services import consent_in_force, consent_record
+from .services.consents import consent_in_force, consent_record
 
 REQUIRED_FIELDS = ("customer_number", "purpose", "decision", "decided_at", "channel")
 EVIDENCE_FIELDS = (

@@ -33,7 +33,7 @@ from audit.services import event_record
 
 from . import api_limits
 from .models import ApiKey
-from .services import API_KEY_PREFIX, api_key_authenticate
+from .services.api_keys import API_KEY_PREFIX, api_key_authenticate
 
 View = Callable[..., HttpResponse]
 

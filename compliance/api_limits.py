@@ -41,7 +41,7 @@ from audit.services import event_record
 from kit import locks, sql
 
 from .models import ApiKey, Tenant
-from .services import _secret_hash
+from .services.api_keys import _secret_hash
 
 # The start of the failure window holding the database's clock at the moment the statement runs.
 # Windows are taken from it rather than from the web process: the same clock in every process,

@@ -8,8 +8,9 @@ The criteria are listed once, in CRITERIA. Everything that asks the question is 
   subquery): the purge's batches, erasure and ingestion, through RecordingQuerySet.on_hold() and
   Recording.active_holds();
 - `held_by`, `named_by` and `matching_criteria`: the recordings a hold holds, as conditions on
-  Recording: the count of what a hold holds (compliance.services.legal_hold_effect) and the
-  purge preview's statement (recordings.services.purge.preview).
+  Recording: the count of what a hold holds
+  (compliance.services.legal_holds.legal_hold_effect) and the purge preview's statement
+  (recordings.services.purge.preview).
 
 tests/compliance/test_hold_scope.py checks all of them against a plain statement of the rule over
 random holds and recordings.

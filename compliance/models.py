@@ -335,7 +335,7 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         # Masked: shown in lists and pickers. Audit events name a decision by id instead
-        # (compliance.services.consent_target), since the trail is append-only.
+        # (compliance.services.consents.consent_target), since the trail is append-only.
         return f"{self.masked_number}: {self.get_decision_display()} for {self.purpose}"
 
     @property

@@ -26,7 +26,7 @@ from audit.services import event_record, home_tenant_id
 from .api import tenant_time
 from .models import Consent
 from .roles import tenants_permitting
-from .services import consent_target
+from .services.consents import consent_target
 from .tenancy import cross_tenant_refusal_record
 
 PERMISSION = "compliance.view_consent"

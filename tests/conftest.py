@@ -10,7 +10,7 @@ from django.db import connection
 
 from compliance.models import Role, Tenant
 from compliance.roles import sync_role_groups
-from compliance.services import membership_grant
+from compliance.services.memberships import membership_grant
 
 from .factories import TenantFactory, UserFactory
 

@@ -34,7 +34,9 @@ from compliance.models import (
     Role,
     Tenant,
 )
-from compliance.services import api_key_create, consent_record, legal_hold_place
+from compliance.services.api_keys import api_key_create
+from compliance.services.consents import consent_record
+from compliance.services.legal_holds import legal_hold_place
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.ingest import recording_ingest
 from recordings.services.purge.erasure import recording_erase

@@ -45,8 +45,10 @@ SEAMS: dict[tuple[str, str], str] = {
     # A legal hold or a withdrawn consent acts on recordings, which sit above compliance: the
     # "holds now" count and the withdrawal's new last day read Recording by name
     # (apps.get_model), and a policy change sends the recompute task by name, so that compliance
-    # never imports recordings' code.
-    ("compliance/services.py", "recordings"): "holds, withdrawals and policies act on recordings",
+    # never imports recordings' code. One seam, in the three service modules that act so.
+    ("compliance/services/legal_holds.py", "recordings"): "holds act on recordings",
+    ("compliance/services/consents.py", "recordings"): "withdrawals act on recordings",
+    ("compliance/services/policies.py", "recordings"): "policies act on recordings",
 }
 
 

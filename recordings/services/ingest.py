@@ -27,7 +27,7 @@ from compliance.models import ApiKey, ConsentDecision, Purpose, RetentionPolicy,
 from compliance.phone import InvalidNumber, normalise_number
 from compliance.refusals import Refused
 from compliance.retention import decide
-from compliance.services import consent_in_force
+from compliance.services.consents import consent_in_force
 from kit import locks, sql
 from kit.null_characters import storable_values, unstorable
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from compliance.services import legal_hold_place
+from compliance.services.legal_holds import legal_hold_place
 from kit.csv_export import csv_cell, csv_lines
 from recordings.services.ingest import recording_ingest
 

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from compliance.services import api_key_create, api_key_revoke
+from compliance.services.api_keys import api_key_create, api_key_revoke
 from recordings.models import Recording
 
 from ..audio import tone_wav

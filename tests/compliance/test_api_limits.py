@@ -22,7 +22,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from compliance import api_limits, tasks
 from compliance.models import ApiAuthFailureWindow
-from compliance.services import api_key_create
+from compliance.services.api_keys import api_key_create
 from kit import locks
 from recordings.models import Recording
 

@@ -17,7 +17,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from compliance.api import EVIDENCE_FIELDS, REQUIRED_FIELDS
 from compliance.models import Consent, Purpose
-from compliance.services import api_key_create, api_key_revoke, legal_hold_place
+from compliance.services.api_keys import api_key_create, api_key_revoke
+from compliance.services.legal_holds import legal_hold_place
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.purge.run import purge_expired_recordings
 

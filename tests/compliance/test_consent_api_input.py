@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Consent
-from compliance.services import api_key_create
+from compliance.services.api_keys import api_key_create
 
 URL = "/api/v1/consents"
 

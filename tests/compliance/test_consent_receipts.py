@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Consent
-from compliance.services import consent_record
+from compliance.services.consents import consent_record
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from audit.pseudonyms import customer_number_hash
 from compliance.models import Consent, Role
-from compliance.services import membership_grant
+from compliance.services.memberships import membership_grant
 
 from ..factories import consent_for
 

@@ -15,7 +15,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from compliance.models import Consent, LegalHold, Purpose, RetentionPolicy
 from compliance.refusals import Refused
-from compliance.services import api_key_create, legal_hold_place
+from compliance.services.api_keys import api_key_create
+from compliance.services.legal_holds import legal_hold_place
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def test_the_first_day_of_the_window_is_accepted(cast, acme_token):
 
 
 def test_a_decision_a_year_ahead_is_refused_by_the_service_too(cast):
-    from compliance.services import consent_record
+    from compliance.services.consents import consent_record
 
     with pytest.raises(Refused) as refused:
         consent_record(

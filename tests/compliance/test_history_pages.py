@@ -138,7 +138,7 @@ def test_own_tenants_history_is_readable_and_the_version_form_has_no_inputs(cast
 def test_a_purpose_or_policy_saved_by_the_service_names_its_actor_in_the_history(cast):
     """Outside a request (a command, a shell, a task) the history still says who made the
     change: the service's actor, as the admin's request user does."""
-    from compliance.services import purpose_save, retention_policy_save
+    from compliance.services.policies import purpose_save, retention_policy_save
 
     purpose = PurposeFactory.build(tenant=cast.acme, code="acme-coaching", name="Acme coaching")
     purpose_save(actor=cast.alice, purpose=purpose, created=True)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from audit.models import AuditEvent
 from compliance.models import LegalHold
-from compliance.services import legal_hold_effect, legal_hold_place, legal_hold_release
+from compliance.services.legal_holds import legal_hold_effect, legal_hold_place, legal_hold_release
 from recordings.models import Recording
 from recordings.services.purge.preview import purge_preview
 

@@ -118,7 +118,7 @@ def test_a_hold_with_an_empty_scope_is_a_form_error(cast, login):
 
 
 def test_supervisor_cannot_place_or_release_holds(cast, login):
-    from compliance.services import legal_hold_place
+    from compliance.services.legal_holds import legal_hold_place
 
     client = login(cast.bob)
     assert client.get(reverse("admin:compliance_legalhold_add")).status_code == 403
@@ -161,7 +161,7 @@ def _holds_listed(client) -> tuple[dict[str, str], int]:
 
 def test_the_hold_list_counts_what_each_hold_holds_at_a_constant_cost(cast, login):
     """Each row's count is the hold's own, and six holds cost no more queries than one."""
-    from compliance.services import legal_hold_place, legal_hold_release
+    from compliance.services.legal_holds import legal_hold_place, legal_hold_release
 
     named = ingest(cast.acme, number="+33611111111", campaign="Winter")
     ingest(cast.acme, number="+33622222222", campaign="Winter")
@@ -199,7 +199,7 @@ def test_the_hold_list_counts_what_each_hold_holds_at_a_constant_cost(cast, logi
 
 def test_a_hold_placed_and_released_outside_a_request_names_its_actor(cast):
     """From a task, a command or a shell no request names the person: the service's actor does."""
-    from compliance.services import legal_hold_place, legal_hold_release
+    from compliance.services.legal_holds import legal_hold_place, legal_hold_release
 
     hold = legal_hold_place(
         actor=cast.alice,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Consent, Membership, Purpose, Role
-from compliance.services import membership_grant, membership_revoke
+from compliance.services.memberships import membership_grant, membership_revoke
 
 from ..factories import consent_for
 from ..recordings.helpers import ingest

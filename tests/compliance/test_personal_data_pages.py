@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from compliance.models import Consent, LegalHold
-from compliance.services import legal_hold_place
+from compliance.services.legal_holds import legal_hold_place
 
 from ..factories import consent_for
 

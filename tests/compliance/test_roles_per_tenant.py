@@ -9,13 +9,9 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from compliance.models import Role
 from compliance.refusals import Refused
-from compliance.services import (
-    api_key_create,
-    api_key_revoke,
-    legal_hold_place,
-    legal_hold_release,
-    membership_grant,
-)
+from compliance.services.api_keys import api_key_create, api_key_revoke
+from compliance.services.legal_holds import legal_hold_place, legal_hold_release
+from compliance.services.memberships import membership_grant
 from recordings.services.telesales import telesales_outcome_record
 
 from ..recordings.helpers import ingest

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from compliance.models import Role
-from compliance.services import membership_grant
+from compliance.services.memberships import membership_grant
 from compliance.tenancy import TenantListFilter, TenantScopedAdmin
 
 from ..factories import SCOPED_FACTORIES

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from compliance.models import Purpose, Role
-from compliance.services import membership_grant
+from compliance.services.memberships import membership_grant
 
 from ..factories import PurposeFactory, consent_for
 

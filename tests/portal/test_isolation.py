@@ -60,7 +60,9 @@ from compliance.models import (
     Tenant,
 )
 from compliance.roles import role_grants
-from compliance.services import api_key_create, legal_hold_place, membership_grant
+from compliance.services.api_keys import api_key_create
+from compliance.services.legal_holds import legal_hold_place
+from compliance.services.memberships import membership_grant
 from compliance.tenancy import PortalAdmin, TenantScopedAdmin, tenant_field_of
 from recordings.models import DeletionCertificate, PurgeRun, Recording
 from recordings.services.purge.erasure import recording_erase

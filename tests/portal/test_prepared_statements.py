@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.db import close_old_connections, connection
 
-from compliance.services import api_key_authenticate, api_key_create
+from compliance.services.api_keys import api_key_authenticate, api_key_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

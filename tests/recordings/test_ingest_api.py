@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Purpose
-from compliance.services import api_key_create, api_key_revoke
+from compliance.services.api_keys import api_key_create, api_key_revoke
 from recordings.api import METADATA_FIELDS
 from recordings.models import Recording
 from recordings.storage import read_plain_audio

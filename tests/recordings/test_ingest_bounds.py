@@ -15,7 +15,8 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from compliance.services import api_key_create, legal_hold_place
+from compliance.services.api_keys import api_key_create
+from compliance.services.legal_holds import legal_hold_place
 from recordings import audio
 from recordings.models import Recording
 

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import RetentionPolicy
-from compliance.services import consent_record, legal_hold_place, legal_hold_release
+from compliance.services.consents import consent_record
+from compliance.services.legal_holds import legal_hold_place, legal_hold_release
 from recordings.models import DeletionCertificate, PendingFileRemoval, PurgeRun, Recording
 from recordings.services.purge.certificates import certificate_is_valid
 from recordings.services.purge.erasure import RecordingHeld, recording_erase

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from compliance.services import legal_hold_place
+from compliance.services.legal_holds import legal_hold_place
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.purge.run import purge_expired_recordings
 

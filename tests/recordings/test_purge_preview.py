@@ -13,7 +13,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from compliance.services import consent_record, legal_hold_place, legal_hold_release
+from compliance.services.consents import consent_record
+from compliance.services.legal_holds import legal_hold_place, legal_hold_release
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.purge.preview import purge_preview
 from recordings.services.purge.run import purge_expired_recordings

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.verification import audit_chain_verify
-from compliance.services import legal_hold_place
+from compliance.services.legal_holds import legal_hold_place
 from recordings.models import DeletionCertificate, PendingFileRemoval, PurgeRun, Recording
 from recordings.services.purge.certificates import certificate_is_valid
 from recordings.storage import read_plain_audio

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Purpose, RetentionPolicy
-from compliance.services import retention_policy_save
+from compliance.services.policies import retention_policy_save
 from recordings.models import Recording
 from recordings.tasks import recompute_retention
 
@@ -107,7 +107,7 @@ def test_shortening_never_lets_the_next_run_delete_before_a_preview_shows_it(cas
 
 
 def test_a_policy_change_does_not_revive_a_withdrawn_callers_recordings(cast):
-    from compliance.services import consent_record
+    from compliance.services.consents import consent_record
 
     consent_record(
         recorded_by="ivr",

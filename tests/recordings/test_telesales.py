@@ -9,7 +9,7 @@ from dateutil.relativedelta import relativedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance.services import consent_record
+from compliance.services.consents import consent_record
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.purge.run import purge_expired_recordings
 
@@ -96,7 +96,7 @@ def test_only_compliance_officers_record_outcomes_and_only_for_telesales(cast, l
 
 def test_a_policy_change_keeps_the_signature_date_and_the_no_contract_verdict(cast, login):
     from compliance.models import RetentionPolicy
-    from compliance.services import retention_policy_save
+    from compliance.services.policies import retention_policy_save
     from recordings.tasks import recompute_retention
 
     signed = _telesales_call(cast)

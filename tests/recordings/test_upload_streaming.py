@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
 from django.utils import timezone
 
-from compliance.services import api_key_create
+from compliance.services.api_keys import api_key_create
 from recordings.api import recordings_create
 from recordings.models import Recording
 from recordings.storage import read_plain_audio

@@ -17,12 +17,10 @@ from audit.context import acting_as, acting_for
 from audit.incidents import incident_open
 from audit.models import Alert, Incident
 from compliance.models import ApiKey, Consent, LegalHold, Role, Tenant
-from compliance.services import (
-    api_key_create,
-    consent_record,
-    legal_hold_place,
-    membership_grant,
-)
+from compliance.services.api_keys import api_key_create
+from compliance.services.consents import consent_record
+from compliance.services.legal_holds import legal_hold_place
+from compliance.services.memberships import membership_grant
 from recordings.demo_audio import tone_wav
 from recordings.models import Recording
 from recordings.services.access import access_grant_request

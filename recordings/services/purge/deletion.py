@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import date
 
 from django.db import connection
 from django.db.models import OuterRef, Subquery
@@ -100,19 +99,6 @@ def _policies(policy_ids: set[int]) -> dict[int, tuple[str, int | None]]:
     return {pk: (action, version) for pk, action, version in rows}
 
 
-def _bigint_array(values: Sequence[int]) -> str:
-    """An array literal (the driver's list adaptation costs microseconds per element)."""
-    return "{" + ",".join(map(str, values)) + "}"
-
-
-def _text_array(values: Sequence[str]) -> str:
-    return "{" + ",".join(map(_array_element, values)) + "}"
-
-
-def _array_element(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _copy_certificates(certificates: list[tuple]) -> None:
     connection.ensure_connection()
     with connection.connection.cursor() as cursor, cursor.copy(_sql()["copy"]) as copy:
@@ -140,15 +126,11 @@ def delete_rows(
     key_id = key.key_id
     policies = _policies({row[6] for row in rows if row[6] is not None})
     context = current_context()
-    days: dict[date, str] = {}
     certificates, events, pending, to_delete, to_anonymise = [], [], [], [], []
     for pk, tenant_id, call_id, sha, name, purpose, policy_id, retain_until, own_reason in rows:
         final_reason = reason or own_reason
         policy_action, version = policies.get(policy_id, _NO_POLICY)
         call_hash = call_id_hash(tenant_id, call_id, key)
-        day = days.get(retain_until)
-        if day is None:
-            day = days[retain_until] = retain_until.isoformat()
         text = certificate_text(
             recording_id=pk,
             tenant_id=tenant_id,
@@ -192,7 +174,7 @@ def delete_rows(
                 purpose=purpose,
                 extra={
                     "reason": final_reason,
-                    "retain_until": day,
+                    "retain_until": retain_until.isoformat(),
                     "audio_sha256": sha,
                     "purge_run": run_id,
                 },
@@ -211,9 +193,9 @@ def delete_rows(
         cursor.execute(
             sql["delete"],
             {
-                "delete": _bigint_array(to_delete),
-                "removed": _text_array(removed),
-                "pending": _text_array(pending),
+                "delete": to_delete,
+                "removed": list(removed),
+                "pending": pending,
                 "run": run_id,
                 "now": now,
             },

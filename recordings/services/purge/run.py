@@ -5,13 +5,13 @@ files of committed batches removed meanwhile, and the run's counts kept on its P
 from __future__ import annotations
 
 import contextvars
-import functools
 import logging
 import threading
 from collections.abc import Sequence
 from datetime import date
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from audit.models import Outcome
@@ -61,34 +61,8 @@ def purge_batch_queryset(tenant: Tenant, *, on: date, batch_size: int):
     )
 
 
-# Compiling the batch query costs milliseconds (the holds' subquery): it is compiled once, with
-# these stand-ins for the tenant and the date, which each batch replaces with its own.
-_ANY_TENANT = -1_730_173_017
-_ANY_DAY = date(1001, 1, 1)
-
-
-@functools.lru_cache(maxsize=8)
-def _batch_sql(alias: str, batch_size: int) -> tuple[str, tuple] | None:
-    query = purge_batch_queryset(Tenant(pk=_ANY_TENANT), on=_ANY_DAY, batch_size=batch_size).query
-    sql, params = query.get_compiler(using=alias).as_sql()
-    if params.count(_ANY_TENANT) != 1 or params.count(_ANY_DAY) != 1:
-        return None  # not as expected: compile each batch instead
-    return sql, params
-
-
 def _select_batch(tenant: Tenant, on: date, batch_size: int) -> list[tuple]:
-    compiled = _batch_sql(connection.alias, batch_size)
-    if compiled is None:
-        sql, params = purge_batch_queryset(
-            tenant, on=on, batch_size=batch_size
-        ).query.sql_with_params()
-    else:
-        sql, template = compiled
-        stand_ins = {_ANY_TENANT: tenant.pk, _ANY_DAY: on}
-        params = [stand_ins.get(value, value) for value in template]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return list(purge_batch_queryset(tenant, on=on, batch_size=batch_size))
 
 
 class _Progress:
@@ -107,12 +81,6 @@ class _Progress:
             run.failed += len(failures)
             if failures:
                 run.errors = [*run.errors, *failures][:1000]
-
-
-_PROGRESS_SQL = (
-    f"UPDATE {PurgeRun._meta.db_table} SET purged = purged + %s, "  # noqa: S608  # nosec B608 # a model's table
-    "files_removed = files_removed + %s, failed = failed + %s WHERE id = %s"
-)
 
 
 def _purge_batch(
@@ -138,8 +106,11 @@ def _purge_batch(
                 removed=removed,
                 checks_now=own_transaction,
             )
-            with connection.cursor() as cursor:
-                cursor.execute(_PROGRESS_SQL, [len(rows), len(removed), len(failures), run.pk])
+            PurgeRun.objects.filter(pk=run.pk).update(
+                purged=F("purged") + len(rows),
+                files_removed=F("files_removed") + len(removed),
+                failed=F("failed") + len(failures),
+            )
     except BaseException:
         remover.give_back(removed, failures)
         raise

@@ -1,0 +1,14 @@
+"""The compliance app's admin pages, one module per concern. Django's admin autodiscovery imports
+this package; importing each module registers its admins.
+
+- accounts: tenants with their memberships, memberships, users and groups;
+- policies: purposes and retention policies, with their history pages;
+- api_keys: the tenants' API keys;
+- consents: consent decisions, recorded and never edited;
+- legal_holds: legal holds, placed and released (the release page).
+
+Every admin inherits compliance/tenancy.py's PortalAdmin, TenantScopedAdmin or
+TenantScopedHistoryAdmin, and writes through the services of compliance/services/.
+"""
+
+from . import accounts, api_keys, consents, legal_holds, policies  # noqa: F401  (registration)

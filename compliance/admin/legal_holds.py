@@ -1,0 +1,194 @@
+"""Legal holds: placed through the service, released on their own page with a reason, counted
+and traced."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from audit.admin_links import audit_trail_link
+from kit import limits
+
+from ..models import LegalHold, Tenant
+from ..refusals import Refused, as_form_error
+from ..roles import tenant_permits
+from ..services.legal_holds import (
+    legal_hold_check,
+    legal_hold_effect,
+    legal_hold_effects,
+    legal_hold_place,
+    legal_hold_release,
+    legal_hold_view_record,
+)
+from ..tenancy import (
+    TenantListFilter,
+    TenantScopedAdmin,
+    viewer_tenant_ids,
+)
+
+
+class LegalHoldForm(forms.ModelForm):
+    class Meta:
+        model = LegalHold
+        fields = (
+            "tenant",
+            "reference",
+            "reason",
+            "recordings",
+            "customer_number",
+            "started_from",
+            "started_until",
+            "campaign",
+        )
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            data["customer_number"] = legal_hold_check(
+                tenant=data["tenant"],
+                reference=data.get("reference") or "",
+                reason=data.get("reason") or "",
+                recordings=list(data.get("recordings") or []),
+                customer_number=data.get("customer_number") or "",
+                started_from=data.get("started_from"),
+                started_until=data.get("started_until"),
+                campaign=data.get("campaign") or "",
+            )
+        except Refused as refusal:
+            raise as_form_error(refusal, self) from refusal
+        return data
+
+
+class ReleaseForm(forms.Form):
+    release_reason = forms.CharField(
+        widget=forms.Textarea,
+        label="Why is the hold released?",
+        max_length=limits.LEGAL_HOLD_RELEASE_REASON,
+    )
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(TenantScopedAdmin):
+    form = LegalHoldForm
+    list_display = ("reference", "tenant", "placed_at", "placed_by", "released_at", "holds_now")
+    list_filter = (TenantListFilter, ("released_at", admin.EmptyFieldListFilter))
+    list_select_related = ("tenant", "placed_by")
+    search_fields = ("reference",)
+    autocomplete_fields = ("recordings",)
+    readonly_fields = (
+        "placed_by",
+        "placed_at",
+        "released_by",
+        "released_at",
+        "release_reason",
+        "holds_now",
+        "audit_trail",
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.has_perm("compliance.place_legalhold")
+
+    def writable_tenants(self, request):
+        if request.user.is_superuser:
+            return super().writable_tenants(request)
+        placing = viewer_tenant_ids(request, "compliance.place_legalhold")
+        return Tenant.objects.filter(pk__in=placing)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # placed once; widened by placing another hold, ended by releasing
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        hold = legal_hold_place(
+            actor=request.user,
+            tenant=data["tenant"],
+            reference=data["reference"],
+            reason=data["reason"],
+            recordings=list(data.get("recordings") or []),
+            customer_number=data.get("customer_number") or "",
+            started_from=data.get("started_from"),
+            started_until=data.get("started_until"),
+            campaign=data.get("campaign") or "",
+        )
+        obj.pk = hold.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the service has set the recordings
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # The page's counts in one query rather than one per row (see holds_now).
+        in_force = [hold for hold in changelist.result_list if hold.released_at is None]
+        counts = legal_hold_effects(in_force)
+        for hold in in_force:
+            hold.recordings_held_now = counts[hold.pk]
+        return changelist
+
+    @admin.display(description="Recordings held now")
+    def holds_now(self, hold: LegalHold) -> str:
+        if hold.pk is None:
+            return "—"
+        if hold.released_at:
+            return "released"
+        counted = getattr(hold, "recordings_held_now", None)
+        return str(legal_hold_effect(hold) if counted is None else counted)
+
+    @admin.display(description="Audit trail")
+    def audit_trail(self, hold: LegalHold) -> str:
+        if hold.pk is None:
+            return "—"
+        return audit_trail_link(f"target=compliance.legalhold:{hold.pk}", "History of this hold")
+
+    def get_urls(self):
+        release = self.admin_site.admin_view(self.release_view)
+        return [
+            path("<int:hold_id>/release/", release, name="compliance_legalhold_release"),
+            *super().get_urls(),
+        ]
+
+    @staticmethod
+    def may_release(request, hold: LegalHold) -> bool:
+        """Whether the role held in the hold's tenant may release it (the service's own rule):
+        the permission alone may come from a role held in another tenant."""
+        return tenant_permits(request.user, hold.tenant_id, "compliance.release_legalhold")
+
+    def release_view(self, request, hold_id: int):
+        hold = self.scoped_object_or_404(request, hold_id, view="release hold page")
+        if not self.may_release(request, hold):
+            raise PermissionDenied
+        form = ReleaseForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                legal_hold_release(
+                    actor=request.user,
+                    hold=hold,
+                    release_reason=form.cleaned_data["release_reason"],
+                )
+            except Refused as refusal:
+                form.add_error(None, refusal.message)
+            else:
+                self.message_user(request, f"Hold {hold.reference} released.")
+                return redirect(reverse("admin:compliance_legalhold_change", args=[hold.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Release hold {hold.reference}",
+            "hold": hold,
+            "form": form,
+            "holds_now": legal_hold_effect(hold),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/compliance/legalhold/release.html", context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            # A hold naming a customer number shows it in full: traced like a recording's page.
+            legal_hold_view_record(user=request.user, hold=obj)
+        context["can_release"] = obj is not None and self.may_release(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
