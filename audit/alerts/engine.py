@@ -209,24 +209,33 @@ class _Dispatch:
 
     def split(self, rows: list, codes: list[str]) -> dict[str, list]:
         lists: dict[str, list] = {code: [] for code in codes}
-        by_action, denied = self.by_action, self.denied
+        # Per action, the lists its events go to, and those its denied events go to as well.
+        to: dict[str, tuple] = {}
+        denied_to: dict[str, tuple] = {}
+        for action, targets in self.by_action.items():
+            to[action] = tuple(lists[code].append for code in targets if code in lists)
+            denied_to[action] = tuple(
+                lists[code].append for code in self.denied if code not in targets and code in lists
+            )
+        anything_denied = tuple(lists[code].append for code in self.denied if code in lists)
+        nothing = ()
+        denied = str(Outcome.DENIED)
         for row in rows:
-            targets = by_action.get(row.action, ())
-            for code in targets:
-                if code in lists:
-                    lists[code].append(row)
-            if denied and row.outcome == Outcome.DENIED:
-                for code in denied:
-                    if code not in targets and code in lists:
-                        lists[code].append(row)
+            action = row.action
+            for append in to.get(action, nothing):
+                append(row)
+            if anything_denied and row.outcome == denied:
+                for append in denied_to.get(action, anything_denied):
+                    append(row)
         return lists
 
 
 def _collect(rule: Rule, events: list, found: dict[tuple[int | None, str], Finding]) -> None:
     """Feed the rule `events`; its findings gather in `found`, one per tenant and subject."""
     rule.prepare(events)
+    feed = rule.feed
     for event in events:
-        finding = rule.feed(event)
+        finding = feed(event)
         if finding is None:
             continue
         key = (finding.tenant_id, finding.subject_key)
