@@ -171,7 +171,7 @@ class _Window:
         self.entries: deque = deque()
         self.counts: dict | None = {} if distinct else None
         self.reported = reported
-        # (version, key's text, JSON) of the last dump (WindowRule.dump).
+        # (key's text, JSON) of the last dump (WindowRule.dump), None once the window changed.
         self.saved: tuple | None = None
         for entry in entries:
             self.add(*entry, horizon=float("-inf"))
@@ -179,6 +179,7 @@ class _Window:
     def add(self, at: float, sequence: int, value, horizon: float) -> None:
         entries, counts = self.entries, self.counts
         entries.append((at, sequence, value))
+        self.saved = None
         if counts is not None:
             counts[value] = counts.get(value, 0) + 1
         if entries[0][0] < horizon:
@@ -187,6 +188,7 @@ class _Window:
     def forget(self, horizon: float) -> None:
         entries, counts = self.entries, self.counts
         while entries and entries[0][0] < horizon:
+            self.saved = None
             value = entries.popleft()[2]
             if counts is not None:
                 left = counts[value] - 1
@@ -235,28 +237,23 @@ class WindowRule(Rule):
         """Each window still open at `now`, under its key's text; a window unchanged since the
         last dump gives the same JSON again (kept as an orjson.Fragment: most windows of a
         long run, like a day's justifications, are written once and then only carried)."""
-        saved, gone = {}, []
+        saved, gone, horizons = {}, [], {}
         for key, window in self.windows.items():
             entries = window.entries
-            horizon = now - self.span(key[0])[1]
+            horizon = horizons.get(key[0])
+            if horizon is None:
+                horizon = horizons[key[0]] = now - self.span(key[0])[1]
             if entries and entries[0][0] < horizon:
                 window.forget(horizon)
             if not entries:
                 gone.append(key)
                 continue
-            # The entries are in sequence order, so the last sequence, the length and the
-            # reported mark name the window's content.
-            version = (entries[-1][1], len(entries), window.reported)
             cached = window.saved
-            if cached is None or cached[0] != version:
-                text = (
-                    cached[1]
-                    if cached is not None
-                    else "|".join("" if part is None else str(part) for part in key)
-                )
+            if cached is None:
+                text = "|".join("" if part is None else str(part) for part in key)
                 json = orjson.dumps({"e": list(entries), "r": window.reported})
-                cached = window.saved = (version, text, orjson.Fragment(json))
-            saved[cached[1]] = cached[2]
+                cached = window.saved = (text, orjson.Fragment(json))
+            saved[cached[0]] = cached[1]
         for key in gone:
             del self.windows[key]
         return saved
@@ -299,7 +296,7 @@ class WindowRule(Rule):
         if not self.passes(window, limits):
             return None
         sequences = window.unreported()
-        window.reported = event.sequence
+        window.reported = event.sequence  # (the window changed already: `add` above)
         start = window.entries[0][0]
         summary = self.describe(window, limits)
         return self.finding(event, subject, summary, sequences, start, len(sequences))

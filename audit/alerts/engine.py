@@ -31,7 +31,7 @@ from kit.locks import alert_rules_lock
 
 from ..models import AlertRuleCursor, AlertRuleSetting, AuditEvent, Outcome
 from .base import Limits, LocalDay, Rule, WorkingHours
-from .raising import Finding, alert_raise
+from .raising import Finding, alerts_raise
 from .rules import ALL_RULES, TRAIL_RULES
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,13 @@ SELECT person.id,
          WHERE e.actor_id = person.id AND e.action = 'auth.login' AND e.sequence < %s
          ORDER BY e.sequence DESC LIMIT 1)
   FROM unnest(%s::bigint[]) AS person(id)
+"""
+
+
+# The state as binary (%b): a long window's state is megabytes, which the text form would
+# escape and the server unescape with every chunk.
+_CURSOR_SAVE_SQL = """
+UPDATE audit_alertrulecursor SET last_sequence = %s, state = %b WHERE rule = %s
 """
 
 
@@ -191,6 +198,11 @@ def _events(after: int, limit: int) -> list:
     with connection.connection.cursor(row_factory=namedtuple_row) as cursor:
         cursor.execute(_EVENTS_SQL, (after, limit))
         return cursor.fetchall()
+
+
+def _cursor_save(code: str, last_sequence: int, state: bytes) -> None:
+    with connection.connection.cursor() as cursor:
+        cursor.execute(_CURSOR_SAVE_SQL, (last_sequence, state, code))
 
 
 class _Dispatch:
@@ -323,10 +335,8 @@ def _evaluate(chunk_size: int, only: list[str] | None) -> Evaluation:
                 rule = loaded[code][0]
                 try:
                     with transaction.atomic():
-                        created = [alert_raise(finding)[1] for finding in found[code].values()]
-                        AlertRuleCursor.objects.filter(rule=code).update(
-                            last_sequence=last.sequence, state=orjson.dumps(rule.dump(last.at))
-                        )
+                        created = alerts_raise(list(found[code].values()))
+                        _cursor_save(code, last.sequence, orjson.dumps(rule.dump(last.at)))
                 except Exception as error:
                     fail(code, error, cursors[code])
                 else:
