@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any, Protocol
 
+import orjson
+
 from ..models import Severity
 from .raising import Finding
 
@@ -79,24 +81,33 @@ def purpose_fits(recording_purpose: str, platform: bool, need: str) -> bool:
 # --- the base classes ----------------------------------------------------------------------------
 
 
-_subjects: dict[tuple, tuple[str, str, int | None]] = {}
+# Subjects already met: a person's by actor id, with the name it was met under; an address's by
+# address. Cleared when large (a run over millions of events meets at most a few thousand).
+_people: dict[int, tuple[str, tuple[str, str, int]]] = {}
+_addresses: dict[str, tuple[str, str, None]] = {}
 
 
 def subject_of(event) -> tuple[str, str, int | None] | None:
     """(subject_key, label, actor id): the person when known, else the address, else none."""
     actor_id = event.actor_id
-    if actor_id is None and not event.client_ip:
+    if actor_id is not None:
+        name = event.actor_username
+        known = _people.get(actor_id)
+        if known is not None and known[0] == name:
+            return known[1]
+        if len(_people) > 100_000:
+            _people.clear()
+        subject = (f"user:{actor_id}", name or f"#{actor_id}", actor_id)
+        _people[actor_id] = (name, subject)
+        return subject
+    address = event.client_ip
+    if not address:
         return None
-    known = (actor_id, event.actor_username) if actor_id is not None else event.client_ip
-    subject = _subjects.get(known)
+    subject = _addresses.get(address)
     if subject is None:
-        if len(_subjects) > 100_000:
-            _subjects.clear()
-        if actor_id is not None:
-            subject = (f"user:{actor_id}", event.actor_username or f"#{actor_id}", actor_id)
-        else:
-            subject = (f"ip:{event.client_ip}", event.client_ip, None)
-        _subjects[known] = subject
+        if len(_addresses) > 100_000:
+            _addresses.clear()
+        subject = _addresses[address] = (f"ip:{address}", address, None)
     return subject
 
 
@@ -125,7 +136,8 @@ class Rule:
         """Called with a chunk's events before they are fed one by one (to batch look-ups)."""
 
     def dump(self, now: float) -> dict:
-        """The state to save, forgetting what no window reaches at `now` (the last event's time)."""
+        """The state to save (for orjson.dumps), forgetting what no window reaches at `now` (the
+        last event's time)."""
         raise NotImplementedError
 
     def feed(self, event) -> Finding | None:
@@ -149,35 +161,52 @@ class Rule:
 
 
 class _Window:
-    """One subject's recent events: (time, sequence, counted value), oldest first, the count of
-    each value, and the last sequence already reported in an alert."""
+    """One subject's recent events: (time, sequence, counted value), oldest first (in sequence
+    order), the count of each value (for rules that count distinct values; else None), and the
+    last sequence already reported in an alert."""
 
-    __slots__ = ("entries", "counts", "reported")
+    __slots__ = ("entries", "counts", "reported", "saved")
 
-    def __init__(self, entries=(), reported: int = 0) -> None:
+    def __init__(self, entries=(), reported: int = 0, *, distinct: bool = True) -> None:
         self.entries: deque = deque()
-        self.counts: dict = {}
+        self.counts: dict | None = {} if distinct else None
         self.reported = reported
+        # (key's text, JSON) of the last dump (WindowRule.dump), None once the window changed.
+        self.saved: tuple | None = None
         for entry in entries:
             self.add(*entry, horizon=float("-inf"))
 
     def add(self, at: float, sequence: int, value, horizon: float) -> None:
-        self.entries.append((at, sequence, value))
-        self.counts[value] = self.counts.get(value, 0) + 1
-        self.forget(horizon)
+        entries, counts = self.entries, self.counts
+        entries.append((at, sequence, value))
+        self.saved = None
+        if counts is not None:
+            counts[value] = counts.get(value, 0) + 1
+        if entries[0][0] < horizon:
+            self.forget(horizon)
 
     def forget(self, horizon: float) -> None:
         entries, counts = self.entries, self.counts
         while entries and entries[0][0] < horizon:
-            _, _, value = entries.popleft()
-            left = counts[value] - 1
-            if left:
-                counts[value] = left
-            else:
-                del counts[value]
+            self.saved = None
+            value = entries.popleft()[2]
+            if counts is not None:
+                left = counts[value] - 1
+                if left:
+                    counts[value] = left
+                else:
+                    del counts[value]
 
     def unreported(self) -> list[int]:
-        return [sequence for _, sequence, _ in self.entries if sequence > self.reported]
+        """The sequences after `reported`: the newest entries (read from the end, so that a
+        long window that reports every event costs one entry each time, not all of them)."""
+        reported, found = self.reported, []
+        for entry in reversed(self.entries):
+            if entry[1] <= reported:
+                break
+            found.append(entry[1])
+        found.reverse()
+        return found
 
 
 class WindowRule(Rule):
@@ -190,20 +219,41 @@ class WindowRule(Rule):
     # by "|" (an empty first part: no tenant).
     def load(self, state: dict) -> None:
         self.windows: dict[tuple, _Window] = {}
+        # Per tenant: its limits and the window's length in seconds (asked once per run).
+        self.spans: dict[int | None, tuple[Limits, int]] = {}
         for key, saved in state.items():
             tenant, *rest = key.split("|")
-            window = _Window(map(tuple, saved["e"]), saved["r"])
+            window = _Window(map(tuple, saved["e"]), saved["r"], distinct=self.distinct)
             self.windows[(int(tenant) if tenant else None, *rest)] = window
 
+    def span(self, tenant_id: int | None) -> tuple[Limits, int]:
+        known = self.spans.get(tenant_id)
+        if known is None:
+            limits = self.context.limits(self.code, tenant_id)
+            known = self.spans[tenant_id] = (limits, self.window_seconds(limits))
+        return known
+
     def dump(self, now: float) -> dict:
-        saved, gone = {}, []
+        """Each window still open at `now`, under its key's text; a window unchanged since the
+        last dump gives the same JSON again (kept as an orjson.Fragment: most windows of a
+        long run, like a day's justifications, are written once and then only carried)."""
+        saved, gone, horizons = {}, [], {}
         for key, window in self.windows.items():
-            window.forget(now - self.window_seconds(self.context.limits(self.code, key[0])))
-            if window.entries:
-                text = "|".join("" if part is None else str(part) for part in key)
-                saved[text] = {"e": list(window.entries), "r": window.reported}
-            else:
+            entries = window.entries
+            horizon = horizons.get(key[0])
+            if horizon is None:
+                horizon = horizons[key[0]] = now - self.span(key[0])[1]
+            if entries and entries[0][0] < horizon:
+                window.forget(horizon)
+            if not entries:
                 gone.append(key)
+                continue
+            cached = window.saved
+            if cached is None:
+                text = "|".join("" if part is None else str(part) for part in key)
+                json = orjson.dumps({"e": list(entries), "r": window.reported})
+                cached = window.saved = (text, orjson.Fragment(json))
+            saved[cached[0]] = cached[1]
         for key in gone:
             del self.windows[key]
         return saved
@@ -221,30 +271,32 @@ class WindowRule(Rule):
         return True
 
     def passes(self, window: _Window, limits: Limits) -> bool:
-        count = len(window.counts) if self.distinct else len(window.entries)
-        return count > limits.threshold if self.distinct else count >= limits.threshold
+        if self.distinct:
+            return len(window.counts) > limits.threshold
+        return len(window.entries) >= limits.threshold
 
     def describe(self, window: _Window, limits: Limits) -> str:
         raise NotImplementedError
 
     def feed(self, event) -> Finding | None:
+        # The cheap refusals first (limits and `applies` are per tenant and per event, the
+        # subject a look-up): the outcome does not depend on the order.
+        limits, seconds = self.spans.get(event.tenant_id) or self.span(event.tenant_id)
+        if not limits.enabled or not self.applies(event, limits):
+            return None
         subject = subject_of(event)
         if subject is None:
-            return None
-        limits = self.context.limits(self.code, event.tenant_id)
-        if not limits.enabled or not self.applies(event, limits):
             return None
         key = self.window_key(event, subject[0])
         window = self.windows.get(key)
         if window is None:
-            window = self.windows[key] = _Window()
-        window.add(
-            event.at, event.sequence, self.counted(event), event.at - self.window_seconds(limits)
-        )
+            window = self.windows[key] = _Window(distinct=self.distinct)
+        at = event.at
+        window.add(at, event.sequence, self.counted(event), at - seconds)
         if not self.passes(window, limits):
             return None
         sequences = window.unreported()
-        window.reported = event.sequence
+        window.reported = event.sequence  # (the window changed already: `add` above)
         start = window.entries[0][0]
         summary = self.describe(window, limits)
         return self.finding(event, subject, summary, sequences, start, len(sequences))

@@ -31,7 +31,7 @@ from kit.locks import alert_rules_lock
 
 from ..models import AlertRuleCursor, AlertRuleSetting, AuditEvent, Outcome
 from .base import Limits, LocalDay, Rule, WorkingHours
-from .raising import Finding, alert_raise
+from .raising import Finding, alerts_raise
 from .rules import ALL_RULES, TRAIL_RULES
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,13 @@ SELECT person.id,
          WHERE e.actor_id = person.id AND e.action = 'auth.login' AND e.sequence < %s
          ORDER BY e.sequence DESC LIMIT 1)
   FROM unnest(%s::bigint[]) AS person(id)
+"""
+
+
+# The state as binary (%b): a long window's state is megabytes, which the text form would
+# escape and the server unescape with every chunk.
+_CURSOR_SAVE_SQL = """
+UPDATE audit_alertrulecursor SET last_sequence = %s, state = %b WHERE rule = %s
 """
 
 
@@ -193,6 +200,11 @@ def _events(after: int, limit: int) -> list:
         return cursor.fetchall()
 
 
+def _cursor_save(code: str, last_sequence: int, state: bytes) -> None:
+    with connection.connection.cursor() as cursor:
+        cursor.execute(_CURSOR_SAVE_SQL, (last_sequence, state, code))
+
+
 class _Dispatch:
     """Which rules read which events: by action, and every denied event for some."""
 
@@ -209,24 +221,33 @@ class _Dispatch:
 
     def split(self, rows: list, codes: list[str]) -> dict[str, list]:
         lists: dict[str, list] = {code: [] for code in codes}
-        by_action, denied = self.by_action, self.denied
+        # Per action, the lists its events go to, and those its denied events go to as well.
+        to: dict[str, tuple] = {}
+        denied_to: dict[str, tuple] = {}
+        for action, targets in self.by_action.items():
+            to[action] = tuple(lists[code].append for code in targets if code in lists)
+            denied_to[action] = tuple(
+                lists[code].append for code in self.denied if code not in targets and code in lists
+            )
+        anything_denied = tuple(lists[code].append for code in self.denied if code in lists)
+        nothing = ()
+        denied = str(Outcome.DENIED)
         for row in rows:
-            targets = by_action.get(row.action, ())
-            for code in targets:
-                if code in lists:
-                    lists[code].append(row)
-            if denied and row.outcome == Outcome.DENIED:
-                for code in denied:
-                    if code not in targets and code in lists:
-                        lists[code].append(row)
+            action = row.action
+            for append in to.get(action, nothing):
+                append(row)
+            if anything_denied and row.outcome == denied:
+                for append in denied_to.get(action, anything_denied):
+                    append(row)
         return lists
 
 
 def _collect(rule: Rule, events: list, found: dict[tuple[int | None, str], Finding]) -> None:
     """Feed the rule `events`; its findings gather in `found`, one per tenant and subject."""
     rule.prepare(events)
+    feed = rule.feed
     for event in events:
-        finding = rule.feed(event)
+        finding = feed(event)
         if finding is None:
             continue
         key = (finding.tenant_id, finding.subject_key)
@@ -314,10 +335,8 @@ def _evaluate(chunk_size: int, only: list[str] | None) -> Evaluation:
                 rule = loaded[code][0]
                 try:
                     with transaction.atomic():
-                        created = [alert_raise(finding)[1] for finding in found[code].values()]
-                        AlertRuleCursor.objects.filter(rule=code).update(
-                            last_sequence=last.sequence, state=orjson.dumps(rule.dump(last.at))
-                        )
+                        created = alerts_raise(list(found[code].values()))
+                        _cursor_save(code, last.sequence, orjson.dumps(rule.dump(last.at)))
                 except Exception as error:
                     fail(code, error, cursors[code])
                 else:

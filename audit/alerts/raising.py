@@ -1,11 +1,12 @@
 """Raising an alert, or merging into the open one: the one way an Alert comes to exist.
 
-Every trail rule (audit/alerts/engine.py) and the integrity jobs (audit/verification.py, the
-recordings' re-hash) call `alert_raise`. A new alert is made by `alert_create` only, the single
-place where something must happen when an alert first appears (notifications of high-severity
-alerts hook there); a repeat on the same rule and subject while its alert is open (new or
-investigating) widens that alert instead (`_alert_merge`). Both are audit events, in the caller's
-transaction.
+The integrity jobs (audit/verification.py, the recordings' re-hash) call `alert_raise`; the trail
+rules (audit/alerts/engine.py) call `alerts_raise` with a chunk's findings of one rule, which reads
+their open alerts in one query and then does what `alert_raise` does for each. A new alert is
+made by `alert_create` only, the single place where something must happen when an alert first
+appears (notifications of high-severity alerts hook there); a repeat on the same rule and subject
+while its alert is open (new or investigating) widens that alert instead (`_alert_merge`). Both
+are audit events, in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class Finding:
 
 
 def _capped(first: Sequence[int], more: Sequence[int]) -> list[int]:
+    if len(first) >= EVENT_SEQUENCES_CAP:
+        return list(first)  # full already (a long spike absorbs a finding per event)
     seen = set(first)
     merged = list(first)
     for sequence in more:
@@ -160,3 +163,29 @@ def alert_raise(finding: Finding) -> tuple[Alert, bool]:
         if alert is None:
             raise
         return _alert_merge(alert, finding), False
+
+
+@transaction.atomic
+def alerts_raise(findings: Sequence[Finding]) -> list[bool]:
+    """`alert_raise` for each finding, in order (the findings are of different subjects), the
+    open alerts to merge into read and locked in one query rather than one each (a long run
+    merges into the same alerts chunk after chunk). Returns whether each alert was created."""
+    if not findings:
+        return []
+    open_alerts = {
+        (alert.tenant_id, alert.rule, alert.subject_key): alert
+        for alert in Alert.objects.select_for_update().filter(
+            rule__in={finding.rule for finding in findings},
+            subject_key__in={finding.subject_key for finding in findings},
+            status__in=ALERT_OPEN_STATUSES,
+        )
+    }
+    created = []
+    for finding in findings:
+        alert = open_alerts.get((finding.tenant_id, finding.rule, finding.subject_key))
+        if alert is not None:
+            _alert_merge(alert, finding)
+            created.append(False)
+        else:
+            created.append(alert_raise(finding)[1])
+    return created
