@@ -69,7 +69,9 @@ def remind_incident_deadlines() -> dict:
     return {"due": len(due)}
 
 
-@shared_task(name="audit.tasks.forward_audit_trail", acks_late=True, time_limit=600)
+@shared_task(
+    name="audit.tasks.forward_audit_trail", acks_late=True, time_limit=600, soft_time_limit=540
+)
 def forward_audit_trail() -> dict:
     """Every SIEM_FORWARD_EVERY_SECONDS: each enabled forwarder that is due sends its tenant's
     new events from its cursor. Safe to run twice at once (a forwarder being served is skipped)

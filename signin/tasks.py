@@ -9,7 +9,12 @@ from audit.context import acting_as
 from .failures import sign_in_failures_summarise
 
 
-@shared_task(name="signin.tasks.count_sign_in_failures", acks_late=True, time_limit=600)
+@shared_task(
+    name="signin.tasks.count_sign_in_failures",
+    acks_late=True,
+    time_limit=600,
+    soft_time_limit=540,
+)
 def count_sign_in_failures() -> dict:
     """Every few minutes: the count of each closed window of failed sign-ins goes on the trail,
     if no later failure of that account has written it already. Idempotent: a window is counted
