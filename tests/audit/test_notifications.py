@@ -115,3 +115,35 @@ def test_officers_are_reminded_once_24_hours_before_an_incidents_deadline(cast, 
 def test_the_reminder_runs_every_15_minutes_on_the_beat():
     entry = settings.CELERY_BEAT_SCHEDULE["remind-incident-deadlines"]
     assert entry == {"task": "audit.tasks.remind_incident_deadlines", "schedule": 900}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_high_severity_alert_raised_by_the_rules_is_mailed_and_a_merge_is_not(
+    cast, celery_worker
+):
+    from django.utils import timezone as tz
+
+    from .alerting import evaluate, event, feed
+
+    def probe(minutes: int):
+        return event(
+            "access.cross_tenant_refused",
+            when=tz.now() - timedelta(minutes=minutes),
+            user=cast.erin,
+            tenant=cast.acme,
+            recording=7,
+            outcome="denied",
+        )
+
+    feed(probe(3))
+    evaluate()
+    _wait_for_mail(1)
+    [message] = mail.outbox
+    assert message.to == ["alice@example.com"]  # the probed tenant's compliance officer
+    assert Alert.objects.get(rule="cross_tenant").subject_label == "erin"
+
+    feed(probe(1))  # the same person again while the alert is open: merged, not mailed again
+    evaluate()
+    time.sleep(2)
+    assert len(mail.outbox) == 1
+    assert Alert.objects.get(rule="cross_tenant").event_count == 2
