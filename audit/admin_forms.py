@@ -7,19 +7,16 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kit.refusals import Refused, as_form_error
+
 from .incidents import (
     CLOSING_NOTE_LIMIT,
     INCIDENT_FIELDS,
     TRIAGE_NOTE_LIMIT,
-    Refused,
     alert_next_statuses,
     incident_check,
 )
 from .models import Alert, AlertStatus, Incident
-
-
-def refusal_to_form(form: forms.Form, refusal: Refused) -> None:
-    form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
 
 
 class TriageForm(forms.Form):
@@ -83,7 +80,7 @@ class IncidentForm(forms.ModelForm):
         try:
             incident_check(self.instance)
         except Refused as refusal:
-            refusal_to_form(self, refusal)
+            self.add_error(None, as_form_error(refusal, self))
 
 
 class CloseForm(forms.Form):

@@ -21,12 +21,12 @@ from django.utils.translation import gettext_lazy as _
 
 # The deliberate seam of audit's admin modules towards compliance (docs/architecture.md).
 from compliance.tenancy import ReadOnlyAdminMixin, TenantListFilter, TenantScopedAdmin
+from kit.refusals import Refused, as_form_error
 
-from .admin_forms import CloseForm, IncidentForm, TriageForm, refusal_to_form
+from .admin_forms import CloseForm, IncidentForm, TriageForm
 from .admin_links import audit_trail_link
 from .incidents import (
     INCIDENT_FIELDS,
-    Refused,
     alert_next_statuses,
     alert_triage,
     hours_left,
@@ -163,7 +163,7 @@ class AlertAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
                     note=form.cleaned_data["note"],
                 )
             except Refused as refusal:
-                refusal_to_form(form, refusal)
+                form.add_error(None, as_form_error(refusal, form))
             else:
                 self.message_user(
                     request, _("Alert now %(status)s.") % {"status": alert.get_status_display()}
@@ -383,7 +383,7 @@ class IncidentAdmin(TenantScopedAdmin):
                     note=form.cleaned_data["closing_note"],
                 )
             except Refused as refusal:
-                refusal_to_form(form, refusal)
+                form.add_error(None, as_form_error(refusal, form))
             else:
                 self.message_user(request, _("Incident closed."))
                 return redirect(reverse("admin:audit_incident_change", args=[incident.pk]))

@@ -18,6 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kit.refusals import Refused
+
 from .context import names_its_actor
 from .models import (
     Alert,
@@ -76,16 +78,6 @@ _FREE_TEXT = {
     "measures",
     "subjects_not_informed_reason",
 }
-
-
-class Refused(Exception):
-    """An operation refused: `message` says why, `field` names the input at fault (the admin
-    shows it as that field's form error)."""
-
-    def __init__(self, message: str, *, field: str):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def _require(actor, tenant_id: int | None, permission: str, what: str) -> None:

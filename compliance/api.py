@@ -29,10 +29,10 @@ from django.utils.dateparse import parse_datetime
 from audit.models import Outcome
 from audit.services import event_record
 from kit.null_characters import storable_values, unstorable
+from kit.refusals import Refused
 
 from .api_auth import api_actor, api_error, api_key_required
 from .models import ApiKey, Consent, Tenant
-from .refusals import Refused
 from .services.consents import consent_in_force, consent_record
 
 REQUIRED_FIELDS = ("customer_number", "purpose", "decision", "decided_at", "channel")

@@ -24,7 +24,6 @@ from compliance.access_rules import AccessNeed, allowed_access_purposes, may_lis
 from compliance.admin_lookups import DeclaredLookupsChangeList
 from compliance.models import Tenant
 from compliance.phone import numbers_by_tenant
-from compliance.refusals import Refused
 from compliance.tenancy import (
     PortalAdmin,
     PurposeListFilter,
@@ -34,6 +33,7 @@ from compliance.tenancy import (
     viewer_tenant_ids,
 )
 from kit.paginators import CappedCountPaginator
+from kit.refusals import Refused
 
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
 from .services.access import active_grant, recording_view_record

@@ -15,8 +15,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
 from compliance.api_auth import api_error, api_key_required
-from compliance.refusals import Refused
 from kit.null_characters import first_unstorable_field, storable_values
+from kit.refusals import Refused
 
 from .services.ingest import IngestResult, recording_ingest, recording_ingest_refusal_record
 

@@ -3,8 +3,9 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
+from kit.refusals import Refused
+
 from ..models import ApiKey
-from ..refusals import Refused
 from ..services.api_keys import api_key_create, api_key_revoke
 from ..tenancy import (
     TenantListFilter,

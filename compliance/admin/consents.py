@@ -9,10 +9,10 @@ from django.utils.html import format_html, format_html_join
 
 from audit.services import customer_number_search_record
 from kit.paginators import CappedCountPaginator
+from kit.refusals import Refused, as_form_error
 
 from ..models import Consent
 from ..phone import numbers_by_tenant
-from ..refusals import Refused, as_form_error
 from ..services.consents import consent_check, consent_record, consent_view_record
 from ..tenancy import (
     PurposeListFilter,

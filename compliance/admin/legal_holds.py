@@ -10,9 +10,9 @@ from django.urls import path, reverse
 
 from audit.admin_links import audit_trail_link
 from kit import limits
+from kit.refusals import Refused, as_form_error
 
 from ..models import LegalHold, Tenant
-from ..refusals import Refused, as_form_error
 from ..roles import tenant_permits
 from ..services.legal_holds import (
     legal_hold_check,

@@ -16,9 +16,9 @@ from django.utils import timezone
 from audit.context import names_its_actor
 from audit.services import event_record
 from kit import sql
+from kit.refusals import Refused
 
 from ..models import ApiKey, Tenant
-from ..refusals import Refused
 from ..roles import tenant_permits
 
 API_KEY_PREFIX = "cst"

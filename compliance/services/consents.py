@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from audit.services import event_record
 from kit.locks import consent_lock
+from kit.refusals import Refused
 
 from ..models import Consent, ConsentChannel, ConsentDecision, Purpose, Tenant
 from ..phone import InvalidNumber, normalise_number
-from ..refusals import Refused, refuse_outside_date_window
+from ..refusals import refuse_outside_date_window
 
 # Clocks of IVRs and dialers drift; a decision this far ahead of our clock is still "now".
 DECISION_CLOCK_SKEW = timedelta(seconds=120)

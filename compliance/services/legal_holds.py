@@ -15,11 +15,12 @@ from audit.context import names_its_actor
 from audit.services import event_record
 from kit import limits
 from kit.locks import hold_placement_lock
+from kit.refusals import Refused
 
 from ..holds import held_by
 from ..models import LegalHold, Tenant
 from ..phone import InvalidNumber, normalise_number
-from ..refusals import Refused, refuse_outside_date_window
+from ..refusals import refuse_outside_date_window
 from ..roles import tenant_permits
 
 

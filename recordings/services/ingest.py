@@ -25,11 +25,11 @@ from audit.services import event_record
 from compliance.date_window import date_window_error
 from compliance.models import ApiKey, ConsentDecision, Purpose, RetentionPolicy, Tenant
 from compliance.phone import InvalidNumber, normalise_number
-from compliance.refusals import Refused
 from compliance.retention import decide
 from compliance.services.consents import consent_in_force
 from kit import locks, sql
 from kit.null_characters import storable_values, unstorable
+from kit.refusals import Refused
 
 from .. import crypto
 from ..audio import AudioRejected, inspect_audio

@@ -10,9 +10,9 @@ from django.db import transaction
 
 from audit.context import names_its_actor
 from audit.services import event_record
-from compliance.refusals import Refused
 from compliance.retention import retain_until_for
 from compliance.roles import tenant_permits
+from kit.refusals import Refused
 
 from ..models import DeletionReason, Recording, Status
 

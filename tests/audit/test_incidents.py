@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.incidents import Refused, alert_triage, incident_update
+from audit.incidents import alert_triage, incident_update
 from audit.models import (
     Alert,
     AlertStatus,
@@ -21,6 +21,7 @@ from audit.models import (
     PlaybookAction,
     Severity,
 )
+from kit.refusals import Refused
 
 from ..factories import alert_for, incident_for
 

@@ -112,7 +112,7 @@ def test_certificates_of_a_key_no_longer_listed_are_reported(cast, settings, rec
 
 
 def test_a_call_erased_before_a_rotation_still_cannot_be_pushed_again(cast, settings):
-    from compliance.refusals import Refused
+    from kit.refusals import Refused
     from recordings.services.purge.erasure import recording_erase
 
     recording = ingest(cast.acme, call_id="CALL-ERASED")

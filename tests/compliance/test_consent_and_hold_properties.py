@@ -28,9 +28,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compliance.models import Consent, Purpose
-from compliance.refusals import Refused
 from compliance.services.consents import consent_in_force, consent_record
 from compliance.services.legal_holds import legal_hold_place, legal_hold_release
+from kit.refusals import Refused
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.purge.erasure import RecordingHeld, recording_erase
 from recordings.services.purge.run import purge_expired_recordings

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Consent, LegalHold, Purpose, RetentionPolicy
-from compliance.refusals import Refused
 from compliance.services.api_keys import api_key_create
 from compliance.services.legal_holds import legal_hold_place
+from kit.refusals import Refused
 
 pytestmark = pytest.mark.django_db
 

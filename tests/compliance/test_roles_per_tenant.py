@@ -8,10 +8,10 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from compliance.models import Role
-from compliance.refusals import Refused
 from compliance.services.api_keys import api_key_create, api_key_revoke
 from compliance.services.legal_holds import legal_hold_place, legal_hold_release
 from compliance.services.memberships import membership_grant
+from kit.refusals import Refused
 from recordings.services.telesales import telesales_outcome_record
 
 from ..recordings.helpers import ingest

@@ -9,9 +9,9 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from compliance.models import LegalHold, Purpose, RetentionPolicy
-from compliance.refusals import Refused
 from compliance.services.legal_holds import legal_hold_place, legal_hold_release
 from kit import limits
+from kit.refusals import Refused
 from recordings.models import AccessGrant
 from recordings.services.access import AccessRefused, access_grant_request
 

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from compliance.refusals import Refused
+from kit.refusals import Refused
 from recordings.models import Recording
 from recordings.services import ingest as ingest_module
 from recordings.services.ingest import recording_ingest

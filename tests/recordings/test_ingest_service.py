@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from compliance.refusals import Refused
+from kit.refusals import Refused
 from recordings.models import Recording
 from recordings.services.ingest import recording_ingest
 from recordings.storage import read_plain_audio, recordings_storage

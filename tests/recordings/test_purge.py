@@ -321,7 +321,7 @@ def test_nightly_purge_runs_through_a_real_worker(cast, celery_worker, recording
 
 
 def test_an_erased_call_cannot_be_pushed_again(cast):
-    from compliance.refusals import Refused
+    from kit.refusals import Refused
 
     recording = ingest(cast.acme, call_id="CALL-ERASED")
     recording_erase(actor=cast.alice, recording=recording)

@@ -34,7 +34,7 @@ def _telesales_call(cast):
 
 
 def test_a_caller_who_refused_is_not_recorded_at_all(cast):
-    from compliance.refusals import Refused
+    from kit.refusals import Refused
 
     consent_record(
         recorded_by="ivr",

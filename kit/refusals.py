@@ -1,0 +1,32 @@
+"""The refusal of an operation because of what it was asked, whichever app refuses it.
+
+Services raise `Refused` for input they will not act on (a malformed or unknown value, a role
+that may not do it here, a state that forbids it); the API answers it as JSON naming the field,
+the admin as a form error (`as_form_error`) or a message. It lives in kit, which every app may
+import, so that the trail's own services (audit: triage, incidents) refuse the same way as
+compliance's and recordings'.
+"""
+
+from __future__ import annotations
+
+from django import forms
+
+
+class Refused(Exception):
+    """`message` says why, in a sentence the caller can act on; `field` names the input at fault
+    (the API's `{"error": ..., "field": ...}`, the form field); `status` is the HTTP status an API
+    answers with (400 unless the refusal is a permission, 403, a conflict, 409, or a size or type,
+    413 or 415)."""
+
+    def __init__(self, message: str, *, field: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
+
+
+def as_form_error(refusal: Refused, form: forms.Form) -> forms.ValidationError:
+    """A service's refusal, shown on the field it names (or above the form)."""
+    if refusal.field in form.fields:
+        return forms.ValidationError({refusal.field: refusal.message})
+    return forms.ValidationError(refusal.message)
