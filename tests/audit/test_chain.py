@@ -13,6 +13,8 @@ from audit.models import AuditEvent, ChainHead
 from audit.services import Event, event_record, events_record_bulk
 from audit.verification import audit_chain_verify
 
+from .tampering import tamper
+
 pytestmark = pytest.mark.django_db
 
 
@@ -67,18 +69,9 @@ def test_database_refuses_to_change_the_trail_from_any_client(statement):
     assert ChainHead.objects.count() == 1
 
 
-def _tamper(sql: str, params=()) -> None:
-    """Change the trail as an attacker with table-owner rights would: triggers off, edit, on."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending
-        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
-        cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
-
-
 def test_changed_event_is_found_at_its_sequence_number():
     _record(10)
-    _tamper("UPDATE audit_auditevent SET justification = 'edited' WHERE sequence = 7")
+    tamper("UPDATE audit_auditevent SET justification = 'edited' WHERE sequence = 7")
     result = audit_chain_verify(full=True)
     assert result.broken_at == 7
     assert "changed" in result.reason
@@ -86,19 +79,19 @@ def test_changed_event_is_found_at_its_sequence_number():
 
 def test_removed_event_is_found():
     _record(10)
-    _tamper("DELETE FROM audit_auditevent WHERE sequence = 4")
+    tamper("DELETE FROM audit_auditevent WHERE sequence = 4")
     assert audit_chain_verify(full=True).broken_at == 4
 
 
 def test_removed_last_event_is_found_against_the_chain_head():
     _record(10)
-    _tamper("DELETE FROM audit_auditevent WHERE sequence = 10")
+    tamper("DELETE FROM audit_auditevent WHERE sequence = 10")
     assert audit_chain_verify(full=True).broken_at == 10
 
 
 def test_reordered_events_are_found():
     _record(6)
-    _tamper(
+    tamper(
         "UPDATE audit_auditevent SET target_id = CASE sequence WHEN 3 THEN '4' ELSE '3' END "
         "WHERE sequence IN (3, 4)"
     )
@@ -128,7 +121,7 @@ def test_verification_resumes_from_a_signed_checkpoint():
 
 def test_command_exits_1_naming_the_broken_sequence(capsys):
     _record(4)
-    _tamper("UPDATE audit_auditevent SET actor_username = 'mallory' WHERE sequence = 2")
+    tamper("UPDATE audit_auditevent SET actor_username = 'mallory' WHERE sequence = 2")
     with pytest.raises(SystemExit) as exit_info:
         call_command("verify_audit_chain", "--full")
     assert exit_info.value.code == 1
@@ -203,7 +196,7 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint():
     _record(6)
     assert audit_chain_verify(full=False).intact  # stores a signed checkpoint at 6
     # An attacker with owner rights drops the last events and rewinds the head consistently.
-    _tamper("DELETE FROM audit_auditevent WHERE sequence > 3")
+    tamper("DELETE FROM audit_auditevent WHERE sequence > 3")
     with connection.cursor() as cursor:
         cursor.execute("SELECT hash, previous_hash FROM audit_auditevent WHERE sequence = 3")
         head_hash, before = cursor.fetchone()
@@ -278,7 +271,7 @@ def test_parallel_verification_checks_the_same_chain(parallel_ranges):
 @pytest.mark.parametrize("sequence", [1, 250, 401, 700, 950])
 def test_parallel_verification_names_a_changed_event(parallel_ranges, sequence):
     _bulk(950)
-    _tamper("UPDATE audit_auditevent SET target_label = 'edited' WHERE sequence = %s", [sequence])
+    tamper(("UPDATE audit_auditevent SET target_label = 'edited' WHERE sequence = %s", [sequence]))
     result = parallel_ranges()
     assert (result.broken_at, "changed" in result.reason) == (sequence, True)
 
@@ -287,14 +280,14 @@ def test_parallel_verification_names_a_changed_event(parallel_ranges, sequence):
 @pytest.mark.parametrize("sequence", [1, 301, 302, 950])
 def test_parallel_verification_names_a_removed_event(parallel_ranges, sequence):
     _bulk(950)
-    _tamper("DELETE FROM audit_auditevent WHERE sequence = %s", [sequence])
+    tamper(("DELETE FROM audit_auditevent WHERE sequence = %s", [sequence]))
     assert parallel_ranges().broken_at == sequence
 
 
 @pytest.mark.django_db(transaction=True)
 def test_parallel_verification_finds_a_whole_range_removed(parallel_ranges):
     _bulk(950)
-    _tamper("DELETE FROM audit_auditevent WHERE sequence BETWEEN 200 AND 500")
+    tamper("DELETE FROM audit_auditevent WHERE sequence BETWEEN 200 AND 500")
     result = parallel_ranges()
     assert result.broken_at == 200
     assert result.checked == 199
@@ -315,9 +308,11 @@ def test_parallel_verification_finds_a_rewritten_hash_at_the_seam(parallel_range
     values = [*row[4:-1], {"n": 474, "forged": True}]
     # The strongest attacker here: one who holds the key (an insider).
     forged = link_hash(475, row[1], current_audit_key().digest(content_bytes(values)))
-    _tamper(
-        "UPDATE audit_auditevent SET extra = %s::jsonb, hash = %s WHERE sequence = 475",
-        ['{"n": 474, "forged": true}', forged],
+    tamper(
+        (
+            "UPDATE audit_auditevent SET extra = %s::jsonb, hash = %s WHERE sequence = 475",
+            ['{"n": 474, "forged": true}', forged],
+        )
     )
     result = parallel_ranges()
     assert result.broken_at == 476
@@ -342,7 +337,7 @@ def test_values_the_fast_serialiser_writes_differently_still_verify():
     result = audit_chain_verify(full=True)
     assert result.intact, result.reason
     assert result.checked == 8
-    _tamper("UPDATE audit_auditevent SET extra = '{\"big\": 2}'::jsonb WHERE sequence = 6")
+    tamper("UPDATE audit_auditevent SET extra = '{\"big\": 2}'::jsonb WHERE sequence = 6")
     assert audit_chain_verify(full=True).broken_at == 6
 
 

@@ -20,26 +20,14 @@ from audit.services import event_record
 from audit.tasks import verify_audit_chain
 from audit.verification import audit_chain_verify
 
+from .tampering import tamper
+
 pytestmark = pytest.mark.django_db
 
 
 def _record(n: int, **kwargs) -> None:
     for i in range(n):
         event_record(action="recording.played", target_type="test.thing", target_id=i, **kwargs)
-
-
-def _tamper(*statements: tuple[str, list] | str) -> None:
-    """As a database administrator: triggers off on every audit table, edit, triggers on."""
-    tables = ("audit_auditevent", "audit_checkpoint", "audit_chainhead")
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for table in tables:
-            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-        for statement in statements:
-            sql, params = (statement, []) if isinstance(statement, str) else statement
-            cursor.execute(sql, params)
-        for table in tables:
-            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
 def _command(*arguments: str, capsys) -> tuple[int, str, str]:
@@ -63,7 +51,7 @@ def _cut_back_to(sequence: int) -> None:
             "SELECT hash, previous_hash FROM audit_auditevent WHERE sequence = %s", [sequence]
         )
         head_hash, before = cursor.fetchone()
-    _tamper(
+    tamper(
         ("DELETE FROM audit_auditevent WHERE sequence > %s", [sequence]),
         (
             "UPDATE audit_chainhead SET sequence = %s, hash = %s, previous_hash = %s",
@@ -95,7 +83,7 @@ def _rewrite_as_unkeyed(first: int, changes: dict | None = None) -> None:
         )
         previous_hash = chain_hash
     statements.append(("UPDATE audit_chainhead SET hash = %s", [previous_hash]))
-    _tamper(*statements)
+    tamper(*statements)
 
 
 # --- 1. the default verification is the whole trail, and says what it re-hashed ----------------
@@ -104,7 +92,7 @@ def _rewrite_as_unkeyed(first: int, changes: dict | None = None) -> None:
 def test_default_verification_finds_an_old_event_changed_behind_the_latest_checkpoint(capsys):
     _record(10)
     assert _command("--incremental", capsys=capsys)[0] == 0  # checkpoint 1 at event 10
-    _tamper("UPDATE audit_auditevent SET justification = 'edited' WHERE sequence = 3")
+    tamper("UPDATE audit_auditevent SET justification = 'edited' WHERE sequence = 3")
 
     code, out, err = _command(capsys=capsys)
     assert code == 1
@@ -133,7 +121,7 @@ def test_every_output_names_the_range_re_hashed(capsys):
 def test_the_alert_event_names_the_range_re_hashed():
     _record(4)
     verify_audit_chain.apply().get()
-    _tamper("UPDATE audit_auditevent SET purpose = 'x' WHERE sequence = 2")
+    tamper("UPDATE audit_auditevent SET purpose = 'x' WHERE sequence = 2")
     summary = verify_audit_chain.apply(kwargs={"full": True}).get()
     assert (summary["intact"], summary["broken_at"]) == (False, 2)
     alert = AuditEvent.objects.get(action="audit.chain_broken")
@@ -203,7 +191,7 @@ def test_a_chain_rewritten_as_unkeyed_with_every_checkpoint_removed_is_refused()
     _record(5)
     assert audit_chain_verify().intact
     _rewrite_as_unkeyed(1, changes={10: "forged"})
-    _tamper("DELETE FROM audit_checkpoint")
+    tamper("DELETE FROM audit_checkpoint")
     result = audit_chain_verify()
     assert result.broken_at == 1
     assert "unkeyed" in result.reason
@@ -248,7 +236,7 @@ def test_a_removed_checkpoint_is_found_by_the_full_verification(capsys):
     for _ in range(3):
         _record(2)
         assert audit_chain_verify().intact
-    _tamper("DELETE FROM audit_checkpoint WHERE number = 2")
+    tamper("DELETE FROM audit_checkpoint WHERE number = 2")
     code, _, err = _command("--full", capsys=capsys)
     assert code == 1
     assert "BROKEN at sequence 3: checkpoint 2 missing: signed checkpoints were removed" in err
@@ -261,7 +249,7 @@ def test_a_tail_cut_with_its_checkpoints_after_a_kept_one_is_found(capsys):
         _record(2)
         assert audit_chain_verify().intact
     _cut_back_to(3)
-    _tamper("DELETE FROM audit_checkpoint WHERE number = 2")
+    tamper("DELETE FROM audit_checkpoint WHERE number = 2")
     code, _, err = _command("--full", capsys=capsys)
     assert (code, "checkpoint 2 missing" in err) == (1, True)
 
@@ -281,7 +269,7 @@ def test_a_truncated_tail_is_found_as_a_head_that_moved_backwards(capsys):
 def test_a_checkpoint_moved_to_another_event_does_not_verify():
     _record(6)
     assert audit_chain_verify().intact
-    _tamper(("UPDATE audit_checkpoint SET sequence = 3, hash = %s", [_hash_of(3)]))
+    tamper(("UPDATE audit_checkpoint SET sequence = 3, hash = %s", [_hash_of(3)]))
     result = audit_chain_verify()
     assert "checkpoint 1's signature does not verify" in result.reason
 
@@ -325,7 +313,7 @@ def test_a_chain_cut_back_consistently_is_found_against_an_anchor_kept_elsewhere
     assert audit_chain_verify().intact  # checkpoint 2 at 6
     anchor = f"6:{_hash_of(6)}"  # as kept in the anchor file and the log
     _cut_back_to(3)
-    _tamper("DELETE FROM audit_checkpoint WHERE number = 2")
+    tamper("DELETE FROM audit_checkpoint WHERE number = 2")
     assert _command("--full", capsys=capsys)[0] == 0  # nothing inside the database shows it
     code, _, err = _command("--against", anchor, capsys=capsys)
     assert code == 1

@@ -8,6 +8,8 @@ from audit.models import AuditEvent, Checkpoint
 from audit.services import event_record
 from audit.tasks import verify_audit_chain
 
+from .tampering import tamper
+
 
 @pytest.mark.django_db(transaction=True)
 def test_nightly_verification_runs_through_a_real_worker(celery_worker):
@@ -28,15 +30,10 @@ def test_nightly_verification_runs_through_a_real_worker(celery_worker):
 
 @pytest.mark.django_db
 def test_nightly_verification_raises_an_alert_event_when_broken():
-    from django.db import connection
 
     for i in range(3):
         event_record(action="recording.played", target_type="test.thing", target_id=i)
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
-        cursor.execute("UPDATE audit_auditevent SET purpose = 'x' WHERE sequence = 2")
-        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
+    tamper("UPDATE audit_auditevent SET purpose = 'x' WHERE sequence = 2")
     summary = verify_audit_chain.apply().get()
     assert summary["intact"] is False
     assert summary["broken_at"] == 2
