@@ -251,14 +251,19 @@ class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
     def tenant_id_of(self, obj) -> int | None:
         return tenant_id_at(obj, self.tenant_field)
 
-    def scoped_object_or_404(self, request, object_id, *, view: str):
-        """For an admin's own pages about one object (a triage page, a closing page): the
-        object if the viewer's scope holds it, else the 404 an unknown id gets, with another
-        tenant's object on that tenant's trail."""
+    def scoped_object_or_404(self, request, object_id, *, view: str | None = None):
+        """For an admin's pages about one object (history pages, a triage page, a closing page):
+        the object if the viewer's scope holds it, else the 404 an unknown id gets, with another
+        tenant's object on that tenant's trail (`view` names the page; by default, from its URL
+        name)."""
         obj = self.get_object(request, str(object_id))
         if obj is None:
             cross_tenant_refusal_record(
-                request, self.model, object_id, view=view, tenant_field=self.tenant_field
+                request,
+                self.model,
+                object_id,
+                view=view or admin_view_name(request),
+                tenant_field=self.tenant_field,
             )
             raise Http404
         return obj
@@ -379,16 +384,7 @@ class TenantScopedHistoryAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
     def _history_object(self, request, object_id):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            cross_tenant_refusal_record(
-                request,
-                self.model,
-                unquote(object_id),
-                view=admin_view_name(request),
-                tenant_field=self.tenant_field,
-            )
-            raise Http404
+        obj = self.scoped_object_or_404(request, unquote(object_id))
         if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
         return obj
