@@ -82,22 +82,25 @@ def _local(forwarder: SiemForwarder, instant) -> str:
     return f"{formats.date_format(local, 'SHORT_DATETIME_FORMAT')} ({local.tzname()})"
 
 
+# The delivery's state, shown read-only: written by the forwarding, never typed.
+DELIVERY_FIELDS = (
+    "last_sequence",
+    "lag",
+    "last_delivery",
+    "consecutive_failures",
+    "next_attempt",
+    "last_error",
+    "last_error_time",
+)
+
+
 @admin.register(SiemForwarder)
 class SiemForwarderAdmin(TenantScopedAdmin):
     form = SiemForwarderForm
     list_display = ("name", "tenant", "kind", "destination", "enabled", "state", "lag")
     list_filter = (TenantListFilter, "kind", "enabled")
     list_select_related = ("tenant",)
-    readonly_fields = (
-        "last_sequence",
-        "lag",
-        "last_delivery",
-        "consecutive_failures",
-        "next_attempt",
-        "last_error",
-        "last_error_time",
-        "bearer_secret_set",
-    )
+    readonly_fields = (*DELIVERY_FIELDS, "bearer_secret_set")
     fieldsets = (
         (None, {"fields": ("tenant", "name", "kind", "enabled")}),
         (_("Syslog collector"), {"fields": ("host", "port", "use_tls", "ca_certificate")}),
@@ -105,20 +108,7 @@ class SiemForwarderAdmin(TenantScopedAdmin):
             _("HTTPS endpoint"),
             {"fields": ("url", "bearer_secret", "bearer_secret_set", "remove_bearer_secret")},
         ),
-        (
-            _("Delivery"),
-            {
-                "fields": (
-                    "last_sequence",
-                    "lag",
-                    "last_delivery",
-                    "consecutive_failures",
-                    "next_attempt",
-                    "last_error",
-                    "last_error_time",
-                )
-            },
-        ),
+        (_("Delivery"), {"fields": DELIVERY_FIELDS}),
     )
 
     @admin.display(description=_("destination"))
