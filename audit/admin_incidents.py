@@ -11,8 +11,6 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -21,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 # The deliberate seam of audit's admin modules towards compliance (docs/architecture.md).
 from compliance.tenancy import ReadOnlyAdminMixin, TenantListFilter, TenantScopedAdmin
-from kit.refusals import Refused, as_form_error
+from kit.refusals import Refused
 
 from .admin_forms import CloseForm, IncidentForm, TriageForm
 from .admin_links import audit_trail_link
@@ -150,33 +148,22 @@ class AlertAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         ]
 
     def triage_view(self, request, alert_id: int):
-        alert = self.scoped_object_or_404(request, alert_id, view="alert triage page")
-        if not tenant_permits(request.user, alert.tenant_id, "audit.triage_alert"):
-            raise PermissionDenied
-        form = TriageForm(request.POST or None, alert=alert)
-        if request.method == "POST" and form.is_valid():
-            try:
-                alert_triage(
-                    actor=request.user,
-                    alert=alert,
-                    to_status=form.cleaned_data["to_status"],
-                    note=form.cleaned_data["note"],
-                )
-            except Refused as refusal:
-                form.add_error(None, as_form_error(refusal, form))
-            else:
-                self.message_user(
-                    request, _("Alert now %(status)s.") % {"status": alert.get_status_display()}
-                )
-                return redirect(reverse("admin:audit_alert_change", args=[alert.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Triage alert: %(summary)s") % {"summary": alert.summary},
-            "alert": alert,
-            "form": form,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/audit/alert/triage.html", context)
+        return self.object_action_view(
+            request,
+            alert_id,
+            view="alert triage page",
+            may=lambda alert: tenant_permits(request.user, alert.tenant_id, "audit.triage_alert"),
+            form=lambda data, alert: TriageForm(data, alert=alert),
+            act=lambda alert, data: alert_triage(
+                actor=request.user, alert=alert, to_status=data["to_status"], note=data["note"]
+            ),
+            done=lambda alert: _("Alert now %(status)s.") % {"status": alert.get_status_display()},
+            template="admin/audit/alert/triage.html",
+            context=lambda alert: {
+                "title": _("Triage alert: %(summary)s") % {"summary": alert.summary},
+                "alert": alert,
+            },
+        )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
@@ -371,30 +358,24 @@ class IncidentAdmin(TenantScopedAdmin):
         ]
 
     def close_view(self, request, incident_id: int):
-        incident = self.scoped_object_or_404(request, incident_id, view="incident closing page")
-        if not tenant_permits(request.user, incident.tenant_id, "audit.change_incident"):
-            raise PermissionDenied
-        form = CloseForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                incident_close(
-                    actor=request.user,
-                    incident=incident,
-                    note=form.cleaned_data["closing_note"],
-                )
-            except Refused as refusal:
-                form.add_error(None, as_form_error(refusal, form))
-            else:
-                self.message_user(request, _("Incident closed."))
-                return redirect(reverse("admin:audit_incident_change", args=[incident.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Close incident: %(title)s") % {"title": incident.title},
-            "incident": incident,
-            "form": form,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/audit/incident/close.html", context)
+        return self.object_action_view(
+            request,
+            incident_id,
+            view="incident closing page",
+            may=lambda incident: tenant_permits(
+                request.user, incident.tenant_id, "audit.change_incident"
+            ),
+            form=lambda data, incident: CloseForm(data),
+            act=lambda incident, data: incident_close(
+                actor=request.user, incident=incident, note=data["closing_note"]
+            ),
+            done=lambda incident: _("Incident closed."),
+            template="admin/audit/incident/close.html",
+            context=lambda incident: {
+                "title": _("Close incident: %(title)s") % {"title": incident.title},
+                "incident": incident,
+            },
+        )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_close"] = (

@@ -24,12 +24,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.models import Outcome
 from audit.services import event_record
 from kit.null_characters import RefuseNulInQueryStringAdmin
+from kit.refusals import Refused, as_form_error
 
 from .admin_lookups import DeclaredLookupsOnlyAdmin
 from .models import Purpose, Tenant
@@ -267,6 +270,37 @@ class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
             )
             raise Http404
         return obj
+
+    def object_action_view(
+        self, request, object_id, *, view: str, may, form, act, done, template: str, context
+    ):
+        """An admin page that does one thing to one object through a service (triage an alert,
+        close an incident, release a hold): the object in the viewer's scope or a 404,
+        `may(obj)` or a 403, `form(data, obj)` checked, then `act(obj, cleaned_data)`; a
+        refusal is a form error, success `done(obj)` as a message and back to the change page.
+        `context(obj)` adds the page's own entries (its title among them) to the template's."""
+        obj = self.scoped_object_or_404(request, object_id, view=view)
+        if not may(obj):
+            raise PermissionDenied
+        bound = form(request.POST or None, obj)
+        if request.method == "POST" and bound.is_valid():
+            try:
+                act(obj, bound.cleaned_data)
+            except Refused as refusal:
+                bound.add_error(None, as_form_error(refusal, bound))
+            else:
+                self.message_user(request, done(obj))
+                opts = self.model._meta
+                return redirect(
+                    reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+                )
+        page = {
+            **self.admin_site.each_context(request),
+            "form": bound,
+            "opts": self.model._meta,
+            **context(obj),
+        }
+        return TemplateResponse(request, template, page)
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # The change, delete and history pages answer an object outside the viewer's scope as

@@ -3,10 +3,7 @@ and traced."""
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 
 from audit.admin_links import audit_trail_link
 from kit import limits
@@ -160,31 +157,23 @@ class LegalHoldAdmin(TenantScopedAdmin):
         return tenant_permits(request.user, hold.tenant_id, "compliance.release_legalhold")
 
     def release_view(self, request, hold_id: int):
-        hold = self.scoped_object_or_404(request, hold_id, view="release hold page")
-        if not self.may_release(request, hold):
-            raise PermissionDenied
-        form = ReleaseForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                legal_hold_release(
-                    actor=request.user,
-                    hold=hold,
-                    release_reason=form.cleaned_data["release_reason"],
-                )
-            except Refused as refusal:
-                form.add_error(None, refusal.message)
-            else:
-                self.message_user(request, f"Hold {hold.reference} released.")
-                return redirect(reverse("admin:compliance_legalhold_change", args=[hold.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Release hold {hold.reference}",
-            "hold": hold,
-            "form": form,
-            "holds_now": legal_hold_effect(hold),
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/compliance/legalhold/release.html", context)
+        return self.object_action_view(
+            request,
+            hold_id,
+            view="release hold page",
+            may=lambda hold: self.may_release(request, hold),
+            form=lambda data, hold: ReleaseForm(data),
+            act=lambda hold, data: legal_hold_release(
+                actor=request.user, hold=hold, release_reason=data["release_reason"]
+            ),
+            done=lambda hold: f"Hold {hold.reference} released.",
+            template="admin/compliance/legalhold/release.html",
+            context=lambda hold: {
+                "title": f"Release hold {hold.reference}",
+                "hold": hold,
+                "holds_now": legal_hold_effect(hold),
+            },
+        )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
