@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 # The deliberate seam of audit's admin modules towards compliance (docs/architecture.md).
 from compliance.tenancy import ReadOnlyAdminMixin, TenantListFilter, TenantScopedAdmin
 from kit.refusals import Refused
+from kit.times import in_tenant_zone
 
 from .admin_forms import CloseForm, IncidentForm, TriageForm
 from .admin_links import audit_trail_link
@@ -28,7 +29,6 @@ from .incidents import (
     alert_next_statuses,
     alert_triage,
     hours_left,
-    in_tenant_zone,
     incident_close,
     incident_open,
     incident_update,

@@ -5,14 +5,12 @@ admin it reaches compliance's tenant scoping (docs/architecture.md, deliberate s
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from django import forms
 from django.contrib import admin
-from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from compliance.tenancy import TenantListFilter, TenantScopedAdmin
+from kit.times import in_tenant_zone
 
 from .forwarding.delivery import forwarder_lag
 from .forwarding.services import siem_forwarder_save
@@ -74,14 +72,6 @@ class SiemForwarderForm(forms.ModelForm):
         return self.cleaned_data.get("bearer_secret") or None
 
 
-def _local(forwarder: SiemForwarder, instant) -> str:
-    """A time in the forwarder's tenant's zone."""
-    if instant is None:
-        return "—"
-    local = instant.astimezone(ZoneInfo(forwarder.tenant.time_zone or "UTC"))
-    return f"{formats.date_format(local, 'SHORT_DATETIME_FORMAT')} ({local.tzname()})"
-
-
 # The delivery's state, shown read-only: written by the forwarding, never typed.
 DELIVERY_FIELDS = (
     "last_sequence",
@@ -127,7 +117,7 @@ class SiemForwarderAdmin(TenantScopedAdmin):
                 _("Failing (%(count)s in a row), retried at %(when)s")
                 % {
                     "count": forwarder.consecutive_failures,
-                    "when": _local(forwarder, forwarder.next_attempt_at),
+                    "when": in_tenant_zone(forwarder.next_attempt_at, forwarder.tenant),
                 }
             )
         return str(_("Delivering"))
@@ -142,20 +132,20 @@ class SiemForwarderAdmin(TenantScopedAdmin):
         shown = f"{count}+" if count >= 10_000 else str(count)
         return str(
             _("%(count)s events, the oldest from %(when)s")
-            % {"count": shown, "when": _local(forwarder, oldest)}
+            % {"count": shown, "when": in_tenant_zone(oldest, forwarder.tenant)}
         )
 
     @admin.display(description=_("last delivery"))
     def last_delivery(self, forwarder: SiemForwarder) -> str:
-        return _local(forwarder, forwarder.last_delivered_at)
+        return in_tenant_zone(forwarder.last_delivered_at, forwarder.tenant)
 
     @admin.display(description=_("next attempt"))
     def next_attempt(self, forwarder: SiemForwarder) -> str:
-        return _local(forwarder, forwarder.next_attempt_at)
+        return in_tenant_zone(forwarder.next_attempt_at, forwarder.tenant)
 
     @admin.display(description=_("last error at"))
     def last_error_time(self, forwarder: SiemForwarder) -> str:
-        return _local(forwarder, forwarder.last_error_at)
+        return in_tenant_zone(forwarder.last_error_at, forwarder.tenant)
 
     @admin.display(description=_("bearer secret set"), boolean=True)
     def bearer_secret_set(self, forwarder: SiemForwarder) -> bool:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -438,14 +436,6 @@ def hours_left(incident: Incident, now: datetime | None = None) -> int:
 def is_overdue(incident: Incident, now: datetime | None = None) -> bool:
     """The deadline has passed and the supervisory authority was not notified (Art. 33(1))."""
     return incident.authority_notified_at is None and incident.deadline < (now or timezone.now())
-
-
-def in_tenant_zone(value: datetime | None, tenant) -> str:
-    """A time as the tenant's people read it: in the tenant's own time zone."""
-    if value is None:
-        return "—"
-    zone = ZoneInfo(getattr(tenant, "time_zone", "") or settings.TIME_ZONE)
-    return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def rule_label(code: str) -> str:

@@ -17,7 +17,9 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from .incidents import hours_left, in_tenant_zone, is_overdue
+from kit.times import in_tenant_zone
+
+from .incidents import hours_left, is_overdue
 from .models import (
     BREACH_NOTIFICATION_HOURS,
     BREACH_REMINDER_HOURS_BEFORE,

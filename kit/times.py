@@ -1,0 +1,18 @@
+"""Times as a tenant's people read them: in the tenant's own time zone, the zone named."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+
+def in_tenant_zone(value: datetime | None, tenant) -> str:
+    """`value` in `tenant`'s time zone (any object with a `time_zone`; the server's when it has
+    none), with the zone's abbreviation; "—" for no time."""
+    if value is None:
+        return "—"
+    zone = ZoneInfo(getattr(tenant, "time_zone", "") or settings.TIME_ZONE)
+    return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M %Z")
