@@ -77,4 +77,12 @@ ACTION_CHOICES = [
     ("playbook.action_added", "Crisis playbook action added"),
     ("playbook.action_changed", "Crisis playbook action changed"),
     ("playbook.action_removed", "Crisis playbook action removed"),
+    ("subject_request.received", "Data-subject request received (the one-month clock runs)"),
+    ("subject_request.viewed", "Data-subject request viewed (names the subject)"),
+    ("subject_request.assigned", "Data-subject request taken by a handler"),
+    ("subject_request.status_changed", "Data-subject request moved to another step"),
+    ("subject_request.identity_verified", "Requester's identity verified"),
+    ("subject_request.extended", "Data-subject request's deadline extended (Art. 12(3))"),
+    ("subject_request.closed", "Data-subject request answered: completed, refused or partial"),
+    ("subject_request.deadline_reminded", "Handlers reminded of a data-subject request's deadline"),
 ]

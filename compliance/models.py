@@ -454,3 +454,14 @@ class ApiAuthFailureWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} failed API authentications from {self.client_ip or 'unknown'}"
+
+
+# Registered with the app here (Django reads an app's models from its models module).
+from .subject_request_models import (  # noqa: E402, F401
+    RequestChannel,
+    RequestKind,
+    RequestLanguage,
+    RequestStatus,
+    SubjectRequest,
+    VerificationMethod,
+)

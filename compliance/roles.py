@@ -27,6 +27,10 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("compliance", "view_legalhold"),
         ("compliance", "place_legalhold"),
         ("compliance", "release_legalhold"),
+        # Data-subject requests are received, verified and answered by the compliance officer.
+        ("compliance", "view_subjectrequest"),
+        ("compliance", "add_subjectrequest"),
+        ("compliance", "change_subjectrequest"),
         ("recordings", "view_purgerun"),
         ("recordings", "view_deletioncertificate"),
         ("recordings", "view_recording"),

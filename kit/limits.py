@@ -21,6 +21,9 @@ LEGAL_HOLD_RELEASE_REASON = 4000
 # What a purpose of processing covers, and the rule a retention policy applies with its source.
 PURPOSE_DESCRIPTION = 4000
 POLICY_LEGAL_REFERENCE = 2000
+# What a data-subject request's handler writes: why the answer is extended, how the identity was
+# checked, what was done, why a part is refused, which compelling grounds outweigh an objection.
+SUBJECT_REQUEST_TEXT = 4000
 # One value of an admin page's query string (a search term, a filter's value): a number, a call
 # id, a name. 5,000 digits overflowed Python's int conversion in the id filters.
 QUERY_STRING_VALUE = 500
