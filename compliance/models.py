@@ -330,7 +330,13 @@ class Consent(models.Model):
             models.Index(
                 fields=("tenant", "customer_number", "purpose", "-decided_at"),
                 name="consent_subject_latest",
-            )
+            ),
+            # A data-subject request names its subject by reference as well as by number.
+            models.Index(
+                fields=("tenant", "subject_reference"),
+                name="consent_tenant_subject",
+                condition=~models.Q(subject_reference=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -164,6 +164,12 @@ class Recording(models.Model):
                 condition=models.Q(status="active"),
             ),
             models.Index(fields=("tenant", "customer_number"), name="recording_tenant_number"),
+            # A data-subject request names its subject by reference as well as by number.
+            models.Index(
+                fields=("tenant", "subject_reference"),
+                name="recording_tenant_subject",
+                condition=~models.Q(subject_reference=""),
+            ),
             models.Index(fields=("tenant", "campaign"), name="recording_tenant_campaign"),
             # The purpose filter, newest first (the list orders by -started_at, -id).
             models.Index(
