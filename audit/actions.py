@@ -85,4 +85,14 @@ ACTION_CHOICES = [
     ("subject_request.extended", "Data-subject request's deadline extended (Art. 12(3))"),
     ("subject_request.closed", "Data-subject request answered: completed, refused or partial"),
     ("subject_request.deadline_reminded", "Handlers reminded of a data-subject request's deadline"),
+    ("subject_request.export_requested", "Data-subject export asked for (built in the background)"),
+    (
+        "subject_request.export_refused",
+        "Data-subject export refused (identity, kind, status, role)",
+    ),
+    ("subject_request.export_built", "Data-subject export built: the ZIP may be downloaded"),
+    ("subject_request.export_failed", "Data-subject export failed: nothing left to download"),
+    ("subject_request.export_downloaded", "Data-subject export downloaded"),
+    ("subject_request.export_download_denied", "Data-subject export download refused"),
+    ("subject_request.export_deleted", "Data-subject export deleted after its download period"),
 ]

@@ -46,6 +46,14 @@ class Tenant(models.Model):
     )
     working_hours_start = models.TimeField(default=time(9, 0))
     working_hours_end = models.TimeField(default=time(18, 0))
+    # A data subject's export (GDPR Art. 15, 20) lists who accessed their recordings by role; the
+    # people's names only where the tenant chose to disclose them (its staff's own data).
+    export_names_staff = models.BooleanField(
+        "name staff in data-subject exports",
+        default=False,
+        help_text="In a data subject's export, the access log names the people who accessed "
+        "their recordings, not only their role.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()

@@ -219,6 +219,11 @@ for _name, _value, _low, _high in (
 
 # How long a stated purpose grants access to one recording.
 LISTENING_GRANT_MINUTES = env.int("LISTENING_GRANT_MINUTES", default=15)
+# How many days a data subject's export (access, portability) may be downloaded once built; the
+# nightly job then deletes it (recordings/subject_requests/export.py).
+SUBJECT_EXPORT_DAYS = env.int("SUBJECT_EXPORT_DAYS", default=7)
+if not 1 <= SUBJECT_EXPORT_DAYS <= 90:
+    raise ImproperlyConfigured("SUBJECT_EXPORT_DAYS must be between 1 and 90")
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
@@ -463,6 +468,12 @@ CELERY_BEAT_SCHEDULE = {
     "remind-incident-deadlines": {
         "task": "audit.tasks.remind_incident_deadlines",
         "schedule": 900,
+    },
+    # Nightly, before the purge: data-subject exports past their download period are deleted
+    # (file removed, key destroyed), and builds a killed worker left behind are cleaned up.
+    "expire-subject-exports": {
+        "task": "recordings.tasks.expire_subject_exports",
+        "schedule": crontab(hour=1, minute=45),
     },
     # Weekly, Sunday night: every stored recording still decrypts to the audio ingested.
     "verify-recording-integrity": {

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from compliance.access_rules import AccessNeed, may_download, may_listen
 from compliance.tenancy import cross_tenant_refusal_record
 
+from .audio import extension_for
 from .crypto import DecryptionFailed
 from .models import Recording
 from .services.access import (
@@ -265,15 +266,6 @@ def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
     return response
 
 
-# The content types recordings/audio.py accepts (mimetypes knows no "audio/wav" on every system).
-EXTENSIONS = {
-    "audio/wav": ".wav",
-    "audio/mpeg": ".mp3",
-    "audio/ogg": ".opus",
-    "audio/flac": ".flac",
-}
-
-
 @require_GET
 def download(request: HttpRequest, recording_id: int) -> HttpResponse:
     recording = _visible_recording(request, recording_id, "download")
@@ -287,7 +279,7 @@ def download(request: HttpRequest, recording_id: int) -> HttpResponse:
     recording_download_record(user=request.user, recording=recording, grant=grant)
     response = HttpResponse(audio, content_type=recording.content_type)
     response["Cache-Control"] = "no-store, private"
-    extension = EXTENSIONS.get(recording.content_type, ".audio")
+    extension = extension_for(recording.content_type)
     safe_call_id = re.sub(r"[^A-Za-z0-9._-]", "_", recording.call_id)
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=f"{safe_call_id}{extension}"
