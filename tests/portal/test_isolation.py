@@ -63,10 +63,15 @@ from compliance.roles import role_grants
 from compliance.services.api_keys import api_key_create
 from compliance.services.legal_holds import legal_hold_place
 from compliance.services.memberships import membership_grant
+from compliance.services.subject_requests import (
+    subject_request_receive,
+    subject_request_verify_identity,
+)
 from compliance.tenancy import PortalAdmin, TenantScopedAdmin, tenant_field_of
-from recordings.models import DeletionCertificate, PurgeRun, Recording
+from recordings.models import DeletionCertificate, PurgeRun, Recording, SubjectExport
 from recordings.services.purge.erasure import recording_erase
 from recordings.services.purge.run import purge_expired_recordings
+from recordings.subject_requests.export import subject_export_build, subject_export_start
 
 from ..factories import (
     SCOPED_FACTORIES,
@@ -121,6 +126,8 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
     "recordings:player": ObjectView(Recording),
     "recordings:stream": ObjectView(Recording),
     "recordings:download": ObjectView(Recording),
+    # A data subject's export (a ZIP of their recordings): its request's handler only.
+    "recordings:subject_export_download": ObjectView(SubjectExport),
     "admin:audit_alert_triage": ObjectView(
         Alert, "audit.triage_alert", {"to_status": "investigating", "note": "probe"}
     ),
@@ -318,6 +325,18 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
     )
     erased = ingest(tenant, call_id=f"{secret}-erased", number=number)
     recording_erase(actor=None, recording=erased)
+    subject_request = subject_request_receive(
+        actor=root,
+        tenant=tenant,
+        kind="access",
+        customer_numbers=[number],
+        channel="email",
+        requester_name=f"{secret} requester",
+    )
+    subject_request_verify_identity(actor=root, request=subject_request, method="call_back")
+    subject_export = subject_export_build(
+        export_id=subject_export_start(actor=root, request=subject_request).pk
+    )
     alert = alert_for(
         tenant=tenant,
         status=AlertStatus.REAL_DANGER,
@@ -348,6 +367,7 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         ),
         Recording: recording,
         DeletionCertificate: DeletionCertificate.objects.get(recording_id=erased.pk),
+        SubjectExport: subject_export,
         AuditEvent: audit_event_for(tenant=tenant),
         AlertRuleSetting: alert_rule_setting_for(tenant=tenant),
         Alert: alert,
