@@ -50,20 +50,12 @@ from .finder import subject_data_find
 CHANGE = "compliance.change_subjectrequest"
 
 
-def days_left(request: SubjectRequest) -> int:
-    return (request.deadline - request.tenant.today()).days
-
-
-def deadline_label(request: SubjectRequest) -> str:
-    """ "due 2027-01-07 (12 days left)", "overdue by 3 days", "answered"."""
+def deadline_class(request: SubjectRequest) -> str:
+    """The CSS class of its deadline: red when overdue, bold red within 7 days."""
     if not request.is_open:
-        return str(_("answered"))
-    left = days_left(request)
-    if left < 0:
-        return str(_("overdue by %(days)d day(s)") % {"days": -left})
-    if left == 0:
-        return str(_("due today"))
-    return str(_("%(days)d day(s) left") % {"days": left})
+        return "request-on-time"
+    left = request.days_left()
+    return "request-overdue" if left < 0 else "request-due-soon" if left <= 7 else "request-on-time"
 
 
 class ReceiveForm(forms.ModelForm):
@@ -205,6 +197,10 @@ class StatusFilter(admin.SimpleListFilter):
 @admin.register(SubjectRequest)
 class SubjectRequestAdmin(TenantScopedAdmin):
     form = ReceiveForm
+
+    class Media:
+        css = {"all": ("recordings/subject_requests.css",)}
+
     change_form_template = "admin/recordings/subjectrequest/change_form.html"
     list_display = (
         "request_label",
@@ -412,22 +408,21 @@ class SubjectRequestAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("due"), ordering="due_on")
     def deadline_column(self, obj: SubjectRequest) -> str:
-        label = deadline_label(obj)
-        late = obj.is_open and days_left(obj) < 0
-        style = "color:#ba2121;font-weight:bold" if late else ""
         return format_html(
-            '{}<br><span style="{}">{}</span>', obj.deadline.isoformat(), style, label
+            '{}<br><span class="{}">{}</span>',
+            obj.deadline.isoformat(),
+            deadline_class(obj),
+            obj.deadline_label(),
         )
 
     @admin.display(description=_("deadline"))
     def deadline_in_full(self, obj: SubjectRequest) -> str:
         text = _("%(deadline)s (%(label)s); first month ended %(first)s") % {
             "deadline": obj.deadline.isoformat(),
-            "label": deadline_label(obj),
+            "label": obj.deadline_label(),
             "first": obj.due_on.isoformat(),
         }
-        late = obj.is_open and days_left(obj) < 0
-        return format_html('<span style="{}">{}</span>', "color:#ba2121" if late else "", text)
+        return format_html('<span class="{}">{}</span>', deadline_class(obj), text)
 
     @admin.display(description=_("flag"), boolean=False)
     def flagged(self, obj: SubjectRequest) -> str:
@@ -513,7 +508,7 @@ class SubjectRequestAdmin(TenantScopedAdmin):
             context=lambda subject_request: {
                 "title": f"{title}: {subject_request}",
                 "subject_request": subject_request,
-                "deadline": deadline_label(subject_request),
+                "deadline": subject_request.deadline_label(),
             },
         )
 

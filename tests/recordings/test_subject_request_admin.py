@@ -74,7 +74,8 @@ def test_the_list_sorts_by_deadline_and_shows_overdue_in_red(cast, login):
     page = login(cast.alice).get(CHANGELIST).content.decode()
     assert page.index(f"#{late.pk}") < page.index(f"#{recent.pk}")
     assert "overdue by 14 day(s)" in page
-    assert "color:#ba2121" in page
+    assert '<span class="request-overdue">overdue by 14 day(s)</span>' in page
+    assert "style=" not in page.split('id="result_list"')[1].split("</table>")[0]
     assert "+33612345678" not in page  # masked in the list
 
 
@@ -142,3 +143,15 @@ def test_roles_without_the_permission_cannot_handle(cast, login):
         assert answer.status_code == 404
     request.refresh_from_db()
     assert request.status == RequestStatus.RECEIVED
+
+
+def test_the_admin_index_lists_open_requests_nearest_deadline_first(cast, login):
+    later = subject_request_for(tenant=cast.acme)
+    sooner = subject_request_for(tenant=cast.acme, kind="erasure")
+    SubjectRequest.objects.filter(pk=sooner.pk).update(due_on=cast.acme.today())
+    subject_request_for(tenant=cast.globex, number="+34612345678")
+    index = login(cast.alice).get(reverse("admin:index"))
+    assert [request for request, _ in index.context["open_requests"]] == [sooner, later]
+    assert "due today" in index.content.decode()
+    # Roles that do not handle requests do not get the list.
+    assert login(cast.carol).get(reverse("admin:index")).context.get("open_requests") is None
