@@ -89,6 +89,9 @@ class ReceiveForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "received_at" in self.fields:
             self.fields["received_at"].initial = timezone.now
+            self.fields["received_at"].help_text = _(
+                "When the request reached you, in %(zone)s time: the one-month clock starts then."
+            ) % {"zone": timezone.get_current_timezone_name()}
         if "objection_purpose" in self.fields:
             self.fields["objection_purpose"].required = False
             self.fields["objection_purpose"].help_text = _(
