@@ -157,6 +157,9 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
         "compliance.change_subjectrequest",
         {"status": "refused", "refusal_reason": "probe"},
     ),
+    "admin:compliance_subjectrequest_export": ObjectView(
+        SubjectRequest, "compliance.change_subjectrequest", {"confirm": "yes"}
+    ),
     "admin:otp_totp_totpdevice_config": ObjectView(TOTPDevice),
     "admin:otp_totp_totpdevice_qrcode": ObjectView(TOTPDevice),
 }

@@ -563,3 +563,53 @@ def test_the_export_is_built_by_a_real_worker(cast, celery_worker, login):
     _validate(json.loads(zipfile.ZipFile(io.BytesIO(body)).read("subject.json")))
     built = AuditEvent.objects.get(action="subject_request.export_built")
     assert built.actor_username == "task:recordings.tasks.build_subject_export"
+
+
+# --- the request's page --------------------------------------------------------------------------
+
+
+def test_the_handler_builds_the_export_from_the_requests_page_and_finds_it_listed(
+    cast, login, django_capture_on_commit_callbacks
+):
+    ingest(cast.acme)
+    request = _request(cast)
+    page = reverse("admin:compliance_subjectrequest_change", args=[request.pk])
+    step = reverse("admin:compliance_subjectrequest_export", args=[request.pk])
+    client = login(cast.alice)
+    assert step.encode() in client.get(page).content  # the "Build export" action
+    assert client.get(step).status_code == 200  # its confirmation page
+
+    with django_capture_on_commit_callbacks() as sent:
+        response = client.post(step, {"confirm": "yes"})
+
+    assert response.status_code == 302 and response["Location"] == page
+    export = SubjectExport.objects.get(request=request)
+    assert export.status == ExportStatus.BUILDING and len(sent) == 1  # the task, once committed
+    subject_export_build(export_id=export.pk)  # what the worker does
+    export.refresh_from_db()
+    listing = client.get(page).content.decode()
+    download = reverse("recordings:subject_export_download", args=[export.pk])
+    assert download in listing
+    assert "Ready to download" in listing and export.sha256 in listing
+    # Another officer of Acme sees the list but no link, and cannot build one: the form says
+    # why, and the refusal is on the trail.
+    frank = UserFactory(username="frank")
+    membership_grant(actor="test", user=frank, tenant=cast.acme, role=Role.COMPLIANCE_OFFICER)
+    client = login(frank)
+    listing = client.get(page).content.decode()
+    assert "Ready to download" in listing and download not in listing and step not in listing
+    response = client.post(step, {"confirm": "yes"})
+    assert response.status_code == 200 and "handler" in response.content.decode()
+    assert SubjectExport.objects.count() == 1
+    assert _events("subject_request.export_refused") == 1
+
+
+def test_no_build_action_before_the_identity_is_verified(cast, login):
+    request = _request(cast, verified=False)
+    client = login(cast.alice)
+    page = client.get(reverse("admin:compliance_subjectrequest_change", args=[request.pk]))
+    step = reverse("admin:compliance_subjectrequest_export", args=[request.pk])
+    assert step.encode() not in page.content
+    response = client.post(step, {"confirm": "yes"})
+    assert response.status_code == 200 and "identity" in response.content.decode()
+    assert not SubjectExport.objects.exists()
