@@ -179,7 +179,9 @@ def decrypted_chunks(
 
 def plain_audio_chunks(recording: Recording) -> Iterator[bytes]:
     """A recording's audio, decrypted piece by piece: the one decryption of recordings, used by
-    listening (`read_plain_audio`), the integrity check and the data-subject export."""
+    listening (`read_plain_audio`), the integrity check and the data-subject export (which
+    passes a row of plain values with the same key fields: wrapped_key, master_key_id,
+    tenant_id, storage_name)."""
     return decrypted_chunks(
         wrapped_key=recording.wrapped_key,
         master_key_id=recording.master_key_id,

@@ -28,7 +28,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from audit.actions import ACTION_CHOICES
-from audit.models import AuditEvent, Outcome
+from audit.models import Outcome
 from compliance.access_rules import AccessNeed
 from compliance.models import (
     ConsentChannel,
@@ -40,7 +40,7 @@ from compliance.models import (
 )
 
 from ..audio import extension_for
-from ..models import Direction, Recording, Status
+from ..models import Direction, Status
 from .finder import SubjectData
 
 FORMAT_VERSION = 1
@@ -74,21 +74,22 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def audio_file_name(index: int, recording: Recording, zone: zoneinfo.ZoneInfo) -> str:
+def audio_file_name(
+    index: int, *, call_id: str, started_at: datetime, content_type: str, zone: zoneinfo.ZoneInfo
+) -> str:
     """The audio's name in the ZIP: its order, the call's local start and its call id (only
     characters safe on every file system), and the extension of its format."""
-    started = timezone.localtime(recording.started_at, zone)
-    call_id = re.sub(r"[^A-Za-z0-9._-]", "_", recording.call_id)[:80]
+    started = timezone.localtime(started_at, zone)
+    safe_call_id = re.sub(r"[^A-Za-z0-9._-]", "_", call_id)[:80]
     return (
-        f"audio/{index:04d}_{started:%Y-%m-%d_%H%M%S}_{call_id}"
-        f"{extension_for(recording.content_type)}"
+        f"audio/{index:04d}_{started:%Y-%m-%d_%H%M%S}_{safe_call_id}{extension_for(content_type)}"
     )
 
 
-def audio_included(recording: Recording) -> bool:
+def audio_included(*, status: str, wrapped_key) -> bool:
     """Audio goes in the ZIP for active recordings whose key still exists (a purged or erased
     recording has no audio left; a shredded key cannot decrypt any copy)."""
-    return recording.status == Status.ACTIVE and bool(recording.wrapped_key)
+    return status == Status.ACTIVE and bool(wrapped_key)
 
 
 @dataclass
@@ -123,65 +124,101 @@ class ActorNames:
         return actor_username or None
 
 
+# What subject.json says of a recording, read as plain values (no model instances: an export
+# of thousands of recordings reads them fast).
+RECORDING_VALUES = (
+    "pk",
+    "call_id",
+    "started_at",
+    "duration_seconds",
+    "direction",
+    "customer_number",
+    "subject_reference",
+    "purpose__code",
+    "purpose__name",
+    "legal_basis",
+    "retain_until",
+    "status",
+    "content_type",
+    "audio_sha256",
+)
+CONSENT_VALUES = (
+    "decision",
+    "decided_at",
+    "channel",
+    "purpose__code",
+    "purpose__name",
+    "customer_number",
+)
+EVENT_VALUES = (
+    "occurred_at",
+    "actor_id",
+    "actor_username",
+    "action",
+    "outcome",
+    "target_id",
+    "purpose",
+    "justification",
+)
+
+
 def recording_entry(
-    recording: Recording, audio_name: str | None, zone: zoneinfo.ZoneInfo
+    row: dict, audio_name: str | None, zone: zoneinfo.ZoneInfo
 ) -> dict[str, object]:
-    ended = recording.started_at + timedelta(seconds=float(recording.duration_seconds))
-    purpose = recording.purpose
+    ended = row["started_at"] + timedelta(seconds=float(row["duration_seconds"]))
     return {
-        "call_id": recording.call_id,
-        "started_at": in_zone(recording.started_at, zone),
+        "call_id": row["call_id"],
+        "started_at": in_zone(row["started_at"], zone),
         "ended_at": in_zone(ended, zone),
-        "duration_seconds": float(recording.duration_seconds),
-        "direction": recording.direction,
-        "direction_label": str(DIRECTION_LABELS.get(recording.direction, recording.direction)),
-        "customer_number": recording.customer_number,
-        "subject_reference": recording.subject_reference,
-        "purpose": purpose.code,
-        "purpose_label": purpose.name,
-        "legal_basis": recording.legal_basis,
-        "legal_basis_label": str(
-            LEGAL_BASIS_LABELS.get(recording.legal_basis, recording.legal_basis)
-        ),
-        "retain_until": _day(recording.retain_until),
-        "status": recording.status,
-        "status_label": str(STATUS_LABELS.get(recording.status, recording.status)),
+        "duration_seconds": float(row["duration_seconds"]),
+        "direction": row["direction"],
+        "direction_label": str(DIRECTION_LABELS.get(row["direction"], row["direction"])),
+        "customer_number": row["customer_number"],
+        "subject_reference": row["subject_reference"],
+        "purpose": row["purpose__code"],
+        "purpose_label": row["purpose__name"],
+        "legal_basis": row["legal_basis"],
+        "legal_basis_label": str(LEGAL_BASIS_LABELS.get(row["legal_basis"], row["legal_basis"])),
+        "retain_until": _day(row["retain_until"]),
+        "status": row["status"],
+        "status_label": str(STATUS_LABELS.get(row["status"], row["status"])),
         "audio_file": audio_name,
-        "audio_content_type": recording.content_type if audio_name else None,
-        "audio_sha256": recording.audio_sha256 if audio_name else None,
+        "audio_content_type": row["content_type"] if audio_name else None,
+        "audio_sha256": row["audio_sha256"] if audio_name else None,
     }
 
 
-def consent_entry(consent, zone: zoneinfo.ZoneInfo) -> dict[str, object]:
+def consent_entry(row: dict, zone: zoneinfo.ZoneInfo) -> dict[str, object]:
     return {
-        "decision": consent.decision,
-        "decision_label": str(DECISION_LABELS.get(consent.decision, consent.decision)),
-        "decided_at": in_zone(consent.decided_at, zone),
-        "channel": consent.channel,
-        "channel_label": str(CHANNEL_LABELS.get(consent.channel, consent.channel)),
-        "purpose": consent.purpose.code,
-        "purpose_label": consent.purpose.name,
-        "customer_number": consent.customer_number,
+        "decision": row["decision"],
+        "decision_label": str(DECISION_LABELS.get(row["decision"], row["decision"])),
+        "decided_at": in_zone(row["decided_at"], zone),
+        "channel": row["channel"],
+        "channel_label": str(CHANNEL_LABELS.get(row["channel"], row["channel"])),
+        "purpose": row["purpose__code"],
+        "purpose_label": row["purpose__name"],
+        "customer_number": row["customer_number"],
     }
 
 
 def access_entry(
-    event: AuditEvent, call_ids: dict[str, str], actors: ActorNames, zone: zoneinfo.ZoneInfo
+    row: dict, call_ids: dict[str, str], actors: ActorNames, zone: zoneinfo.ZoneInfo
 ) -> dict[str, object]:
-    role, role_label = actors.role(event.actor_id, event.actor_username)
+    role, role_label = actors.role(row["actor_id"], row["actor_username"])
+    purpose = row["purpose"]
     return {
-        "time": in_zone(event.occurred_at, zone),
-        "call_id": call_ids.get(event.target_id, ""),
-        "action": event.action,
-        "action_label": str(ACTION_LABELS.get(event.action, event.action)),
+        "time": in_zone(row["occurred_at"], zone),
+        "call_id": call_ids.get(row["target_id"], ""),
+        "action": row["action"],
+        "action_label": str(ACTION_LABELS.get(row["action"], row["action"])),
         "actor_role": role,
         "actor_role_label": role_label,
-        "actor_name": actors.name(event.actor_id, event.actor_username),
-        "purpose": event.purpose,
-        "purpose_label": str(NEED_LABELS[event.purpose]) if event.purpose in NEED_LABELS else None,
-        "justification": event.justification,
-        "outcome": event.outcome,
-        "outcome_label": str(OUTCOME_LABELS.get(event.outcome, event.outcome)),
+        "actor_name": actors.name(row["actor_id"], row["actor_username"]),
+        "purpose": purpose,
+        "purpose_label": str(NEED_LABELS[purpose]) if purpose in NEED_LABELS else None,
+        "justification": row["justification"],
+        "outcome": row["outcome"],
+        "outcome_label": str(OUTCOME_LABELS.get(row["outcome"], row["outcome"])),
     }
 
 
@@ -195,15 +232,21 @@ class Listing:
 
 
 def listings(data: SubjectData, zone: zoneinfo.ZoneInfo) -> list[Listing]:
-    """The recordings in the export's order, with their audio's name in the ZIP. Small rows (the
-    wrapped key is read to know whether audio is included, not kept)."""
+    """The recordings in the export's order, with their audio's name in the ZIP (the wrapped key
+    is read to know whether audio is included, not kept)."""
     found = []
-    rows = data.recordings.only(
-        "pk", "call_id", "started_at", "status", "wrapped_key", "content_type", "purpose"
+    rows = data.recordings.values_list(
+        "pk", "call_id", "started_at", "status", "wrapped_key", "content_type"
     )
-    for index, recording in enumerate(rows.iterator(chunk_size=500), start=1):
-        name = audio_file_name(index, recording, zone) if audio_included(recording) else None
-        found.append(Listing(recording.pk, recording.call_id, name))
+    for index, (pk, call_id, started_at, status, wrapped_key, content_type) in enumerate(
+        rows.iterator(chunk_size=2000), start=1
+    ):
+        name = None
+        if audio_included(status=status, wrapped_key=wrapped_key):
+            name = audio_file_name(
+                index, call_id=call_id, started_at=started_at, content_type=content_type, zone=zone
+            )
+        found.append(Listing(pk, call_id, name))
     return found
 
 
@@ -241,25 +284,18 @@ def document_pieces(
     # export), and the trail's events about them.
     data.recording_ids = list(names)
     recordings = (
-        recording_entry(recording, names[recording.pk], zone)
-        for recording in data.recordings.filter(pk__in=data.recording_ids)
-        .defer("wrapped_key")
-        .iterator(chunk_size=500)
+        recording_entry(row, names[row["pk"]], zone)
+        for row in data.recordings.filter(pk__in=data.recording_ids)
+        .values(*RECORDING_VALUES)
+        .iterator(chunk_size=2000)
     )
-    consents = (consent_entry(consent, zone) for consent in data.consents.iterator(chunk_size=500))
+    consents = (
+        consent_entry(row, zone)
+        for row in data.consents.values(*CONSENT_VALUES).iterator(chunk_size=2000)
+    )
     accesses = (
-        access_entry(event, call_ids, actors, zone)
-        for event in data.access_events.only(
-            "sequence",
-            "occurred_at",
-            "actor_id",
-            "actor_username",
-            "action",
-            "outcome",
-            "target_id",
-            "purpose",
-            "justification",
-        ).iterator(chunk_size=2000)
+        access_entry(row, call_ids, actors, zone)
+        for row in data.access_events.values(*EVENT_VALUES).iterator(chunk_size=2000)
     )
     yield from _object_pieces(
         head, {"recordings": recordings, "consents": consents, "access_log": accesses}

@@ -49,7 +49,7 @@ from kit import locks
 from kit.refusals import Refused
 
 from .. import crypto
-from ..models import ExportStatus, Recording, SubjectExport
+from ..models import ExportStatus, Recording, Status, SubjectExport
 from ..storage import (
     ChunkedContent,
     decrypted_chunks,
@@ -224,7 +224,7 @@ def zip_pieces(
     *,
     request: SubjectRequest,
     listed: list[Listing],
-    recordings: dict[int, Recording],
+    recordings: dict[int, AudioRow],
     readme: str,
     document: Iterable[str],
     generated_local,
@@ -267,29 +267,43 @@ def zip_pieces(
     yield from sink.drain()
 
 
-def _audio_rows(listed: list[Listing]) -> Iterator[dict[int, Recording]]:
-    """The recordings whose audio goes in the ZIP, a few hundred at a time (key material
-    included), in the export's order."""
-    wanted = [listing.recording_id for listing in listed if listing.audio_name is not None]
-    for start in range(0, len(wanted), 500):
-        ids = wanted[start : start + 500]
-        yield Recording.objects.in_bulk(ids)
+@dataclass(frozen=True)
+class AudioRow:
+    """What decrypting one recording's audio needs (the fields of Recording that
+    recordings/storage.py::plain_audio_chunks reads), and what its ZIP entry needs."""
+
+    pk: int
+    tenant_id: int
+    storage_name: str
+    wrapped_key: bytes | None
+    master_key_id: str
+    size_bytes: int
+    started_at: object
 
 
-class _LazyRecordings(dict):
-    """The recordings of `_audio_rows`, read batch by batch as the ZIP asks for them."""
+AUDIO_FIELDS = ("pk", "tenant_id", "storage_name", "wrapped_key", "master_key_id", "size_bytes")
+
+
+class _AudioRows(dict):
+    """The recordings whose audio goes in the ZIP, read 500 at a time as the ZIP asks for them
+    (in the export's order), as plain values: no model instances, the key material included."""
 
     def __init__(self, listed: list[Listing]):
         super().__init__()
-        self._batches = _audio_rows(listed)
+        wanted = [listing.recording_id for listing in listed if listing.audio_name is not None]
+        self._batches = (wanted[start : start + 500] for start in range(0, len(wanted), 500))
 
-    def __missing__(self, key: int) -> Recording:
+    def __missing__(self, key: int) -> AudioRow:
         self.clear()
-        for batch in self._batches:
-            self.update(batch)
-            if key in batch:
-                return batch[key]
-        raise KeyError(key)
+        for ids in self._batches:
+            rows = Recording.objects.filter(pk__in=ids, status=Status.ACTIVE)
+            for values in rows.values(*AUDIO_FIELDS, "started_at"):
+                self[values["pk"]] = AudioRow(**values)
+            if key in self:
+                return self[key]
+        raise RuntimeError(
+            f"recording {key} was deleted while its export was being built: build it again"
+        )
 
 
 def subject_export_build(*, export_id: int) -> SubjectExport:
@@ -375,7 +389,7 @@ def _write(export: SubjectExport, request: SubjectRequest) -> SubjectExport:
         zip_pieces(
             request=request,
             listed=listed,
-            recordings=_LazyRecordings(listed),
+            recordings=_AudioRows(listed),
             readme=readme,
             document=document_pieces(
                 request=request, data=data, listed=listed, generated_at=generated_at
