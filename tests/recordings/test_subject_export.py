@@ -613,3 +613,24 @@ def test_no_build_action_before_the_identity_is_verified(cast, login):
     response = client.post(step, {"confirm": "yes"})
     assert response.status_code == 200 and "identity" in response.content.decode()
     assert not SubjectExport.objects.exists()
+
+
+def test_a_master_key_rotation_rewraps_ready_exports(cast, login, settings):
+    import base64
+
+    from django.core.management import call_command
+
+    ingest(cast.acme)
+    export = _built(cast)
+    _, before = _download(login(cast.alice), export)
+    old_key = settings.RECORDINGS_MASTER_KEY
+    settings.RECORDINGS_MASTER_KEY = base64.b64encode(os.urandom(32)).decode()
+    settings.RECORDINGS_PREVIOUS_MASTER_KEYS = [old_key]
+    call_command("rotate_master_key")
+    settings.RECORDINGS_PREVIOUS_MASTER_KEYS = []  # the old key can go
+    export.refresh_from_db()
+    assert export.master_key_id == crypto.current_master_key().key_id
+    response, after = _download(login(cast.alice), export)
+    assert response.status_code == 200 and after == before
+    rotated = AuditEvent.objects.get(action="recording.master_key_rotated")
+    assert rotated.extra["exports_rewrapped"] == 1
