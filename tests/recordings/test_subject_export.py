@@ -590,7 +590,7 @@ def test_the_handler_builds_the_export_from_the_requests_page_and_finds_it_liste
     listing = client.get(page).content.decode()
     download = reverse("recordings:subject_export_download", args=[export.pk])
     assert download in listing
-    assert "Ready to download" in listing and export.sha256 in listing
+    assert "Ready to download" in listing and f'title="{export.sha256}"' in listing
     # Another officer of Acme sees the list but no link, and cannot build one: the form says
     # why, and the refusal is on the trail.
     frank = UserFactory(username="frank")
