@@ -100,7 +100,7 @@ TEXT = {
         "intro": (
             "Cette archive répond à votre demande {kind}, référence {reference}, reçue le "
             "{received}. Elle a été préparée le {generated}. Elle contient tous les "
-            "enregistrements de vos appels que {controller} conserve sous les numéros de "
+            "enregistrements de vos appels conservés par {controller} sous les numéros de "
             "téléphone ou la référence client indiqués dans votre demande ({recordings} "
             "enregistrements, dont {audio_files} avec leur audio), les décisions de consentement "
             "enregistrées à votre nom, et le journal des accès à ces enregistrements : qui, "
@@ -167,6 +167,18 @@ FIELDS: list[tuple[str, str, dict[str, str]]] = [
         },
     ),
     (
+        "",
+        "staff_names_included",
+        {
+            "en": "true if the access log names the staff who acted, false if it gives only "
+            "their role.",
+            "es": "true si el registro de accesos nombra al personal que actuó, false si solo "
+            "indica su función.",
+            "fr": "true si le journal des accès nomme les membres du personnel, false s'il "
+            "n'indique que leur fonction.",
+        },
+    ),
+    (
         "request",
         "reference",
         {
@@ -218,18 +230,6 @@ FIELDS: list[tuple[str, str, dict[str, str]]] = [
             "en": "The customer reference your request named, if any.",
             "es": "La referencia de cliente indicada en su solicitud, si la hay.",
             "fr": "La référence client indiquée dans votre demande, le cas échéant.",
-        },
-    ),
-    (
-        "",
-        "staff_names_included",
-        {
-            "en": "true if the access log names the staff who acted, false if it gives only "
-            "their role.",
-            "es": "true si el registro de accesos nombra al personal que actuó, false si solo "
-            "indica su función.",
-            "fr": "true si le journal des accès nomme les membres du personnel, false s'il "
-            "n'indique que leur fonction.",
         },
     ),
     (
