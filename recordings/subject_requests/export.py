@@ -238,7 +238,8 @@ def zip_pieces(
         archive.writestr(readme_info, readme.encode("utf-8"))
         yield from sink.drain()
         document_info = _member("subject.json", generated_local, zipfile.ZIP_DEFLATED)
-        with archive.open(document_info, "w") as member:
+        # Its size is not known in advance: ZIP64 fields from the start, whatever it grows to.
+        with archive.open(document_info, "w", force_zip64=True) as member:
             batch: list[str] = []
             batched = 0
             for text in document:
