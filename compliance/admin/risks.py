@@ -163,14 +163,12 @@ class RiskAdmin(TenantScopedAdmin):
         risk_save(actor=request.user, risk=obj, created=not change)
 
     def save_formset(self, request, form, formset, change):
-        """Each measure through its service: saved or removed, on the trail."""
-        for removed in formset.deleted_forms:
-            if removed.instance.pk is not None:
-                measure_delete(actor=request.user, measure=removed.instance)
-        for measure_form in formset.forms:
-            if measure_form in formset.deleted_forms or not measure_form.has_changed():
-                continue
-            measure = measure_form.save(commit=False)
+        """Each measure through its service: saved or removed, on the trail (the formset's own
+        save, not committing, lists them for the admin's change message)."""
+        measures = formset.save(commit=False)
+        for removed in formset.deleted_objects:
+            measure_delete(actor=request.user, measure=removed)
+        for measure in measures:
             measure.risk = form.instance
             measure_save(actor=request.user, measure=measure, created=measure.pk is None)
 
