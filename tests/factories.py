@@ -42,9 +42,9 @@ from compliance.models import (
 from compliance.services.api_keys import api_key_create
 from compliance.services.consents import consent_record
 from compliance.services.dpia import dpia_save
+from compliance.services.legal_holds import legal_hold_place
 from compliance.services.processors import platform_processor_ensure, processor_save
 from compliance.services.risks import measure_save, risk_save
-from compliance.services.legal_holds import legal_hold_place
 from compliance.services.subject_requests import subject_request_receive
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.ingest import recording_ingest
