@@ -52,10 +52,11 @@ class TransferSafeguard(models.TextChoices):
 class ProcessorFlag(models.TextChoices):
     """Why a processor needs the compliance officer's attention (the admin index, the e-mail)."""
 
-    NO_AGREEMENT = "no_agreement", _("No data processing agreement on file")
+    # The most urgent first.
     EXPIRED = "expired", _("Agreement expired")
-    REVIEW_DUE = "review_due", _("Review due within 30 days")
     REVIEW_OVERDUE = "review_overdue", _("Review overdue")
+    NO_AGREEMENT = "no_agreement", _("No data processing agreement on file")
+    REVIEW_DUE = "review_due", _("Review due within 30 days")
 
 
 class Processor(models.Model):
@@ -185,7 +186,8 @@ class Processor(models.Model):
                 found.append(ProcessorFlag.REVIEW_OVERDUE)
             elif self.review_due_on <= today + timedelta(days=REVIEW_NOTICE_DAYS):
                 found.append(ProcessorFlag.REVIEW_DUE)
-        return found
+        order = list(ProcessorFlag)
+        return sorted(found, key=order.index)
 
 
 def flagged_processors_q(today: date) -> models.Q:

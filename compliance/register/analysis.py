@@ -12,7 +12,7 @@ from django.db.models import Q
 from ..evidence import Evidence, evidence_for
 from ..models import Dpia, Measure, RetentionPolicy, Risk, Tenant
 from ..services.risks import risk_flags
-from .build import _retention, _retention_text
+from .build import retention_of, retention_text
 
 
 @dataclass
@@ -58,5 +58,5 @@ def dpia_retention(dpia: Dpia) -> dict:
             Q(tenant=dpia.tenant) | Q(tenant__isnull=True)
         )
     )
-    retention = _retention(dpia.purpose, policies, dpia.tenant)
-    return {**retention, "text": _retention_text(retention, "en")}
+    retention = retention_of(dpia.purpose, policies, dpia.tenant)
+    return {**retention, "text": retention_text(retention, "en")}

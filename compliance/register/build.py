@@ -86,7 +86,7 @@ def _serves(processor: Processor, purpose_ids_by_processor: dict[int, set[int]],
     return {"*"}
 
 
-def _retention(purpose: Purpose, policies: list[RetentionPolicy], tenant: Tenant) -> dict:
+def retention_of(purpose: Purpose, policies: list[RetentionPolicy], tenant: Tenant) -> dict:
     policy = choose_policy(policies, tenant_id=tenant.pk, today=tenant.today())
     if policy is None:
         return {"months": purpose.default_retention_months, "policy": None}
@@ -197,7 +197,7 @@ def register_build(tenant: Tenant) -> Register:
                 "data_subjects": purpose.data_subjects,
                 "data_categories": purpose.data_categories,
                 "data_source": purpose.data_source,
-                "retention": _retention(purpose, mine, tenant),
+                "retention": retention_of(purpose, mine, tenant),
                 "recipients": [p["id"] for p in recipients],
                 "transfers": [p["id"] for p in recipients if not p["inside_eea"]],
             }
@@ -248,7 +248,7 @@ def _label(choices, value, language: str) -> str:
     return translate(language, str(dict(choices.choices).get(value, value)))
 
 
-def _retention_text(retention: dict, language: str) -> str:
+def retention_text(retention: dict, language: str) -> str:
     if retention["policy"] is None:
         return translate(language, "the purpose's default period (no retention policy)") + (
             f" ({retention['months']})"
@@ -308,7 +308,7 @@ def register_rows(register: Register, language: str) -> list[list[str]]:
                 translate(language, activity["data_subjects"]),
                 translate(language, activity["data_categories"]),
                 translate(language, activity["data_source"]),
-                _retention_text(retention, language),
+                retention_text(retention, language),
                 retention.get("legal_reference") or "",
                 "; ".join(
                     f"{by_id[pk]['name']} ({role_text(by_id[pk], language)})"

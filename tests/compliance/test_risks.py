@@ -87,7 +87,7 @@ def test_a_risk_and_its_measures_are_saved_through_the_services(cast, login):
     risk = Risk.objects.get(threat="Recordings sent by e-mail")
     assert risk.level == RiskLevel.HIGH and risk.residual_level == RiskLevel.LOW
     assert risk.measures.count() == 2
-    actions = AuditEvent.objects.filter(tenant=cast.acme, target_id=str(risk.pk))
+    actions = AuditEvent.objects.filter(target_type="compliance.risk", target_id=str(risk.pk))
     assert sorted(actions.values_list("action", flat=True)) == [
         "risk.created",
         "risk.measure_saved",
