@@ -309,7 +309,7 @@ def register_rows(register: Register, language: str) -> list[list[str]]:
                 translate(language, activity["data_categories"]),
                 translate(language, activity["data_source"]),
                 retention_text(retention, language),
-                retention.get("legal_reference") or "",
+                translate(language, retention.get("legal_reference") or ""),
                 "; ".join(
                     f"{by_id[pk]['name']} ({role_text(by_id[pk], language)})"
                     for pk in activity["recipients"]

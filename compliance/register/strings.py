@@ -15,6 +15,19 @@ _CALL_DATA = (
 )
 _FROM_THE_CALL = "Collected during the call itself, through the contact centre's telephony"
 
+# The shipped presets' legal references (compliance/migrations/0004_retention_presets.py).
+_CNIL = "CNIL, « L'écoute et l'enregistrement des appels sur le lieu de travail »"
+_CNIL_AUDIO = _CNIL + ": recordings are kept at most 6 months."
+_CNIL_ANALYSIS = _CNIL + ": analysis documents are kept at most 1 year."
+_TELESALES = (
+    "Code des assurances, art. R.112-7: recording kept 2 years from signature; destroyed if no "
+    "contract follows; a caller who refuses recording is offered no recorded call."
+)
+_MIFID = (
+    "Directive 2014/65/EU (MiFID II) art. 16(7): records kept 5 years, and up to 7 years where "
+    "the competent authority requests it."
+)
+
 _ES_CALLERS = "Llamantes (clientes y clientes potenciales); los agentes del centro de contacto"
 _ES_CALL_DATA = (
     "Grabación de voz de la llamada; número de teléfono del llamante; fecha, hora, duración y "
@@ -93,6 +106,14 @@ SPANISH = {
     "Active": "Activo",
     "Suspended": "Suspendido",
     "Ended": "Finalizado",
+    # Shipped presets.
+    _CNIL_AUDIO: _CNIL + ": las grabaciones se conservan como máximo 6 meses.",
+    _CNIL_ANALYSIS: _CNIL + ": los documentos de análisis se conservan como máximo 1 año.",
+    _TELESALES: "Code des assurances, art. R.112-7: grabación conservada 2 años desde la firma; "
+    "destruida si no sigue ningún contrato; al llamante que rechaza la grabación no se le ofrece "
+    "ninguna llamada grabada.",
+    _MIFID: "Directiva 2014/65/UE (MiFID II), art. 16, apartado 7: registros conservados 5 años, "
+    "y hasta 7 años si la autoridad competente lo solicita.",
     # Shipped purposes.
     "Agent training": "Formación de agentes",
     "Quality monitoring": "Control de calidad",
@@ -203,6 +224,14 @@ FRENCH = {
     "Active": "Actif",
     "Suspended": "Suspendu",
     "Ended": "Terminé",
+    # Shipped presets.
+    _CNIL_AUDIO: _CNIL + " : les enregistrements sont conservés 6 mois au plus.",
+    _CNIL_ANALYSIS: _CNIL + " : les documents d'analyse sont conservés 1 an au plus.",
+    _TELESALES: "Code des assurances, art. R.112-7 : enregistrement conservé 2 ans à compter de "
+    "la signature ; détruit si aucun contrat ne suit ; l'appelant qui refuse l'enregistrement ne "
+    "se voit proposer aucun appel enregistré.",
+    _MIFID: "Directive 2014/65/UE (MiFID II), art. 16, paragraphe 7 : enregistrements conservés "
+    "5 ans, et jusqu'à 7 ans à la demande de l'autorité compétente.",
     # Shipped purposes.
     "Agent training": "Formation des téléconseillers",
     "Quality monitoring": "Contrôle qualité",

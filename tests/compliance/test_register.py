@@ -172,6 +172,8 @@ def test_the_xlsx_workbook_opens_with_its_sheets(cast, acme_processing, login):
         "Contrôle qualité",
         "Prospection commerciale par téléphone",
     ]
+    # The shipped presets' legal references are translated too.
+    assert "les enregistrements sont conservés 6 mois au plus" in activities[3][7]
     processors = list(workbook["Sous-traitants et sous-traitant"].values)
     assert processors[3][1] == (
         "Sous-traitant ultérieur de Cloud storage ← Contact centre (Custodia)"
