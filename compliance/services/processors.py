@@ -13,6 +13,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from phonenumbers import SUPPORTED_REGIONS
 
 from audit.context import names_its_actor
 from audit.notifications import compliance_officers
@@ -80,7 +81,8 @@ def _refuse_transfer(processor: Processor) -> None:
     """GDPR Art. 44 to 47: data leaves the EEA only under a safeguard (an adequacy decision,
     standard contractual clauses, binding corporate rules)."""
     country = processor.country
-    if not re.fullmatch(r"[A-Z]{2}", country or ""):
+    # libphonenumber's regions: every ISO 3166-1 country with a telephone numbering plan.
+    if not re.fullmatch(r"[A-Z]{2}", country or "") or country not in SUPPORTED_REGIONS:
         raise Refused(
             _("Use an ISO 3166-1 alpha-2 country code, such as FR or US."), field="country"
         )

@@ -119,6 +119,10 @@ def test_the_service_refuses_the_same_transfer_whoever_calls_it(cast):
     with pytest.raises(Refused) as refused:
         processor_check(processor=offshore)
     assert refused.value.field == "transfer_safeguard"
+    offshore.country = "XX"
+    with pytest.raises(Refused) as refused:
+        processor_check(processor=offshore)
+    assert refused.value.field == "country"
     offshore.country, offshore.transfer_safeguard = "NO", "adequacy"  # Norway is in the EEA
     with pytest.raises(Refused) as refused:
         processor_check(processor=offshore)
