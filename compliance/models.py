@@ -150,6 +150,26 @@ class Purpose(models.Model):
     default_retention_months = models.PositiveIntegerField(
         help_text="Used when no retention policy applies."
     )
+    # What the register of processing activities (GDPR Art. 30(1)(c)) and the DPIA say of it,
+    # written once here (compliance/register/).
+    data_subjects = bounded_text(
+        limits.PURPOSE_DESCRIPTION,
+        blank=True,
+        verbose_name="categories of data subjects",
+        help_text="Whose personal data: e.g. callers (customers, prospects), agents.",
+    )
+    data_categories = bounded_text(
+        limits.PURPOSE_DESCRIPTION,
+        blank=True,
+        verbose_name="categories of personal data",
+        help_text="E.g. the call's audio, the caller's number, date and duration, agent code.",
+    )
+    data_source = bounded_text(
+        limits.PURPOSE_DESCRIPTION,
+        blank=True,
+        verbose_name="source of the data",
+        help_text="Where the data comes from: e.g. the call itself, through the telephony.",
+    )
     active = models.BooleanField(default=True)
 
     objects = PurposeQuerySet.as_manager()
@@ -471,6 +491,13 @@ class ApiAuthFailureWindow(models.Model):
 
 
 # Registered with the app here (Django reads an app's models from its models module).
+from .dpia_models import Dpia  # noqa: E402, F401
+from .processor_models import (  # noqa: E402, F401
+    Processor,
+    ProcessorStatus,
+    TransferSafeguard,
+)
+from .risk_models import Measure, MeasureStatus, Risk  # noqa: E402, F401
 from .subject_request_models import (  # noqa: E402, F401
     RequestChannel,
     RequestKind,

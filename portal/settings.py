@@ -217,6 +217,14 @@ for _name, _value, _low, _high in (
     if not _low <= _value <= _high:
         raise ImproperlyConfigured(f"{_name} must be between {_low} and {_high}")
 
+# The contact centre running Custodia, as every tenant's first processor in its register of
+# processing (GDPR Art. 28, 30): the name and country its row starts with (a compliance officer
+# completes the agreement's dates and the security contact in the admin).
+PLATFORM_OPERATOR_NAME = env.str("PLATFORM_OPERATOR_NAME", default="Contact centre (Custodia)")
+PLATFORM_OPERATOR_COUNTRY = env.str("PLATFORM_OPERATOR_COUNTRY", default="FR")
+if len(PLATFORM_OPERATOR_COUNTRY) != 2 or not PLATFORM_OPERATOR_COUNTRY.isupper():
+    raise ImproperlyConfigured("PLATFORM_OPERATOR_COUNTRY must be an ISO 3166-1 code such as FR")
+
 # How long a stated purpose grants access to one recording.
 LISTENING_GRANT_MINUTES = env.int("LISTENING_GRANT_MINUTES", default=15)
 # How many days a data subject's export (access, portability) may be downloaded once built; the
@@ -474,6 +482,12 @@ CELERY_BEAT_SCHEDULE = {
     "expire-subject-exports": {
         "task": "recordings.tasks.expire_subject_exports",
         "schedule": crontab(hour=1, minute=45),
+    },
+    # Daily, at the start of the working day: each tenant's compliance officers are mailed the
+    # processors whose agreement expired, is missing, or is due for review within 30 days.
+    "remind-processor-agreements": {
+        "task": "compliance.tasks.remind_processor_agreements",
+        "schedule": crontab(hour=7, minute=45),
     },
     # Weekly, Sunday night: every stored recording still decrypts to the audio ingested.
     "verify-recording-integrity": {

@@ -29,6 +29,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+# What the register of processing states (recordings/register_providers.py): the cipher of both
+# the audio and the wrapped data keys.
+ALGORITHM = "AES-256-GCM"
 AUDIO_MAGIC = b"CSTDA1"  # file format: magic, 12-byte nonce, ciphertext with its 16-byte tag
 NONCE_BYTES = 12
 TAG_BYTES = 16

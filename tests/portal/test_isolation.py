@@ -52,10 +52,13 @@ from audit.models import (
 from compliance.models import (
     ApiKey,
     Consent,
+    Dpia,
     LegalHold,
     Membership,
+    Processor,
     Purpose,
     RetentionPolicy,
+    Risk,
     Role,
     SubjectRequest,
     Tenant,
@@ -83,7 +86,10 @@ from ..factories import (
     alert_rule_setting_for,
     audit_event_for,
     consent_for,
+    dpia_for,
     playbook_action_for,
+    processor_for,
+    risk_for,
     siem_forwarder_for,
     subject_request_for,
 )
@@ -160,6 +166,15 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
     "admin:compliance_subjectrequest_export": ObjectView(
         SubjectRequest, "compliance.change_subjectrequest", {"confirm": "yes"}
     ),
+    # A tenant's documents: the Art. 30 register, the risk analysis (read), adopting the
+    # default risks (a write), a DPIA's summary.
+    "admin:compliance_processor_register": ObjectView(Tenant),
+    "admin:compliance_processor_register_csv": ObjectView(Tenant),
+    "admin:compliance_processor_register_xlsx": ObjectView(Tenant),
+    "admin:compliance_risk_analysis": ObjectView(Tenant),
+    "admin:compliance_risk_analysis_csv": ObjectView(Tenant),
+    "admin:compliance_risk_adopt": ObjectView(Tenant, "compliance.add_risk"),
+    "admin:compliance_dpia_summary": ObjectView(Dpia),
     "admin:otp_totp_totpdevice_config": ObjectView(TOTPDevice),
     "admin:otp_totp_totpdevice_qrcode": ObjectView(TOTPDevice),
 }
@@ -403,6 +418,14 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         SubjectRequest: subject_request_for(
             tenant=tenant, number=number, reference=f"{secret}-subject"
         ),
+        Processor: processor_for(
+            tenant=tenant,
+            name=f"{secret} storage",
+            purposes=[purpose],
+            security_contact=f"{secret}-soc@example.com",
+        ),
+        Risk: risk_for(tenant=tenant, threat=f"{secret} threat", owner=f"{secret} owner"),
+        Dpia: dpia_for(tenant=tenant, purpose=purpose, necessity=f"{secret} necessity"),
         User: member,
         # A member's sign-in defences: their pages name the member, a marker of the tenant.
         AccessAttempt: AccessAttempt.objects.create(
