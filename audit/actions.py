@@ -85,4 +85,5 @@ ACTION_CHOICES = [
     ("subject_request.extended", "Data-subject request's deadline extended (Art. 12(3))"),
     ("subject_request.closed", "Data-subject request answered: completed, refused or partial"),
     ("subject_request.deadline_reminded", "Handlers reminded of a data-subject request's deadline"),
+    ("subject_request.api_refused", "Data-subject request refused at the API (nothing registered)"),
 ]
