@@ -464,6 +464,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.remind_incident_deadlines",
         "schedule": 900,
     },
+    # Daily, before office hours: the handlers of data-subject requests due within 7 days or
+    # overdue are e-mailed (GDPR Art. 12(3): one month, extendable only within it); once a day each.
+    "check-request-deadlines": {
+        "task": "compliance.tasks.check_request_deadlines",
+        "schedule": crontab(hour=7, minute=0),
+    },
     # Weekly, Sunday night: every stored recording still decrypts to the audio ingested.
     "verify-recording-integrity": {
         "task": "recordings.tasks.verify_integrity",
