@@ -86,4 +86,8 @@ ACTION_CHOICES = [
     ("subject_request.closed", "Data-subject request answered: completed, refused or partial"),
     ("subject_request.deadline_reminded", "Handlers reminded of a data-subject request's deadline"),
     ("subject_request.api_refused", "Data-subject request refused at the API (nothing registered)"),
+    (
+        "subject_request.letter_viewed",
+        "Answer letter of a data-subject request viewed (names the subject)",
+    ),
 ]
