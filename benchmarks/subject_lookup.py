@@ -600,11 +600,11 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         if needed + DISK_MARGIN_BYTES > free:
-            per_event = disk_needed(small["timings"]["sizes"], {**counts, "audit_auditevent": 1})
             without_events = disk_needed(
                 small["timings"]["sizes"], {**counts, "audit_auditevent": 0}
             )
-            fits = int((free - DISK_MARGIN_BYTES - without_events) / max(per_event, 1))
+            per_event = (needed - without_events) / events
+            fits = int((free - DISK_MARGIN_BYTES - without_events) / per_event)
             raise SystemExit(
                 f"not enough disk: about {needed / GB:.1f} GB needed, {free / GB:.1f} GB free, "
                 f"{DISK_MARGIN_BYTES / GB:.0f} GB kept free. At most --events {max(fits, 0):,} "
