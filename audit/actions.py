@@ -108,4 +108,9 @@ ACTION_CHOICES = [
     ("subject_request.export_downloaded", "Data-subject export downloaded"),
     ("subject_request.export_download_denied", "Data-subject export download refused"),
     ("subject_request.export_deleted", "Data-subject export deleted after its download period"),
+    ("subject_request.api_refused", "Data-subject request refused at the API (nothing registered)"),
+    (
+        "subject_request.letter_viewed",
+        "Answer letter of a data-subject request viewed (names the subject)",
+    ),
 ]

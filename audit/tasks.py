@@ -34,8 +34,9 @@ def evaluate_alert_rules() -> dict:
 
 # A mail server that refuses or cannot be reached: retried with exponential back-off (about 1,
 # 2, 4 … minutes, at most 30 between tries, for a day). The alert or incident is committed
-# before the task is sent, so a failed send loses nothing.
-_MAIL_RETRY = {
+# before the task is sent, so a failed send loses nothing. Also the retry of compliance's
+# reminders of data-subject requests' deadlines (compliance/tasks.py).
+MAIL_RETRY = {
     "autoretry_for": (SMTPException, OSError),
     "retry_backoff": 60,
     "retry_backoff_max": 1800,
@@ -44,14 +45,14 @@ _MAIL_RETRY = {
 }
 
 
-@shared_task(name="audit.tasks.send_alert_email", acks_late=True, **_MAIL_RETRY)
+@shared_task(name="audit.tasks.send_alert_email", acks_late=True, **MAIL_RETRY)
 def send_alert_email(alert_id: int) -> dict:
     """Mail a high-severity alert to its tenant's compliance officers."""
     with acting_as("task:audit.tasks.send_alert_email"):
         return alert_email_send(alert_id)
 
 
-@shared_task(name="audit.tasks.send_incident_reminder", acks_late=True, **_MAIL_RETRY)
+@shared_task(name="audit.tasks.send_incident_reminder", acks_late=True, **MAIL_RETRY)
 def send_incident_reminder(incident_id: int) -> dict:
     """Remind the compliance officers of one incident's 72-hour deadline (once: a reminder
     already sent is not sent again)."""

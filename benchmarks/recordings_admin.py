@@ -22,9 +22,10 @@ The rows are inserted with INSERT ... SELECT FROM generate_series (the secondary
 foreign keys dropped during the load, then recreated from their exact definitions), then
 VACUUM (ANALYZE). Three tenants (50 %, 30 %, 20 % of rows; two in France, one in Spain), the
 seven shipped purposes with their shipped policies, calls spread evenly over the last two years
-(ids ascending with time, as ingestion makes them), retain_until computed as the service does
-(start date in the tenant's time zone + the policy's months). Rows past their retention are 95 %
-`purged` (anonymised metadata, no number, no file) and 5 % still `active` (awaiting the purge).
+(ids ascending with time, as ingestion makes them; each id is its row number), retain_until
+computed as the service does (start date in the tenant's time zone + the policy's months). Rows
+past their retention are 95 % `purged` (anonymised metadata, no number, no file) and 5 % still
+`active` (awaiting the purge).
 No audio files, fake storage names, wrapped_key NULL, no history rows: the changelist reads none.
 
 Target: p95 under 300 ms on every page, for both viewers.
@@ -68,11 +69,11 @@ TWO_YEARS_SECONDS = 730 * 24 * 3600
 
 _FILL_SQL = """
 INSERT INTO recordings_recording (
-    call_id, direction, started_at, duration_seconds, agent_code, customer_number,
+    id, call_id, direction, started_at, duration_seconds, agent_code, customer_number,
     subject_reference, campaign, legal_basis, retain_until, status, size_bytes, content_type,
     audio_sha256, storage_name, wrapped_key, master_key_id, ingested_at, agent_id, purpose_id,
     retention_policy_id, tenant_id, deletion_reason)
-SELECT 'CALL-' || lpad(i::text, 9, '0'),
+SELECT i, 'CALL-' || lpad(i::text, 9, '0'),
        CASE WHEN mod(h1 / 10, 3) = 0 THEN 'outbound' ELSE 'inbound' END,
        started_at,
        duration,
@@ -144,6 +145,9 @@ class Cast:
         policies = RetentionPolicy.objects.filter(tenant__isnull=True, active=True)
         self.policies = {policy.purpose_id: policy for policy in policies}
         self.member_tenant = self.tenants[0]  # the largest: half the rows
+        # Distinct numbers per country prefix (subject_lookup.py sets fewer, for a handful of
+        # calls per caller).
+        self.customers = CUSTOMERS
         self.superuser, self.officer = _setup.users_create(self.member_tenant)
 
     def fill_parameters(self, total: int) -> dict:
@@ -165,7 +169,7 @@ class Cast:
             "legal_bases": [purpose.legal_basis for purpose in purposes],
             "policy_ids": [self.policies[purpose.pk].pk for purpose in purposes],
             "months": [self.policies[purpose.pk].retention_months for purpose in purposes],
-            "customers": CUSTOMERS,
+            "customers": self.customers,
             "epoch": now - timedelta(seconds=TWO_YEARS_SECONDS),
             "step": TWO_YEARS_SECONDS / total,
             "today": now.date(),
@@ -220,6 +224,11 @@ def fill(database: str, cast: Cast, total: int, connections_count: int) -> dict:
     timings["index_seconds"] = indexes.rebuild_seconds
     timings["vacuum_seconds"] = _setup.vacuum_analyze(database, "recordings_recording")
     with psycopg.connect(_setup.dsn(database), autocommit=True) as conn:
+        # The rows' ids are their row numbers i (so that other tables can name a recording by
+        # the same formula); the identity continues after them.
+        conn.execute(
+            "SELECT setval(pg_get_serial_sequence('recordings_recording', 'id'), %s)", [total]
+        )
         row = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE status = 'active'), "
             "count(*) FILTER (WHERE status = 'active' AND retain_until < %s), "

@@ -84,19 +84,24 @@ def _refuse(request: HttpRequest, refusal: Refused, fields: Mapping[str, object]
     return api_error(refusal.message, field=refusal.field, status=refusal.status)
 
 
+def json_object_read(raw: bytes) -> dict[str, object]:
+    """A JSON body that must be an object; Refused naming `body` (shared by the API's views)."""
+    try:
+        body = json.loads(raw)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError both
+        raise Refused(f"the body is not valid JSON ({error})", field="body") from error
+    except RecursionError as error:  # [[[[... within the size limit
+        raise Refused("the body's JSON is nested too deep to read", field="body") from error
+    if not isinstance(body, dict):
+        raise Refused("the body must be a JSON object", field="body")
+    return body
+
+
 def _read_body(request: HttpRequest) -> dict[str, object]:
     """The request's fields, from a JSON object or a form; Refused naming `body`."""
     try:
         if request.content_type == "application/json":
-            try:
-                body = json.loads(request.body)
-            except ValueError as error:  # JSONDecodeError and UnicodeDecodeError both
-                raise Refused(f"the body is not valid JSON ({error})", field="body") from error
-            except RecursionError as error:  # [[[[... within the size limit
-                raise Refused("the body's JSON is nested too deep to read", field="body") from error
-            if not isinstance(body, dict):
-                raise Refused("the body must be a JSON object", field="body")
-            return body
+            return json_object_read(request.body)
         if request.content_type in FORM_TYPES:
             return {name: request.POST[name] for name in request.POST}
     except RequestDataTooBig as error:
@@ -110,7 +115,9 @@ def _read_body(request: HttpRequest) -> dict[str, object]:
     )
 
 
-def _text(fields: Mapping[str, object], name: str) -> str:
+def text_field(fields: Mapping[str, object], name: str) -> str:
+    """The field's text, stripped ("" when absent); Refused naming it when it is no string or
+    holds what PostgreSQL cannot store. Shared by the API's views."""
     value = fields.get(name)
     if value is None:
         return ""
@@ -170,7 +177,7 @@ def consents_create(request: HttpRequest) -> HttpResponse:
     fields: dict[str, object] = {}
     try:
         fields = _read_body(request)
-        values = {name: _text(fields, name) for name in (*REQUIRED_FIELDS, *EVIDENCE_FIELDS)}
+        values = {name: text_field(fields, name) for name in (*REQUIRED_FIELDS, *EVIDENCE_FIELDS)}
         for name in REQUIRED_FIELDS:
             if not values[name]:
                 raise Refused(f"{name} is required", field=name)

@@ -9,10 +9,15 @@ from celery import shared_task
 from django.utils import timezone
 
 from audit.context import acting_as
+from audit.tasks import MAIL_RETRY
 
 from .api_limits import api_auth_failures_summarise, api_request_counts_prune
 from .models import Tenant
 from .services.processors import processor_reminders_send
+from .services.subject_request_reminders import (
+    subject_request_deadline_remind,
+    subject_requests_due_for_reminder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,3 +58,28 @@ def remind_processor_agreements() -> dict:
                 logger.exception("processor agreements' reminder to tenant %s failed", tenant_id)
                 failed.append(tenant_id)
     return {"tenants_mailed": mailed, "failed": failed}
+
+
+@shared_task(
+    name="compliance.tasks.check_request_deadlines",
+    acks_late=True,
+    time_limit=600,
+    soft_time_limit=540,
+)
+def check_request_deadlines() -> dict:
+    """Daily: a reminder task for each open data-subject request due within 7 days, or overdue,
+    whose handlers have not been reminded today. Idempotent: each reminder is sent once per
+    request and tenant's day, however often this runs (compliance/services/
+    subject_request_reminders.py)."""
+    due = subject_requests_due_for_reminder()
+    for request, _left in due:
+        send_request_deadline_reminder.delay(request.pk)
+    return {"due": len(due), "overdue": sum(1 for _request, left in due if left < 0)}
+
+
+@shared_task(name="compliance.tasks.send_request_deadline_reminder", acks_late=True, **MAIL_RETRY)
+def send_request_deadline_reminder(request_id: int) -> dict:
+    """E-mail one request's handler (or the tenant's compliance officers) its deadline; a failed
+    send is retried with back-off, a reminder already sent today is not sent again."""
+    with acting_as("task:compliance.tasks.send_request_deadline_reminder"):
+        return subject_request_deadline_remind(request_id)

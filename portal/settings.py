@@ -489,6 +489,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "compliance.tasks.remind_processor_agreements",
         "schedule": crontab(hour=7, minute=45),
     },
+    # Daily, before office hours: the handlers of data-subject requests due within 7 days or
+    # overdue are e-mailed (GDPR Art. 12(3): one month, extendable only within it); once a day each.
+    "check-request-deadlines": {
+        "task": "compliance.tasks.check_request_deadlines",
+        "schedule": crontab(hour=7, minute=0),
+    },
     # Weekly, Sunday night: every stored recording still decrypts to the audio ingested.
     "verify-recording-integrity": {
         "task": "recordings.tasks.verify_integrity",

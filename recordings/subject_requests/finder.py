@@ -4,7 +4,8 @@ and the trail's events about those recordings (who accessed them, when, why). Ev
 request (its page's counts, the export, the erasure's preview) reads the subject's data here.
 
 Each query is an index scan: recordings by (tenant, customer_number) and (tenant,
-subject_reference), consents likewise, events by (target_type, target_id)."""
+subject_reference), consents likewise, the holds naming the recordings by the holds' table's
+recording index, events by (target_type, target_id)."""
 
 from __future__ import annotations
 
@@ -61,14 +62,18 @@ class SubjectData:
 
     @cached_property
     def holds(self) -> QuerySet[LegalHold]:
-        """Holds naming one of the recordings, or the subject's number (in force or released)."""
-        names = Q(recordings__in=self.recording_ids)
+        """Holds naming one of the recordings, or the subject's number (in force or released).
+        The holds naming the recordings are found from the recordings' side of the holds'
+        table (its recording index), not by joining every hold to all it names: a hold by
+        campaign names tens of thousands of recordings, which a join would read on every
+        lookup (benchmarks/subject_lookup.py, figure 5c)."""
+        naming = LegalHold.recordings.through.objects.filter(recording_id__in=self.recording_ids)
+        names = Q(pk__in=naming.values("legalhold_id"))
         if self.request.customer_numbers:
             names |= Q(customer_number__in=self.request.customer_numbers)
         return (
             LegalHold.objects.filter(tenant_id=self.request.tenant_id)
             .filter(names)
-            .distinct()
             .order_by("placed_at", "pk")
         )
 

@@ -199,6 +199,7 @@ OTHER_VIEWS: dict[str, str] = {
     "admin:audit_auditevent_export": "export",
     "api_recordings_create": "api",
     "api_consents_create": "api",
+    "api_subject_requests_create": "api",
     "health": "page",
     "signin:verify": "page",
     "signin:enrol": "page",

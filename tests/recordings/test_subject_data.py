@@ -84,3 +84,29 @@ def test_nothing_found_is_an_answer(cast):
         "active_holds": 0,
         "access_events": 0,
     }
+
+
+def test_a_hold_naming_several_of_the_subjects_recordings_and_their_number_counts_once(cast):
+    first, second = ingest(cast.acme, "c-1"), ingest(cast.acme, "c-2")
+    other = ingest(cast.acme, "c-3", number="+33699999999")
+    both = legal_hold_place(
+        actor=cast.alice,
+        tenant=cast.acme,
+        reference="Case 8",
+        reason="Claim",
+        recordings=[first, second, other],
+        customer_number="+33612345678",
+    )
+    legal_hold_place(
+        actor=cast.alice, tenant=cast.acme, reference="Case 9", reason="Claim", recordings=[other]
+    )
+    request = subject_request_receive(
+        actor=cast.alice,
+        tenant=cast.acme,
+        kind="access",
+        customer_numbers=["06 12 34 56 78"],
+        channel="email",
+    )
+    found = subject_data_find(request)
+    assert list(found.holds) == [both]
+    assert found.counts()["holds"] == 1

@@ -1,0 +1,163 @@
+"""Reminders of data-subject requests' deadlines: every day, the handler of each open request due
+within a week, or overdue, is e-mailed once (GDPR Art. 12(3): the answer is due one month after
+receipt, extendable by two more months only if the requester is told why within the first).
+
+Who: the request's handler, while they still hold a role in the tenant that may handle it and
+have an address; otherwise (nobody took it yet, or the handler left) the tenant's compliance
+officers (audit/notifications.py::compliance_officers).
+
+Once a day per request, in the tenant's days: the `subject_request.deadline_reminded` event, which
+the trail needs anyway, is also the memory. Its `extra["day"]` is the tenant's date when it was
+sent, and a reminder is sent only when no such event exists for that request and day. The lookup
+reads the request's few events through the trail's (target_type, target_id) index; the request
+row is locked first, so two runs at once (the beat's and a redelivered one) send one e-mail. A
+field on the request would be a second record of the same fact, which could disagree with the
+trail, and a schema change to the request for a reminder's sake. The mail is sent inside the
+transaction that writes the event: a failed send rolls the event back and the task retries (a
+commit that fails after the mail left sends it again: at least once, like the incident
+reminders).
+
+The e-mail names the request by kind and number and links to it; it holds none of the subject's
+data (no number, no name), since mail leaves the portal. Dates are the tenant's, zone named.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+
+from audit.models import AuditEvent
+from audit.notifications import compliance_officers
+from audit.services import event_record
+from kit.times import in_tenant_zone
+
+from ..roles import tenant_permits
+from ..subject_request_models import OPEN_STATUSES, SubjectRequest
+from .subject_requests import subject_requests_nearly_due
+
+# A week's notice: time to extend (within the first month) or to finish the answer.
+REMIND_WITHIN_DAYS = 7
+REMINDED = "subject_request.deadline_reminded"
+
+
+def _reminded_on(request: SubjectRequest, day) -> bool:
+    return AuditEvent.objects.filter(
+        target_type=SubjectRequest._meta.label_lower,
+        target_id=str(request.pk),
+        action=REMINDED,
+        extra__day=day.isoformat(),
+    ).exists()
+
+
+def subject_requests_due_for_reminder(
+    *, within_days: int = REMIND_WITHIN_DAYS
+) -> list[tuple[SubjectRequest, int]]:
+    """Open requests due within `within_days` days or overdue, whose handlers have not been
+    reminded today (the tenant's day): (request, days left) pairs, overdue ones negative."""
+    return [
+        (request, left)
+        for request, left in subject_requests_nearly_due(within_days=within_days)
+        if not _reminded_on(request, request.tenant.today())
+    ]
+
+
+def _recipients(request: SubjectRequest) -> tuple[list, str]:
+    handler = request.handled_by
+    if (
+        handler is not None
+        and handler.email
+        and tenant_permits(handler, request.tenant_id, "compliance.change_subjectrequest")
+    ):
+        return [handler], "handler"
+    return compliance_officers(request.tenant_id), "compliance_officers"
+
+
+def _when(left: int) -> str:
+    if left < 0:
+        return f"overdue by {-left} day{'s' if left < -1 else ''}"
+    if left == 0:
+        return "due today"
+    return f"due in {left} day{'s' if left > 1 else ''}"
+
+
+def _admin_url(request: SubjectRequest) -> str:
+    return (
+        settings.PORTAL_BASE_URL.rstrip("/")
+        + f"/admin/compliance/subjectrequest/{request.pk}/change/"
+    )
+
+
+def _message(request: SubjectRequest, left: int, to: str) -> tuple[str, str]:
+    tenant = request.tenant
+    label = f"{request.get_kind_display()} request no. {request.pk}"
+    when = _when(left)
+    lines = [
+        f"The data-subject request {label} for {tenant.name} is {when}.",
+        "",
+        f"Due on: {request.deadline.isoformat()} ({tenant.name}'s day, {tenant.time_zone})",
+    ]
+    if request.extended_months:
+        lines.append(
+            f"  extended by {request.extended_months} month(s); first due on "
+            f"{request.due_on.isoformat()}"
+        )
+    lines += [
+        f"Received: {in_tenant_zone(request.received_at, tenant)} "
+        f"({request.get_channel_display()})",
+        f"Status: {request.get_status_display()}",
+    ]
+    if to == "handler":
+        lines.append(f"Handled by: {request.handled_by.get_username()} (you)")
+    else:
+        lines.append(
+            "Handled by: nobody who can still handle it: you receive this as a compliance "
+            f"officer of {tenant.name}."
+        )
+    lines += ["", "GDPR Art. 12(3): the answer is due within one month of receipt."]
+    if left < 0:
+        lines.append("It is late: answer now, and say why it is late.")
+    elif not request.extended_months and tenant.today() <= request.due_on:
+        lines.append(
+            "It may be extended by up to two months where the request is complex, only if the "
+            f"requester is told why by {request.due_on.isoformat()}."
+        )
+    lines += ["", f"Open it: {_admin_url(request)}"]
+    subject = f"[Custodia] Data-subject request no. {request.pk} {when} ({tenant.name})"
+    return subject[:200], "\n".join(lines)
+
+
+@transaction.atomic
+def subject_request_deadline_remind(request_id: int) -> dict:
+    """Remind one request's handler (or the tenant's compliance officers) of its deadline, once
+    per day of the tenant; the reminder is an event. A send failure raises (the task retries)."""
+    request = (
+        SubjectRequest.objects.select_for_update(of=("self",))
+        .select_related("tenant", "handled_by")
+        .filter(pk=request_id, status__in=OPEN_STATUSES)
+        .first()
+    )
+    if request is None:
+        return {"request": request_id, "sent": 0}
+    today = request.tenant.today()
+    left = (request.deadline - today).days
+    if left > REMIND_WITHIN_DAYS or _reminded_on(request, today):
+        return {"request": request_id, "sent": 0}
+    recipients, to = _recipients(request)
+    addresses = [user.email for user in recipients]
+    if addresses:
+        subject, body = _message(request, left, to)
+        send_mail(subject, body, None, addresses)
+    event_record(
+        action=REMINDED,
+        tenant=request.tenant_id,
+        target=request,
+        extra={
+            "day": today.isoformat(),
+            "deadline": request.deadline.isoformat(),
+            "days_left": left,
+            "to": to,
+            "recipients": [user.get_username() for user in recipients],
+        },
+    )
+    return {"request": request_id, "sent": len(addresses)}
