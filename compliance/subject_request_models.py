@@ -232,6 +232,21 @@ class SubjectRequest(models.Model):
         """The day the answer is due, extension included."""
         return one_month_after(self.due_on, self.extended_months)
 
+    def days_left(self) -> int:
+        """Days until the deadline in the tenant's days; negative once it has passed."""
+        return (self.deadline - self.tenant.today()).days
+
+    def deadline_label(self) -> str:
+        """ "12 day(s) left", "due today", "overdue by 3 day(s)", "answered"."""
+        if not self.is_open:
+            return str(_("answered"))
+        left = self.days_left()
+        if left < 0:
+            return str(_("overdue by %(days)d day(s)") % {"days": -left})
+        if left == 0:
+            return str(_("due today"))
+        return str(_("%(days)d day(s) left") % {"days": left})
+
     @property
     def identity_verified(self) -> bool:
         return self.identity_verified_at is not None

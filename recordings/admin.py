@@ -40,6 +40,7 @@ from .services.access import active_grant, recording_view_record
 from .services.purge.certificates import certificate_is_valid
 from .services.purge.preview import PreviewUnsettled, purge_preview
 from .services.telesales import telesales_outcome_record
+from .subject_requests import admin as subject_requests_admin  # noqa: F401  (registers it)
 
 
 class RetentionEndsFilter(admin.SimpleListFilter):

@@ -32,11 +32,13 @@ from compliance.models import (
     Purpose,
     RetentionPolicy,
     Role,
+    SubjectRequest,
     Tenant,
 )
 from compliance.services.api_keys import api_key_create
 from compliance.services.consents import consent_record
 from compliance.services.legal_holds import legal_hold_place
+from compliance.services.subject_requests import subject_request_receive
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.ingest import recording_ingest
 from recordings.services.purge.erasure import recording_erase
@@ -153,6 +155,21 @@ def legal_hold_for(*, tenant: Tenant) -> LegalHold:
     )
 
 
+def subject_request_for(
+    *, tenant: Tenant, kind: str = "access", reference: str = "", number: str = "+33612345678"
+) -> SubjectRequest:
+    """A caller's request through the real service, as the tenant's front office sends it."""
+    return subject_request_receive(
+        actor=None,
+        tenant=tenant,
+        kind=kind,
+        customer_numbers=[number],
+        subject_reference=reference,
+        channel="api",
+        requester_name="Probe Requester",
+    )
+
+
 def alert_rule_setting_for(*, tenant: Tenant, rule: str = "volume") -> AlertRuleSetting:
     return AlertRuleSetting.objects.create(tenant=tenant, rule=rule, threshold=5, window_minutes=10)
 
@@ -240,4 +257,5 @@ SCOPED_FACTORIES = {
     Incident: lambda tenant: incident_for(tenant=tenant),
     PlaybookAction: lambda tenant: playbook_action_for(tenant=tenant),
     SiemForwarder: lambda tenant: siem_forwarder_for(tenant=tenant),
+    SubjectRequest: lambda tenant: subject_request_for(tenant=tenant),
 }

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.models import Alert, AuditEvent, Incident
-from compliance.models import Consent, LegalHold, Membership, Tenant
+from compliance.models import Consent, LegalHold, Membership, SubjectRequest, Tenant
 from recordings.models import Recording
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +22,7 @@ def _snapshot():
         AuditEvent.objects.count(),
         list(Alert.objects.values_list("pk", "status")),
         list(Incident.objects.values_list("pk", "title")),
+        list(SubjectRequest.objects.values_list("pk", "kind", "status")),
         list(Recording.objects.order_by("call_id").values_list("call_id", "audio_sha256")),
     )
 
@@ -53,6 +54,11 @@ def test_seed_demo_creates_the_cast_and_a_second_run_changes_nothing(capsys):
     }
     incident = Incident.objects.get(tenant__slug="acme", status="open")
     assert incident.actions.exists()
+    requests = {request.kind: request for request in SubjectRequest.objects.all()}
+    assert set(requests) == {"access", "erasure", "objection"}
+    assert requests["access"].status == "in_progress" and requests["access"].identity_verified
+    assert recordings.on_hold().filter(customer_number__in=requests["erasure"].customer_numbers)
+    assert requests["objection"].tenant.today() > requests["objection"].deadline  # overdue
     call_command("seed_demo")
     assert _snapshot() == first
     assert "nothing changed" in capsys.readouterr().out

@@ -57,6 +57,7 @@ from compliance.models import (
     Purpose,
     RetentionPolicy,
     Role,
+    SubjectRequest,
     Tenant,
 )
 from compliance.roles import role_grants
@@ -79,6 +80,7 @@ from ..factories import (
     consent_for,
     playbook_action_for,
     siem_forwarder_for,
+    subject_request_for,
 )
 from ..recordings.helpers import ingest
 
@@ -126,6 +128,27 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
     ),
     "admin:audit_incident_close": ObjectView(
         Incident, "audit.change_incident", {"closing_note": "probe"}
+    ),
+    "admin:compliance_subjectrequest_take": ObjectView(
+        SubjectRequest, "compliance.change_subjectrequest"
+    ),
+    "admin:compliance_subjectrequest_verifying": ObjectView(
+        SubjectRequest, "compliance.change_subjectrequest"
+    ),
+    "admin:compliance_subjectrequest_verify": ObjectView(
+        SubjectRequest,
+        "compliance.change_subjectrequest",
+        {"method": "call_back", "note": "probe"},
+    ),
+    "admin:compliance_subjectrequest_extend": ObjectView(
+        SubjectRequest,
+        "compliance.change_subjectrequest",
+        {"months": "1", "reason": "probe", "told_on": timezone.localdate().isoformat()},
+    ),
+    "admin:compliance_subjectrequest_close": ObjectView(
+        SubjectRequest,
+        "compliance.change_subjectrequest",
+        {"status": "refused", "refusal_reason": "probe"},
     ),
     "admin:otp_totp_totpdevice_config": ObjectView(TOTPDevice),
     "admin:otp_totp_totpdevice_qrcode": ObjectView(TOTPDevice),
@@ -354,6 +377,9 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         Incident: incident,
         PlaybookAction: playbook_action_for(tenant=tenant, text=f"{secret} call the DPO"),
         SiemForwarder: siem_forwarder_for(tenant=tenant, name=f"{secret} SOC"),
+        SubjectRequest: subject_request_for(
+            tenant=tenant, number=number, reference=f"{secret}-subject"
+        ),
         User: member,
         # A member's sign-in defences: their pages name the member, a marker of the tenant.
         AccessAttempt: AccessAttempt.objects.create(

@@ -16,16 +16,22 @@ from audit.alerts.engine import alert_rules_evaluate
 from audit.context import acting_as, acting_for
 from audit.incidents import incident_open
 from audit.models import Alert, Incident
-from compliance.models import ApiKey, Consent, LegalHold, Role, Tenant
+from compliance.models import ApiKey, Consent, LegalHold, Role, SubjectRequest, Tenant
 from compliance.services.api_keys import api_key_create
 from compliance.services.consents import consent_record
 from compliance.services.legal_holds import legal_hold_place
 from compliance.services.memberships import membership_grant
+from compliance.services.subject_requests import (
+    subject_request_receive,
+    subject_request_verify_identity,
+)
 from recordings.demo_audio import tone_wav
 from recordings.models import Recording
 from recordings.services.access import access_grant_request
 from recordings.services.ingest import recording_ingest
 
+# The demo requesters' addresses end with it (and tell seed_demo its requests exist).
+DEMO_DOMAIN = "requesters.example"
 DEMO_PASSWORD = "custodia-demo"  # noqa: S105 - printed on purpose: demo accounts only
 # Demo recorder keys, printed so that the README's curl example works on the demo data.
 DEMO_API_TOKENS = {
@@ -73,6 +79,7 @@ class Command(BaseCommand):
             new_recordings = self._recordings(tenants)
             holds = self._hold(tenants["acme"])
             holds += self._alert_and_incident(tenants["acme"])
+            holds += self._subject_requests(tenants["acme"])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for username, slug, role in PEOPLE:
             self.stdout.write(f"  {username:<6} {Role(role).label} at {tenants[slug].name}")
@@ -203,6 +210,56 @@ class Command(BaseCommand):
             )
             created.append("an incident")
         return created
+
+    def _subject_requests(self, acme: Tenant) -> list[str]:
+        """Three callers' requests at different steps: an access request in progress (identity
+        verified, ready for its export), an erasure of the held caller's calls just received
+        (its preview keeps them, naming the hold), and an objection past its deadline."""
+        mine = SubjectRequest.objects.filter(tenant=acme, requester_contact__endswith=DEMO_DOMAIN)
+        if mine.exists():
+            return []
+        alice = get_user_model().objects.get(username="alice")
+        calls = Recording.objects.active().filter(tenant=acme).order_by("started_at")
+        held = LegalHold.objects.get(tenant=acme, reference=DEMO_HOLD).customer_number
+        other = calls.exclude(customer_number=held).values_list("customer_number", flat=True)
+        now = timezone.now()
+        access = subject_request_receive(
+            actor=alice,
+            tenant=acme,
+            kind="access",
+            customer_numbers=[other.last()],
+            channel="email",
+            received_at=now - timedelta(days=20),
+            requester_name="Jeanne Martin",
+            requester_contact=f"jeanne.martin@{DEMO_DOMAIN}",
+            language="fr",
+        )
+        subject_request_verify_identity(
+            actor=alice, request=access, method="call_back", note="Called back on the number."
+        )
+        subject_request_receive(
+            actor=alice,
+            tenant=acme,
+            kind="erasure",
+            customer_numbers=[held],
+            channel="post",
+            received_at=now - timedelta(days=3),
+            requester_name="Paul Durand",
+            requester_contact=f"paul.durand@{DEMO_DOMAIN}",
+        )
+        subject_request_receive(
+            actor=alice,
+            tenant=acme,
+            kind="objection",
+            customer_numbers=[other.first()],
+            objection_purpose="quality",
+            channel="phone",
+            received_at=now - timedelta(days=35),
+            requester_name="Lucía García",
+            requester_contact=f"lucia.garcia@{DEMO_DOMAIN}",
+            language="es",
+        )
+        return ["3 data-subject requests"]
 
     def _recordings(self, tenants) -> int:
         """Calls spread over the last nine months, so that some have outlived the CNIL's six."""
