@@ -45,6 +45,7 @@ from kit import limits
 from kit.refusals import Refused, as_form_error
 from kit.times import in_tenant_zone
 
+from .admin_steps import FulfilmentAdminMixin
 from .finder import subject_data_find
 
 CHANGE = "compliance.change_subjectrequest"
@@ -198,7 +199,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(SubjectRequest)
-class SubjectRequestAdmin(TenantScopedAdmin):
+class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
     form = ReceiveForm
 
     class Media:
@@ -242,6 +243,8 @@ class SubjectRequestAdmin(TenantScopedAdmin):
         "identity_verified",
         "identity_verified_by",
         "found",
+        "restriction_state",
+        "erasure_report",
         "outcome",
         "refusal_reason",
         "closed",
@@ -289,6 +292,7 @@ class SubjectRequestAdmin(TenantScopedAdmin):
             },
         ),
         (_("What Custodia holds about the subject"), {"fields": ("found",)}),
+        (_("Fulfilment"), {"fields": ("restriction_state", "erasure_report")}),
         (_("Answer"), {"fields": ("outcome", "refusal_reason", "closed")}),
         (_("Audit trail"), {"fields": ("audit_trail",)}),
     )
@@ -495,6 +499,7 @@ class SubjectRequestAdmin(TenantScopedAdmin):
             route("verify", self.verify_view, "verify"),
             route("extend", self.extend_view, "extend"),
             route("close", self.close_view, "close"),
+            *self.fulfilment_urls(),
             *super().get_urls(),
         ]
 
@@ -593,4 +598,5 @@ class SubjectRequestAdmin(TenantScopedAdmin):
             subject_request_view_record(user=request.user, request=obj)
             context["can_handle"] = obj.is_open and self.may_handle(request, obj)
             context["subject_request"] = obj
+            context.update(self.fulfilment_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)

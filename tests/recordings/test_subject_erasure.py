@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -275,3 +276,58 @@ def test_running_it_again_after_completion_erases_what_arrived_since(cast):
     report = erasure_execute(actor=cast.alice, request=request)
     assert [entry["recording"] for entry in report["deleted"]] == [first.pk, later.pk]
     assert DeletionCertificate.objects.count() == 2
+
+
+# --- the admin's erasure page -------------------------------------------------------------------
+
+
+def _page(name: str, request: SubjectRequest) -> str:
+    return reverse(f"admin:compliance_subjectrequest_{name}", args=[request.pk])
+
+
+def test_the_officer_previews_marks_a_claim_and_erases_from_the_requests_page(cast, login):
+    free, claimed, held = ingest(cast.acme), ingest(cast.acme), ingest(cast.acme)
+    legal_hold_place(
+        actor=cast.alice, tenant=cast.acme, reference="Case 7", reason="x", recordings=[held]
+    )
+    request = verified(cast, "erasure")
+    client = login(cast.alice)
+    change = client.get(reverse("admin:compliance_subjectrequest_change", args=[request.pk]))
+    assert _page("erase", request) in change.content.decode()
+
+    page = client.get(_page("erase", request)).content.decode()
+    preview = page.split('id="erasure-preview"')[1].split("</div>")[0]
+    assert free.call_id in preview and claimed.call_id in preview
+    assert "Under a legal hold" in preview and "legal hold Case 7" in preview
+    assert f"claim_{free.pk}" in page and f"claim_{held.pk}" not in page
+
+    # Without the confirmation, nothing happens.
+    response = client.post(_page("erase", request), {f"claim_{claimed.pk}": "Dispute 55"})
+    assert response.status_code == 200
+    assert Recording.objects.count() == 3
+
+    response = client.post(
+        _page("erase", request),
+        {"confirm": "on", f"claim_{claimed.pk}": "Dispute 55 with the insurer"},
+    )
+    assert response.status_code == 302
+    assert set(Recording.objects.values_list("pk", flat=True)) == {claimed.pk, held.pk}
+    report = client.get(response["Location"]).content.decode()
+    assert "1 recording(s) erased, 2 kept" in report
+    assert DeletionCertificate.objects.get(recording_id=free.pk).reason == "erasure_request"
+    stored = SubjectRequest.objects.get(pk=request.pk).report
+    assert stored["claims"] == {str(claimed.pk): "Dispute 55 with the insurer"}
+
+
+def test_the_erasure_page_says_why_it_cannot_erase_yet(cast, login):
+    ingest(cast.acme)
+    request = received(cast, "erasure")
+    client = login(cast.alice)
+    page = client.get(_page("erase", request)).content.decode()
+    assert "verify the requester&#x27;s identity first" in page
+    response = client.post(_page("erase", request), {"confirm": "on"})
+    assert response.status_code == 200
+    assert Recording.objects.count() == 1
+    for user in (cast.bob, cast.dave):  # no role to see requests: as if there were none
+        assert login(user).post(_page("erase", request), {"confirm": "on"}).status_code == 404
+    assert login(cast.erin).get(_page("erase", request)).status_code == 404

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from audit.models import AuditEvent
 from compliance.models import SubjectRequest
@@ -214,3 +215,25 @@ def test_erasure_of_an_objection_waits_for_its_acceptance(cast):
         erasure_execute(actor=cast.alice, request=_objection(cast))
     assert refusal.value.field == "objection_accepted_at"
     assert Recording.objects.filter(pk=recording.pk).exists()
+
+
+# --- the admin's page ---------------------------------------------------------------------------
+
+
+def test_the_officer_accepts_an_objection_from_the_requests_page(cast, login):
+    recording = ingest(cast.acme)
+    request = _objection(cast)
+    client = login(cast.alice)
+    url = reverse("admin:compliance_subjectrequest_object", args=[request.pk])
+    change = reverse("admin:compliance_subjectrequest_change", args=[request.pk])
+    assert url in client.get(change).content.decode()
+    page = client.get(url).content.decode()
+    assert recording.call_id in page.split('id="erasure-preview"')[1]
+    ground = "Evidence in the caller's own pending complaint against the agent"
+    response = client.post(url, {"confirm": "on", "compelling_ground": ground})
+    assert response.status_code == 302
+    accepted = SubjectRequest.objects.get(pk=request.pk)
+    assert accepted.objection_accepted_at is not None and accepted.compelling_ground == ground
+    assert Recording.objects.filter(pk=recording.pk).exists()
+    page = client.get(change).content.decode()
+    assert "Compelling legitimate grounds" in page and url not in page

@@ -5,6 +5,7 @@ the audio, and a consent's decision, never edited."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from audit.models import AuditEvent
 from compliance.models import Consent
@@ -173,3 +174,30 @@ def test_only_the_subjects_data_of_a_verified_rectification_request(cast):
         )
     assert refusal.value.status == 403
     assert Recording.objects.get(pk=mine.pk).campaign == ""
+
+
+# --- the admin's page ---------------------------------------------------------------------------
+
+
+def test_the_officer_rectifies_from_the_requests_page(cast, login):
+    recording = ingest(cast.acme, campaign="autum")
+    consent = consent_for(tenant=cast.acme, operator="OP-1")
+    request = verified(cast, "rectification")
+    client = login(cast.alice)
+    url = reverse("admin:compliance_subjectrequest_rectify", args=[request.pk])
+    change = reverse("admin:compliance_subjectrequest_change", args=[request.pk])
+    assert url in client.get(change).content.decode()
+    page = client.get(url).content.decode()
+    assert f"recording:{recording.pk}" in page and f"consent:{consent.pk}" in page
+    response = client.post(
+        url, {"target": f"recording:{recording.pk}", "field": "campaign", "value": "autumn"}
+    )
+    assert response.status_code == 302
+    assert Recording.objects.get(pk=recording.pk).campaign == "autumn"
+    # A field a consent decision does not have corrected is a form error naming it.
+    response = client.post(
+        url, {"target": f"consent:{consent.pk}", "field": "campaign", "value": "x"}
+    )
+    assert response.status_code == 200
+    assert "campaign of a consent is not corrected" in response.content.decode()
+    assert Consent.objects.get(pk=consent.pk).history.count() == 1

@@ -220,3 +220,30 @@ def test_after_lifting_it_is_heard_as_before(cast):
         user=cast.carol, recording=recording, purpose="quality", justification=LEGAL_CLAIM
     )
     assert grant.purpose == "quality"
+
+
+# --- the admin's pages ------------------------------------------------------------------------
+
+
+def _page(name: str, request) -> str:
+    return reverse(f"admin:compliance_subjectrequest_{name}", args=[request.pk])
+
+
+def test_the_officer_restricts_and_lifts_from_the_requests_page(cast, login):
+    recording = ingest(cast.acme)
+    request = verified(cast, "restriction")
+    client = login(cast.alice)
+    change = reverse("admin:compliance_subjectrequest_change", args=[request.pk])
+    assert _page("restrict", request) in client.get(change).content.decode()
+    assert client.post(_page("restrict", request), {"confirm": "yes"}).status_code == 302
+    assert recording.active_restrictions().get() == request
+    page = client.get(change).content.decode()
+    assert "In force since" in page and _page("lift", request) in page
+    assert _page("restrict", request) not in page
+    response = client.post(_page("lift", request), {"reason": ""})
+    assert response.status_code == 200  # the reason is required
+    assert recording.active_restrictions().exists()
+    response = client.post(_page("lift", request), {"reason": "Accuracy checked; caller told"})
+    assert response.status_code == 302
+    assert not recording.active_restrictions().exists()
+    assert "Lifted on" in client.get(change).content.decode()
