@@ -89,6 +89,7 @@ class RecordingLine:
     started_at: str
     purpose: str
     reasons: list[dict] = field(default_factory=list)
+    purpose_name: str = ""
 
     @classmethod
     def of(cls, recording: Recording, reasons: list[dict]) -> RecordingLine:
@@ -98,6 +99,7 @@ class RecordingLine:
             started_at=recording.started_at.isoformat(),
             purpose=recording.purpose.code,
             reasons=reasons,
+            purpose_name=recording.purpose.name,
         )
 
     def as_dict(self) -> dict:
