@@ -8,6 +8,7 @@ class ComplianceConfig(AppConfig):
     def ready(self) -> None:
         from audit.alerts.base import purpose_fit_register
 
+        from . import signals  # noqa: F401  # connects the receivers
         from .access_rules import AccessNeed, purpose_fits_need
 
         # The purpose-misuse alert rule asks compliance which needs fit a recording's purpose.

@@ -46,6 +46,14 @@ class Tenant(models.Model):
     )
     working_hours_start = models.TimeField(default=time(9, 0))
     working_hours_end = models.TimeField(default=time(18, 0))
+    # A data subject's export (GDPR Art. 15, 20) lists who accessed their recordings by role; the
+    # people's names only where the tenant chose to disclose them (its staff's own data).
+    export_names_staff = models.BooleanField(
+        "name staff in data-subject exports",
+        default=False,
+        help_text="In a data subject's export, the access log names the people who accessed "
+        "their recordings, not only their role.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantQuerySet.as_manager()
@@ -141,6 +149,26 @@ class Purpose(models.Model):
     )
     default_retention_months = models.PositiveIntegerField(
         help_text="Used when no retention policy applies."
+    )
+    # What the register of processing activities (GDPR Art. 30(1)(c)) and the DPIA say of it,
+    # written once here (compliance/register/).
+    data_subjects = bounded_text(
+        limits.PURPOSE_DESCRIPTION,
+        blank=True,
+        verbose_name="categories of data subjects",
+        help_text="Whose personal data: e.g. callers (customers, prospects), agents.",
+    )
+    data_categories = bounded_text(
+        limits.PURPOSE_DESCRIPTION,
+        blank=True,
+        verbose_name="categories of personal data",
+        help_text="E.g. the call's audio, the caller's number, date and duration, agent code.",
+    )
+    data_source = bounded_text(
+        limits.PURPOSE_DESCRIPTION,
+        blank=True,
+        verbose_name="source of the data",
+        help_text="Where the data comes from: e.g. the call itself, through the telephony.",
     )
     active = models.BooleanField(default=True)
 
@@ -467,6 +495,13 @@ class ApiAuthFailureWindow(models.Model):
 
 
 # Registered with the app here (Django reads an app's models from its models module).
+from .dpia_models import Dpia  # noqa: E402, F401
+from .processor_models import (  # noqa: E402, F401
+    Processor,
+    ProcessorStatus,
+    TransferSafeguard,
+)
+from .risk_models import Measure, MeasureStatus, Risk  # noqa: E402, F401
 from .subject_request_models import (  # noqa: E402, F401
     RequestChannel,
     RequestKind,

@@ -31,6 +31,22 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("compliance", "view_subjectrequest"),
         ("compliance", "add_subjectrequest"),
         ("compliance", "change_subjectrequest"),
+        # The processors' register, the risk analysis and the DPIAs (GDPR Art. 28, 30, 35) are
+        # kept by the compliance officer; processors and risks are ended or reviewed, never
+        # deleted (a measure may be).
+        ("compliance", "view_processor"),
+        ("compliance", "add_processor"),
+        ("compliance", "change_processor"),
+        ("compliance", "view_risk"),
+        ("compliance", "add_risk"),
+        ("compliance", "change_risk"),
+        ("compliance", "view_measure"),
+        ("compliance", "add_measure"),
+        ("compliance", "change_measure"),
+        ("compliance", "delete_measure"),
+        ("compliance", "view_dpia"),
+        ("compliance", "add_dpia"),
+        ("compliance", "change_dpia"),
         ("recordings", "view_purgerun"),
         ("recordings", "view_deletioncertificate"),
         ("recordings", "view_recording"),
@@ -60,6 +76,11 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     Role.SUPERVISOR: {
         ("compliance", "view_tenant"),
         ("compliance", "view_purpose"),
+        # They read the register of processing, the risk analysis and the DPIAs.
+        ("compliance", "view_processor"),
+        ("compliance", "view_risk"),
+        ("compliance", "view_measure"),
+        ("compliance", "view_dpia"),
         ("recordings", "view_recording"),
         ("recordings", "listen_recording"),
         ("audit", "view_auditevent"),
@@ -75,6 +96,11 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     },
     Role.AUDITOR: {
         ("compliance", "view_tenant"),
+        # They read the register of processing, the risk analysis and the DPIAs.
+        ("compliance", "view_processor"),
+        ("compliance", "view_risk"),
+        ("compliance", "view_measure"),
+        ("compliance", "view_dpia"),
         ("compliance", "view_consent"),
         ("compliance", "view_legalhold"),
         ("recordings", "view_purgerun"),

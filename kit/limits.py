@@ -24,6 +24,12 @@ POLICY_LEGAL_REFERENCE = 2000
 # What a data-subject request's handler writes: why the answer is extended, how the identity was
 # checked, what was done, why a part is refused, which compelling grounds outweigh an objection.
 SUBJECT_REQUEST_TEXT = 4000
+# The processors' register and the risk analysis: the services a processor provides, a threat
+# and what answers it, the evidence of a measure, a DPIA's necessity and proportionality and the
+# DPO's opinion (GDPR Art. 28, 30, 35).
+PROCESSOR_TEXT = 2000
+RISK_TEXT = 4000
+DPIA_TEXT = 8000
 # One value of an admin page's query string (a search term, a filter's value): a number, a call
 # id, a name. 5,000 digits overflowed Python's int conversion in the id filters.
 QUERY_STRING_VALUE = 500

@@ -18,6 +18,8 @@ UPLOAD_SLOT_SPAN = 64  # slots per key, at most (API_UPLOADS_IN_FLIGHT_PER_KEY <
 AUTH_FAILURE_NAMESPACE = 73_06  # the first failed API authentication of a key prefix in a window
 SIGNIN_FAILURE_NAMESPACE = 73_07  # the first failed sign-in of an account in a window
 ALERT_RULES_NAMESPACE = 73_08  # one evaluation of the alert rules at a time, per chunk
+# Session-level, held by the process building one data-subject export: (namespace, export id).
+SUBJECT_EXPORT_NAMESPACE = 73_09
 
 
 def _execute(sql: str, key: tuple[int, int | str]) -> object:

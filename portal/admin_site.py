@@ -1,13 +1,18 @@
 """The portal's admin site: Django's, whose index lists first, for the roles that see them, the
 open alerts (most severe, then newest, on top), the open incidents (nearest 72-hour deadline
-on top) and the open data-subject requests (nearest deadline on top) of the viewer's tenants."""
+on top) and the open data-subject requests (nearest deadline on top) of the viewer's tenants;
+for compliance officers, the processors whose agreement needs attention and the risks overdue
+for review; and, for the roles that read them, each tenant's register of processing and risk
+analysis, one click away."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
 from audit.models import ALERT_OPEN_STATUSES, Alert, Incident, IncidentStatus, severity_rank
-from compliance.models import SubjectRequest
+from compliance.models import Processor, Risk, SubjectRequest
+from compliance.services.processors import flags_label, processors_flagged
+from compliance.services.risks import risks_flagged
 from compliance.subject_request_models import OPEN_STATUSES
 
 # How many of each the index shows; the lists link to the rest.
@@ -49,4 +54,27 @@ class PortalAdminSite(admin.AdminSite):
                     :SHOWN
                 ]
             ]
+        context.update(self._compliance_documents(request))
+        return context
+
+    def _compliance_documents(self, request) -> dict:
+        context: dict = {}
+        processor_admin = self._registry.get(Processor)
+        risk_admin = self._registry.get(Risk)
+        if processor_admin is None or not processor_admin.has_view_permission(request):
+            return context
+        context["document_tenants"] = list(processor_admin.visible_tenants(request))
+        if processor_admin.has_change_permission(request):
+            # The compliance officers' (in the tenants where they are): what needs their action.
+            mine = processor_admin.get_queryset(request)
+            risks = risk_admin.get_queryset(request)
+            if not request.user.is_superuser:
+                mine = mine.filter(
+                    tenant__in=processor_admin.permitted_tenant_ids(request, "change")
+                )
+                risks = risks.filter(tenant__in=risk_admin.permitted_tenant_ids(request, "change"))
+            context["flagged_processors"] = [
+                (processor, flags_label(flags)) for processor, flags in processors_flagged(mine)
+            ][:SHOWN]
+            context["flagged_risks"] = risks_flagged(risks)[:SHOWN]
         return context

@@ -217,8 +217,21 @@ for _name, _value, _low, _high in (
     if not _low <= _value <= _high:
         raise ImproperlyConfigured(f"{_name} must be between {_low} and {_high}")
 
+# The contact centre running Custodia, as every tenant's first processor in its register of
+# processing (GDPR Art. 28, 30): the name and country its row starts with (a compliance officer
+# completes the agreement's dates and the security contact in the admin).
+PLATFORM_OPERATOR_NAME = env.str("PLATFORM_OPERATOR_NAME", default="Contact centre (Custodia)")
+PLATFORM_OPERATOR_COUNTRY = env.str("PLATFORM_OPERATOR_COUNTRY", default="FR")
+if len(PLATFORM_OPERATOR_COUNTRY) != 2 or not PLATFORM_OPERATOR_COUNTRY.isupper():
+    raise ImproperlyConfigured("PLATFORM_OPERATOR_COUNTRY must be an ISO 3166-1 code such as FR")
+
 # How long a stated purpose grants access to one recording.
 LISTENING_GRANT_MINUTES = env.int("LISTENING_GRANT_MINUTES", default=15)
+# How many days a data subject's export (access, portability) may be downloaded once built; the
+# nightly job then deletes it (recordings/subject_requests/export.py).
+SUBJECT_EXPORT_DAYS = env.int("SUBJECT_EXPORT_DAYS", default=7)
+if not 1 <= SUBJECT_EXPORT_DAYS <= 90:
+    raise ImproperlyConfigured("SUBJECT_EXPORT_DAYS must be between 1 and 90")
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
@@ -463,6 +476,18 @@ CELERY_BEAT_SCHEDULE = {
     "remind-incident-deadlines": {
         "task": "audit.tasks.remind_incident_deadlines",
         "schedule": 900,
+    },
+    # Nightly, before the purge: data-subject exports past their download period are deleted
+    # (file removed, key destroyed), and builds a killed worker left behind are cleaned up.
+    "expire-subject-exports": {
+        "task": "recordings.tasks.expire_subject_exports",
+        "schedule": crontab(hour=1, minute=45),
+    },
+    # Daily, at the start of the working day: each tenant's compliance officers are mailed the
+    # processors whose agreement expired, is missing, or is due for review within 30 days.
+    "remind-processor-agreements": {
+        "task": "compliance.tasks.remind_processor_agreements",
+        "schedule": crontab(hour=7, minute=45),
     },
     # Weekly, Sunday night: every stored recording still decrypts to the audio ingested.
     "verify-recording-integrity": {

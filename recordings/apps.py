@@ -11,3 +11,20 @@ class RecordingsConfig(AppConfig):
         # Certificates store the key id of their signature and call-id hash: a key rotation
         # must keep that key listed.
         keyed_records_register("deletion certificates", "recordings.DeletionCertificate", "key_id")
+
+        from compliance.evidence import evidence_register
+        from compliance.register.build import purposes_in_use_register
+        from compliance.risk_models import EvidenceLink
+        from compliance.security_measures import security_measures_register
+
+        from .register_providers import (
+            last_purge_run,
+            purposes_with_recordings,
+            recordings_security_measures,
+        )
+
+        # The register of processing and the risk analysis (compliance/register/) state what
+        # recordings does, without compliance importing it.
+        security_measures_register(recordings_security_measures)
+        purposes_in_use_register(purposes_with_recordings)
+        evidence_register(EvidenceLink.PURGE_RUN, last_purge_run)

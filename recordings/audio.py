@@ -19,6 +19,18 @@ from mutagen.oggopus import OggOpus
 from mutagen.wave import WAVE
 
 CONTENT_TYPES = {WAVE: "audio/wav", MP3: "audio/mpeg", OggOpus: "audio/ogg", FLAC: "audio/flac"}
+# The file name extension of each (mimetypes knows no "audio/wav" on every system): downloads and
+# the data-subject export name their files with it.
+EXTENSIONS = {
+    "audio/wav": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/ogg": ".opus",
+    "audio/flac": ".flac",
+}
+
+
+def extension_for(content_type: str) -> str:
+    return EXTENSIONS.get(content_type, ".audio")
 
 
 # Telephony records at 8 kHz (G.711) and wideband codecs above; below 4 kHz no speech is

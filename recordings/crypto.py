@@ -15,8 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -28,6 +29,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+# What the register of processing states (recordings/register_providers.py): the cipher of both
+# the audio and the wrapped data keys.
+ALGORITHM = "AES-256-GCM"
 AUDIO_MAGIC = b"CSTDA1"  # file format: magic, 12-byte nonce, ciphertext with its 16-byte tag
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -99,31 +103,73 @@ def encrypted_size(plain_size: int) -> int:
     return len(AUDIO_MAGIC) + NONCE_BYTES + plain_size + TAG_BYTES
 
 
-def encrypt_audio_chunks(
-    data_key: bytes, source: BinaryIO, *, tenant_id: int, storage_name: str
+def encrypt_chunks(
+    data_key: bytes, pieces: Iterable[bytes], *, tenant_id: int, storage_name: str
 ) -> Iterator[bytes]:
-    """The same file as `encrypt_audio`, produced piece by piece from a binary file read from
-    its start, so that a large upload is never whole in memory. AES-GCM is a stream cipher with
+    """The same file as `encrypt_audio`, produced piece by piece from `pieces` (the plain bytes,
+    in order), so that nothing large is ever whole in memory. AES-GCM is a stream cipher with
     its tag at the end: the pieces joined are byte for byte what AESGCM.encrypt returns."""
     nonce = os.urandom(NONCE_BYTES)
     encryptor = Cipher(algorithms.AES(data_key), modes.GCM(nonce)).encryptor()
     encryptor.authenticate_additional_data(_associated_data("audio", tenant_id, storage_name))
     yield AUDIO_MAGIC + nonce
-    source.seek(0)
-    while chunk := source.read(CHUNK_BYTES):
-        yield encryptor.update(chunk)
+    for piece in pieces:
+        if piece:
+            yield encryptor.update(piece)
     yield encryptor.finalize() + encryptor.tag
 
 
-def decrypt_audio(data_key: bytes, blob: bytes, *, tenant_id: int, storage_name: str) -> bytes:
-    if not blob.startswith(AUDIO_MAGIC):
+def encrypt_audio_chunks(
+    data_key: bytes, source: BinaryIO, *, tenant_id: int, storage_name: str
+) -> Iterator[bytes]:
+    """`encrypt_chunks` over a binary file read from its start (an upload)."""
+
+    def pieces() -> Iterator[bytes]:
+        source.seek(0)
+        while chunk := source.read(CHUNK_BYTES):
+            yield chunk
+
+    return encrypt_chunks(data_key, pieces(), tenant_id=tenant_id, storage_name=storage_name)
+
+
+def decrypt_chunks(
+    data_key: bytes, source: BinaryIO, *, tenant_id: int, storage_name: str
+) -> Iterator[bytes]:
+    """Decrypt a file of `encrypt_audio`'s format read from `source`, piece by piece: what a
+    listener hears, an export contains and the integrity check hashes all come from here, holding
+    about two pieces (CHUNK_BYTES each) at a time whatever the file's size.
+
+    The tag that authenticates the whole file is at its end. The last piece is handed out only
+    once the tag has verified: a file altered or cut short raises DecryptionFailed before its
+    end is released, so a consumer never receives it whole (a download ends short)."""
+    header = source.read(len(AUDIO_MAGIC) + NONCE_BYTES)
+    if len(header) < len(AUDIO_MAGIC) + NONCE_BYTES or not header.startswith(AUDIO_MAGIC):
         raise DecryptionFailed("not a Custodia encrypted audio file")
-    nonce = blob[len(AUDIO_MAGIC) : len(AUDIO_MAGIC) + NONCE_BYTES]
-    aad = _associated_data("audio", tenant_id, storage_name)
+    decryptor = Cipher(algorithms.AES(data_key), modes.GCM(header[len(AUDIO_MAGIC) :])).decryptor()
+    decryptor.authenticate_additional_data(_associated_data("audio", tenant_id, storage_name))
+    tail = b""  # the last TAG_BYTES read so far: the tag, once the file ends
+    held: bytes | None = None
+    while chunk := source.read(CHUNK_BYTES):
+        data = tail + chunk if tail else chunk
+        tail, body = data[-TAG_BYTES:], data[:-TAG_BYTES]
+        if body:
+            if held is not None:
+                yield held
+            held = decryptor.update(body)
+    if len(tail) < TAG_BYTES:
+        raise DecryptionFailed("the audio file is cut short")
     try:
-        return AESGCM(data_key).decrypt(nonce, blob[len(AUDIO_MAGIC) + NONCE_BYTES :], aad)
+        last = decryptor.finalize_with_tag(tail)
     except InvalidTag as error:
         raise DecryptionFailed("the audio does not decrypt: altered, or the wrong key") from error
+    if held is not None or last:
+        yield (held or b"") + last
+
+
+def decrypt_audio(data_key: bytes, blob: bytes, *, tenant_id: int, storage_name: str) -> bytes:
+    return b"".join(
+        decrypt_chunks(data_key, io.BytesIO(blob), tenant_id=tenant_id, storage_name=storage_name)
+    )
 
 
 def wrap_key(data_key: bytes, *, master: MasterKey, tenant_id: int, storage_name: str) -> bytes:

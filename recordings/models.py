@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from compliance.holds import RECORDING_FIELDS as HOLD_CRITERIA_FIELDS
@@ -325,3 +327,84 @@ class PendingFileRemoval(models.Model):
 
     def __str__(self) -> str:
         return self.storage_name
+
+
+class ExportStatus(models.TextChoices):
+    BUILDING = "building", _("Being built")
+    READY = "ready", _("Ready to download")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired (file deleted)")
+
+
+class SubjectExport(models.Model):
+    """The ZIP answering an access or portability request (GDPR Art. 15, 20): the subject's
+    recordings' metadata, consents and access log (subject.json), a README in the requester's
+    language and the audio. Stored encrypted like a recording (its own data key, wrapped by the
+    tenant's key), downloadable by the request's handler until `expires_at`, then deleted by the
+    nightly job (recordings/subject_requests/export.py)."""
+
+    tenant = models.ForeignKey(
+        "compliance.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    request = models.ForeignKey(
+        "compliance.SubjectRequest",
+        on_delete=models.PROTECT,
+        related_name="exports",
+        verbose_name=_("request"),
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=ExportStatus.choices, default=ExportStatus.BUILDING
+    )
+    # Random, decided at creation; the ZIP is written under it + ".part" and renamed when whole.
+    storage_name = models.CharField(max_length=255, unique=True, editable=False)
+    wrapped_key = models.BinaryField(null=True, editable=False)
+    master_key_id = models.CharField(max_length=16, blank=True, editable=False)
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), null=True, blank=True)
+    sha256 = models.CharField(_("SHA-256 of the ZIP"), max_length=64, blank=True)
+    recordings_count = models.PositiveIntegerField(_("recordings"), default=0)
+    audio_files = models.PositiveIntegerField(_("audio files"), default=0)
+    failure = models.CharField(_("why it failed"), max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    # The latest attempt to build it (a re-run after a crash starts again).
+    attempted_at = models.DateTimeField(_("last build started at"), null=True, blank=True)
+    ready_at = models.DateTimeField(_("ready at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("downloadable until"), null=True, blank=True)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-pk")
+        verbose_name = _("data-subject export")
+        verbose_name_plural = _("data-subject exports")
+        indexes = [
+            models.Index(fields=("tenant", "-created_at"), name="subjectexport_tenant"),
+            # The nightly job: ready exports by expiry, and builds left behind.
+            models.Index(
+                fields=("expires_at",),
+                name="subjectexport_expiry",
+                condition=models.Q(status="ready"),
+            ),
+            models.Index(
+                fields=("attempted_at",),
+                name="subjectexport_building",
+                condition=models.Q(status="building"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} of {self.request}"
+
+    @property
+    def downloadable(self) -> bool:
+        return (
+            self.status == ExportStatus.READY
+            and self.expires_at is not None
+            and self.expires_at > timezone.now()
+        )

@@ -141,22 +141,90 @@ class StoringInBackground:
         recordings_storage().delete(self.name)
 
 
-def read_plain_audio(recording: Recording) -> bytes:
-    """Decrypt a recording's audio. Raises crypto.DecryptionFailed when the key is gone (shredded),
-    unknown, or the file was altered; FileNotFoundError when the file is missing."""
-    if not recording.wrapped_key:
-        raise crypto.DecryptionFailed("the recording's key has been destroyed")
-    master = crypto.master_keys().get(recording.master_key_id)
+def _data_key(*, wrapped_key, master_key_id: str, tenant_id: int, storage_name: str) -> bytes:
+    if not wrapped_key:
+        raise crypto.DecryptionFailed("the key has been destroyed")
+    master = crypto.master_keys().get(master_key_id)
     if master is None:
-        raise crypto.DecryptionFailed(f"master key {recording.master_key_id} is not configured")
-    data_key = crypto.unwrap_key(
-        bytes(recording.wrapped_key),
-        master=master,
+        raise crypto.DecryptionFailed(f"master key {master_key_id} is not configured")
+    return crypto.unwrap_key(
+        bytes(wrapped_key), master=master, tenant_id=tenant_id, storage_name=storage_name
+    )
+
+
+def _decrypting(stored, data_key: bytes, *, tenant_id: int, storage_name: str) -> Iterator[bytes]:
+    with stored:
+        yield from crypto.decrypt_chunks(
+            data_key, stored, tenant_id=tenant_id, storage_name=storage_name
+        )
+
+
+def decrypted_chunks(
+    *, wrapped_key, master_key_id: str, tenant_id: int, storage_name: str
+) -> Iterator[bytes]:
+    """The plain content of one stored file (a recording's audio, a subject export's ZIP), piece
+    by piece (crypto.decrypt_chunks). The key is unwrapped and the file opened now, so that a
+    shredded or unknown key raises crypto.DecryptionFailed, and a missing file
+    FileNotFoundError, before the first piece is asked for; an altered file raises
+    DecryptionFailed before its last piece."""
+    data_key = _data_key(
+        wrapped_key=wrapped_key,
+        master_key_id=master_key_id,
+        tenant_id=tenant_id,
+        storage_name=storage_name,
+    )
+    stored = recordings_storage().open(storage_name, "rb")
+    return _decrypting(stored, data_key, tenant_id=tenant_id, storage_name=storage_name)
+
+
+def plain_audio_chunks(recording: Recording) -> Iterator[bytes]:
+    """A recording's audio, decrypted piece by piece: the one decryption of recordings, used by
+    listening (`read_plain_audio`), the integrity check and the data-subject export (which
+    passes a row of plain values with the same key fields: wrapped_key, master_key_id,
+    tenant_id, storage_name)."""
+    return decrypted_chunks(
+        wrapped_key=recording.wrapped_key,
+        master_key_id=recording.master_key_id,
         tenant_id=recording.tenant_id,
         storage_name=recording.storage_name,
     )
-    with recordings_storage().open(recording.storage_name, "rb") as stored:
-        blob = stored.read()
-    return crypto.decrypt_audio(
-        data_key, blob, tenant_id=recording.tenant_id, storage_name=recording.storage_name
-    )
+
+
+def read_plain_audio(recording: Recording) -> bytes:
+    """Decrypt a recording's audio whole, its tag verified before anything is returned (the player
+    serves byte ranges of it). Raises crypto.DecryptionFailed when the key is gone (shredded),
+    unknown, or the file was altered; FileNotFoundError when the file is missing."""
+    return b"".join(plain_audio_chunks(recording))
+
+
+# --- files published whole ------------------------------------------------------------------
+
+PARTIAL_SUFFIX = ".part"
+
+
+def partial_name(name: str) -> str:
+    """Where a file published by `publish` is written first."""
+    return name + PARTIAL_SUFFIX
+
+
+def publish(partial: str, name: str) -> None:
+    """Give the complete file `partial` its final `name`. On a file system, a rename (atomic), then
+    the folder's fsync: the final name never shows a file being written, and a crash while
+    writing leaves only the partial name, which no record claims. Elsewhere (an object store has
+    no rename) the file is copied piece by piece and the partial one removed."""
+    storage = recordings_storage()
+    if isinstance(storage, FileSystemStorage):
+        final_path = storage.path(name)
+        os.replace(storage.path(partial), final_path)
+        folder = os.open(os.path.dirname(final_path), os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+        return
+    with storage.open(partial, "rb") as source:
+        saved = storage.save(name, File(source, name))
+    if saved != name:
+        storage.delete(saved)
+        raise RuntimeError(f"storage renamed {name} to {saved}")
+    storage.delete(partial)

@@ -11,6 +11,11 @@ from .services.purge.run import DEFAULT_BATCH_SIZE
 from .services.purge.run import purge_expired_recordings as run_purge
 from .services.purge.verification import orphan_files_sweep
 from .services.retention import recordings_retention_recompute
+from .subject_requests.export import (
+    BUILD_TIME_LIMIT_SECONDS,
+    subject_export_build,
+    subject_exports_expire,
+)
 
 
 @shared_task(
@@ -57,3 +62,38 @@ def purge_expired_recordings(batch_size: int = DEFAULT_BATCH_SIZE) -> dict:
         "failed": run.failed,
         "orphans_removed": len(orphans),
     }
+
+
+@shared_task(
+    name="recordings.tasks.build_subject_export",
+    acks_late=True,
+    # A worker killed mid-way has the message delivered again (task_reject_on_worker_lost): the
+    # build starts again from nothing. The soft limit lets it clean up and record the failure.
+    time_limit=BUILD_TIME_LIMIT_SECONDS,
+    soft_time_limit=BUILD_TIME_LIMIT_SECONDS - 300,
+)
+def build_subject_export(export_id: int) -> dict:
+    """The ZIP answering an access or portability request (recordings/subject_requests/export.py).
+    Idempotent: a ready export is left as it is, a failed or interrupted one built again."""
+    with acting_as("task:recordings.tasks.build_subject_export"):
+        export = subject_export_build(export_id=export_id)
+    return {
+        "export": export.pk,
+        "status": export.status,
+        "recordings": export.recordings_count,
+        "audio_files": export.audio_files,
+        "size_bytes": export.size_bytes,
+    }
+
+
+@shared_task(
+    name="recordings.tasks.expire_subject_exports",
+    acks_late=True,
+    time_limit=3600,
+    soft_time_limit=3300,
+)
+def expire_subject_exports() -> dict:
+    """Nightly: exports past SUBJECT_EXPORT_DAYS deleted, abandoned builds cleaned up."""
+    with acting_as("task:recordings.tasks.expire_subject_exports"):
+        summary = subject_exports_expire()
+    return {"deleted": summary.deleted, "abandoned": summary.abandoned, "errors": summary.errors}

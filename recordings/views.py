@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from compliance.access_rules import AccessNeed, may_download, may_listen
 from compliance.tenancy import cross_tenant_refusal_record
 
+from .audio import extension_for
 from .crypto import DecryptionFailed
 from .models import Recording
 from .services.access import (
@@ -36,7 +37,7 @@ from .services.access import (
     recording_not_found_record,
     recording_play_record,
 )
-from .storage import read_plain_audio
+from .storage import plain_audio_chunks, read_plain_audio
 
 logger = logging.getLogger(__name__)
 
@@ -265,15 +266,6 @@ def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
     return response
 
 
-# The content types recordings/audio.py accepts (mimetypes knows no "audio/wav" on every system).
-EXTENSIONS = {
-    "audio/wav": ".wav",
-    "audio/mpeg": ".mp3",
-    "audio/ogg": ".opus",
-    "audio/flac": ".flac",
-}
-
-
 @require_GET
 def download(request: HttpRequest, recording_id: int) -> HttpResponse:
     recording = _visible_recording(request, recording_id, "download")
@@ -281,13 +273,19 @@ def download(request: HttpRequest, recording_id: int) -> HttpResponse:
         grant = playback_authorise(user=request.user, recording=recording, download=True)
     except AccessRefused as refusal:
         return HttpResponse(refusal.message, status=403, content_type="text/plain")
-    audio = _plain_audio(recording)
-    if audio is None:
+    # Sent as it is decrypted, piece by piece (a 50 MB file is never whole in the web worker);
+    # a shredded key or a missing file is known before the first piece, and an altered file
+    # never arrives whole: its last piece is released only once its tag verifies.
+    try:
+        pieces = plain_audio_chunks(recording)
+    except (DecryptionFailed, FileNotFoundError):
+        logger.exception("recording %s: audio unavailable", recording.pk)
         return HttpResponse("The audio is unavailable.", status=410, content_type="text/plain")
     recording_download_record(user=request.user, recording=recording, grant=grant)
-    response = HttpResponse(audio, content_type=recording.content_type)
+    response = StreamingHttpResponse(pieces, content_type=recording.content_type)
+    response["Content-Length"] = str(recording.size_bytes)
     response["Cache-Control"] = "no-store, private"
-    extension = EXTENSIONS.get(recording.content_type, ".audio")
+    extension = extension_for(recording.content_type)
     safe_call_id = re.sub(r"[^A-Za-z0-9._-]", "_", recording.call_id)
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=f"{safe_call_id}{extension}"

@@ -40,10 +40,12 @@ def _append_only_audit_tables(request):
     request.getfixturevalue(kind)
     if not Group.objects.exists():
         # A transactional test's flush also emptied what data migrations create: the role
-        # groups and the shipped purposes and retention presets.
+        # groups and the shipped purposes (with their categories) and retention presets.
         sync_role_groups(django_apps)
         presets = importlib.import_module("compliance.migrations.0004_retention_presets")
         presets.create_presets(django_apps, None)
+        categories = importlib.import_module("compliance.migrations.0021_processor_defaults")
+        categories.purpose_categories_set(django_apps, None)
         playbooks = importlib.import_module("audit.migrations.0007_incidents")
         playbooks.create_playbooks(django_apps, None)
     with connection.cursor() as cursor:

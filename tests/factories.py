@@ -26,18 +26,25 @@ from audit.services import event_record
 from compliance.models import (
     ApiKey,
     Consent,
+    Dpia,
     LegalBasis,
     LegalHold,
+    Measure,
     Membership,
+    Processor,
     Purpose,
     RetentionPolicy,
+    Risk,
     Role,
     SubjectRequest,
     Tenant,
 )
 from compliance.services.api_keys import api_key_create
 from compliance.services.consents import consent_record
+from compliance.services.dpia import dpia_save
 from compliance.services.legal_holds import legal_hold_place
+from compliance.services.processors import platform_processor_ensure, processor_save
+from compliance.services.risks import measure_save, risk_save
 from compliance.services.subject_requests import subject_request_receive
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.ingest import recording_ingest
@@ -241,6 +248,64 @@ def siem_forwarder_for(*, tenant: Tenant, name: str = "") -> SiemForwarder:
     )
 
 
+def processor_for(
+    *, tenant: Tenant, name: str = "", parent: Processor | None = None, purposes=(), **fields
+) -> Processor:
+    """A processor saved through its service: by default a sub-processor of the platform,
+    inside the EEA, its agreement signed a year ago and reviewed within the year."""
+    today = tenant.today()
+    values = {
+        "country": "FR",
+        "agreement_signed_on": today - timedelta(days=365),
+        "agreement_expires_on": today + timedelta(days=365 * 2),
+        "review_due_on": today + timedelta(days=200),
+        "services": "Storage",
+        **fields,
+    }
+    processor = Processor(
+        tenant=tenant,
+        name=name or f"Processor {uuid.uuid4().hex[:6]}",
+        parent=parent if parent is not None else platform_processor_ensure(tenant),
+        **values,
+    )
+    return processor_save(actor=None, processor=processor, purposes=purposes, created=True)
+
+
+def risk_for(*, tenant: Tenant, threat: str = "", measures: int = 1, **fields) -> Risk:
+    """A risk of the tenant's analysis, through its service, with `measures` measures in place."""
+    values = {
+        "likelihood": 2,
+        "severity": 3,
+        "owner": "DPO",
+        "review_on": tenant.today() + timedelta(days=180),
+        **fields,
+    }
+    risk = risk_save(
+        actor=None,
+        risk=Risk(tenant=tenant, threat=threat or f"Threat {uuid.uuid4().hex[:6]}", **values),
+        created=True,
+    )
+    for index in range(measures):
+        measure_save(
+            actor=None,
+            measure=Measure(
+                risk=risk, action=f"Measure {index}", done_by="Platform", status="in_place"
+            ),
+            created=True,
+        )
+    return risk
+
+
+def dpia_for(*, tenant: Tenant, purpose: Purpose | None = None, necessity: str = "") -> Dpia:
+    purpose = purpose or PurposeFactory(tenant=tenant)
+    dpia = Dpia(
+        tenant=tenant,
+        purpose=purpose,
+        necessity=necessity or "Proof of what was agreed on the phone.",
+    )
+    return dpia_save(actor=None, dpia=dpia, created=True)
+
+
 SCOPED_FACTORIES = {
     Tenant: lambda tenant: tenant,
     Membership: lambda tenant: MembershipFactory(tenant=tenant),
@@ -258,4 +323,7 @@ SCOPED_FACTORIES = {
     PlaybookAction: lambda tenant: playbook_action_for(tenant=tenant),
     SiemForwarder: lambda tenant: siem_forwarder_for(tenant=tenant),
     SubjectRequest: lambda tenant: subject_request_for(tenant=tenant),
+    Processor: lambda tenant: processor_for(tenant=tenant),
+    Risk: lambda tenant: risk_for(tenant=tenant),
+    Dpia: lambda tenant: dpia_for(tenant=tenant),
 }

@@ -5,10 +5,23 @@ this package; importing each module registers its admins.
 - policies: purposes and retention policies, with their history pages;
 - api_keys: the tenants' API keys;
 - consents: consent decisions, recorded and never edited;
-- legal_holds: legal holds, placed and released (the release page).
+- legal_holds: legal holds, placed and released (the release page);
+- processors: processors and sub-processors, and the register of processing activities;
+- risks: the risk analysis (risks, their measures, the shipped defaults adopted);
+- dpia: data-protection impact assessments and their printable summaries;
+- documents: what the pages generating a tenant's documents share.
 
 Every admin inherits compliance/tenancy.py's PortalAdmin, TenantScopedAdmin or
 TenantScopedHistoryAdmin, and writes through the services of compliance/services/.
 """
 
-from . import accounts, api_keys, consents, legal_holds, policies  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    accounts,
+    api_keys,
+    consents,
+    dpia,
+    legal_holds,
+    policies,
+    processors,
+    risks,
+)

@@ -11,7 +11,7 @@ from audit.services import event_record
 
 from .. import crypto
 from ..models import Recording
-from ..storage import read_plain_audio
+from ..storage import plain_audio_chunks
 
 
 @dataclass
@@ -25,13 +25,16 @@ class IntegrityReport:
 
 
 def _problem(recording: Recording) -> str | None:
+    digest = hashlib.sha256()
     try:
-        plain = read_plain_audio(recording)
+        # Piece by piece: a 50 MB recording is never whole in the worker's memory.
+        for piece in plain_audio_chunks(recording):
+            digest.update(piece)
     except FileNotFoundError:
         return "the audio file is missing"
     except crypto.DecryptionFailed as error:
         return str(error)
-    if hashlib.sha256(plain).hexdigest() != recording.audio_sha256:
+    if digest.hexdigest() != recording.audio_sha256:
         return "the audio no longer matches its SHA-256"
     return None
 

@@ -1,4 +1,5 @@
-"""Master-key rotation: rewrap each recording's data key; the audio is never rewritten."""
+"""Master-key rotation: rewrap each recording's data key (and each data-subject export's); the audio
+is never rewritten."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.db import transaction
 from audit.services import event_record
 
 from .. import crypto
-from ..models import Recording
+from ..models import Recording, SubjectExport
 
 
 class MissingMasterKey(Exception):
@@ -20,6 +21,7 @@ class MissingMasterKey(Exception):
 class RotationSummary:
     rewrapped: int = 0
     current_key_id: str = ""
+    exports_rewrapped: int = 0
 
 
 def master_key_rotate(*, batch_size: int = 1000) -> RotationSummary:
@@ -58,9 +60,40 @@ def master_key_rotate(*, batch_size: int = 1000) -> RotationSummary:
                 recording.master_key_id = current.key_id
             Recording.objects.bulk_update(batch, ["wrapped_key", "master_key_id"])
             summary.rewrapped += len(batch)
+    summary.exports_rewrapped = _exports_rewrap(current, keys)
     event_record(
         action="recording.master_key_rotated",
         target_type="recordings.recording",
-        extra={"rewrapped": summary.rewrapped, "current_key_id": current.key_id},
+        extra={
+            "rewrapped": summary.rewrapped,
+            "exports_rewrapped": summary.exports_rewrapped,
+            "current_key_id": current.key_id,
+        },
     )
     return summary
+
+
+def _exports_rewrap(current: crypto.MasterKey, keys: dict[str, crypto.MasterKey]) -> int:
+    """The data-subject exports still downloadable are encrypted like recordings: their keys are
+    rewrapped too, so that the previous master key can go once the rotation is done. Few rows
+    (one per request answered in the last SUBJECT_EXPORT_DAYS): one transaction."""
+    with transaction.atomic():
+        exports = list(
+            SubjectExport.objects.filter(wrapped_key__isnull=False)
+            .exclude(master_key_id=current.key_id)
+            .select_for_update(no_key=True)
+            .only("pk", "tenant_id", "storage_name", "wrapped_key", "master_key_id")
+        )
+        for export in exports:
+            old = keys.get(export.master_key_id)
+            if old is None:
+                raise MissingMasterKey(
+                    f"export {export.pk} is wrapped under master key {export.master_key_id}, "
+                    "which is not in RECORDINGS_PREVIOUS_MASTER_KEYS"
+                )
+            context = {"tenant_id": export.tenant_id, "storage_name": export.storage_name}
+            data_key = crypto.unwrap_key(bytes(export.wrapped_key), master=old, **context)
+            export.wrapped_key = crypto.wrap_key(data_key, master=current, **context)
+            export.master_key_id = current.key_id
+        SubjectExport.objects.bulk_update(exports, ["wrapped_key", "master_key_id"])
+    return len(exports)

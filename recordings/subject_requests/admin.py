@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import Q
 from django.urls import path, reverse
@@ -45,7 +46,9 @@ from kit import limits
 from kit.refusals import Refused, as_form_error
 from kit.times import in_tenant_zone
 
+from ..models import ExportStatus
 from .admin_steps import FulfilmentAdminMixin
+from .export import export_refusal, may_handle_export, subject_export_start
 from .finder import subject_data_find
 
 CHANGE = "compliance.change_subjectrequest"
@@ -500,6 +503,7 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
             route("extend", self.extend_view, "extend"),
             route("close", self.close_view, "close"),
             *self.fulfilment_urls(),
+            route("export", self.export_view, "export"),
             *super().get_urls(),
         ]
 
@@ -593,10 +597,64 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
             title=_("Answer the request"),
         )
 
+    def export_view(self, request, request_id: int):
+        """The access or portability export (GDPR Art. 15, 20), built in the background by
+        recordings/subject_requests/export.py; refused (as a form error, and on the trail) before
+        the identity is verified, for another kind, once closed, or for anyone but the handler."""
+        return self._step(
+            request,
+            request_id,
+            view="build export page",
+            form=lambda data, obj: ConfirmForm(data),
+            act=lambda obj, data: subject_export_start(actor=request.user, request=obj),
+            done=lambda obj: (
+                _(
+                    "The export of %(request)s is being built: it is listed on this page, with its "
+                    "download link, once ready."
+                )
+                % {"request": obj}
+            ),
+            title=_("Build the export of the subject's data"),
+        )
+
+    def _exports(self, request, obj: SubjectRequest) -> list[dict]:
+        """The request's exports as its page lists them: status, times in the tenant's zone,
+        size and fingerprint, and the download link for whoever may download it."""
+        may_download = may_handle_export(request.user, obj)
+        rows = []
+        for export in obj.exports.order_by("-created_at", "-pk"):
+            downloadable = may_download and export.downloadable
+            rows.append(
+                {
+                    "export": export,
+                    "status": export.get_status_display(),
+                    "requested": in_tenant_zone(export.created_at, obj.tenant),
+                    "ready": in_tenant_zone(export.ready_at, obj.tenant),
+                    "until": in_tenant_zone(
+                        export.deleted_at
+                        if export.status == ExportStatus.EXPIRED
+                        else export.expires_at,
+                        obj.tenant,
+                    ),
+                    "size": export.size_bytes,
+                    "download_url": (
+                        reverse("recordings:subject_export_download", args=[export.pk])
+                        if downloadable
+                        else ""
+                    ),
+                }
+            )
+        return rows
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             subject_request_view_record(user=request.user, request=obj)
             context["can_handle"] = obj.is_open and self.may_handle(request, obj)
             context["subject_request"] = obj
             context.update(self.fulfilment_context(request, obj))
+            context["can_export"] = export_refusal(obj) is None and may_handle_export(
+                request.user, obj
+            )
+            context["exports"] = self._exports(request, obj)
+            context["export_days"] = settings.SUBJECT_EXPORT_DAYS
         return super().render_change_form(request, context, add, change, form_url, obj)

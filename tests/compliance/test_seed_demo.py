@@ -7,7 +7,17 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.models import Alert, AuditEvent, Incident
-from compliance.models import Consent, LegalHold, Membership, SubjectRequest, Tenant
+from compliance.models import (
+    Consent,
+    Dpia,
+    LegalHold,
+    Membership,
+    Processor,
+    Risk,
+    SubjectRequest,
+    Tenant,
+)
+from compliance.risk_defaults import DEFAULT_RISKS
 from recordings.models import Recording
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +34,9 @@ def _snapshot():
         list(Incident.objects.values_list("pk", "title")),
         list(SubjectRequest.objects.values_list("pk", "kind", "status")),
         list(Recording.objects.order_by("call_id").values_list("call_id", "audio_sha256")),
+        list(Processor.objects.order_by("pk").values_list("name", "parent__name", "status")),
+        Risk.objects.count(),
+        Dpia.objects.count(),
     )
 
 
@@ -59,6 +72,19 @@ def test_seed_demo_creates_the_cast_and_a_second_run_changes_nothing(capsys):
     assert requests["access"].status == "in_progress" and requests["access"].identity_verified
     assert recordings.on_hold().filter(customer_number__in=requests["erasure"].customer_numbers)
     assert requests["objection"].tenant.today() > requests["objection"].deadline  # overdue
+    # A three-level chain with one transfer outside the EEA under SCCs, one agreement expired.
+    backup = Processor.objects.get(tenant__slug="acme", country="US")
+    assert [link.name for link in backup.chain()] == [
+        "Skyvault Backup Inc.",
+        "Nimbus Object Storage SAS",
+        "Contact centre (Custodia)",
+    ]
+    assert backup.transfer_safeguard == "scc" and backup.scc_signed_on is not None
+    acme = Tenant.objects.get(slug="acme")
+    expired = Processor.objects.filter(tenant=acme, agreement_expires_on__lt=acme.today())
+    assert list(expired.values_list("name", flat=True)) == ["Transcribo Speech Analytics GmbH"]
+    assert Risk.objects.filter(tenant=acme).count() == len(DEFAULT_RISKS)
+    assert Dpia.objects.filter(tenant=acme).count() == 1
     call_command("seed_demo")
     assert _snapshot() == first
     assert "nothing changed" in capsys.readouterr().out
@@ -69,6 +95,15 @@ def test_demo_users_sign_in_see_only_their_tenant_and_hold_least_privilege(clien
     assert client.login(request=HttpRequest(), username="alice", password="custodia-demo")
     page = client.get("/admin/compliance/tenant/")
     assert [t.slug for t in page.context["cl"].result_list] == ["acme"]
+    # Her index flags the expired agreement and leads to the register and the risk analysis.
+    index = client.get("/admin/")
+    flagged = [processor.name for processor, _ in index.context["flagged_processors"]]
+    assert "Transcribo Speech Analytics GmbH" in flagged
+    acme = Tenant.objects.get(slug="acme")
+    register = client.get(f"/admin/compliance/processor/register/{acme.pk}/")
+    assert register.status_code == 200 and b"Skyvault Backup Inc." in register.content
+    analysis = client.get(f"/admin/compliance/risk/analysis/{acme.pk}/")
+    assert analysis.status_code == 200 and b"Unauthorised listening" in analysis.content
     client.logout()
     assert client.login(request=HttpRequest(), username="erin", password="custodia-demo")
     page = client.get("/admin/compliance/tenant/")

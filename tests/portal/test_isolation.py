@@ -52,10 +52,13 @@ from audit.models import (
 from compliance.models import (
     ApiKey,
     Consent,
+    Dpia,
     LegalHold,
     Membership,
+    Processor,
     Purpose,
     RetentionPolicy,
+    Risk,
     Role,
     SubjectRequest,
     Tenant,
@@ -64,10 +67,15 @@ from compliance.roles import role_grants
 from compliance.services.api_keys import api_key_create
 from compliance.services.legal_holds import legal_hold_place
 from compliance.services.memberships import membership_grant
+from compliance.services.subject_requests import (
+    subject_request_receive,
+    subject_request_verify_identity,
+)
 from compliance.tenancy import PortalAdmin, TenantScopedAdmin, tenant_field_of
-from recordings.models import DeletionCertificate, PurgeRun, Recording
+from recordings.models import DeletionCertificate, PurgeRun, Recording, SubjectExport
 from recordings.services.purge.erasure import recording_erase
 from recordings.services.purge.run import purge_expired_recordings
+from recordings.subject_requests.export import subject_export_build, subject_export_start
 
 from ..factories import (
     SCOPED_FACTORIES,
@@ -78,7 +86,10 @@ from ..factories import (
     alert_rule_setting_for,
     audit_event_for,
     consent_for,
+    dpia_for,
     playbook_action_for,
+    processor_for,
+    risk_for,
     siem_forwarder_for,
     subject_request_for,
 )
@@ -123,6 +134,8 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
     "recordings:player": ObjectView(Recording),
     "recordings:stream": ObjectView(Recording),
     "recordings:download": ObjectView(Recording),
+    # A data subject's export (a ZIP of their recordings): its request's handler only.
+    "recordings:subject_export_download": ObjectView(SubjectExport),
     "admin:audit_alert_triage": ObjectView(
         Alert, "audit.triage_alert", {"to_status": "investigating", "note": "probe"}
     ),
@@ -169,6 +182,18 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
         "compliance.change_subjectrequest",
         {"target": "", "field": "campaign", "value": "probe"},
     ),
+    "admin:compliance_subjectrequest_export": ObjectView(
+        SubjectRequest, "compliance.change_subjectrequest", {"confirm": "yes"}
+    ),
+    # A tenant's documents: the Art. 30 register, the risk analysis (read), adopting the
+    # default risks (a write), a DPIA's summary.
+    "admin:compliance_processor_register": ObjectView(Tenant),
+    "admin:compliance_processor_register_csv": ObjectView(Tenant),
+    "admin:compliance_processor_register_xlsx": ObjectView(Tenant),
+    "admin:compliance_risk_analysis": ObjectView(Tenant),
+    "admin:compliance_risk_analysis_csv": ObjectView(Tenant),
+    "admin:compliance_risk_adopt": ObjectView(Tenant, "compliance.add_risk"),
+    "admin:compliance_dpia_summary": ObjectView(Dpia),
     "admin:otp_totp_totpdevice_config": ObjectView(TOTPDevice),
     "admin:otp_totp_totpdevice_qrcode": ObjectView(TOTPDevice),
 }
@@ -360,6 +385,18 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
     )
     erased = ingest(tenant, call_id=f"{secret}-erased", number=number)
     recording_erase(actor=None, recording=erased)
+    subject_request = subject_request_receive(
+        actor=root,
+        tenant=tenant,
+        kind="access",
+        customer_numbers=[number],
+        channel="email",
+        requester_name=f"{secret} requester",
+    )
+    subject_request_verify_identity(actor=root, request=subject_request, method="call_back")
+    subject_export = subject_export_build(
+        export_id=subject_export_start(actor=root, request=subject_request).pk
+    )
     alert = alert_for(
         tenant=tenant,
         status=AlertStatus.REAL_DANGER,
@@ -390,6 +427,7 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         ),
         Recording: recording,
         DeletionCertificate: DeletionCertificate.objects.get(recording_id=erased.pk),
+        SubjectExport: subject_export,
         AuditEvent: audit_event_for(tenant=tenant),
         AlertRuleSetting: alert_rule_setting_for(tenant=tenant),
         Alert: alert,
@@ -399,6 +437,14 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         SubjectRequest: subject_request_for(
             tenant=tenant, number=number, reference=f"{secret}-subject"
         ),
+        Processor: processor_for(
+            tenant=tenant,
+            name=f"{secret} storage",
+            purposes=[purpose],
+            security_contact=f"{secret}-soc@example.com",
+        ),
+        Risk: risk_for(tenant=tenant, threat=f"{secret} threat", owner=f"{secret} owner"),
+        Dpia: dpia_for(tenant=tenant, purpose=purpose, necessity=f"{secret} necessity"),
         User: member,
         # A member's sign-in defences: their pages name the member, a marker of the tenant.
         AccessAttempt: AccessAttempt.objects.create(

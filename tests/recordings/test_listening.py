@@ -461,7 +461,8 @@ def test_download_needs_the_permission_and_a_download_grant(cast, login, recordi
     assert _url("download", recording).encode() in player.content
     response = alice.get(_url("download", recording), HTTP_X_WORKSTATION_ID="DPO-1")
     assert response.status_code == 200
-    assert response.content == audio
+    assert b"".join(response.streaming_content) == audio  # sent piece by piece
+    assert response["Content-Length"] == str(len(audio))
     assert response["Content-Disposition"] == 'attachment; filename="call-001.wav"'
     assert "no-store" in response["Cache-Control"]
     downloaded = _events("recording.downloaded", recording).get()

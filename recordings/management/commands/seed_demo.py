@@ -16,11 +16,25 @@ from audit.alerts.engine import alert_rules_evaluate
 from audit.context import acting_as, acting_for
 from audit.incidents import incident_open
 from audit.models import Alert, Incident
-from compliance.models import ApiKey, Consent, LegalHold, Role, SubjectRequest, Tenant
+from compliance.models import (
+    ApiKey,
+    Consent,
+    Dpia,
+    LegalHold,
+    Processor,
+    Purpose,
+    Risk,
+    Role,
+    SubjectRequest,
+    Tenant,
+)
 from compliance.services.api_keys import api_key_create
 from compliance.services.consents import consent_record
+from compliance.services.dpia import dpia_save
 from compliance.services.legal_holds import legal_hold_place
 from compliance.services.memberships import membership_grant
+from compliance.services.processors import platform_processor_ensure, processor_save
+from compliance.services.risks import risk_defaults_adopt
 from compliance.services.subject_requests import (
     subject_request_receive,
     subject_request_verify_identity,
@@ -55,6 +69,7 @@ OPERATOR = "root"
 
 CONSENT_GRANTED, CONSENT_REFUSED, CONSENT_WITHDRAWN = "+33612349001", "+33612349002", "+33612349003"
 DEMO_HOLD = "RG 26/00421"
+DEMO_STORAGE = "Nimbus Object Storage SAS"
 DEMO_INCIDENT = "Team leader's laptop stolen from a car"
 # Calls carol opens in a few minutes: more than the volume rule allows (audit/alerts/rules.py),
 # so that a newcomer finds its alert open.
@@ -80,6 +95,8 @@ class Command(BaseCommand):
             holds = self._hold(tenants["acme"])
             holds += self._alert_and_incident(tenants["acme"])
             holds += self._subject_requests(tenants["acme"])
+            holds += self._processors(tenants)
+            holds += self._risks_and_dpia(tenants["acme"])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for username, slug, role in PEOPLE:
             self.stdout.write(f"  {username:<6} {Role(role).label} at {tenants[slug].name}")
@@ -260,6 +277,109 @@ class Command(BaseCommand):
             language="es",
         )
         return ["3 data-subject requests"]
+
+    def _processors(self, tenants) -> list[str]:
+        """Each tenant's agreement with the platform; for Acme a three-level chain (the
+        platform, its cloud storage, the storage's backup in the United States under standard
+        contractual clauses) and a speech-analytics vendor whose agreement has expired."""
+        if Processor.objects.filter(tenant=tenants["acme"], name=DEMO_STORAGE).exists():
+            return []
+        alice = get_user_model().objects.get(username="alice")
+        today = timezone.localdate()
+        for slug, tenant in tenants.items():
+            platform = platform_processor_ensure(tenant)
+            platform.agreement_signed_on = today - timedelta(days=400)
+            platform.agreement_expires_on = today + timedelta(days=3 * 365 - 400)
+            platform.review_due_on = today + timedelta(days=180)
+            platform.security_contact = "soc@contact-centre.example"
+            processor_save(
+                actor=alice if slug == "acme" else None,
+                processor=platform,
+                purposes=[],
+                created=False,
+            )
+        acme = tenants["acme"]
+        storage = processor_save(
+            actor=alice,
+            processor=Processor(
+                tenant=acme,
+                name=DEMO_STORAGE,
+                parent=platform_processor_ensure(acme),
+                services="Object storage of the encrypted audio files",
+                country="FR",
+                agreement_signed_on=today - timedelta(days=300),
+                agreement_expires_on=today + timedelta(days=2 * 365),
+                review_due_on=today + timedelta(days=120),
+                security_contact="security@nimbus-storage.example",
+            ),
+            purposes=[],
+            created=True,
+        )
+        processor_save(
+            actor=alice,
+            processor=Processor(
+                tenant=acme,
+                name="Skyvault Backup Inc.",
+                parent=storage,
+                services="Off-site backups of the storage (encrypted)",
+                country="US",
+                transfer_safeguard="scc",
+                scc_signed_on=today - timedelta(days=280),
+                safeguard_reference="Commission Implementing Decision (EU) 2021/914, module 3",
+                agreement_signed_on=today - timedelta(days=280),
+                agreement_expires_on=today + timedelta(days=2 * 365),
+                review_due_on=today + timedelta(days=20),
+                security_contact="incident@skyvault.example",
+            ),
+            purposes=[],
+            created=True,
+        )
+        processor_save(
+            actor=alice,
+            processor=Processor(
+                tenant=acme,
+                name="Transcribo Speech Analytics GmbH",
+                parent=platform_processor_ensure(acme),
+                services="Speech analytics of quality-monitoring calls",
+                country="DE",
+                agreement_signed_on=today - timedelta(days=3 * 365),
+                agreement_expires_on=today - timedelta(days=12),
+                review_due_on=today - timedelta(days=40),
+                security_contact="dpo@transcribo.example",
+            ),
+            purposes=list(Purpose.objects.filter(tenant=None, code="quality")),
+            created=True,
+        )
+        return ["the processors' chain"]
+
+    def _risks_and_dpia(self, acme: Tenant) -> list[str]:
+        """Acme adopts the shipped risk analysis, and has the DPIA of its quality monitoring."""
+        created = []
+        alice = get_user_model().objects.get(username="alice")
+        if not Risk.objects.filter(tenant=acme).exists():
+            risk_defaults_adopt(actor=alice, tenant=acme)
+            created.append("the default risks")
+        quality = Purpose.objects.get(tenant=None, code="quality")
+        if not Dpia.objects.filter(tenant=acme, purpose=quality).exists():
+            dpia_save(
+                actor=alice,
+                dpia=Dpia(
+                    tenant=acme,
+                    purpose=quality,
+                    necessity="Monitoring a sample of calls is how Acme checks the advice its "
+                    "agents give on insurance contracts; listening live would not leave the "
+                    "evidence a dispute needs.",
+                    proportionality="About 2% of calls are sampled; callers are told before "
+                    "the call and may object.",
+                    dpo_name="Claire Dubois",
+                    dpo_opinion="Favourable, provided the six-month retention is kept and the "
+                    "speech-analytics vendor's agreement is renewed.",
+                    dpo_opinion_on=timezone.localdate() - timedelta(days=30),
+                ),
+                created=True,
+            )
+            created.append("a DPIA")
+        return created
 
     def _recordings(self, tenants) -> int:
         """Calls spread over the last nine months, so that some have outlived the CNIL's six."""

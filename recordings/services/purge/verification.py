@@ -13,7 +13,14 @@ from audit.keys import audit_keys
 from audit.models import Outcome
 from audit.services import event_record
 
-from ...models import DeletionCertificate, PendingFileRemoval, Recording, Status
+from ...models import (
+    DeletionCertificate,
+    ExportStatus,
+    PendingFileRemoval,
+    Recording,
+    Status,
+    SubjectExport,
+)
 from ...storage import recordings_storage
 from .certificates import certificate_is_valid
 
@@ -47,7 +54,10 @@ def deletion_certificates_verify() -> list[str]:
 
 def orphan_files_sweep(*, grace: timedelta = timedelta(hours=24), remove: bool = True) -> list:
     """Files in the recordings storage that no record claims and that are older than `grace`
-    (an ingestion in flight stores its file just before its row commits). Each is audited."""
+    (an ingestion in flight stores its file just before its row commits). Each is audited.
+
+    A data-subject export's ZIP is claimed while its export is ready (or being published); the
+    partial file of a build a killed worker left behind is claimed by nothing, and goes."""
     storage = recordings_storage()
     cutoff = timezone.now() - grace
     orphans: list[str] = []
@@ -62,6 +72,11 @@ def orphan_files_sweep(*, grace: timedelta = timedelta(hours=24), remove: bool =
     def check(names: list[str]) -> None:
         claimed = set(
             Recording.objects.filter(storage_name__in=names).values_list("storage_name", flat=True)
+        )
+        claimed.update(
+            SubjectExport.objects.filter(
+                storage_name__in=names, status__in=(ExportStatus.READY, ExportStatus.BUILDING)
+            ).values_list("storage_name", flat=True)
         )
         for name in names:
             if name in claimed or storage.get_modified_time(name) > cutoff:

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0018_subject_indexes'),
+        ('compliance', '0021_processor_defaults'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
