@@ -98,6 +98,22 @@ ACTION_CHOICES = [
     ("subject_request.extended", "Data-subject request's deadline extended (Art. 12(3))"),
     ("subject_request.closed", "Data-subject request answered: completed, refused or partial"),
     ("subject_request.deadline_reminded", "Handlers reminded of a data-subject request's deadline"),
+    (
+        "subject_request.erasure_started",
+        "Erasure of a data subject's recordings started: what is kept, and why, listed",
+    ),
+    (
+        "subject_request.erasure_completed",
+        "Erasure of a data subject's recordings completed: the report is on the request",
+    ),
+    ("subject_request.restricted", "Data subject's recordings restricted (Art. 18)"),
+    ("subject_request.restriction_lifted", "Restriction of a data subject's recordings lifted"),
+    (
+        "subject_request.objection_accepted",
+        "Objection accepted (Art. 21): the purpose no longer records the subject's numbers",
+    ),
+    ("subject_request.rectified", "Recording or consent metadata rectified (Art. 16)"),
+    ("restriction.blocked_erasure", "Erasure refused: restricted at a data subject's request"),
     ("subject_request.export_requested", "Data-subject export asked for (built in the background)"),
     (
         "subject_request.export_refused",

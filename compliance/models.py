@@ -351,6 +351,10 @@ class Consent(models.Model):
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     objects = ConsentQuerySet.as_manager()
+    # The decision is never edited; a rectification (GDPR Art. 16) corrects its evidence's
+    # metadata only, kept here with the old values and the request that caused it
+    # (recordings/subject_requests/rectification.py).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ("-decided_at", "-pk")

@@ -14,6 +14,7 @@ from simple_history.models import HistoricalRecords
 
 from compliance.holds import RECORDING_FIELDS as HOLD_CRITERIA_FIELDS
 from compliance.holds import holds_holding
+from compliance.models import SubjectRequest
 from kit import limits
 from kit.limits import bounded_text
 from kit.masking import mask_number
@@ -46,6 +47,17 @@ def matching_active_holds():
     )
 
 
+def restrictions_in_force():
+    """The links (request, recording) of the restrictions in force (GDPR Art. 18): applied and
+    not lifted. The one statement of the rule, read by the purge's batches and preview
+    (RecordingQuerySet.not_restricted, recordings.services.purge.preview), erasure and listening
+    (Recording.active_restrictions)."""
+    return SubjectRequest.restricted_recordings.through.objects.filter(
+        subjectrequest__restricted_at__isnull=False,
+        subjectrequest__restriction_lifted_at__isnull=True,
+    )
+
+
 class RecordingQuerySet(models.QuerySet):
     def for_user(self, user) -> RecordingQuerySet:
         if user.is_superuser:
@@ -64,6 +76,14 @@ class RecordingQuerySet(models.QuerySet):
 
     def not_on_hold(self) -> RecordingQuerySet:
         return self.filter(~Exists(matching_active_holds()))
+
+    def restricted(self) -> RecordingQuerySet:
+        """Under a restriction in force (Art. 18): kept, like a held recording, until lifted. A
+        subquery from the restrictions' side (few rows), as holds' named recordings are."""
+        return self.filter(pk__in=restrictions_in_force().values("recording_id"))
+
+    def not_restricted(self) -> RecordingQuerySet:
+        return self.exclude(pk__in=restrictions_in_force().values("recording_id"))
 
 
 # Kept by name so that ingestion can write a history row itself (recordings.services.ingest).
@@ -195,6 +215,13 @@ class Recording(models.Model):
             pk=self.pk,
             **{name: getattr(self, name) for name in HOLD_CRITERIA_FIELDS},
         ).distinct()
+
+    def active_restrictions(self):
+        """The data-subject requests whose restriction (Art. 18) is in force on this recording."""
+        links = restrictions_in_force().filter(recording_id=self.pk)
+        return SubjectRequest.objects.filter(pk__in=links.values("subjectrequest_id")).order_by(
+            "pk"
+        )
 
     @property
     def masked_number(self) -> str:

@@ -24,6 +24,7 @@ from compliance.access_rules import (
     may_listen,
     tenant_role,
 )
+from compliance.models import Role
 from kit import limits
 
 from ..models import AccessGrant, Recording, Status
@@ -37,8 +38,8 @@ class AccessRefused(Exception):
     """Listening was refused, and the refusal audited: a grant asked for (`recording.access_denied`)
     or audio asked for without a valid grant (`recording.play_denied`).
 
-    `reason` is a stable code: permission, download, tenant, inactive, purpose, justification (a
-    grant); permission, inactive, no_grant (audio).
+    `reason` is a stable code: permission, download, tenant, inactive, restricted, purpose,
+    justification (a grant); permission, inactive, restricted, no_grant (audio).
     """
 
     def __init__(self, message: str, *, reason: str):
@@ -67,6 +68,28 @@ def _access_refusal_record(
         )
 
 
+def _restrictions(recording: Recording) -> list[int]:
+    """The requests whose restriction (GDPR Art. 18) is in force on the recording."""
+    return list(recording.active_restrictions().values_list("pk", flat=True))
+
+
+def _may_hear_restricted(*, user, recording: Recording) -> bool:
+    """A restricted recording is kept, and processed only for the establishment, exercise or
+    defence of legal claims (Art. 18(2)): by the tenant's compliance officer, stating a legal or
+    regulatory request (AccessNeed.LEGAL). A platform operator does not hear it."""
+    return tenant_role(user=user, tenant_id=recording.tenant_id) == Role.COMPLIANCE_OFFICER
+
+
+def _restriction_refusal(restrictions: list[int]) -> AccessRefused:
+    requests = ", ".join(f"#{pk}" for pk in restrictions)
+    return AccessRefused(
+        f"This recording is restricted at the caller's request (GDPR Art. 18, request "
+        f"{requests}): only a compliance officer of its tenant may hear it, stating "
+        f"{AccessNeed.LEGAL.label.lower()}.",
+        reason="restricted",
+    )
+
+
 def _check_may_listen(*, user, recording: Recording, download: bool) -> list[AccessNeed]:
     """The needs the user may state, or AccessRefused (not yet audited)."""
     if not user.is_superuser and tenant_role(user=user, tenant_id=recording.tenant_id) is None:
@@ -84,6 +107,13 @@ def _check_may_listen(*, user, recording: Recording, download: bool) -> list[Acc
             "This recording's audio has been deleted and cannot be heard.", reason="inactive"
         )
     purposes = allowed_access_purposes(user=user, recording=recording)
+    restrictions = _restrictions(recording)
+    if restrictions:
+        if AccessNeed.LEGAL not in purposes or not _may_hear_restricted(
+            user=user, recording=recording
+        ):
+            raise _restriction_refusal(restrictions)
+        purposes = [AccessNeed.LEGAL]
     if not purposes:
         raise AccessRefused(
             "No listening purpose open to your role is compatible with this recording's purpose "
@@ -150,6 +180,9 @@ def _access_grant_create(
 ) -> AccessGrant:
     allowed = _check_may_listen(user=user, recording=recording, download=download)
     if purpose not in allowed:
+        restrictions = _restrictions(recording)
+        if restrictions:  # only a legal claim is heard: say why, rather than "not your purpose"
+            raise _restriction_refusal(restrictions)
         label = AccessNeed(purpose).label if purpose in AccessNeed.values else repr(purpose)
         raise AccessRefused(
             f"{label} is not a purpose you may state for this recording.", reason="purpose"
@@ -196,12 +229,17 @@ def _access_grant_create(
 
 def active_grant(*, user, recording: Recording, download: bool = False) -> AccessGrant | None:
     """The user's unexpired grant for this recording (one allowing download when asked), the
-    latest-expiring first."""
+    latest-expiring first. While a restriction (Art. 18) is in force, only a grant for a legal
+    or regulatory request counts, and only a compliance officer's."""
     grants = AccessGrant.objects.filter(
         recording=recording, user=user, expires_at__gt=timezone.now()
     )
     if download:
         grants = grants.filter(allows_download=True)
+    if _restrictions(recording):
+        if not _may_hear_restricted(user=user, recording=recording):
+            return None
+        grants = grants.filter(purpose=AccessNeed.LEGAL)
     return grants.order_by("-expires_at").first()
 
 
@@ -216,7 +254,13 @@ def _playback_check(*, user, recording: Recording, download: bool) -> AccessGran
         raise AccessRefused(f"You are not allowed to {verb} this recording.", reason="permission")
     if recording.status != Status.ACTIVE:
         raise AccessRefused("The recording's audio has been deleted.", reason="inactive")
+    restrictions = _restrictions(recording)
+    if restrictions and not _may_hear_restricted(user=user, recording=recording):
+        raise _restriction_refusal(restrictions)
     grant = active_grant(user=user, recording=recording, download=download)
+    if grant is None and restrictions:
+        # A grant stated before the restriction, for another need, no longer plays.
+        raise _restriction_refusal(restrictions)
     if grant is None:
         raise AccessRefused(
             "State a purpose first: you hold no valid grant"

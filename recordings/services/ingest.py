@@ -23,7 +23,15 @@ from django.utils.dateparse import parse_datetime
 from audit.models import Outcome
 from audit.services import event_record
 from compliance.date_window import date_window_error
-from compliance.models import ApiKey, ConsentDecision, Purpose, RetentionPolicy, Tenant
+from compliance.models import (
+    ApiKey,
+    ConsentDecision,
+    Purpose,
+    RequestKind,
+    RequestStatus,
+    RetentionPolicy,
+    Tenant,
+)
 from compliance.phone import InvalidNumber, normalise_number
 from compliance.retention import decide
 from compliance.services.consents import consent_in_force
@@ -76,8 +84,11 @@ class _Details:
 @functools.cache
 def _lookup_sql() -> str:
     """One statement for what an upload must know before it is stored: the purpose (a tenant's
-    own before the platform's), that purpose's retention policies for the tenant, and whether the
-    call was erased (its certificate). Written in SQL because every upload runs it."""
+    own before the platform's), that purpose's retention policies for the tenant, whether the
+    call was erased (its certificate), and whether the caller's objection to that purpose was
+    accepted (GDPR Art. 21: a data-subject request naming the number, found through the GIN index
+    on the requests' numbers). Written in SQL because every upload runs it: each check is a part
+    of this statement, never a round trip of its own."""
     purpose_columns = sql.select_list(Purpose, "p")
     policy_columns = sql.select_list(RetentionPolicy, "rp")
     return f"""
@@ -93,25 +104,49 @@ WITH purpose AS (
      WHERE c.tenant_id = %(tenant)s AND c.call_id_hash = ANY(%(call_id_hashes)s)
        AND c.reason = ANY(%(erasure_reasons)s)
      LIMIT 1
+), objection AS (
+    -- An objection is to a purpose by its code: the tenant's own purpose of that code and the
+    -- platform's are the same processing for the caller.
+    SELECT r.id, r.objection_accepted_at
+      FROM compliance_subjectrequest r
+      JOIN compliance_purpose op ON op.id = r.objection_purpose_id
+     WHERE %(number)s <> '' AND r.customer_numbers @> ARRAY[%(number)s]::varchar[]
+       AND r.tenant_id = %(tenant)s AND r.kind = %(objection)s
+       AND r.objection_accepted_at IS NOT NULL AND r.status <> %(refused)s
+       AND op.code = %(code)s
+     ORDER BY r.objection_accepted_at, r.id
+     LIMIT 1
 )
-SELECT p.*, {policy_columns}, erased.deleted_at, erased.reason
+SELECT p.*, {policy_columns}, erased.deleted_at, erased.reason,
+       objection.id, objection.objection_accepted_at
   FROM (SELECT 1) one
   LEFT JOIN purpose p ON true
   LEFT JOIN compliance_retentionpolicy rp
     ON rp.purpose_id = p.id AND rp.active
    AND (rp.tenant_id = %(tenant)s OR rp.tenant_id IS NULL)
   LEFT JOIN erased ON true
+  LEFT JOIN objection ON true
 """  # noqa: S608  # nosec B608 # column names from the models
 
 
-def _lookup(tenant: Tenant, code: str, call_id: str):
-    """(purpose or None, its policies, (deleted_at, reason) of an erasure or None)."""
+@dataclass(frozen=True)
+class _Lookup:
+    purpose: Purpose | None
+    policies: list[RetentionPolicy]
+    erased: tuple[datetime, str] | None  # (deleted_at, reason) of the call's erasure
+    objection: tuple[int, datetime] | None  # (request id, accepted at) of an objection
+
+
+def _lookup(tenant: Tenant, code: str, call_id: str, number: str) -> _Lookup:
     with sql.prepared_cursor() as cursor:
         cursor.execute(
             _lookup_sql(),
             {
                 "code": code,
                 "tenant": tenant.pk,
+                "number": number,
+                "objection": RequestKind.OBJECTION.value,
+                "refused": RequestStatus.REFUSED.value,
                 # Under every known key: an erasure certified before a key rotation still counts.
                 "call_id_hashes": call_id_hashes(tenant.pk, call_id),
                 "erasure_reasons": [
@@ -123,16 +158,17 @@ def _lookup(tenant: Tenant, code: str, call_id: str):
         rows = cursor.fetchall()
     purposes, policies = sql.column_count(Purpose), sql.column_count(RetentionPolicy)
     first = rows[0]
-    erased = (first[-2], first[-1]) if first[-2] is not None else None
+    erased = (first[-4], first[-3]) if first[-4] is not None else None
+    objection = (first[-2], first[-1]) if first[-2] is not None else None
     if first[0] is None:
-        return None, [], erased
+        return _Lookup(None, [], erased, objection)
     purpose = sql.from_row(Purpose, first[:purposes])
     found = [
         sql.from_row(RetentionPolicy, row[purposes : purposes + policies])
         for row in rows
         if row[purposes] is not None
     ]
-    return purpose, found, erased
+    return _Lookup(purpose, found, erased, objection)
 
 
 def _text(value: object, *, field: str, limit: int, required: bool = False) -> str:
@@ -205,6 +241,20 @@ def _require_consent(tenant: Tenant, number: str, purpose: Purpose) -> None:
     else:
         return
     raise Refused(reason, field="consent", status=409)
+
+
+def _refuse_objected(purpose: Purpose, objection: tuple[int, datetime] | None) -> None:
+    """The caller objected to this purpose and the objection was accepted (GDPR Art. 21(1), (3)):
+    from then on the number is not recorded for it, as a refused consent is not."""
+    if objection is None:
+        return
+    request_id, accepted_at = objection
+    raise Refused(
+        f"the caller objected to recording for {purpose.code} (GDPR Art. 21): objection "
+        f"accepted on {accepted_at:%Y-%m-%d} (data-subject request #{request_id})",
+        field="objection",
+        status=409,
+    )
 
 
 def recording_ingest_refusal_record(
@@ -355,13 +405,26 @@ def _ingest(
     storing = StoringInBackground(storage_name, blob)
     committing = False
     try:
+        # The number is read first, for the lookup's objection check; a bad one is refused
+        # after an unknown purpose, as before.
+        try:
+            details, bad_details = _details(tenant, fields), None
+        except Refused as refusal:
+            details, bad_details = None, refusal
         # A tenant's own purpose of that code comes before the platform's.
-        purpose, policies, erased = _lookup(tenant, given.purpose_code, given.call_id)
+        found = _lookup(
+            tenant, given.purpose_code, given.call_id, details.customer_number if details else ""
+        )
+        purpose = found.purpose
         if purpose is None:
             raise Refused(f"unknown or inactive purpose {given.purpose_code!r}", field="purpose")
-        details = _details(tenant, fields)
-        _refuse_erased(given.call_id, erased)
-        decision = decide(policies, purpose=purpose, tenant=tenant, started_at=given.started_at)
+        if bad_details is not None:
+            raise bad_details
+        _refuse_erased(given.call_id, found.erased)
+        _refuse_objected(purpose, found.objection)
+        decision = decide(
+            found.policies, purpose=purpose, tenant=tenant, started_at=given.started_at
+        )
         recording = Recording(
             tenant=tenant,
             call_id=given.call_id,

@@ -47,6 +47,7 @@ from kit.refusals import Refused, as_form_error
 from kit.times import in_tenant_zone
 
 from ..models import ExportStatus
+from .admin_steps import FulfilmentAdminMixin
 from .export import export_refusal, may_handle_export, subject_export_start
 from .finder import subject_data_find
 
@@ -201,7 +202,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(SubjectRequest)
-class SubjectRequestAdmin(TenantScopedAdmin):
+class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
     form = ReceiveForm
 
     class Media:
@@ -245,6 +246,8 @@ class SubjectRequestAdmin(TenantScopedAdmin):
         "identity_verified",
         "identity_verified_by",
         "found",
+        "restriction_state",
+        "erasure_report",
         "outcome",
         "refusal_reason",
         "closed",
@@ -292,6 +295,7 @@ class SubjectRequestAdmin(TenantScopedAdmin):
             },
         ),
         (_("What Custodia holds about the subject"), {"fields": ("found",)}),
+        (_("Fulfilment"), {"fields": ("restriction_state", "erasure_report")}),
         (_("Answer"), {"fields": ("outcome", "refusal_reason", "closed")}),
         (_("Audit trail"), {"fields": ("audit_trail",)}),
     )
@@ -498,6 +502,7 @@ class SubjectRequestAdmin(TenantScopedAdmin):
             route("verify", self.verify_view, "verify"),
             route("extend", self.extend_view, "extend"),
             route("close", self.close_view, "close"),
+            *self.fulfilment_urls(),
             route("export", self.export_view, "export"),
             *super().get_urls(),
         ]
@@ -646,6 +651,7 @@ class SubjectRequestAdmin(TenantScopedAdmin):
             subject_request_view_record(user=request.user, request=obj)
             context["can_handle"] = obj.is_open and self.may_handle(request, obj)
             context["subject_request"] = obj
+            context.update(self.fulfilment_context(request, obj))
             context["can_export"] = export_refusal(obj) is None and may_handle_export(
                 request.user, obj
             )

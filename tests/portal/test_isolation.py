@@ -163,6 +163,25 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
         "compliance.change_subjectrequest",
         {"status": "refused", "refusal_reason": "probe"},
     ),
+    "admin:compliance_subjectrequest_erase": ObjectView(
+        SubjectRequest, "compliance.change_subjectrequest", {"confirm": "on"}
+    ),
+    "admin:compliance_subjectrequest_object": ObjectView(
+        SubjectRequest,
+        "compliance.change_subjectrequest",
+        {"confirm": "on", "compelling_ground": "probe"},
+    ),
+    "admin:compliance_subjectrequest_restrict": ObjectView(
+        SubjectRequest, "compliance.change_subjectrequest", {"confirm": "yes"}
+    ),
+    "admin:compliance_subjectrequest_lift": ObjectView(
+        SubjectRequest, "compliance.change_subjectrequest", {"reason": "probe"}
+    ),
+    "admin:compliance_subjectrequest_rectify": ObjectView(
+        SubjectRequest,
+        "compliance.change_subjectrequest",
+        {"target": "", "field": "campaign", "value": "probe"},
+    ),
     "admin:compliance_subjectrequest_export": ObjectView(
         SubjectRequest, "compliance.change_subjectrequest", {"confirm": "yes"}
     ),

@@ -53,5 +53,6 @@ class Command(BaseCommand):
         for row in rows:
             self.stdout.write(
                 f"{row['tenant']}: {row['purpose']} ({row['reason']}): "
-                f"{row['to_delete']} to delete, {row['held_back']} kept by legal holds"
+                f"{row['to_delete']} to delete, {row['held_back']} kept by legal holds, "
+                f"{row.get('restricted', 0)} kept by restrictions (GDPR Art. 18)"
             )

@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.context import current_context
 from audit.keys import current_audit_key
 from audit.services import Event, events_record_bulk
-from compliance.models import ExpiryAction, LegalHold, RetentionPolicy
+from compliance.models import ExpiryAction, LegalHold, RetentionPolicy, SubjectRequest
 
 from ...models import (
     AccessGrant,
@@ -59,6 +59,10 @@ WITH recordings AS (
     DELETE FROM {grant} WHERE recording_id = ANY(%(delete)s::bigint[])
 ), hold_links AS (
     DELETE FROM {hold_link} WHERE recording_id = ANY(%(delete)s::bigint[])
+), restriction_links AS (
+    -- A lifted restriction's links (a restriction in force keeps its recordings), or those of
+    -- the request that erases them: the request's own events keep the ids.
+    DELETE FROM {restriction_link} WHERE recording_id = ANY(%(delete)s::bigint[])
 ), removed AS (
     DELETE FROM {pending} WHERE storage_name = ANY(%(removed)s::text[])
 )
@@ -75,6 +79,7 @@ def _sql() -> dict[str, str]:
         "history": Recording.history.model._meta.db_table,
         "grant": AccessGrant._meta.db_table,
         "hold_link": LegalHold.recordings.through._meta.db_table,
+        "restriction_link": SubjectRequest.restricted_recordings.through._meta.db_table,
         "pending": PendingFileRemoval._meta.db_table,
     }
     quoted = {name: connection.ops.quote_name(table) for name, table in tables.items()}

@@ -1,5 +1,6 @@
-"""Erasure of one recording now (a granted erasure request, withdrawn consent), through the
-deletion core; refused, and the refusal audited, while a legal hold holds it."""
+"""Erasure of one recording now (a granted erasure request, an accepted objection), through the
+deletion core; refused, and the refusal audited, while a legal hold holds it or another request's
+restriction (GDPR Art. 18) keeps it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.db import transaction
 from audit.context import names_its_actor
 from audit.models import Outcome
 from audit.services import event_record
-from compliance.models import LegalHold
+from compliance.models import LegalHold, SubjectRequest
 from kit import locks
 
 from ...models import DeletionReason, Recording, Status
@@ -25,10 +26,28 @@ class RecordingHeld(Exception):
         self.holds = holds
 
 
+class RecordingRestricted(Exception):
+    """Another data-subject request restricts the recording (Art. 18): it is kept until lifted."""
+
+    def __init__(self, requests: list[SubjectRequest]):
+        names = ", ".join(f"request #{request.pk}" for request in requests)
+        super().__init__(f"the recording is restricted (GDPR Art. 18, {names})")
+        self.requests = requests
+
+
 @names_its_actor
-def recording_erase(*, actor, recording: Recording, reason: str = DeletionReason.ERASURE_REQUEST):
-    """Delete one recording now (granted erasure request, withdrawn consent). Refused, with the
-    holds named and the refusal audited, when a legal hold applies (GDPR Art. 17(3)(b),(e)).
+def recording_erase(
+    *,
+    actor,
+    recording: Recording,
+    reason: str = DeletionReason.ERASURE_REQUEST,
+    serving: SubjectRequest | None = None,
+):
+    """Delete one recording now (granted erasure request, accepted objection). Refused, with the
+    holds named and the refusal audited, when a legal hold applies (GDPR Art. 17(3)(b),(e));
+    likewise when a restriction (Art. 18) of a request other than `serving` (the request this
+    erasure fulfils, whose own restriction pending its decision does not stand in its way)
+    keeps it.
 
     The audio file is removed once the deletion has committed, which inside a caller's
     transaction is that transaction's commit: if it rolls back, the row, its key and its file are
@@ -49,7 +68,12 @@ def recording_erase(*, actor, recording: Recording, reason: str = DeletionReason
         if locked is None:
             raise Recording.DoesNotExist(f"recording {recording.pk} is not active")
         holds = list(locked.active_holds())
-        if not holds:
+        restrictions = [
+            request
+            for request in locked.active_restrictions()
+            if serving is None or request.pk != serving.pk
+        ]
+        if not holds and not restrictions:
             row = (
                 locked.pk,
                 locked.tenant_id,
@@ -75,3 +99,13 @@ def recording_erase(*, actor, recording: Recording, reason: str = DeletionReason
                 extra={"holds": [hold.reference for hold in holds], "reason": reason},
             )
         raise RecordingHeld(holds)
+    if restrictions:
+        with transaction.atomic():
+            event_record(
+                action="restriction.blocked_erasure",
+                tenant=recording.tenant_id,
+                target=recording,
+                outcome=Outcome.DENIED,
+                extra={"requests": [request.pk for request in restrictions], "reason": reason},
+            )
+        raise RecordingRestricted(restrictions)

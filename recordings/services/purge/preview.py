@@ -1,5 +1,6 @@
-"""The purge preview: what a run would delete, per tenant, purpose and reason, and what legal
-holds keep back, counted exactly in one statement (one snapshot)."""
+"""The purge preview: what a run would delete, per tenant, purpose and reason, what legal holds
+keep back, and what restrictions (GDPR Art. 18) keep back besides, counted exactly in one
+statement (one snapshot)."""
 
 from __future__ import annotations
 
@@ -34,15 +35,26 @@ _HELD_TOTALS_PART = (
     "SELECT %s AS tenant_id, purpose_id, deletion_reason, count(*) AS total"
     " FROM ({held}) AS held_rows GROUP BY purpose_id, deletion_reason"
 )
+# Of the rest, the ones a restriction in force keeps (RecordingQuerySet.not_restricted(), the
+# purge's other test), found from the restrictions' side (few rows) and counted apart: a
+# recording both held and restricted is counted once, as held.
+_RESTRICTED_TOTALS_PART = (
+    "SELECT %s AS tenant_id, purpose_id, deletion_reason, count(*) AS total"
+    " FROM ({restricted}) AS restricted_rows GROUP BY purpose_id, deletion_reason"
+)
 # The holds in force as the statement sees them: they must be those the statement was built
 # from (a hold's scope never changes once placed; placing and releasing change this list).
+# Restrictions need no such check: their rows are read by the statement itself.
 _PREVIEW = (
     "SELECT totals.tenant_id, purpose.code, totals.deletion_reason, totals.total,"
-    " coalesce(held.total, 0),"
+    " coalesce(held.total, 0), coalesce(restricted.total, 0),"
     " (SELECT array_agg(id ORDER BY id) FROM {legal_hold} WHERE released_at IS NULL)"
     " FROM ({totals}) AS totals JOIN {purpose} AS purpose ON purpose.id = totals.purpose_id"
     " LEFT JOIN ({held}) AS held ON held.tenant_id = totals.tenant_id"
     " AND held.purpose_id = totals.purpose_id AND held.deletion_reason = totals.deletion_reason"
+    " LEFT JOIN ({restricted}) AS restricted ON restricted.tenant_id = totals.tenant_id"
+    " AND restricted.purpose_id = totals.purpose_id"
+    " AND restricted.deletion_reason = totals.deletion_reason"
     " ORDER BY purpose.code, totals.deletion_reason"
 )
 # Attempts at a preview while holds are being placed or released, before giving up.
@@ -69,6 +81,24 @@ def _held_rows_sql(tenant_id: int, on: date, holds: list[LegalHold]) -> tuple[st
     return held.query.sql_with_params()
 
 
+def _restricted_rows_sql(
+    tenant_id: int, on: date, held: tuple[str, tuple] | None
+) -> tuple[str, tuple]:
+    """SQL selecting (id, purpose, reason) of the tenant's recordings expired before `on` that a
+    restriction in force keeps, less the `held` rows (those a hold keeps already)."""
+    restricted = (
+        Recording.objects.expired(on=on)
+        .filter(tenant_id=tenant_id)
+        .restricted()
+        .order_by()
+        .values_list("id", "purpose_id", "deletion_reason")
+    )
+    sql, params = restricted.query.sql_with_params()
+    if held is None:
+        return sql, params
+    return f"({sql}) EXCEPT ({held[0]})", (*params, *held[1])
+
+
 class PreviewUnsettled(RuntimeError):
     """Holds were placed or released during every attempt at the preview."""
 
@@ -92,15 +122,16 @@ def purge_preview(*, for_next_run: bool = True) -> list[dict]:
         raise PreviewUnsettled("legal holds kept changing during the purge preview; try again")
     rows = []
     for tenant in tenants:
-        for purpose, reason, total, held_back in found[tenant.pk]:
+        for purpose, reason, total, held_back, restricted in found[tenant.pk]:
             rows.append(
                 {
                     "tenant": tenant.name,
                     "tenant_id": tenant.pk,
                     "purpose": purpose,
                     "reason": reason,
-                    "to_delete": total - held_back,
+                    "to_delete": total - held_back - restricted,
                     "held_back": held_back,
+                    "restricted": restricted,
                 }
             )
     return rows
@@ -109,21 +140,27 @@ def purge_preview(*, for_next_run: bool = True) -> list[dict]:
 def _preview_counts(
     tenants: list[Tenant], days: dict[int, date], holds: list[LegalHold]
 ) -> dict[int, list[tuple]] | None:
-    """Per tenant id, (purpose code, reason, expired, held back) in one statement; None when the
-    holds in force changed since `holds` was read (the counts would not be those holds')."""
+    """Per tenant id, (purpose code, reason, expired, held back, restricted) in one statement;
+    None when the holds in force changed since `holds` was read (the counts would not be those
+    holds')."""
     by_tenant: dict[int, list[LegalHold]] = {}
     for hold in holds:
         by_tenant.setdefault(hold.tenant_id, []).append(hold)
     recording = connection.ops.quote_name(Recording._meta.db_table)
     totals_sql, totals_params, held_sql, held_params = [], [], [], []
+    restricted_sql, restricted_params = [], []
     for tenant in tenants:
         expired = [tenant.pk, tenant.pk, Status.ACTIVE.value, days[tenant.pk]]
         totals_sql.append(_EXPIRED_TOTALS_PART.format(recording=recording))
         totals_params += expired
+        held = None
         if tenant.pk in by_tenant:
-            held, params = _held_rows_sql(tenant.pk, days[tenant.pk], by_tenant[tenant.pk])
-            held_sql.append(_HELD_TOTALS_PART.format(held=held))
-            held_params += [tenant.pk, *params]
+            held = _held_rows_sql(tenant.pk, days[tenant.pk], by_tenant[tenant.pk])
+            held_sql.append(_HELD_TOTALS_PART.format(held=held[0]))
+            held_params += [tenant.pk, *held[1]]
+        restricted, params = _restricted_rows_sql(tenant.pk, days[tenant.pk], held)
+        restricted_sql.append(_RESTRICTED_TOTALS_PART.format(restricted=restricted))
+        restricted_params += [tenant.pk, *params]
     if not held_sql:  # no active hold anywhere: an empty relation of the same columns
         held_sql.append(
             "SELECT 0::bigint AS tenant_id, 0::bigint AS purpose_id,"
@@ -132,6 +169,7 @@ def _preview_counts(
     sql = _PREVIEW.format(
         totals=" UNION ALL ".join(totals_sql),
         held=" UNION ALL ".join(held_sql),
+        restricted=" UNION ALL ".join(restricted_sql),
         purpose=connection.ops.quote_name(Purpose._meta.db_table),
         legal_hold=connection.ops.quote_name(LegalHold._meta.db_table),
     )
@@ -140,9 +178,10 @@ def _preview_counts(
     with transaction.atomic():
         jit_off()
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*totals_params, *held_params])
-            for tenant_id, purpose, reason, total, held_back, holds_now in cursor.fetchall():
+            cursor.execute(sql, [*totals_params, *held_params, *restricted_params])
+            for row in cursor.fetchall():
+                tenant_id, purpose, reason, total, held_back, restricted, holds_now = row
                 if holds_now != expected_holds:
                     return None
-                found[tenant_id].append((purpose, reason, total, held_back))
+                found[tenant_id].append((purpose, reason, total, held_back, restricted))
     return found

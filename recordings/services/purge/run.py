@@ -47,14 +47,16 @@ def _adopt_interrupted_runs(run: PurgeRun) -> None:
 
 
 def purge_batch_queryset(tenant: Tenant, *, on: date, batch_size: int):
-    """One batch: expired, active recordings of the tenant that no active hold holds, oldest
-    first, locked FOR UPDATE SKIP LOCKED (concurrent workers and runs take disjoint batches), as
-    rows of ROW_FIELDS. Run in the transaction that holds the tenant's deletion lock, so that the
-    holds it checks are the current ones until the commit."""
+    """One batch: expired, active recordings of the tenant that no active hold holds and no
+    restriction (GDPR Art. 18) keeps, oldest first, locked FOR UPDATE SKIP LOCKED (concurrent
+    workers and runs take disjoint batches), as rows of ROW_FIELDS. Run in the transaction that
+    holds the tenant's deletion lock, so that the holds and restrictions it checks are the
+    current ones until the commit (placing either takes the lock exclusively)."""
     return (
         Recording.objects.expired(on=on)
         .filter(tenant=tenant)
         .not_on_hold()
+        .not_restricted()
         .select_for_update(of=("self",), skip_locked=True)
         .order_by("retain_until", "pk")
         .values_list(*ROW_FIELDS)[:batch_size]
@@ -223,7 +225,9 @@ def purge_expired_recordings(
         status=PurgeRunStatus.DRY_RUN if dry_run else PurgeRunStatus.RUNNING,
         triggered_by=triggered_by[:150],
         preview=preview,
-        expired_found=sum(row["to_delete"] + row["held_back"] for row in preview),
+        expired_found=sum(
+            row["to_delete"] + row["held_back"] + row["restricted"] for row in preview
+        ),
         skipped_held=sum(row["held_back"] for row in preview),
         errors=unsettled,
     )
