@@ -15,6 +15,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.db.models import Q
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -50,6 +51,7 @@ from ..models import ExportStatus
 from .admin_steps import FulfilmentAdminMixin
 from .export import export_refusal, may_handle_export, subject_export_start
 from .finder import subject_data_find
+from .letter import subject_request_letter
 
 CHANGE = "compliance.change_subjectrequest"
 
@@ -504,8 +506,20 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
             route("close", self.close_view, "close"),
             *self.fulfilment_urls(),
             route("export", self.export_view, "export"),
+            route("letter", self.letter_view, "letter"),
             *super().get_urls(),
         ]
+
+    def letter_view(self, request, request_id: int):
+        """The printable answer letter of a closed request, in the requester's language (or the
+        one `?language=` names: en, es, fr), for whoever may see the request."""
+        obj = self.scoped_object_or_404(request, request_id, view="answer letter")
+        language = request.GET.get("language") or None
+        try:
+            return subject_request_letter(request, obj, language=language)
+        except Refused as refusal:
+            self.message_user(request, refusal.message, level="error")
+            return redirect(reverse("admin:compliance_subjectrequest_change", args=[obj.pk]))
 
     def _step(self, request, request_id, *, view, form, act, done, title):
         return self.object_action_view(

@@ -182,6 +182,7 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
         "compliance.change_subjectrequest",
         {"target": "", "field": "campaign", "value": "probe"},
     ),
+    "admin:compliance_subjectrequest_letter": ObjectView(SubjectRequest),
     "admin:compliance_subjectrequest_export": ObjectView(
         SubjectRequest, "compliance.change_subjectrequest", {"confirm": "yes"}
     ),

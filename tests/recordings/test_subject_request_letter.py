@@ -308,3 +308,30 @@ def test_an_open_request_has_no_letter_yet_and_nothing_is_recorded(cast):
     assert not AuditEvent.objects.filter(action="subject_request.letter_viewed").exists()
     letter(cast, request, language="fr")  # another language than the request's, on demand
     assert AuditEvent.objects.get(action="subject_request.letter_viewed").extra["language"] == "fr"
+
+
+def test_the_admin_mounts_the_letter_of_a_closed_request_and_refuses_an_open_one(cast, login):
+    from django.urls import reverse
+
+    from compliance.services.subject_requests import (
+        subject_request_close,
+        subject_request_verify_identity,
+    )
+
+    from ..factories import subject_request_for
+
+    request = subject_request_for(tenant=cast.acme)
+    url = reverse("admin:compliance_subjectrequest_letter", args=[request.pk])
+    client = login(cast.alice)
+    refused = client.get(url)
+    assert refused.status_code == 302  # back to the request, with the reason as a message
+    request = subject_request_verify_identity(actor=cast.alice, request=request, method="call_back")
+    subject_request_close(actor=cast.alice, request=request, status="completed", outcome="Sent")
+    page = client.get(url)
+    assert page.status_code == 200
+    spanish = client.get(url, {"language": "es"})
+    assert spanish.status_code == 200 and 'lang="es"' in spanish.content.decode()
+    change = client.get(reverse("admin:compliance_subjectrequest_change", args=[request.pk]))
+    assert url in change.content.decode()
+    # Another tenant's compliance officer: as for an unknown request.
+    assert login(cast.erin).get(url).status_code == 404
