@@ -30,6 +30,7 @@ from compliance.tenancy import (
     ReadOnlyAdminMixin,
     TenantListFilter,
     TenantScopedAdmin,
+    TenantScopedHistoryAdmin,
     viewer_tenant_ids,
 )
 from kit.paginators import CappedCountPaginator
@@ -149,7 +150,7 @@ class CampaignFilter(admin.SimpleListFilter):
 
 
 @admin.register(Recording)
-class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
     list_display = (
         "call_id",
         "started_at",
@@ -288,6 +289,26 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             recording_view_record(user=request.user, recording=obj)
             context.update(self._access_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- its history: the metadata's versions (a rectification's old and new values) ----------
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The recording's versions, each with the change's old and new values and its reason
+        (a rectification names its request). A corrected number shows in full: like the detail
+        page, each display is on the trail."""
+        response = super().history_view(request, object_id, extra_context)
+        self._history_shown(request, object_id, response, page="history")
+        return response
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        response = super().history_form_view(request, object_id, version_id, extra_context)
+        self._history_shown(request, object_id, response, page="history version")
+        return response
+
+    def _history_shown(self, request, object_id, response, *, page: str) -> None:
+        if response.status_code == 200:  # not a refused POST (405)
+            recording = self._history_object(request, object_id)
+            recording_view_record(user=request.user, recording=recording, page=page)
 
     def _access_context(self, request, recording: Recording) -> dict:
         user = request.user
