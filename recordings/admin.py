@@ -22,7 +22,7 @@ from audit.admin_links import audit_trail_link
 from audit.services import customer_number_search_record
 from compliance.access_rules import AccessNeed, allowed_access_purposes, may_listen
 from compliance.admin_lookups import DeclaredLookupsChangeList
-from compliance.models import Tenant
+from compliance.models import LegalBasis, Tenant
 from compliance.phone import numbers_by_tenant
 from compliance.tenancy import (
     PortalAdmin,
@@ -237,7 +237,15 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
         ),
         (
             "Purpose and retention",
-            {"fields": ("purpose", "legal_basis", "retention_policy", "retain_until", "status")},
+            {
+                "fields": (
+                    "purpose",
+                    "legal_basis_shown",
+                    "retention_policy",
+                    "retain_until",
+                    "status",
+                )
+            },
         ),
         (
             "Audio",
@@ -253,6 +261,12 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
     @admin.display(description="Customer number")
     def customer(self, recording: Recording) -> str:
         return recording.masked_number or "—"
+
+    @admin.display(description="Legal basis")
+    def legal_basis_shown(self, recording: Recording) -> str:
+        """The basis the recording was made on (copied from its purpose at ingest), by its label."""
+        basis = recording.legal_basis
+        return LegalBasis(basis).label if basis in LegalBasis.values else basis or "—"
 
     @admin.display(description="Duration")
     def duration(self, recording: Recording) -> str:
@@ -428,6 +442,12 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
             return sum(row["held_back"] for row in rows(run))
 
         return ("started_at", "status", tenant_to_delete, tenant_held_back, "triggered_by")
+
+    @admin.display(description="Legal basis")
+    def legal_basis_shown(self, recording: Recording) -> str:
+        """The basis the recording was made on (copied from its purpose at ingest), by its label."""
+        basis = recording.legal_basis
+        return LegalBasis(basis).label if basis in LegalBasis.values else basis or "—"
 
     @admin.display(description="Duration")
     def duration(self, run: PurgeRun) -> str:
