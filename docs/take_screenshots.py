@@ -3,6 +3,12 @@
     .venv/bin/python docs/take_screenshots.py
 
 Drives Debian's chromium (never a downloaded browser) with Playwright.
+
+The data-subject request's page, the erasure preview and the Art. 30 register are taken by the
+browser journeys instead (tests/portal/screenshots.py):
+
+    CUSTODIA_SCREENSHOTS=1 .venv/bin/python -m pytest tests/portal/test_subject_request_journey.py \
+        tests/portal/test_register_journey.py
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from audit.admin_links import audit_trail_link
 from audit.services import customer_number_search_record
 from compliance.access_rules import AccessNeed, allowed_access_purposes, may_listen
 from compliance.admin_lookups import DeclaredLookupsChangeList
-from compliance.models import Tenant
+from compliance.models import LegalBasis, Tenant
 from compliance.phone import numbers_by_tenant
 from compliance.tenancy import (
     PortalAdmin,
@@ -30,6 +30,7 @@ from compliance.tenancy import (
     ReadOnlyAdminMixin,
     TenantListFilter,
     TenantScopedAdmin,
+    TenantScopedHistoryAdmin,
     viewer_tenant_ids,
 )
 from kit.paginators import CappedCountPaginator
@@ -149,7 +150,7 @@ class CampaignFilter(admin.SimpleListFilter):
 
 
 @admin.register(Recording)
-class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
     list_display = (
         "call_id",
         "started_at",
@@ -236,7 +237,15 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         ),
         (
             "Purpose and retention",
-            {"fields": ("purpose", "legal_basis", "retention_policy", "retain_until", "status")},
+            {
+                "fields": (
+                    "purpose",
+                    "legal_basis_shown",
+                    "retention_policy",
+                    "retain_until",
+                    "status",
+                )
+            },
         ),
         (
             "Audio",
@@ -252,6 +261,12 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     @admin.display(description="Customer number")
     def customer(self, recording: Recording) -> str:
         return recording.masked_number or "—"
+
+    @admin.display(description="Legal basis")
+    def legal_basis_shown(self, recording: Recording) -> str:
+        """The basis the recording was made on (copied from its purpose at ingest), by its label."""
+        basis = recording.legal_basis
+        return LegalBasis(basis).label if basis in LegalBasis.values else basis or "—"
 
     @admin.display(description="Duration")
     def duration(self, recording: Recording) -> str:
@@ -288,6 +303,26 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             recording_view_record(user=request.user, recording=obj)
             context.update(self._access_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- its history: the metadata's versions (a rectification's old and new values) ----------
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The recording's versions, each with the change's old and new values and its reason
+        (a rectification names its request). A corrected number shows in full: like the detail
+        page, each display is on the trail."""
+        response = super().history_view(request, object_id, extra_context)
+        self._history_shown(request, object_id, response, page="history")
+        return response
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        response = super().history_form_view(request, object_id, version_id, extra_context)
+        self._history_shown(request, object_id, response, page="history version")
+        return response
+
+    def _history_shown(self, request, object_id, response, *, page: str) -> None:
+        if response.status_code == 200:  # not a refused POST (405)
+            recording = self._history_object(request, object_id)
+            recording_view_record(user=request.user, recording=recording, page=page)
 
     def _access_context(self, request, recording: Recording) -> dict:
         user = request.user
@@ -407,6 +442,12 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
             return sum(row["held_back"] for row in rows(run))
 
         return ("started_at", "status", tenant_to_delete, tenant_held_back, "triggered_by")
+
+    @admin.display(description="Legal basis")
+    def legal_basis_shown(self, recording: Recording) -> str:
+        """The basis the recording was made on (copied from its purpose at ingest), by its label."""
+        basis = recording.legal_basis
+        return LegalBasis(basis).label if basis in LegalBasis.values else basis or "—"
 
     @admin.display(description="Duration")
     def duration(self, run: PurgeRun) -> str:

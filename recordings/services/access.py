@@ -348,14 +348,17 @@ def recording_download_record(*, user, recording: Recording, grant: AccessGrant)
 
 
 @transaction.atomic
-def recording_view_record(*, user, recording: Recording) -> None:
-    """The recording's detail page shows the full customer number: personal metadata access
-    (docs/architecture.md, invariant 4). No purpose is asked for browsing metadata; the access
-    is still traced."""
+def recording_view_record(*, user, recording: Recording, page: str = "") -> None:
+    """The recording's detail page, and its history's pages (`page` names them), show the full
+    customer number: personal metadata access (docs/architecture.md, invariant 4). No purpose is
+    asked for browsing metadata; the access is still traced."""
+    extra = {"user": user.get_username(), "fields": ["customer_number", "subject_reference"]}
+    if page:
+        extra["page"] = page
     event_record(
         action="recording.viewed",
         tenant=recording.tenant_id,
         target=recording,
         purpose="",
-        extra={"user": user.get_username(), "fields": ["customer_number", "subject_reference"]},
+        extra=extra,
     )

@@ -306,6 +306,9 @@ def test_detail_page_shows_the_full_number_and_records_the_view(cast, login, cal
     page = login(cast.alice).get(_change_url(recording), headers={"X-Workstation-Id": "DPO-1"})
     assert page.status_code == 200
     assert b"+33612345678" in page.content
+    # Its legal basis by its label, never the code.
+    assert b"Legitimate interest (Art. 6(1)(f))" in page.content
+    assert b"legitimate_interest" not in page.content
     viewed = AuditEvent.objects.filter(action="recording.viewed").get()
     assert (viewed.actor_username, viewed.purpose, viewed.workstation_id, viewed.tenant_id) == (
         "alice",

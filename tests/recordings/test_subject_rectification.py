@@ -4,6 +4,8 @@ the audio, and a consent's decision, never edited."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -201,3 +203,53 @@ def test_the_officer_rectifies_from_the_requests_page(cast, login):
     assert response.status_code == 200
     assert "campaign of a consent is not corrected" in response.content.decode()
     assert Consent.objects.get(pk=consent.pk).history.count() == 1
+
+
+def test_the_recordings_history_page_shows_old_and_new_values_each_display_audited(cast, login):
+    recording = ingest(cast.acme, campaign="autum")
+    request = verified(cast, "rectification")
+    rectification_apply(
+        actor=cast.alice,
+        request=request,
+        target=recording,
+        changes={"campaign": "autumn", "customer_number": "06 12 34 56 79"},
+    )
+    history = reverse("admin:recordings_recording_history", args=[recording.pk])
+    client = login(cast.alice)
+    assert (
+        history
+        in client.get(
+            reverse("admin:recordings_recording_change", args=[recording.pk])
+        ).content.decode()
+    )
+    viewed = AuditEvent.objects.filter(action="recording.viewed", target_id=str(recording.pk))
+    before = viewed.count()
+
+    page = client.get(history)
+    assert page.status_code == 200
+    text = page.content.decode()
+    arrow = r"\s*&nbsp;&rarr;&nbsp;&nbsp;"  # old → new
+    assert re.search(rf"Campaign:</strong>\s*autum{arrow}autumn\s", text), text
+    assert re.search(rf"Customer number:</strong>\s*\+33612345678{arrow}\+33612345679", text)
+    assert f"Rectification: data-subject request #{request.pk}" in text
+    assert (
+        viewed.count() == before + 1
+        and viewed.order_by("sequence").last().extra["page"] == "history"
+    )
+    version = recording.history.order_by("history_id").first().history_id
+    one = client.get(
+        reverse("admin:recordings_recording_simple_history", args=[recording.pk, version])
+    )
+    assert one.status_code == 200 and "+33612345678" in one.content.decode()
+    assert (
+        viewed.count() == before + 2
+        and viewed.order_by("sequence").last().extra["page"] == "history version"
+    )
+    # Read only, for everyone; another tenant's officer finds nothing, and nothing is recorded.
+    assert client.post(history).status_code == 405
+    assert viewed.count() == before + 2
+    assert login(cast.erin).get(history).status_code == 404
+    assert viewed.count() == before + 2
+    assert AuditEvent.objects.filter(
+        action="access.cross_tenant_refused", target_id=str(recording.pk)
+    ).exists()
