@@ -429,7 +429,11 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
 
     @admin.display(description=_("deadline"))
     def deadline_in_full(self, obj: SubjectRequest) -> str:
-        text = _("%(deadline)s (%(label)s); first month ended %(first)s") % {
+        if obj.due_on < obj.tenant.today():
+            wording = _("%(deadline)s (%(label)s); the first month ended on %(first)s")
+        else:
+            wording = _("%(deadline)s (%(label)s); the first month ends on %(first)s")
+        text = wording % {
             "deadline": obj.deadline.isoformat(),
             "label": obj.deadline_label(),
             "first": obj.due_on.isoformat(),
