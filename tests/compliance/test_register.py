@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
@@ -153,6 +153,35 @@ def test_a_typed_formula_stays_text_in_the_csv(cast, login):
     PurposeFactory(tenant=cast.acme, code="evil", name='=HYPERLINK("http://x")')
     rows = csv_rows(login(cast.alice).get(url("register_csv", cast.acme)))
     assert rows[0]["Purpose"].startswith("'=")
+
+
+def test_a_control_character_typed_into_a_processor_still_gives_a_workbook(cast, login):
+    """Text pasted from a PDF or a word processor carries control characters (a vertical tab
+    for a line break, an escape): the admin stores them, and the XLSX (whose XML cannot hold
+    them) shows a space instead of failing with a 500."""
+    client = login(cast.alice)
+    today = cast.acme.today()
+    response = client.post(
+        reverse("admin:compliance_processor_add"),
+        {
+            "tenant": cast.acme.pk,
+            "name": "Cloud\x0bstorage",
+            "services": "Object storage\x1b of the audio",
+            "country": "FR",
+            "agreement_signed_on": (today - timedelta(days=30)).isoformat(),
+            "security_contact": "soc\x01@storage.example",
+            "status": "active",
+        },
+    )
+    assert response.status_code == 302
+    response = client.get(url("register_xlsx", cast.acme))
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(response.content))
+    processors = list(workbook["Processors and sub-processors"].values)
+    cloud = next(row for row in processors if str(row[0]).startswith("Cloud"))
+    assert cloud[0] == "Cloud storage"
+    assert cloud[2] == "Object storage  of the audio"
+    assert cloud[10] == "soc @storage.example"
 
 
 def test_the_xlsx_workbook_opens_with_its_sheets(cast, acme_processing, login):
