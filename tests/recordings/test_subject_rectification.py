@@ -4,8 +4,11 @@ the audio, and a consent's decision, never edited."""
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Consent
@@ -201,3 +204,18 @@ def test_the_officer_rectifies_from_the_requests_page(cast, login):
     assert response.status_code == 200
     assert "campaign of a consent is not corrected" in response.content.decode()
     assert Consent.objects.get(pk=consent.pk).history.count() == 1
+
+
+def test_the_rectification_page_gives_each_calls_day_in_the_tenants_zone(cast, login):
+    started = (
+        (timezone.now() - timedelta(days=2))
+        .astimezone(UTC)
+        .replace(hour=23, minute=30, second=0, microsecond=0)
+    )  # already the next day in Paris
+    recording = ingest(cast.acme, started_at=started)
+    request = verified(cast, "rectification")
+    page = login(cast.alice).get(
+        reverse("admin:compliance_subjectrequest_rectify", args=[request.pk])
+    )
+    paris_day = (started + timedelta(days=1)).date().isoformat()
+    assert f"Recording of call {recording.call_id} ({paris_day})" in page.content.decode()
