@@ -123,6 +123,35 @@ def test_a_held_recording_keeps_what_its_hold_reads(cast):
     assert Recording.objects.get(pk=recording.pk).subject_reference == "C-1"
 
 
+def test_the_trail_keeps_the_subjects_reference_masked_like_a_number(cast):
+    """The subject reference names the data subject as their number does (receipt puts only
+    whether there is one on the trail): a correction of it is on the append-only trail masked,
+    its values in the row's history only."""
+    recording = ingest(cast.acme, subject_reference="CUST-0012345")
+    consent = consent_for(tenant=cast.acme, subject_reference="CUST-0012345")
+    request = verified(cast, "rectification")
+    for target in (recording, consent):
+        rectification_apply(
+            actor=cast.alice,
+            request=request,
+            target=target,
+            changes={"subject_reference": "CUST-0098765"},
+        )
+    events = AuditEvent.objects.filter(action="subject_request.rectified")
+    assert events.count() == 2
+    for event in events:
+        assert event.extra["changes"]["subject_reference"] == {
+            "old": "CUST•••••45",
+            "new": "CUST•••••65",
+        }
+        assert "0012345" not in str(event.extra) and "0098765" not in str(event.extra)
+    assert (
+        Recording.objects.get(pk=recording.pk)
+        .history.filter(subject_reference="CUST-0012345")
+        .exists()
+    )
+
+
 def test_a_consents_evidence_is_corrected_never_its_decision(cast):
     consent = consent_for(tenant=cast.acme, operator="OP-1", call_id="ivr-1")
     request = verified(cast, "rectification")
