@@ -180,3 +180,23 @@ def test_a_second_extension_keeps_the_reasons_within_their_ceiling(cast, login):
     assert request.extended_months == 1
     assert len(request.extension_reason) <= limits.SUBJECT_REQUEST_TEXT
     assert AuditEvent.objects.filter(action="subject_request.extended").count() == events
+
+
+def test_an_extended_request_is_listed_by_its_extended_deadline(cast, login):
+    """Extended by two months, a request whose first month ends in three days is due in about
+    two months: the list and the index put the one due in ten days before it."""
+    extended = subject_request_for(tenant=cast.acme, kind="erasure")
+    SubjectRequest.objects.filter(pk=extended.pk).update(
+        due_on=cast.acme.today() + timedelta(days=3), extended_months=2
+    )
+    sooner = subject_request_for(tenant=cast.acme)
+    SubjectRequest.objects.filter(pk=sooner.pk).update(
+        due_on=cast.acme.today() + timedelta(days=10)
+    )
+    client = login(cast.alice)
+    index = client.get(reverse("admin:index"))
+    assert [request for request, _ in index.context["open_requests"]] == [sooner, extended]
+    page = client.get(CHANGELIST).content.decode()
+    assert page.index(f"#{sooner.pk}") < page.index(f"#{extended.pk}")
+    reverse_order = client.get(CHANGELIST, {"o": "-4"}).content.decode()  # the "due" column
+    assert reverse_order.index(f"#{extended.pk}") < reverse_order.index(f"#{sooner.pk}")
