@@ -13,8 +13,10 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from audit.models import AuditEvent
+from compliance.models import Processor
 from compliance.register.build import register_build
 from compliance.security_measures import security_measures_in_force
+from compliance.services.processors import processor_save
 
 from ..factories import (
     PurposeFactory,
@@ -100,6 +102,27 @@ def test_the_register_lists_exactly_the_tenants_own_purposes_and_processors(cast
     assert complaints["transfers"] == [backup["id"]]
     assert register.activities[1]["transfers"] == []
     assert backup["chain"] == ["Cloud storage", "Contact centre (Custodia)"]
+
+
+def test_a_sub_processor_still_active_under_an_ended_processor_stays_in_the_register(
+    cast, acme_processing, login
+):
+    """Ending a processor does not end the sub-processors engaged under it: while the backup in
+    the United States is active, the register lists it and its transfer (Art. 30(1)(d), (e))."""
+    storage = Processor.objects.get(tenant=cast.acme, name="Cloud storage")
+    storage.status = "ended"
+    processor_save(actor=cast.alice, processor=storage, purposes=[], created=False)
+    register = register_build(cast.acme)
+    assert [processor["name"] for processor in register.processors] == [
+        "Contact centre (Custodia)",
+        "Backup Inc.",
+    ]
+    backup = register.processors[1]
+    assert backup["chain"] == ["Cloud storage", "Contact centre (Custodia)"]
+    complaints = register.activities[0]
+    assert complaints["transfers"] == [backup["id"]]
+    rows = csv_rows(login(cast.alice).get(url("register_csv", cast.acme)))
+    assert "Backup Inc. (US)" in rows[0]["Transfers outside the EEA and safeguards"]
 
 
 def test_the_page_shows_the_tenants_register_only_and_each_export_is_audited(
