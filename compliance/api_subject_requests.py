@@ -57,6 +57,10 @@ TEXT_FIELDS = (
 # What a refusal's message may quote of these is the subject's: not kept on the trail.
 PERSONAL_FIELDS = {"customer_numbers", "subject_reference", "requester_name", "requester_contact"}
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+# What is left of a number once its quotes are taken out: a value holding quotes of its own
+# ('+33 6 12 34 56 78"x) is quoted by repr() with escapes that no pattern of quotes undoes, so
+# any run of six digits or more (with the separators numbers are written with) goes too.
+_DIGITS = re.compile(r"\+?\d(?:[\s().\-/\\'\"]*\d){5,}")
 
 
 def subject_request_refusal_record(
@@ -66,7 +70,7 @@ def subject_request_refusal_record(
     personal field left out), the key; never the subject's numbers, name or address."""
     reason = refusal.message
     if refusal.field in PERSONAL_FIELDS:
-        reason = _QUOTED.sub("'…'", reason)
+        reason = _DIGITS.sub("…", _QUOTED.sub("'…'", reason))
     kind = fields.get("kind")
     with transaction.atomic():
         event_record(

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -74,6 +75,21 @@ def one_month_after(day: date, months: int = 1) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def deadline_expression() -> models.Expression:
+    """`SubjectRequest.deadline` in SQL, to order requests by it: the first month's end plus the
+    extension's months. PostgreSQL's `date + interval 'n months'` ends on the month's last day
+    when it has no such day, as `one_month_after` does."""
+    months = models.Func(
+        models.F("extended_months"),
+        template="make_interval(months => %(expressions)s)",
+        output_field=models.DurationField(),
+    )
+    return Cast(
+        models.ExpressionWrapper(models.F("due_on") + months, output_field=models.DateTimeField()),
+        models.DateField(),
+    )
 
 
 class SubjectRequest(models.Model):

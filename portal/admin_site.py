@@ -13,7 +13,7 @@ from audit.models import ALERT_OPEN_STATUSES, Alert, Incident, IncidentStatus, s
 from compliance.models import Processor, Risk, SubjectRequest
 from compliance.services.processors import flags_label, processors_flagged
 from compliance.services.risks import risks_flagged
-from compliance.subject_request_models import OPEN_STATUSES
+from compliance.subject_request_models import OPEN_STATUSES, deadline_expression
 
 # How many of each the index shows; the lists link to the rest.
 SHOWN = 10
@@ -50,9 +50,9 @@ class PortalAdminSite(admin.AdminSite):
             requests = request_admin.get_queryset(request).filter(status__in=OPEN_STATUSES)
             context["open_requests"] = [
                 (subject_request, subject_request.deadline_label())
-                for subject_request in requests.select_related("tenant").order_by("due_on", "pk")[
-                    :SHOWN
-                ]
+                for subject_request in requests.select_related("tenant").order_by(
+                    deadline_expression(), "pk"
+                )[:SHOWN]
             ]
         context.update(self._compliance_documents(request))
         return context

@@ -122,10 +122,15 @@ def _processor_content(processor: Processor, serves: set, codes: dict[int, str])
 
 
 def _chain_order(processors: Iterable[Processor]) -> list[Processor]:
-    """Each processor followed by its sub-processors (depth first), the platform first."""
+    """Each processor followed by its sub-processors (depth first), the platform first. A
+    sub-processor whose processor is not listed (ended while it goes on) starts a branch of its
+    own: the register never drops a recipient that is still active."""
+    processors = list(processors)
+    listed = {processor.pk for processor in processors}
     children: dict[int | None, list[Processor]] = {}
     for processor in processors:
-        children.setdefault(processor.parent_id, []).append(processor)
+        parent = processor.parent_id if processor.parent_id in listed else None
+        children.setdefault(parent, []).append(processor)
     ordered, stack = (
         [],
         sorted(children.get(None, []), key=lambda p: (not p.is_platform, p.name), reverse=True),

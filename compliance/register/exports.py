@@ -9,6 +9,7 @@ import io
 from collections.abc import Iterator
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 
 from kit.csv_export import csv_cell, csv_lines
@@ -44,14 +45,22 @@ def register_csv(register: Register, language: str) -> Iterator[str]:
     return csv_lines(header, rows)
 
 
+def xlsx_cell(value: object) -> object:
+    """`value` as one cell of the workbook: escaped as the CSV's (a typed "=..." stays text in
+    any spreadsheet), and without the control characters the XLSX's XML cannot hold (a vertical
+    tab or an escape pasted from another document), each shown as a space: openpyxl refuses
+    them, which failed the whole download."""
+    cell = csv_cell(value)
+    return ILLEGAL_CHARACTERS_RE.sub(" ", cell) if isinstance(cell, str) else cell
+
+
 def _sheet(workbook, title: str, header: list[str], rows: list[list]) -> None:
     sheet = workbook.create_sheet(title[:31])
-    sheet.append([csv_cell(cell) for cell in header])
+    sheet.append([xlsx_cell(cell) for cell in header])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        # The same escaping as the CSV: a typed "=..." stays text in any spreadsheet.
-        sheet.append([csv_cell(value) for value in row])
+        sheet.append([xlsx_cell(value) for value in row])
     for column in sheet.columns:
         sheet.column_dimensions[column[0].column_letter].width = 32
         for cell in column:
@@ -66,7 +75,7 @@ def register_xlsx(register: Register, language: str) -> bytes:
     about.append([translate(language, "Register of processing activities")])
     about["A1"].font = Font(bold=True, size=14)
     for label, value in zip(headings(TRAILER, language), _trailer(register), strict=True):
-        about.append([label, csv_cell(value)])
+        about.append([label, xlsx_cell(value)])
     about.column_dimensions["A"].width = 32
     about.column_dimensions["B"].width = 70
     _sheet(

@@ -152,9 +152,23 @@ def processor_check(*, processor: Processor, purposes: Iterable[Purpose] = ()) -
             raise Refused(_("A purpose of another tenant."), field="purposes")
 
 
+# Fields naming a person (who to call about a breach: a name, a phone number, an e-mail
+# address): the trail, append-only and out of an erasure's reach, says whether each is given and
+# that it changed, never its value (the processor's history keeps the versions).
+PERSONAL_FIELDS = frozenset({"security_contact"})
+
+
 def _values(processor: Processor, purpose_ids: list[int]) -> dict:
     values = {name: getattr(processor, name) for name in PROCESSOR_FIELDS}
     return {**values, "purpose_ids": sorted(purpose_ids)}
+
+
+def _on_the_trail(values: dict | None) -> dict | None:
+    if values is None:
+        return None
+    return {
+        name: bool(value) if name in PERSONAL_FIELDS else value for name, value in values.items()
+    }
 
 
 @names_its_actor
@@ -162,8 +176,8 @@ def _values(processor: Processor, purpose_ids: list[int]) -> dict:
 def processor_save(
     *, actor, processor: Processor, purposes: Iterable[Purpose], created: bool
 ) -> Processor:
-    """Create or change a processor, audited with old and new values (free text excepted:
-    named, not copied), `actor` named in its history."""
+    """Create or change a processor, audited with old and new values (free text excepted, and
+    the security contact, a person: named, not copied), `actor` named in its history."""
     purposes = list(purposes)
     processor_check(processor=processor, purposes=purposes)
     old = None
@@ -174,11 +188,14 @@ def processor_save(
     processor.save()
     processor.purposes.set(purposes)
     new = _values(processor, [purpose.pk for purpose in purposes])
+    extra = {"old": _on_the_trail(old), "new": _on_the_trail(new)}
+    if old is not None:
+        extra["changed"] = [name for name in new if old[name] != new[name]]
     event_record(
         action="processor.created" if created else "processor.changed",
         tenant=processor.tenant_id,
         target=processor,
-        extra={"old": old, "new": new},
+        extra=extra,
     )
     return processor
 

@@ -331,11 +331,18 @@ def subject_request_extend(
             f"end of the first month ({locked.due_on.isoformat()}), and not in the future",
             field="told_on",
         )
+    # A second extension's reason is added to the first's: together within the ceiling.
+    combined = f"{locked.extension_reason}\n{reason}" if locked.extension_reason else reason
+    if len(combined) > limits.SUBJECT_REQUEST_TEXT:
+        room = max(limits.SUBJECT_REQUEST_TEXT - len(locked.extension_reason) - 1, 0)
+        raise Refused(
+            f"reason: with the first extension's, the reasons would be longer than "
+            f"{limits.SUBJECT_REQUEST_TEXT} characters; {room} remain for this one",
+            field="reason",
+        )
     old_deadline = locked.deadline
     locked.extended_months += months
-    locked.extension_reason = (
-        f"{locked.extension_reason}\n{reason}".strip() if locked.extension_reason else reason
-    )
+    locked.extension_reason = combined
     locked.requester_told_on = told_on
     locked.save(update_fields=["extended_months", "extension_reason", "requester_told_on"])
     _changed(

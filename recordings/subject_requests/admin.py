@@ -41,7 +41,7 @@ from compliance.services.subject_requests import (
     subject_request_verify_identity,
     subject_request_view_record,
 )
-from compliance.subject_request_models import OPEN_STATUSES
+from compliance.subject_request_models import OPEN_STATUSES, deadline_expression
 from compliance.tenancy import TenantListFilter, TenantScopedAdmin
 from kit import limits
 from kit.refusals import Refused, as_form_error
@@ -222,7 +222,6 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
     )
     list_filter = (TenantListFilter, StatusFilter, KindFilter)
     list_select_related = ("tenant", "handled_by")
-    ordering = ("due_on", "pk")
     search_fields = ("subject_reference",)
     readonly_fields = (
         "request_label",
@@ -321,6 +320,11 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
         ),
     )
 
+    def get_ordering(self, request):
+        # By the deadline, extension included (the first month's end, `due_on`, would put a
+        # request extended by two months before one due next week).
+        return (deadline_expression().asc(), "pk")
+
     # --- permissions -------------------------------------------------------------------------
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -418,7 +422,7 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
     def received(self, obj: SubjectRequest) -> str:
         return in_tenant_zone(obj.received_at, obj.tenant)
 
-    @admin.display(description=_("due"), ordering="due_on")
+    @admin.display(description=_("due"), ordering=deadline_expression())
     def deadline_column(self, obj: SubjectRequest) -> str:
         return format_html(
             '{}<br><span class="{}">{}</span>',

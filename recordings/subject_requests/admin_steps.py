@@ -7,8 +7,11 @@ or a 403, a refusal shown as a form error, success as a message and back to the 
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django import forms
 from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -117,11 +120,16 @@ class RectifyForm(forms.Form):
         super().__init__(data)
         found = subject_data_find(obj)
         recordings = found.recordings.filter(status=Status.ACTIVE)
+        zone = zoneinfo.ZoneInfo(obj.tenant.time_zone)
+
+        def day(instant) -> str:
+            return timezone.localtime(instant, zone).date().isoformat()
+
         choices = [
             (
                 f"recording:{recording.pk}",
                 _("Recording of call %(call)s (%(day)s)")
-                % {"call": recording.call_id, "day": recording.started_at.date().isoformat()},
+                % {"call": recording.call_id, "day": day(recording.started_at)},
             )
             for recording in recordings
         ]
@@ -133,7 +141,7 @@ class RectifyForm(forms.Form):
                     "id": consent.pk,
                     "decision": consent.get_decision_display(),
                     "purpose": consent.purpose,
-                    "day": consent.decided_at.date().isoformat(),
+                    "day": day(consent.decided_at),
                 },
             )
             for consent in found.consents
@@ -245,13 +253,15 @@ class FulfilmentAdminMixin:
     def restriction_state(self, obj: SubjectRequest) -> str:
         if obj.restricted_at is None:
             return "—"
+        zone = zoneinfo.ZoneInfo(obj.tenant.time_zone)
         count = obj.restricted_recordings.count()
         if obj.restriction_in_force:
             return _("In force since %(day)s on %(count)d recording(s)") % {
-                "day": obj.restricted_at.date().isoformat(),
+                "day": timezone.localtime(obj.restricted_at, zone).date().isoformat(),
                 "count": count,
             }
-        return _("Lifted on %(day)s") % {"day": obj.restriction_lifted_at.date().isoformat()}
+        lifted = timezone.localtime(obj.restriction_lifted_at, zone).date().isoformat()
+        return _("Lifted on %(day)s") % {"day": lifted}
 
     restriction_state.short_description = _("restriction (Art. 18)")
 

@@ -33,6 +33,7 @@ The caller's consent decisions are kept: they prove what the caller agreed to or
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -86,6 +87,7 @@ class RecordingLine:
 
     recording_id: int
     call_id: str
+    # ISO 8601 with the tenant's offset: its first ten characters are the call's day there.
     started_at: str
     purpose: str
     reasons: list[dict] = field(default_factory=list)
@@ -96,7 +98,9 @@ class RecordingLine:
         return cls(
             recording_id=recording.pk,
             call_id=recording.call_id,
-            started_at=recording.started_at.isoformat(),
+            started_at=timezone.localtime(
+                recording.started_at, zoneinfo.ZoneInfo(recording.tenant.time_zone)
+            ).isoformat(),
             purpose=recording.purpose.code,
             reasons=reasons,
             purpose_name=recording.purpose.name,
@@ -135,7 +139,7 @@ def _scope(request: SubjectRequest):
     recordings = (
         subject_data_find(request)
         .recordings.filter(status=Status.ACTIVE)
-        .select_related("purpose", "retention_policy")
+        .select_related("purpose", "retention_policy", "tenant")
     )
     if request.kind == RequestKind.OBJECTION:
         recordings = recordings.filter(purpose__code=request.objection_purpose.code)
@@ -327,7 +331,9 @@ def _erase_one(actor, request: SubjectRequest, entry: dict) -> int | RecordingLi
     if certificate is not None:
         return certificate  # erased by an earlier, interrupted run: never a second certificate
     recording = (
-        Recording.objects.select_related("purpose").filter(pk=pk, status=Status.ACTIVE).first()
+        Recording.objects.select_related("purpose", "tenant")
+        .filter(pk=pk, status=Status.ACTIVE)
+        .first()
     )
     if recording is None:
         return _certificate_id(pk)

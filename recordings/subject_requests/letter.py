@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from audit.services import event_record
 from compliance.models import SubjectRequest, Tenant
+from compliance.register.strings import translate
 from compliance.subject_request_models import CLOSED_STATUSES, RequestLanguage
 from compliance.supervisory_authorities import SupervisoryAuthority, supervisory_authority_for
 from kit.refusals import Refused
@@ -156,6 +157,9 @@ class Letter:
     deleted: list[LetterLine] = field(default_factory=list)
     kept: list[LetterLine] = field(default_factory=list)
     consents_kept: int | None = None
+    # The purpose objected to, as the letter's language names it (the shipped purposes are
+    # translated as in the register; a tenant's own, as typed).
+    objection_purpose_name: str = ""
 
     @property
     def zone(self) -> str:
@@ -236,6 +240,9 @@ def letter_build(request: SubjectRequest, language: str) -> Letter:
         deleted=_lines(report.get("deleted"), language, kept=False),
         kept=_lines(report.get("kept"), language, kept=True),
         consents_kept=consents_kept if isinstance(consents_kept, int) else None,
+        objection_purpose_name=(
+            translate(language, request.objection_purpose.name) if request.objection_purpose else ""
+        ),
     )
 
 

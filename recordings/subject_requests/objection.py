@@ -21,6 +21,7 @@ from audit.services import event_record
 from compliance.models import LegalBasis, RequestKind, SubjectRequest
 from kit import limits
 from kit.refusals import Refused
+from kit.times import in_tenant_zone
 
 from .checks import clean_text, locked, require_request
 from .erasure import erasure_execute
@@ -33,7 +34,8 @@ def _accept(*, actor, request: SubjectRequest, compelling_ground: str) -> Subjec
     require_request(actor, request, [RequestKind.OBJECTION], "accept an objection")
     if request.objection_accepted_at is not None:
         raise Refused(
-            f"the objection was accepted on {request.objection_accepted_at:%Y-%m-%d}",
+            "the objection was accepted on "
+            f"{in_tenant_zone(request.objection_accepted_at, request.tenant)}",
             field="objection_accepted_at",
             status=409,
         )

@@ -16,7 +16,7 @@ What may be corrected, and what never is:
 
 Each correction is kept with its old and new values in the row's history (django-simple-history,
 its change reason naming the request) and on the trail (`subject_request.rectified`, numbers
-masked: the trail is append-only and keeps no full number)."""
+and subject references masked: the trail is append-only and keeps neither whole)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ RECORDING_FIELDS = {
 }
 CONSENT_FIELDS = {"subject_reference": 128, "operator": 64, "call_id": 128}
 NUMBER_FIELDS = frozenset({"customer_number"})
+# What names the subject, masked on the trail (append-only, out of an erasure's reach): their
+# number, and their reference (which receipt puts on the trail only as "given or not").
+MASKED_FIELDS = NUMBER_FIELDS | {"subject_reference"}
 
 
 def change_reason(request: SubjectRequest) -> str:
@@ -88,7 +91,7 @@ def _new_value(row, name: str, value: object, limit: int) -> str:
 
 
 def _shown(name: str, value: str) -> str:
-    return mask_number(value) if name in NUMBER_FIELDS and value else value
+    return mask_number(value) if name in MASKED_FIELDS and value else value
 
 
 @names_its_actor

@@ -19,6 +19,7 @@ from audit.services import event_record
 from compliance.models import RequestKind, SubjectRequest
 from kit import limits, locks
 from kit.refusals import Refused
+from kit.times import in_tenant_zone
 
 from ..models import Status
 from .checks import clean_text, locked, require_handler, require_request
@@ -35,7 +36,8 @@ def restriction_apply(*, actor, request: SubjectRequest) -> SubjectRequest:
     require_request(actor, request, RESTRICTING_KINDS, "restrict the subject's recordings")
     if request.restriction_in_force:
         raise Refused(
-            f"the restriction is in force since {request.restricted_at:%Y-%m-%d %H:%M}",
+            "the restriction is in force since "
+            f"{in_tenant_zone(request.restricted_at, request.tenant)}",
             field="restricted_at",
             status=409,
         )

@@ -4,6 +4,7 @@ agreements that need attention flagged on the index and mailed every day."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -303,3 +304,32 @@ def test_the_daily_task_mails_each_tenants_officers_their_agreements_to_review(c
     assert "Expired storage" not in by_recipient["erin@example.com"].body
     event = AuditEvent.objects.get(action="processor.agreements_reminded", tenant=cast.acme)
     assert event.extra["recipients"] == ["alice"]
+
+
+def test_the_trail_says_the_security_contact_changed_without_copying_it(cast, login):
+    """The security contact is a person (a name, a phone number, an e-mail address): the
+    append-only trail, which an erasure cannot reach, records that it was given or changed,
+    never what it says."""
+    client = login(cast.alice)
+    contact = "Jean Dupont, +33 6 12 34 56 78, jean.dupont@storage.example"
+    response = client.post(ADD, form(cast.acme, security_contact=contact))
+    assert response.status_code == 302
+    storage = Processor.objects.get(name="Cloud storage")
+    assert storage.security_contact == contact  # the register still names who to call
+    change = reverse("admin:compliance_processor_change", args=[storage.pk])
+    successor = "Marie Curie, 06 98 76 54 32, 12 rue de la Paix, Paris"
+    response = client.post(change, form(cast.acme, security_contact=successor))
+    assert response.status_code == 302
+    events = AuditEvent.objects.filter(target_id=str(storage.pk), action__startswith="processor.")
+    created, changed = (
+        events.get(action="processor.created"),
+        events.get(action="processor.changed"),
+    )
+    for event in (created, changed):
+        text = json.dumps(event.extra, ensure_ascii=False)
+        for personal in ("Dupont", "12 34 56 78", "jean.dupont", "Curie", "98 76 54 32", "Paix"):
+            assert personal not in text, (event.action, personal)
+    assert created.extra["new"]["security_contact"] is True
+    assert changed.extra["changed"] == ["security_contact"]
+    # The other fields keep their old and new values.
+    assert changed.extra["old"]["country"] == changed.extra["new"]["country"] == "FR"

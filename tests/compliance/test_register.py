@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
 from audit.models import AuditEvent
+from compliance.models import Processor
 from compliance.register.build import register_build
 from compliance.security_measures import security_measures_in_force
+from compliance.services.processors import processor_save
 
 from ..factories import (
     PurposeFactory,
@@ -102,6 +104,27 @@ def test_the_register_lists_exactly_the_tenants_own_purposes_and_processors(cast
     assert backup["chain"] == ["Cloud storage", "Contact centre (Custodia)"]
 
 
+def test_a_sub_processor_still_active_under_an_ended_processor_stays_in_the_register(
+    cast, acme_processing, login
+):
+    """Ending a processor does not end the sub-processors engaged under it: while the backup in
+    the United States is active, the register lists it and its transfer (Art. 30(1)(d), (e))."""
+    storage = Processor.objects.get(tenant=cast.acme, name="Cloud storage")
+    storage.status = "ended"
+    processor_save(actor=cast.alice, processor=storage, purposes=[], created=False)
+    register = register_build(cast.acme)
+    assert [processor["name"] for processor in register.processors] == [
+        "Contact centre (Custodia)",
+        "Backup Inc.",
+    ]
+    backup = register.processors[1]
+    assert backup["chain"] == ["Cloud storage", "Contact centre (Custodia)"]
+    complaints = register.activities[0]
+    assert complaints["transfers"] == [backup["id"]]
+    rows = csv_rows(login(cast.alice).get(url("register_csv", cast.acme)))
+    assert "Backup Inc. (US)" in rows[0]["Transfers outside the EEA and safeguards"]
+
+
 def test_the_page_shows_the_tenants_register_only_and_each_export_is_audited(
     cast, acme_processing, login
 ):
@@ -153,6 +176,35 @@ def test_a_typed_formula_stays_text_in_the_csv(cast, login):
     PurposeFactory(tenant=cast.acme, code="evil", name='=HYPERLINK("http://x")')
     rows = csv_rows(login(cast.alice).get(url("register_csv", cast.acme)))
     assert rows[0]["Purpose"].startswith("'=")
+
+
+def test_a_control_character_typed_into_a_processor_still_gives_a_workbook(cast, login):
+    """Text pasted from a PDF or a word processor carries control characters (a vertical tab
+    for a line break, an escape): the admin stores them, and the XLSX (whose XML cannot hold
+    them) shows a space instead of failing with a 500."""
+    client = login(cast.alice)
+    today = cast.acme.today()
+    response = client.post(
+        reverse("admin:compliance_processor_add"),
+        {
+            "tenant": cast.acme.pk,
+            "name": "Cloud\x0bstorage",
+            "services": "Object storage\x1b of the audio",
+            "country": "FR",
+            "agreement_signed_on": (today - timedelta(days=30)).isoformat(),
+            "security_contact": "soc\x01@storage.example",
+            "status": "active",
+        },
+    )
+    assert response.status_code == 302
+    response = client.get(url("register_xlsx", cast.acme))
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(response.content))
+    processors = list(workbook["Processors and sub-processors"].values)
+    cloud = next(row for row in processors if str(row[0]).startswith("Cloud"))
+    assert cloud[0] == "Cloud storage"
+    assert cloud[2] == "Object storage  of the audio"
+    assert cloud[10] == "soc @storage.example"
 
 
 def test_the_xlsx_workbook_opens_with_its_sheets(cast, acme_processing, login):

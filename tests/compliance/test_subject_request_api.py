@@ -270,6 +270,23 @@ def test_an_unreadable_number_is_refused_without_keeping_it_on_the_trail(cast, a
 
 
 @pytest.mark.parametrize(
+    "number",
+    [
+        "'+33 6 12 34 56 78\"x",  # a stray quote of each kind, as pasted from a spreadsheet
+        "06'12\"34 56 78 9",
+        "+33612345678'\"zz",
+    ],
+)
+def test_a_number_with_quotes_in_it_stays_off_the_trail(cast, acme_token, number):
+    """The refusal quotes the number to the client; the trail's copy of the reason must not
+    keep it, whatever quotes the number itself holds."""
+    response = file_request(acme_token, customer_numbers=[number])
+    event = assert_refused(response, field="customer_numbers")
+    assert "not a phone number" in event.extra["reason"]
+    assert "34 56 78" not in event.extra["reason"] and "12345678" not in event.extra["reason"]
+
+
+@pytest.mark.parametrize(
     "field",
     [
         "kind",

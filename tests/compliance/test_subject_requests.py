@@ -18,7 +18,7 @@ from compliance.services.subject_requests import (
     subject_request_verify_identity,
     subject_requests_nearly_due,
 )
-from compliance.subject_request_models import one_month_after
+from compliance.subject_request_models import deadline_expression, one_month_after
 from kit.refusals import Refused
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -225,3 +225,27 @@ def test_nearly_due_and_overdue_requests(cast):
     found = dict(subject_requests_nearly_due(within_days=7))
     assert set(found) == {overdue, soon}
     assert found[overdue] < 0 <= found[soon] <= 7
+
+
+@pytest.mark.parametrize(
+    ("due", "months"),
+    [
+        (date(2026, 1, 31), 1),
+        (date(2026, 1, 31), 2),
+        (date(2027, 12, 31), 2),
+        (date(2028, 1, 30), 1),  # a leap year's February
+        (date(2026, 5, 15), 0),
+    ],
+)
+def test_the_deadline_in_sql_is_the_deadline(cast, due, months):
+    """The lists order requests by `deadline_expression`: the same day as `deadline`."""
+    request = receive(cast)
+    SubjectRequest.objects.filter(pk=request.pk).update(due_on=due, extended_months=months)
+    request.refresh_from_db()
+    in_sql = (
+        SubjectRequest.objects.filter(pk=request.pk)
+        .annotate(deadline_on=deadline_expression())
+        .values_list("deadline_on", flat=True)
+        .get()
+    )
+    assert in_sql == request.deadline == one_month_after(due, months)

@@ -5,7 +5,7 @@ report of both sides is attached to the request."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.urls import reverse
@@ -331,3 +331,33 @@ def test_the_erasure_page_says_why_it_cannot_erase_yet(cast, login):
     for user in (cast.bob, cast.dave):  # no role to see requests: as if there were none
         assert login(user).post(_page("erase", request), {"confirm": "on"}).status_code == 404
     assert login(cast.erin).get(_page("erase", request)).status_code == 404
+
+
+def _late_in_the_evening_utc():
+    """23:30 UTC two days ago: already the next day in Paris (00:30 or 01:30)."""
+    return (
+        (timezone.now() - timedelta(days=2))
+        .astimezone(UTC)
+        .replace(hour=23, minute=30, second=0, microsecond=0)
+    )
+
+
+def test_the_erasure_page_and_report_give_each_calls_day_in_the_tenants_zone(cast, login):
+    started = _late_in_the_evening_utc()
+    paris_day = (started + timedelta(days=1)).date().isoformat()
+    utc_day = started.date().isoformat()
+    free, held = ingest(cast.acme, started_at=started), ingest(cast.acme, started_at=started)
+    legal_hold_place(
+        actor=cast.alice, tenant=cast.acme, reference="Case 7", reason="x", recordings=[held]
+    )
+    request = verified(cast, "erasure")
+    client = login(cast.alice)
+    page = client.get(_page("erase", request)).content.decode()
+    preview = page.split('id="erasure-preview"')[1].split("</div>")[0]
+    assert paris_day in preview and utc_day not in preview
+    assert f"Call {free.call_id} of {paris_day}" in page
+    response = client.post(_page("erase", request), {"confirm": "on"})
+    assert response.status_code == 302
+    report = client.get(response["Location"]).content.decode()
+    kept = report.split("Erasure report")[1]
+    assert held.call_id in kept and paris_day in kept and utc_day not in kept

@@ -5,9 +5,11 @@ the audio, and a consent's decision, never edited."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import Consent
@@ -120,6 +122,35 @@ def test_a_held_recording_keeps_what_its_hold_reads(cast):
         actor=cast.alice, request=request, target=recording, changes={"subject_reference": "C-1"}
     )
     assert Recording.objects.get(pk=recording.pk).subject_reference == "C-1"
+
+
+def test_the_trail_keeps_the_subjects_reference_masked_like_a_number(cast):
+    """The subject reference names the data subject as their number does (receipt puts only
+    whether there is one on the trail): a correction of it is on the append-only trail masked,
+    its values in the row's history only."""
+    recording = ingest(cast.acme, subject_reference="CUST-0012345")
+    consent = consent_for(tenant=cast.acme, subject_reference="CUST-0012345")
+    request = verified(cast, "rectification")
+    for target in (recording, consent):
+        rectification_apply(
+            actor=cast.alice,
+            request=request,
+            target=target,
+            changes={"subject_reference": "CUST-0098765"},
+        )
+    events = AuditEvent.objects.filter(action="subject_request.rectified")
+    assert events.count() == 2
+    for event in events:
+        assert event.extra["changes"]["subject_reference"] == {
+            "old": "CUST•••••45",
+            "new": "CUST•••••65",
+        }
+        assert "0012345" not in str(event.extra) and "0098765" not in str(event.extra)
+    assert (
+        Recording.objects.get(pk=recording.pk)
+        .history.filter(subject_reference="CUST-0012345")
+        .exists()
+    )
 
 
 def test_a_consents_evidence_is_corrected_never_its_decision(cast):
@@ -253,3 +284,18 @@ def test_the_recordings_history_page_shows_old_and_new_values_each_display_audit
     assert AuditEvent.objects.filter(
         action="access.cross_tenant_refused", target_id=str(recording.pk)
     ).exists()
+
+
+def test_the_rectification_page_gives_each_calls_day_in_the_tenants_zone(cast, login):
+    started = (
+        (timezone.now() - timedelta(days=2))
+        .astimezone(UTC)
+        .replace(hour=23, minute=30, second=0, microsecond=0)
+    )  # already the next day in Paris
+    recording = ingest(cast.acme, started_at=started)
+    request = verified(cast, "rectification")
+    page = login(cast.alice).get(
+        reverse("admin:compliance_subjectrequest_rectify", args=[request.pk])
+    )
+    paris_day = (started + timedelta(days=1)).date().isoformat()
+    assert f"Recording of call {recording.call_id} ({paris_day})" in page.content.decode()

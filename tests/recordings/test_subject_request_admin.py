@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from compliance.models import RequestStatus, SubjectRequest
+from kit import limits
 
 from ..factories import consent_for, subject_request_for
 from .helpers import ingest
@@ -155,3 +156,47 @@ def test_the_admin_index_lists_open_requests_nearest_deadline_first(cast, login)
     assert "due today" in index.content.decode()
     # Roles that do not handle requests do not get the list.
     assert login(cast.carol).get(reverse("admin:index")).context.get("open_requests") is None
+
+
+def test_a_second_extension_keeps_the_reasons_within_their_ceiling(cast, login):
+    """Each extension's reason is added to the request's: together they stay within
+    kit/limits.py's SUBJECT_REQUEST_TEXT, the second refused naming the reason otherwise, with
+    nothing changed."""
+    request = subject_request_for(tenant=cast.acme)
+    client = login(cast.alice)
+    told = cast.acme.today().isoformat()
+    first = "Recordings on three recorders. " * 100  # 3,100 characters
+    response = client.post(
+        step("extend", request), {"months": "1", "reason": first, "told_on": told}
+    )
+    assert response.status_code == 302
+    events = AuditEvent.objects.filter(action="subject_request.extended").count()
+    response = client.post(
+        step("extend", request), {"months": "1", "reason": "x" * 2000, "told_on": told}
+    )
+    assert response.status_code == 200
+    assert "reason" in response.context["form"].errors
+    request.refresh_from_db()
+    assert request.extended_months == 1
+    assert len(request.extension_reason) <= limits.SUBJECT_REQUEST_TEXT
+    assert AuditEvent.objects.filter(action="subject_request.extended").count() == events
+
+
+def test_an_extended_request_is_listed_by_its_extended_deadline(cast, login):
+    """Extended by two months, a request whose first month ends in three days is due in about
+    two months: the list and the index put the one due in ten days before it."""
+    extended = subject_request_for(tenant=cast.acme, kind="erasure")
+    SubjectRequest.objects.filter(pk=extended.pk).update(
+        due_on=cast.acme.today() + timedelta(days=3), extended_months=2
+    )
+    sooner = subject_request_for(tenant=cast.acme)
+    SubjectRequest.objects.filter(pk=sooner.pk).update(
+        due_on=cast.acme.today() + timedelta(days=10)
+    )
+    client = login(cast.alice)
+    index = client.get(reverse("admin:index"))
+    assert [request for request, _ in index.context["open_requests"]] == [sooner, extended]
+    page = client.get(CHANGELIST).content.decode()
+    assert page.index(f"#{sooner.pk}") < page.index(f"#{extended.pk}")
+    reverse_order = client.get(CHANGELIST, {"o": "-4"}).content.decode()  # the "due" column
+    assert reverse_order.index(f"#{extended.pk}") < reverse_order.index(f"#{sooner.pk}")

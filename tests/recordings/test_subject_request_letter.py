@@ -335,3 +335,19 @@ def test_the_admin_mounts_the_letter_of_a_closed_request_and_refuses_an_open_one
     assert url in change.content.decode()
     # Another tenant's compliance officer: as for an unknown request.
     assert login(cast.erin).get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("language", "purpose"),
+    [
+        ("en", "for: Quality monitoring."),
+        ("es", "con la siguiente finalidad: Control de calidad."),
+        ("fr", "pour la finalité suivante : Contrôle qualité."),
+    ],
+)
+def test_an_objection_letter_names_the_purpose_in_the_letters_language(cast, language, purpose):
+    request = receive(cast, kind="objection", objection_purpose="quality", language=language)
+    text = letter(cast, answer(cast, request))
+    assert purpose in text
+    if language != "en":
+        assert "Quality monitoring" not in text

@@ -4,13 +4,14 @@ legal claim hears them; every refusal on the trail (docs/architecture.md, invari
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from compliance.models import SubjectRequest
 from compliance.services.legal_holds import legal_hold_place
 from compliance.services.subject_requests import subject_request_close
 from kit.refusals import Refused
@@ -247,3 +248,18 @@ def test_the_officer_restricts_and_lifts_from_the_requests_page(cast, login):
     assert response.status_code == 302
     assert not recording.active_restrictions().exists()
     assert "Lifted on" in client.get(change).content.decode()
+
+
+def test_the_restrictions_dates_are_the_tenants(cast, login):
+    ingest(cast.acme)
+    request = _restricted(cast)
+    # Applied at 23:30 UTC on 30 November: 1 December, 00:30, in Paris.
+    SubjectRequest.objects.filter(pk=request.pk).update(
+        restricted_at=datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+    )
+    change = reverse("admin:compliance_subjectrequest_change", args=[request.pk])
+    page = login(cast.alice).get(change).content.decode()
+    assert "In force since 2026-12-01" in page
+    with pytest.raises(Refused) as again:
+        restriction_apply(actor=cast.alice, request=request)
+    assert "since 2026-12-01 00:30 CET" in again.value.message
