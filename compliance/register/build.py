@@ -52,9 +52,13 @@ def purposes_in_use_register(reader: UsageReader) -> None:
 
 
 def register_purposes(tenant: Tenant) -> list[Purpose]:
-    """The purposes in the tenant's register: its own active ones, and the platform's it uses."""
-    platform = list(Purpose.objects.filter(tenant__isnull=True, active=True))
-    candidates = [purpose.pk for purpose in platform]
+    """The purposes in the tenant's register: its own active ones, and every other it uses (has
+    consents, its own retention policy or recordings for): the platform's, and a purpose switched
+    off while what was collected for it is still kept (keeping is processing, GDPR Art. 4(2))."""
+    others = list(
+        Purpose.objects.filter(Q(tenant__isnull=True, active=True) | Q(tenant=tenant, active=False))
+    )
+    candidates = [purpose.pk for purpose in others]
     used = set(
         Consent.objects.filter(tenant=tenant, purpose_id__in=candidates).values_list(
             "purpose_id", flat=True
@@ -68,7 +72,7 @@ def register_purposes(tenant: Tenant) -> list[Purpose]:
     for reader in _usage_readers:
         used |= reader(tenant, [pk for pk in candidates if pk not in used])
     own = Purpose.objects.filter(tenant=tenant, active=True)
-    chosen = [*own, *(purpose for purpose in platform if purpose.pk in used)]
+    chosen = [*own, *(purpose for purpose in others if purpose.pk in used)]
     return sorted(chosen, key=lambda purpose: (purpose.name, purpose.pk))
 
 

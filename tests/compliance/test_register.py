@@ -104,6 +104,24 @@ def test_the_register_lists_exactly_the_tenants_own_purposes_and_processors(cast
     assert backup["chain"] == ["Cloud storage", "Contact centre (Custodia)"]
 
 
+def test_a_purpose_switched_off_stays_in_the_register_while_its_recordings_are_kept(cast):
+    from recordings.services.purge.erasure import recording_erase
+
+    from ..recordings.helpers import ingest
+
+    own = PurposeFactory(tenant=cast.acme, code="surveys", name="Satisfaction surveys")
+    recording = ingest(cast.acme, purpose="surveys")
+    PurposeFactory(tenant=cast.acme, code="unused", name="Never used", active=False)
+    own.active = False
+    own.save()
+    listed = [activity["purpose"] for activity in register_build(cast.acme).activities]
+    # Keeping the recordings is processing: the purpose stays until they are gone.
+    assert "surveys" in listed and "unused" not in listed
+    recording_erase(actor=None, recording=recording)
+    listed = [activity["purpose"] for activity in register_build(cast.acme).activities]
+    assert "surveys" not in listed
+
+
 def test_a_sub_processor_still_active_under_an_ended_processor_stays_in_the_register(
     cast, acme_processing, login
 ):
