@@ -58,6 +58,7 @@ from .checks import (
     require_open,
     require_request,
 )
+from .export import subject_exports_withdraw
 from .finder import subject_data_find
 
 ERASING_KINDS = (RequestKind.ERASURE, RequestKind.OBJECTION)
@@ -412,4 +413,6 @@ def erasure_execute(*, actor, request: SubjectRequest, claims: Mapping | None = 
             kept.append(outcome)
         elif outcome is not None:
             deleted.append({**entry, "certificate": outcome})
+    # A copy of the subject's audio made for an access request goes with the recordings.
+    subject_exports_withdraw(request=plan.request)
     return _erasure_finish(plan=plan, deleted=deleted, kept=kept)

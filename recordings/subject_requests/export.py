@@ -38,6 +38,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.context import names_its_actor
@@ -489,6 +490,53 @@ class ExpirySummary:
     errors: list[str] = field(default_factory=list)
 
 
+def _ready_export_delete(export: SubjectExport, *, now, errors: list[str], **extra) -> bool:
+    """Remove a ready export's file, then mark it expired with its key destroyed, audited on its
+    request (`extra` says why). False, the row left ready, when the file cannot be removed."""
+    try:
+        recordings_storage().delete(export.storage_name)
+    except OSError as error:
+        errors.append(f"export {export.pk}: {error}")
+        logger.warning("export %s: could not delete its file: %s", export.pk, error)
+        return False
+    with transaction.atomic():
+        locked = SubjectExport.objects.select_for_update().get(pk=export.pk)
+        if locked.status != ExportStatus.READY:
+            return False
+        locked.status = ExportStatus.EXPIRED
+        locked.deleted_at = now
+        locked.wrapped_key = None
+        locked.save(update_fields=["status", "deleted_at", "wrapped_key"])
+        event_record(
+            action="subject_request.export_deleted",
+            tenant=locked.tenant_id,
+            target=export.request,
+            extra={"export": locked.pk, **extra},
+        )
+    return True
+
+
+def subject_exports_withdraw(*, request: SubjectRequest) -> list[str]:
+    """After an erasure: the subject's exports still downloadable (built for another request of
+    the same subject: a number in common, or the same reference) are deleted now rather than at
+    their expiry, so that no copy of erased audio outlives it. Returns what could not be removed
+    (left to the nightly job)."""
+    same_subject = (
+        Q(request__customer_numbers__overlap=request.customer_numbers)
+        if request.customer_numbers
+        else Q(pk__in=[])
+    )
+    if request.subject_reference:
+        same_subject |= Q(request__subject_reference=request.subject_reference)
+    ready = SubjectExport.objects.filter(
+        tenant_id=request.tenant_id, status=ExportStatus.READY
+    ).filter(same_subject)
+    errors: list[str] = []
+    for export in ready.select_related("request").order_by("pk"):
+        _ready_export_delete(export, now=timezone.now(), errors=errors, erasure_request=request.pk)
+    return errors
+
+
 def subject_exports_expire(*, now=None) -> ExpirySummary:
     """Delete the exports whose download period has passed (file removed, data key destroyed:
     a copy of the file in a backup no longer decrypts), and clean up builds a killed worker left
@@ -497,30 +545,12 @@ def subject_exports_expire(*, now=None) -> ExpirySummary:
     download) until the next night."""
     now = now or timezone.now()
     summary = ExpirySummary()
-    storage = recordings_storage()
     expired = SubjectExport.objects.filter(status=ExportStatus.READY, expires_at__lte=now)
     for export in expired.select_related("request").order_by("pk").iterator(chunk_size=200):
-        try:
-            storage.delete(export.storage_name)
-        except OSError as error:
-            summary.errors.append(f"export {export.pk}: {error}")
-            logger.warning("export %s: could not delete its file: %s", export.pk, error)
-            continue
-        with transaction.atomic():
-            locked = SubjectExport.objects.select_for_update().get(pk=export.pk)
-            if locked.status != ExportStatus.READY:
-                continue
-            locked.status = ExportStatus.EXPIRED
-            locked.deleted_at = now
-            locked.wrapped_key = None
-            locked.save(update_fields=["status", "deleted_at", "wrapped_key"])
-            event_record(
-                action="subject_request.export_deleted",
-                tenant=locked.tenant_id,
-                target=export.request,
-                extra={"export": locked.pk, "expired_at": locked.expires_at.isoformat()},
-            )
-        summary.deleted += 1
+        if _ready_export_delete(
+            export, now=now, errors=summary.errors, expired_at=export.expires_at.isoformat()
+        ):
+            summary.deleted += 1
     stale = SubjectExport.objects.filter(
         status=ExportStatus.BUILDING,
         created_at__lt=now - timedelta(seconds=BUILD_TIME_LIMIT_SECONDS),

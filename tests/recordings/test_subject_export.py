@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from audit.context import acting_for
 from audit.models import AuditEvent
-from compliance.models import Membership, Role
+from compliance.models import Membership, Role, SubjectRequest
 from compliance.services.memberships import membership_grant
 from compliance.services.subject_requests import (
     subject_request_close,
@@ -373,6 +373,29 @@ def test_an_expired_export_is_refused_then_deleted_by_the_nightly_job(cast, logi
     assert _download(login(cast.alice), old)[0].status_code == 410
     assert _download(login(cast.alice), kept)[0].status_code == 200
     assert expire_subject_exports()["deleted"] == 0  # once
+
+
+def test_an_erasure_of_the_subject_deletes_their_exports_now(cast, login, recordings_dir):
+    from recordings.subject_requests.erasure import erasure_execute
+
+    ingest(cast.acme)
+    export = _built(cast)
+    other_subject = _request(cast)
+    SubjectRequest.objects.filter(pk=other_subject.pk).update(customer_numbers=["+33699999999"])
+    elsewhere = _built(cast, SubjectRequest.objects.get(pk=other_subject.pk))
+    erasure = _request(cast, kind="erasure")
+
+    erasure_execute(actor=cast.alice, request=erasure)
+
+    export.refresh_from_db()
+    assert export.status == ExportStatus.EXPIRED and export.wrapped_key is None
+    assert not (recordings_dir / export.storage_name).exists()
+    assert _download(login(cast.alice), export)[0].status_code == 410
+    deleted = AuditEvent.objects.get(action="subject_request.export_deleted")
+    assert deleted.extra == {"export": export.pk, "erasure_request": erasure.pk}
+    # Another subject's export stays.
+    elsewhere.refresh_from_db()
+    assert elsewhere.status == ExportStatus.READY
 
 
 def test_the_orphan_sweep_keeps_ready_exports(cast, recordings_dir):
