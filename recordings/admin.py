@@ -37,7 +37,7 @@ from kit.paginators import CappedCountPaginator
 from kit.refusals import Refused
 
 from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
-from .services.access import active_grant, recording_view_record
+from .services.access import active_grant, recording_view_record, restriction_barring
 from .services.purge.certificates import certificate_is_valid
 from .services.purge.preview import PreviewUnsettled, purge_preview
 from .services.telesales import telesales_outcome_record
@@ -331,6 +331,10 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
             and may_listen(user=user, recording=recording)
             and bool(allowed_access_purposes(user=user, recording=recording))
         )
+        # A restriction (GDPR Art. 18) that bars this person: said instead of a Listen link
+        # that could only be refused.
+        restricted = restriction_barring(user=user, recording=recording) if can_listen else ""
+        can_listen = can_listen and not restricted
         reviewer = user.has_perm("audit.view_auditevent")
         grants = AccessGrant.objects.filter(
             recording=recording, expires_at__gt=timezone.now()
@@ -340,6 +344,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
         needs = dict(AccessNeed.choices)
         return {
             "listen_url": reverse("recordings:listen", args=[recording.pk]) if can_listen else "",
+            "restricted_note": restricted,
             "player_url": (
                 reverse("recordings:player", args=[recording.pk])
                 if can_listen and active_grant(user=user, recording=recording)

@@ -80,6 +80,16 @@ def _may_hear_restricted(*, user, recording: Recording) -> bool:
     return tenant_role(user=user, tenant_id=recording.tenant_id) == Role.COMPLIANCE_OFFICER
 
 
+def restriction_barring(*, user, recording: Recording) -> str:
+    """Why this user may not even ask to hear the recording because of a restriction in force
+    (the refusal's own sentence), or "" when none bars them: what the recording's page says in
+    place of its Listen link."""
+    restrictions = _restrictions(recording)
+    if restrictions and not _may_hear_restricted(user=user, recording=recording):
+        return _restriction_refusal(restrictions).message
+    return ""
+
+
 def _restriction_refusal(restrictions: list[int]) -> AccessRefused:
     requests = ", ".join(f"#{pk}" for pk in restrictions)
     return AccessRefused(
