@@ -296,6 +296,67 @@ class SecondaryIndexesDropped:
             assert after == expected, "the indexes were not restored identically"
 
 
+def chunks_fill(
+    database: str,
+    sql: str,
+    parameters: dict,
+    total: int,
+    connections: int,
+    *,
+    chunk: int = 500_000,
+    report_every: int = 1_000_000,
+    before_chunk=None,
+) -> float:
+    """INSERT ... SELECT over generate_series: `sql` fills rows %(low)s to %(high)s; run in
+    chunks of `chunk` rows spread over a few connections (commit not waited for), progress
+    printed every `report_every` rows. `before_chunk()`, if given, runs before each chunk and may
+    raise to stop the fill (a disk running out). Returns the seconds taken."""
+    import queue
+    import threading
+
+    import psycopg
+
+    started = time.perf_counter()
+    work: queue.Queue = queue.Queue()
+    for low in range(1, total + 1, chunk):
+        work.put((low, min(total, low + chunk - 1)))
+    errors: list[BaseException] = []
+    done = [0]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            with psycopg.connect(dsn(database), autocommit=True) as conn:
+                conn.execute(f"SET statement_timeout = '{FILL_STATEMENT_TIMEOUT}'")
+                conn.execute("SET synchronous_commit = off")
+                while not errors:
+                    try:
+                        low, high = work.get_nowait()
+                    except queue.Empty:
+                        return
+                    if before_chunk is not None:
+                        before_chunk()
+                    conn.execute(sql, {**parameters, "low": low, "high": high})
+                    with lock:
+                        done[0] += high - low + 1
+                        if total >= report_every and done[0] % report_every < chunk:
+                            print(
+                                f"    {done[0]:>12,} rows in {time.perf_counter() - started:.0f} s",
+                                flush=True,
+                            )
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, connections))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - started
+
+
 def checkpoint(database: str) -> None:
     """Write out the set-up's dirty pages now, so that the next timed phase does not pay for a
     checkpoint triggered by the fill (every timed phase, baselines included, starts after one)."""

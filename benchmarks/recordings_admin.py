@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
 import statistics
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -184,43 +182,10 @@ def fill(database: str, cast: Cast, total: int, connections_count: int) -> dict:
     parameters = cast.fill_parameters(total)
     timings: dict = {}
     started = time.perf_counter()
-    chunks: queue.Queue = queue.Queue()
-    for low in range(1, total + 1, CHUNK):
-        chunks.put((low, min(total, low + CHUNK - 1)))
-    errors: list[BaseException] = []
-    done = [0]
-    lock = threading.Lock()
-
-    def worker() -> None:
-        try:
-            with psycopg.connect(_setup.dsn(database), autocommit=True) as conn:
-                conn.execute(f"SET statement_timeout = '{_setup.FILL_STATEMENT_TIMEOUT}'")
-                conn.execute("SET synchronous_commit = off")
-                while not errors:
-                    try:
-                        low, high = chunks.get_nowait()
-                    except queue.Empty:
-                        return
-                    conn.execute(_FILL_SQL, {**parameters, "low": low, "high": high})
-                    with lock:
-                        done[0] += high - low + 1
-                        if total >= 1_000_000 and done[0] % 1_000_000 < CHUNK:
-                            print(
-                                f"    {done[0]:>12,} rows in {time.perf_counter() - started:.0f} s",
-                                flush=True,
-                            )
-        except BaseException as error:  # reported below
-            errors.append(error)
-
     with _setup.SecondaryIndexesDropped(database, "recordings_recording") as indexes:
-        threads = [threading.Thread(target=worker) for _ in range(max(1, connections_count))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
-        timings["insert_seconds"] = time.perf_counter() - started
+        timings["insert_seconds"] = _setup.chunks_fill(
+            database, _FILL_SQL, parameters, total, connections_count, chunk=CHUNK
+        )
     timings["index_seconds"] = indexes.rebuild_seconds
     timings["vacuum_seconds"] = _setup.vacuum_analyze(database, "recordings_recording")
     with psycopg.connect(_setup.dsn(database), autocommit=True) as conn:

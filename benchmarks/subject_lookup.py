@@ -51,12 +51,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
 import random
 import shutil
 import statistics
 import sys
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -205,50 +203,23 @@ def free_disk_bytes() -> int:
 
 
 def chunks_fill(database: str, sql: str, parameters: dict, total: int, connections: int) -> float:
-    """INSERT ... SELECT over generate_series(1, total) in chunks of CHUNK rows spread over a few
-    connections; stops when the disk's free space falls under half the margin."""
-    import psycopg
+    """_setup.chunks_fill, stopping when the disk's free space falls under half the margin."""
 
-    started = time.perf_counter()
-    work: queue.Queue = queue.Queue()
-    for low in range(1, total + 1, CHUNK):
-        work.put((low, min(total, low + CHUNK - 1)))
-    errors: list[BaseException] = []
-    done = [0]
-    lock = threading.Lock()
+    def disk_left() -> None:
+        free = free_disk_bytes()
+        if free < DISK_MARGIN_BYTES / 2:
+            raise SystemExit(f"stopping the fill: {free / GB:.1f} GB left on the disk")
 
-    def worker() -> None:
-        try:
-            with psycopg.connect(_setup.dsn(database), autocommit=True) as conn:
-                conn.execute(f"SET statement_timeout = '{_setup.FILL_STATEMENT_TIMEOUT}'")
-                conn.execute("SET synchronous_commit = off")
-                while not errors:
-                    try:
-                        low, high = work.get_nowait()
-                    except queue.Empty:
-                        return
-                    free = free_disk_bytes()
-                    if free < DISK_MARGIN_BYTES / 2:
-                        raise SystemExit(f"stopping the fill: {free / GB:.1f} GB left on the disk")
-                    conn.execute(sql, {**parameters, "low": low, "high": high})
-                    with lock:
-                        done[0] += high - low + 1
-                        if total >= 5_000_000 and done[0] % 5_000_000 < CHUNK:
-                            print(
-                                f"    {done[0]:>12,} rows in {time.perf_counter() - started:.0f} s",
-                                flush=True,
-                            )
-        except BaseException as error:  # reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=worker) for _ in range(max(1, connections))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return time.perf_counter() - started
+    return _setup.chunks_fill(
+        database,
+        sql,
+        parameters,
+        total,
+        connections,
+        chunk=CHUNK,
+        report_every=5_000_000,
+        before_chunk=disk_left,
+    )
 
 
 def consents_fill(database: str, cast: Cast, total: int, connections: int) -> dict:
