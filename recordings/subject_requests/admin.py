@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.db.models import Q
 from django.shortcuts import redirect
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -499,13 +499,7 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
     # --- the steps' pages --------------------------------------------------------------------
 
     def get_urls(self):
-        def route(suffix, view, name):
-            return path(
-                f"<int:request_id>/{suffix}/",
-                self.admin_site.admin_view(view),
-                name=f"compliance_subjectrequest_{name}",
-            )
-
+        route = self.step_url
         return [
             route("take", self.take_view, "take"),
             route("verifying", self.start_verification_view, "verifying"),
@@ -529,25 +523,8 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
             self.message_user(request, refusal.message, level="error")
             return redirect(reverse("admin:compliance_subjectrequest_change", args=[obj.pk]))
 
-    def _step(self, request, request_id, *, view, form, act, done, title):
-        return self.object_action_view(
-            request,
-            request_id,
-            view=view,
-            may=lambda subject_request: self.may_handle(request, subject_request),
-            form=form,
-            act=act,
-            done=done,
-            template="admin/recordings/subjectrequest/step.html",
-            context=lambda subject_request: {
-                "title": f"{title}: {subject_request}",
-                "subject_request": subject_request,
-                "deadline": subject_request.deadline_label(),
-            },
-        )
-
     def take_view(self, request, request_id: int):
-        return self._step(
+        return self._fulfil(
             request,
             request_id,
             view="take request page",
@@ -558,7 +535,7 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
         )
 
     def start_verification_view(self, request, request_id: int):
-        return self._step(
+        return self._fulfil(
             request,
             request_id,
             view="start verification page",
@@ -573,7 +550,7 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
         )
 
     def verify_view(self, request, request_id: int):
-        return self._step(
+        return self._fulfil(
             request,
             request_id,
             view="verify identity page",
@@ -586,7 +563,7 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
         )
 
     def extend_view(self, request, request_id: int):
-        return self._step(
+        return self._fulfil(
             request,
             request_id,
             view="extend request page",
@@ -603,7 +580,7 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
         )
 
     def close_view(self, request, request_id: int):
-        return self._step(
+        return self._fulfil(
             request,
             request_id,
             view="close request page",
@@ -623,7 +600,7 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
         """The access or portability export (GDPR Art. 15, 20), built in the background by
         recordings/subject_requests/export.py; refused (as a form error, and on the trail) before
         the identity is verified, for another kind, once closed, or for anyone but the handler."""
-        return self._step(
+        return self._fulfil(
             request,
             request_id,
             view="build export page",

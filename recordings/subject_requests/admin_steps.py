@@ -26,6 +26,7 @@ from .objection import objection_accept
 from .rectification import CONSENT_FIELDS, RECORDING_FIELDS, rectification_apply
 from .restriction import restriction_apply, restriction_lift
 
+# Every step page of a request (the erasure adds its preview to it).
 STEP_TEMPLATE = "admin/recordings/subjectrequest/fulfil.html"
 FIELD_LABELS = {
     "customer_number": _("customer number"),
@@ -184,20 +185,22 @@ def _report_rows(lines: list[dict]) -> str:
 class FulfilmentAdminMixin:
     """Mixed into recordings/subject_requests/admin.py::SubjectRequestAdmin."""
 
-    def fulfilment_urls(self) -> list:
-        def route(suffix, view, name):
-            return path(
-                f"<int:request_id>/{suffix}/",
-                self.admin_site.admin_view(view),
-                name=f"compliance_subjectrequest_{name}",
-            )
+    def step_url(self, suffix: str, view, name: str):
+        """The URL of one of a request's step pages: /<id>/<suffix>/, named
+        admin:compliance_subjectrequest_<name>."""
+        return path(
+            f"<int:request_id>/{suffix}/",
+            self.admin_site.admin_view(view),
+            name=f"compliance_subjectrequest_{name}",
+        )
 
+    def fulfilment_urls(self) -> list:
         return [
-            route("erase", self.erase_view, "erase"),
-            route("object", self.objection_view, "object"),
-            route("restrict", self.restrict_view, "restrict"),
-            route("lift", self.lift_view, "lift"),
-            route("rectify", self.rectify_view, "rectify"),
+            self.step_url("erase", self.erase_view, "erase"),
+            self.step_url("object", self.objection_view, "object"),
+            self.step_url("restrict", self.restrict_view, "restrict"),
+            self.step_url("lift", self.lift_view, "lift"),
+            self.step_url("rectify", self.rectify_view, "rectify"),
         ]
 
     def fulfilment_context(self, request, obj: SubjectRequest) -> dict:
