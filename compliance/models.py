@@ -128,6 +128,16 @@ class PurposeQuerySet(models.QuerySet):
             models.Q(tenant__isnull=True) | models.Q(tenant=tenant)
         )
 
+    def by_code(self, tenant: Tenant | int, code: str) -> Purpose | None:
+        """The active purpose of that code a tenant records for: its own before the
+        platform's."""
+        return (
+            self.available_to(tenant)
+            .filter(code=code)
+            .order_by(models.F("tenant").asc(nulls_last=True))
+            .first()
+        )
+
 
 class Purpose(models.Model):
     """Why a recording exists. Platform purposes (no tenant) ship with Custodia; tenants add own."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 from django.core.validators import MaxLengthValidator
 from django.db import models
 
+from .refusals import Refused
+
 # Why someone needs to hear a call: kept on the grant and on the trail with every play.
 ACCESS_JUSTIFICATION = 2000
 # Why recordings are frozen (the litigation or inquiry), and why the freeze ends.
@@ -39,3 +41,11 @@ def bounded_text(limit: int, **options) -> models.TextField:
     """A TextField of at most `limit` characters: its form field refuses more, and so does model
     validation (which a TextField's max_length alone does not check)."""
     return models.TextField(max_length=limit, validators=[MaxLengthValidator(limit)], **options)
+
+
+def refuse_longer_than(text: str | None, limit: int, *, field: str) -> None:
+    """A service's refusal of text past its ceiling, naming the field (before anything is
+    written, the trail included)."""
+    length = len(text or "")
+    if length > limit:
+        raise Refused(f"{field} is longer than {limit} characters ({length})", field=field)

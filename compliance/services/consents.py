@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from audit.services import event_record
+from kit.limits import refuse_longer_than
 from kit.locks import consent_lock
 from kit.refusals import Refused
 
@@ -31,12 +31,7 @@ def consent_in_force(*, tenant: Tenant, customer_number: str, purpose: Purpose) 
 
 
 def _purpose_for(tenant: Tenant, code: str) -> Purpose:
-    purpose = (
-        Purpose.objects.available_to(tenant)
-        .filter(code=code)
-        .order_by(F("tenant").asc(nulls_last=True))
-        .first()
-    )
+    purpose = Purpose.objects.by_code(tenant, code)
     if purpose is None:
         raise Refused(f"unknown or inactive purpose {code!r}", field="purpose")
     return purpose
@@ -87,9 +82,7 @@ def consent_check(
         "operator": 64,
     }
     for name, value in evidence.items():
-        limit = evidence_limits[name]
-        if len(value) > limit:
-            raise Refused(f"{name} is longer than {limit} characters", field=name)
+        refuse_longer_than(value, evidence_limits[name], field=name)
     return purpose, number
 
 

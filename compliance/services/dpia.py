@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from audit.context import names_its_actor
 from audit.services import event_record
 from kit import limits
+from kit.limits import refuse_longer_than
 from kit.refusals import Refused
 
 from ..date_window import date_window_error
@@ -26,8 +27,7 @@ def dpia_check(*, dpia: Dpia) -> None:
     if not (dpia.necessity or "").strip():
         raise Refused(_("Say why recording is necessary for this purpose."), field="necessity")
     for field in DPIA_TEXTS:
-        if len(getattr(dpia, field) or "") > limits.DPIA_TEXT:
-            raise Refused(f"{field} is longer than {limits.DPIA_TEXT} characters", field=field)
+        refuse_longer_than(getattr(dpia, field), limits.DPIA_TEXT, field=field)
     if dpia.dpo_opinion.strip() and dpia.dpo_opinion_on is None:
         raise Refused(_("Give the date of the DPO's opinion."), field="dpo_opinion_on")
     if dpia.dpo_opinion_on is not None:

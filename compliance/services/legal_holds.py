@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit.context import names_its_actor
 from audit.services import event_record
 from kit import limits
+from kit.limits import refuse_longer_than
 from kit.locks import hold_placement_lock
 from kit.refusals import Refused
 
@@ -22,11 +23,6 @@ from ..models import LegalHold, Tenant
 from ..phone import InvalidNumber, normalise_number
 from ..refusals import refuse_outside_date_window
 from ..roles import tenant_permits
-
-
-def _refuse_longer_than(text: str, limit: int, *, field: str) -> None:
-    if len(text) > limit:
-        raise Refused(f"{field} is longer than {limit} characters ({len(text)})", field=field)
 
 
 def legal_hold_check(
@@ -46,13 +42,11 @@ def legal_hold_check(
         raise Refused("a hold needs a case or inquiry reference", field="reference")
     if not reason.strip():
         raise Refused("a hold needs a reason", field="reason")
-    _refuse_longer_than(
+    refuse_longer_than(
         reference.strip(), LegalHold._meta.get_field("reference").max_length, field="reference"
     )
-    _refuse_longer_than(reason.strip(), limits.LEGAL_HOLD_REASON, field="reason")
-    _refuse_longer_than(
-        campaign, LegalHold._meta.get_field("campaign").max_length, field="campaign"
-    )
+    refuse_longer_than(reason.strip(), limits.LEGAL_HOLD_REASON, field="reason")
+    refuse_longer_than(campaign, LegalHold._meta.get_field("campaign").max_length, field="campaign")
     refuse_outside_date_window(started_from, field="started_from")
     refuse_outside_date_window(started_until, field="started_until")
     if any(recording.tenant_id != tenant.pk for recording in recordings):
@@ -147,7 +141,7 @@ def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalH
         )
     if not release_reason.strip():
         raise Refused("releasing a hold needs a reason", field="release_reason")
-    _refuse_longer_than(
+    refuse_longer_than(
         release_reason.strip(), limits.LEGAL_HOLD_RELEASE_REASON, field="release_reason"
     )
     held_before = legal_hold_effect(locked)

@@ -19,6 +19,7 @@ from audit.context import names_its_actor
 from audit.notifications import compliance_officers
 from audit.services import event_record
 from kit import limits
+from kit.limits import refuse_longer_than
 from kit.refusals import Refused
 
 from ..date_window import date_window_error
@@ -141,9 +142,7 @@ def processor_check(*, processor: Processor, purposes: Iterable[Purpose] = ()) -
     """Every rule on one processor, as a Refused naming the field (the admin's form calls it)."""
     if not (processor.name or "").strip():
         raise Refused(_("A processor needs a name."), field="name")
-    for field, limit in (("services", limits.PROCESSOR_TEXT),):
-        if len(getattr(processor, field) or "") > limit:
-            raise Refused(f"{field} is longer than {limit} characters", field=field)
+    refuse_longer_than(processor.services, limits.PROCESSOR_TEXT, field="services")
     _refuse_chain(processor)
     _refuse_transfer(processor)
     _refuse_dates(processor)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from audit.context import names_its_actor
 from audit.services import event_record
 from kit import limits
+from kit.limits import refuse_longer_than
 from kit.refusals import Refused
 
 from ..models import Measure, Risk, Tenant
@@ -50,10 +51,7 @@ def risk_check(*, risk: Risk) -> None:
     """Every rule on one risk, as a Refused naming the field."""
     if not (risk.threat or "").strip():
         raise Refused(_("Name the threat."), field="threat")
-    if len(risk.description or "") > limits.RISK_TEXT:
-        raise Refused(
-            f"description is longer than {limits.RISK_TEXT} characters", field="description"
-        )
+    refuse_longer_than(risk.description, limits.RISK_TEXT, field="description")
     _refuse_scale(risk.likelihood, field="likelihood", required=True)
     _refuse_scale(risk.severity, field="severity", required=True)
     _refuse_scale(risk.residual_likelihood, field="residual_likelihood", required=False)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from audit.context import names_its_actor
 from audit.services import event_record
 from kit import limits
+from kit.limits import refuse_longer_than
 from kit.refusals import Refused
 
 from ..models import LegalBasis, Purpose, Tenant
@@ -41,11 +42,6 @@ from ..subject_request_models import (
 MAX_NUMBERS = 10
 # Clocks drift: a receipt stamped a few minutes ahead of the server is not "in the future".
 _CLOCK_SKEW = timedelta(minutes=5)
-
-
-def _refuse_longer_than(text: str, limit: int, *, field: str) -> None:
-    if len(text) > limit:
-        raise Refused(f"{field} is longer than {limit} characters ({len(text)})", field=field)
 
 
 def _require_permission(actor, tenant_id: int, permission: str, doing: str) -> None:
@@ -105,12 +101,7 @@ def _objection_purpose(tenant: Tenant, kind: str, purpose: Purpose | str | None)
             field="objection_purpose",
         )
     if isinstance(purpose, str):
-        found = (
-            Purpose.objects.filter(code=purpose, active=True)
-            .filter(Q(tenant=tenant) | Q(tenant__isnull=True))
-            .order_by("tenant_id")  # the tenant's own before the platform's (NULLS LAST)
-            .first()
-        )
+        found = Purpose.objects.by_code(tenant, purpose)
         if found is None:
             raise Refused(f"unknown purpose {purpose[:60]!r}", field="objection_purpose")
         purpose = found
@@ -155,9 +146,9 @@ def subject_request_receive(
         )
     numbers = subject_numbers_normalise(tenant, list(customer_numbers))
     subject_reference = subject_reference.strip()
-    _refuse_longer_than(subject_reference, 128, field="subject_reference")
-    _refuse_longer_than(requester_name.strip(), 200, field="requester_name")
-    _refuse_longer_than(requester_contact.strip(), 300, field="requester_contact")
+    refuse_longer_than(subject_reference, 128, field="subject_reference")
+    refuse_longer_than(requester_name.strip(), 200, field="requester_name")
+    refuse_longer_than(requester_contact.strip(), 300, field="requester_contact")
     if not numbers and not subject_reference:
         raise Refused(
             "name the subject: one or more customer numbers, or a subject reference",
@@ -281,7 +272,7 @@ def subject_request_verify_identity(
     if method not in VerificationMethod.values:
         raise Refused("choose how the identity was verified", field="identity_method")
     note = note.strip()
-    _refuse_longer_than(note, limits.SUBJECT_REQUEST_TEXT, field="identity_note")
+    refuse_longer_than(note, limits.SUBJECT_REQUEST_TEXT, field="identity_note")
     if method == VerificationMethod.OTHER and not note:
         raise Refused("describe how the identity was verified", field="identity_note")
     old = locked.status
@@ -321,7 +312,7 @@ def subject_request_extend(
     reason = reason.strip()
     if not reason:
         raise Refused("the requester must be told why: give the reason", field="reason")
-    _refuse_longer_than(reason, limits.SUBJECT_REQUEST_TEXT, field="reason")
+    refuse_longer_than(reason, limits.SUBJECT_REQUEST_TEXT, field="reason")
     if told_on is None:
         raise Refused("the date the requester was told is required", field="told_on")
     received = _received_day(locked.tenant, locked.received_at)
@@ -369,8 +360,8 @@ def subject_request_close(
     if status not in (RequestStatus.COMPLETED, RequestStatus.REFUSED, RequestStatus.PARTIAL):
         raise Refused("close as completed, refused or partially fulfilled", field="status")
     outcome, refusal_reason = outcome.strip(), refusal_reason.strip()
-    _refuse_longer_than(outcome, limits.SUBJECT_REQUEST_TEXT, field="outcome")
-    _refuse_longer_than(refusal_reason, limits.SUBJECT_REQUEST_TEXT, field="refusal_reason")
+    refuse_longer_than(outcome, limits.SUBJECT_REQUEST_TEXT, field="outcome")
+    refuse_longer_than(refusal_reason, limits.SUBJECT_REQUEST_TEXT, field="refusal_reason")
     if status in (RequestStatus.REFUSED, RequestStatus.PARTIAL) and not refusal_reason:
         raise Refused(
             "a refusal, whole or partial, needs its reason (it is told to the requester)",

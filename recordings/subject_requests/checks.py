@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from compliance.models import RequestKind, SubjectRequest
 from compliance.roles import tenant_permits
+from kit.limits import refuse_longer_than
 from kit.null_characters import unstorable
 from kit.refusals import Refused
 
@@ -75,6 +76,5 @@ def clean_text(value: object, *, field: str, limit: int, required: bool = False)
     text = "" if value is None else str(value).strip()
     if required and not text:
         raise Refused(f"{field} is required", field=field)
-    if len(text) > limit:
-        raise Refused(f"{field} is longer than {limit} characters ({len(text)})", field=field)
+    refuse_longer_than(text, limit, field=field)
     return text
