@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -16,3 +16,11 @@ def in_tenant_zone(value: datetime | None, tenant) -> str:
         return "—"
     zone = ZoneInfo(getattr(tenant, "time_zone", "") or settings.TIME_ZONE)
     return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def tenant_day(value: datetime | None, tenant) -> date | None:
+    """The day `value` falls on in `tenant`'s time zone (the data controller's days: a call at
+    00:30 in Paris is that day's, not the day before's in UTC); None for no time."""
+    if value is None:
+        return None
+    return timezone.localtime(value, ZoneInfo(tenant.time_zone)).date()

@@ -10,7 +10,6 @@ requester's identity is verified (Art. 12(6)): recordings' services check
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
@@ -22,6 +21,7 @@ from audit.services import event_record
 from kit import limits
 from kit.limits import refuse_longer_than
 from kit.refusals import Refused
+from kit.times import tenant_day
 
 from ..models import LegalBasis, Purpose, Tenant
 from ..phone import InvalidNumber, normalise_number
@@ -65,13 +65,9 @@ def subject_numbers_normalise(tenant: Tenant, numbers: list[str]) -> list[str]:
     return list(dict.fromkeys(normalised))
 
 
-def _received_day(tenant: Tenant, received_at: datetime) -> date:
-    return timezone.localtime(received_at, zoneinfo.ZoneInfo(tenant.time_zone)).date()
-
-
 def due_on_for(tenant: Tenant, received_at: datetime) -> date:
     """The first month's last day: one calendar month after the day of receipt (tenant time)."""
-    return one_month_after(_received_day(tenant, received_at))
+    return one_month_after(tenant_day(received_at, tenant))
 
 
 def open_duplicate(
@@ -315,7 +311,7 @@ def subject_request_extend(
     refuse_longer_than(reason, limits.SUBJECT_REQUEST_TEXT, field="reason")
     if told_on is None:
         raise Refused("the date the requester was told is required", field="told_on")
-    received = _received_day(locked.tenant, locked.received_at)
+    received = tenant_day(locked.received_at, locked.tenant)
     if not received <= told_on <= min(today, locked.due_on):
         raise Refused(
             f"the requester must be told between the receipt ({received.isoformat()}) and the "

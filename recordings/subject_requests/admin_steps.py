@@ -7,17 +7,15 @@ or a 403, a refusal shown as a form error, success as a message and back to the 
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django import forms
 from django.urls import path
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from compliance.models import Consent, RequestKind, SubjectRequest
 from kit import limits
 from kit.refusals import Refused
+from kit.times import tenant_day
 
 from ..models import Recording, Status
 from .erasure import ErasurePreview, erasure_execute, erasure_preview
@@ -121,10 +119,9 @@ class RectifyForm(forms.Form):
         super().__init__(data)
         found = subject_data_find(obj)
         recordings = found.recordings.filter(status=Status.ACTIVE)
-        zone = zoneinfo.ZoneInfo(obj.tenant.time_zone)
 
         def day(instant) -> str:
-            return timezone.localtime(instant, zone).date().isoformat()
+            return tenant_day(instant, obj.tenant).isoformat()
 
         choices = [
             (
@@ -256,14 +253,13 @@ class FulfilmentAdminMixin:
     def restriction_state(self, obj: SubjectRequest) -> str:
         if obj.restricted_at is None:
             return "—"
-        zone = zoneinfo.ZoneInfo(obj.tenant.time_zone)
         count = obj.restricted_recordings.count()
         if obj.restriction_in_force:
             return _("In force since %(day)s on %(count)d recording(s)") % {
-                "day": timezone.localtime(obj.restricted_at, zone).date().isoformat(),
+                "day": tenant_day(obj.restricted_at, obj.tenant).isoformat(),
                 "count": count,
             }
-        lifted = timezone.localtime(obj.restriction_lifted_at, zone).date().isoformat()
+        lifted = tenant_day(obj.restriction_lifted_at, obj.tenant).isoformat()
         return _("Lifted on %(day)s") % {"day": lifted}
 
     restriction_state.short_description = _("restriction (Art. 18)")

@@ -25,7 +25,6 @@ Dates are the tenant's (the data controller's) days and times, its zone named.
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,7 +33,6 @@ from django.contrib import admin
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 
 from audit.services import event_record
 from compliance.models import SubjectRequest, Tenant
@@ -42,6 +40,7 @@ from compliance.register.strings import translate
 from compliance.subject_request_models import CLOSED_STATUSES, RequestLanguage
 from compliance.supervisory_authorities import SupervisoryAuthority, supervisory_authority_for
 from kit.refusals import Refused
+from kit.times import tenant_day
 
 from .finder import subject_data_find
 
@@ -179,12 +178,6 @@ class Letter:
         return bool(self.deleted or self.kept or self.consents_kept is not None)
 
 
-def _local_date(instant: datetime | None, tenant: Tenant) -> date | None:
-    if instant is None:
-        return None
-    return timezone.localtime(instant, zoneinfo.ZoneInfo(tenant.time_zone)).date()
-
-
 def _reason_text(reason: object, language: str) -> str:
     """A kept recording's reason in the letter's language: its code's wording (with the report's
     detail, such as a hold's reference or a law), else the text it carries."""
@@ -234,7 +227,7 @@ def letter_build(request: SubjectRequest, language: str) -> Letter:
         counts=subject_data_find(request).counts(),
         written_on=tenant.today(),
         received_at=request.received_at,
-        answered_on=_local_date(request.closed_at, tenant),
+        answered_on=tenant_day(request.closed_at, tenant),
         kind_label=KIND_LABELS[language][request.kind],
         status_label=STATUS_LABELS[language].get(request.status, request.get_status_display()),
         deleted=_lines(report.get("deleted"), language, kept=False),
