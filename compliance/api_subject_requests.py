@@ -20,7 +20,6 @@ event on the trail in a transaction of its own, without the subject's numbers, n
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -54,23 +53,14 @@ TEXT_FIELDS = (
     "objection_purpose",
     "tenant",
 )
-# What a refusal's message may quote of these is the subject's: not kept on the trail.
-PERSONAL_FIELDS = {"customer_numbers", "subject_reference", "requester_name", "requester_contact"}
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-# What is left of a number once its quotes are taken out: a value holding quotes of its own
-# ('+33 6 12 34 56 78"x) is quoted by repr() with escapes that no pattern of quotes undoes, so
-# any run of six digits or more (with the separators numbers are written with) goes too.
-_DIGITS = re.compile(r"\+?\d(?:[\s().\-/\\'\"]*\d){5,}")
 
 
 def subject_request_refusal_record(
     *, tenant: Tenant, api_key: ApiKey | None, fields: Mapping[str, object], refusal: Refused
 ) -> None:
-    """A refused request goes on the tenant's trail: the field, why (with any quoted value of a
-    personal field left out), the key; never the subject's numbers, name or address."""
-    reason = refusal.message
-    if refusal.field in PERSONAL_FIELDS:
-        reason = _DIGITS.sub("…", _QUOTED.sub("'…'", reason))
+    """A refused request goes on the tenant's trail: the field, why (the refusal's wording for
+    the trail, which quotes no number), the key; never the subject's numbers, name or address."""
+    reason = refusal.for_trail
     kind = fields.get("kind")
     with transaction.atomic():
         event_record(

@@ -18,11 +18,14 @@ class Refused(Exception):
     answers with (400 unless the refusal is a permission, 403, a conflict, 409, or a size or type,
     413 or 415)."""
 
-    def __init__(self, message: str, *, field: str, status: int = 400):
+    def __init__(self, message: str, *, field: str, status: int = 400, for_trail: str = ""):
         super().__init__(message)
         self.message = message
         self.field = field
         self.status = status
+        # The message as the append-only trail may keep it, when `message` quotes personal data
+        # the caller needs to see (the number it sent) but the trail must not hold.
+        self.for_trail = for_trail or message
 
 
 def as_form_error(refusal: Refused, form: forms.Form) -> forms.ValidationError:

@@ -61,7 +61,9 @@ def subject_numbers_normalise(tenant: Tenant, numbers: list[str]) -> list[str]:
         try:
             normalised.append(normalise_number(number, default_region=tenant.country_code))
         except InvalidNumber as error:
-            raise Refused(f"{number[:40]!r}: {error}", field="customer_numbers") from error
+            raise Refused(
+                f"{number[:40]!r}: {error}", field="customer_numbers", for_trail=str(error)
+            ) from error
     return list(dict.fromkeys(normalised))
 
 
