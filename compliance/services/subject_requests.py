@@ -35,6 +35,7 @@ from ..subject_request_models import (
     RequestStatus,
     SubjectRequest,
     VerificationMethod,
+    deadline_expression,
     one_month_after,
 )
 
@@ -394,14 +395,19 @@ def subject_request_close(
 def subject_requests_nearly_due(*, within_days: int = 7):
     """Open requests whose deadline is within `within_days` days, or past, in their tenant's
     days: (request, days left) pairs, overdue ones with a negative count."""
-    found = []
+    # No tenant's day is more than one ahead of the server's: the database keeps those that may
+    # be due by then, and each is then counted on its own tenant's day.
+    horizon = timezone.localdate() + timedelta(days=within_days + 1)
     candidates = (
         SubjectRequest.objects.filter(status__in=OPEN_STATUSES)
+        .alias(deadline_on=deadline_expression())
+        .filter(deadline_on__lte=horizon)
         .select_related("tenant", "handled_by")
-        .order_by("due_on", "pk")
+        .order_by("deadline_on", "pk")
     )
+    found = []
     for request in candidates.iterator(chunk_size=500):
-        left = (request.deadline - request.tenant.today()).days
+        left = request.days_left()
         if left <= within_days:
             found.append((request, left))
     return found
