@@ -505,6 +505,16 @@ class ApiAuthFailureWindow(models.Model):
 
 
 # Registered with the app here (Django reads an app's models from its models module).
+from .dnc_models import (  # noqa: E402, F401
+    Campaign,
+    CampaignNumber,
+    DncEntry,
+    DncList,
+    DncListStatus,
+    DncOptOut,
+    Screening,
+    ScreeningRemoval,
+)
 from .dpia_models import Dpia  # noqa: E402, F401
 from .processor_models import (  # noqa: E402, F401
     Processor,

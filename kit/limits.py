@@ -32,6 +32,8 @@ SUBJECT_REQUEST_TEXT = 4000
 PROCESSOR_TEXT = 2000
 RISK_TEXT = 4000
 DPIA_TEXT = 8000
+# Why a number was added to a tenant's internal do-not-call opt-outs.
+DNC_NOTE = 2000
 # One value of an admin page's query string (a search term, a filter's value): a number, a call
 # id, a name. 5,000 digits overflowed Python's int conversion in the id filters.
 QUERY_STRING_VALUE = 500
