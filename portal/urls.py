@@ -21,4 +21,6 @@ urlpatterns = [
     path("compliance/", include("compliance.receipt_urls")),
     path("recordings/", include("recordings.urls")),
     path("signin/", include("signin.urls")),
+    # set_language: the language switcher's POST (portal/templates/admin/language_switcher.html).
+    path("i18n/", include("django.conf.urls.i18n")),
 ]

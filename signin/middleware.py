@@ -77,13 +77,15 @@ class SecondFactorMiddleware:
 
 
 def _open_paths() -> set[str]:
-    """Pages a person between the two factors may see: the second-factor pages themselves, and
-    the admin's sign-in and sign-out to start again or leave."""
+    """Pages a person between the two factors may see: the second-factor pages themselves, the
+    admin's sign-in and sign-out to start again or leave, and the language switcher's, which
+    those pages show and which changes nothing but a cookie."""
     return {
         reverse("signin:verify"),
         reverse("signin:enrol"),
         reverse("admin:login"),
         reverse("admin:logout"),
+        reverse("set_language"),
     }
 
 

@@ -223,6 +223,7 @@ OTHER_VIEWS: dict[str, str] = {
     "health": "page",
     "signin:verify": "page",
     "signin:enrol": "page",
+    "set_language": "page",  # GET changes nothing; a POST sets the language cookie only
 }
 # Patterns without a name, by route.
 UNNAMED_VIEWS: dict[str, str] = {
