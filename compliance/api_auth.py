@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.csrf import csrf_exempt
 
 from audit.context import bound_context, current_context
@@ -47,7 +48,9 @@ _TOKEN = re.compile(rf"^{API_KEY_PREFIX}_(?P<prefix>[0-9a-f]{{1,12}})_[!-~]+$")
 
 def api_error(message: str, *, field: str, status: int) -> JsonResponse:
     """The API's error answer: `{"error": "...", "field": "..."}` with a 4xx status. `field` names
-    the part of the request at fault: a form field, a header (Authorization), `method` or `body`."""
+    the part of the request at fault: a form field, a header (Authorization), `method` or `body`.
+    The message is in the language of the request's Accept-Language (LocaleMiddleware), English
+    when it names none of LANGUAGES; `field` is never translated: clients act on it."""
     return JsonResponse({"error": message, "field": field}, status=status)
 
 
@@ -69,15 +72,17 @@ def _bearer_token(request: HttpRequest) -> tuple[str, str]:
     """(token, key prefix) of a well-formed Custodia bearer token, read without the database."""
     header = request.headers.get("Authorization", "")
     if not header.strip():
-        raise _Refusal("missing", "an API key is required: Authorization: Bearer <API key>")
+        raise _Refusal(
+            "missing", gettext("an API key is required: Authorization: Bearer <API key>")
+        )
     parts = header.split()
     # The scheme is case-insensitive (RFC 7235 section 2.1).
     if len(parts) != 2 or parts[0].lower() != "bearer":
-        raise _Refusal("malformed", "the Authorization header must be: Bearer <API key>")
+        raise _Refusal("malformed", gettext("the Authorization header must be: Bearer <API key>"))
     token = parts[1]
     shape = _TOKEN.match(token)
     if shape is None:
-        raise _Refusal("malformed", "this is not a Custodia API key")
+        raise _Refusal("malformed", gettext("this is not a Custodia API key"))
     return token, shape["prefix"]
 
 
@@ -87,7 +92,7 @@ def _authenticate(token: str, prefix: str, candidate: ApiKey | None) -> ApiKey:
         return api_key
     known = ApiKey.objects.filter(prefix=prefix).first()
     reason = "unknown" if known is None else "revoked" if known.revoked_at else "wrong_secret"
-    raise _Refusal(reason, "unknown or revoked API key", prefix=prefix, api_key=known)
+    raise _Refusal(reason, gettext("unknown or revoked API key"), prefix=prefix, api_key=known)
 
 
 def _record_failure(request: HttpRequest, refusal: _Refusal, *, client_ip: str) -> None:
@@ -163,8 +168,10 @@ def _throttled(bucket: str, *, client_ip: str) -> JsonResponse:
         )
     seconds = settings.API_AUTH_FAILURE_WINDOW_SECONDS
     return _too_many(
-        "too many failed authentications from this address; retry after the time given in "
-        "Retry-After",
+        gettext(
+            "too many failed authentications from this address; retry after the time given in "
+            "Retry-After"
+        ),
         api_limits.seconds_left(timezone.now(), window, seconds),
     )
 
@@ -214,15 +221,28 @@ def api_key_required(view: View | None = None, *, upload: bool = False):
             limit = settings.API_RATE_LIMIT_PER_MINUTE
             if limit and (admission.calls or 0) > limit:
                 return _too_many(
-                    f"this API key made more than {limit} calls in this minute; retry after the "
-                    "time given in Retry-After",
+                    ngettext(
+                        "this API key made more than %(limit)d call in this minute; retry after "
+                        "the time given in Retry-After",
+                        "this API key made more than %(limit)d calls in this minute; retry after "
+                        "the time given in Retry-After",
+                        limit,
+                    )
+                    % {"limit": limit},
                     api_limits.seconds_left(now, api_limits.window_start(now, 60), 60),
                 )
             if upload and admission.upload_slot is None:
                 # Answered at once rather than queued: the recorder retries, the worker is free.
+                in_flight = settings.API_UPLOADS_IN_FLIGHT_PER_KEY
                 return _too_many(
-                    f"this API key already has {settings.API_UPLOADS_IN_FLIGHT_PER_KEY} uploads "
-                    "in flight; retry after the time given in Retry-After",
+                    ngettext(
+                        "this API key already has %(count)d upload in flight; retry after the "
+                        "time given in Retry-After",
+                        "this API key already has %(count)d uploads in flight; retry after the "
+                        "time given in Retry-After",
+                        in_flight,
+                    )
+                    % {"count": in_flight},
                     1,
                 )
             request.api_key = api_key

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .refusals import Refused
 
@@ -47,7 +49,14 @@ def bounded_text(limit: int, **options) -> models.TextField:
 
 def refuse_longer_than(text: str | None, limit: int, *, field: str) -> None:
     """A service's refusal of text past its ceiling, naming the field (before anything is
-    written, the trail included)."""
+    written, the trail included). The message is in the reader's language; the trail's, in
+    English (Refused.for_trail)."""
     length = len(text or "")
     if length > limit:
-        raise Refused(f"{field} is longer than {limit} characters ({length})", field=field)
+        message = format_lazy(
+            _("{field} is longer than {limit} characters ({length})"),
+            field=field,
+            limit=limit,
+            length=length,
+        )
+        raise Refused(message, field=field)

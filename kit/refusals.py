@@ -10,22 +10,37 @@ compliance's and recordings'.
 from __future__ import annotations
 
 from django import forms
+from django.utils.functional import Promise
+from django.utils.translation import override
+
+
+def in_english(message: str | Promise) -> str:
+    """A message as the append-only trail keeps it: a translatable (lazy) message in English,
+    whatever language the person refused reads; any other text as it is."""
+    if isinstance(message, Promise):
+        with override("en"):
+            return str(message)
+    return message
 
 
 class Refused(Exception):
-    """`message` says why, in a sentence the caller can act on; `field` names the input at fault
-    (the API's `{"error": ..., "field": ...}`, the form field); `status` is the HTTP status an API
-    answers with (400 unless the refusal is a permission, 403, a conflict, 409, or a size or type,
-    413 or 415)."""
+    """`message` says why, in a sentence the caller can act on (a lazy translation, shown in the
+    language of whoever reads it); `field` names the input at fault (the API's
+    `{"error": ..., "field": ...}`, the form field); `status` is the HTTP status an API answers
+    with (400 unless the refusal is a permission, 403, a conflict, 409, or a size or type, 413 or
+    415)."""
 
-    def __init__(self, message: str, *, field: str, status: int = 400, for_trail: str = ""):
+    def __init__(
+        self, message: str | Promise, *, field: str, status: int = 400, for_trail: str = ""
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         self.status = status
         # The message as the append-only trail may keep it, when `message` quotes personal data
-        # the caller needs to see (the number it sent) but the trail must not hold.
-        self.for_trail = for_trail or message
+        # the caller needs to see (the number it sent) but the trail must not hold; in English,
+        # so that the trail reads in one language whoever was refused.
+        self.for_trail = for_trail or in_english(message)
 
 
 def as_form_error(refusal: Refused, form: forms.Form) -> forms.ValidationError:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 
 class SignInFailureWindow(models.Model):
@@ -27,7 +29,7 @@ class SignInFailureWindow(models.Model):
     last_failed_at = models.DateTimeField()
 
     class Meta:
-        verbose_name = "failed sign-ins in a window"
+        verbose_name = _("failed sign-ins in a window")
         constraints = [
             models.UniqueConstraint(
                 fields=("account_id", "client_ip", "window_start"), name="signin_failure_window"
@@ -36,4 +38,12 @@ class SignInFailureWindow(models.Model):
         indexes = [models.Index(fields=("window_start",), name="signin_failure_closing")]
 
     def __str__(self) -> str:
-        return f"{self.count} failed sign-ins from {self.client_ip or 'unknown'}"
+        values = {"count": self.count, "address": self.client_ip or _("an unknown address")}
+        return (
+            ngettext(
+                "%(count)d failed sign-in from %(address)s",
+                "%(count)d failed sign-ins from %(address)s",
+                self.count,
+            )
+            % values
+        )
