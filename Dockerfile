@@ -26,6 +26,8 @@ COPY audit ./audit
 COPY compliance ./compliance
 COPY recordings ./recordings
 COPY signin ./signin
+# The Spanish and French catalogues, compiled (.mo) and committed: no gettext in the image.
+COPY locale ./locale
 
 # The static files are collected once, at build time, with the production storage (hashed,
 # compressed names for WhiteNoise). Settings refuse to load without their secrets when DEBUG is
