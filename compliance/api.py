@@ -67,7 +67,7 @@ def consent_refusal_record(
             target_label=f"decision of call {call_id}" if call_id else "",
             extra={
                 "field": refusal.field,
-                "reason": refusal.message,
+                "reason": refusal.for_trail,
                 "status": refusal.status,
                 "api_key": api_key.prefix if api_key else "",
                 "purpose": str(fields.get("purpose", "") or "")[:60],

@@ -279,7 +279,7 @@ def recording_ingest_refusal_record(
             target_label=f"call {str(fields.get('call_id', ''))[:120]}",
             extra={
                 "field": refusal.field,
-                "reason": refusal.message,
+                "reason": refusal.for_trail,
                 "status": refusal.status,
                 "api_key": api_key.prefix if api_key else "",
             },

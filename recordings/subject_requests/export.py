@@ -120,7 +120,7 @@ def _refused_record(*, request: SubjectRequest, refusal: Refused, action: str, *
             tenant=request.tenant_id,
             target=request,
             outcome=Outcome.DENIED,
-            extra={"field": refusal.field or "", "reason": refusal.message, **extra},
+            extra={"field": refusal.field or "", "reason": refusal.for_trail, **extra},
         )
 
 
