@@ -197,6 +197,69 @@ def read_plain_audio(recording: Recording) -> bytes:
     return b"".join(plain_audio_chunks(recording))
 
 
+# --- a recording's copy for listening --------------------------------------------------------
+
+# A copy for listening (recordings/listening.py) sits beside its recording's file, named after it:
+# removing a recording's file removes its copy with it (the purge's and erasure's removal,
+# recordings/services/purge/files.py and unlink.py, which repeat this suffix), and the orphan
+# sweep counts a copy as claimed while its recording claims the original.
+LISTENING_COPY_SUFFIX = ".listening.cstd"
+_STORED_SUFFIX = ".cstd"
+
+
+def listening_copy_name(storage_name: str) -> str:
+    return storage_name.removesuffix(_STORED_SUFFIX) + LISTENING_COPY_SUFFIX
+
+
+def original_of_listening_copy(name: str) -> str | None:
+    """The storage name of the recording a copy for listening belongs to; None if `name` is not
+    a copy's."""
+    if not name.endswith(LISTENING_COPY_SUFFIX):
+        return None
+    return name.removesuffix(LISTENING_COPY_SUFFIX) + _STORED_SUFFIX
+
+
+def read_listening_copy(recording: Recording) -> bytes | None:
+    """The recording's copy for listening, decrypted whole (its tag verified), or None when it
+    has none yet. Encrypted with the recording's own data key, bound to the copy's name: the
+    key's rotation and its shredding reach the copy as they reach the original. Raises
+    crypto.DecryptionFailed when the key is gone or the copy was altered."""
+    name = listening_copy_name(recording.storage_name)
+    data_key = _data_key(
+        wrapped_key=recording.wrapped_key,
+        master_key_id=recording.master_key_id,
+        tenant_id=recording.tenant_id,
+        storage_name=recording.storage_name,
+    )
+    try:
+        stored = recordings_storage().open(name, "rb")
+    except FileNotFoundError:
+        return None
+    return b"".join(_decrypting(stored, data_key, tenant_id=recording.tenant_id, storage_name=name))
+
+
+def store_listening_copy(recording: Recording, plain: bytes) -> str:
+    """Store `plain` as the recording's copy for listening, encrypted like the recording, and
+    return its name. Written under a partial name of its own and renamed when whole
+    (`publish`): a reader never sees half a copy, and two listeners converting the same
+    recording at once each publish a whole one (the last stays)."""
+    name = listening_copy_name(recording.storage_name)
+    data_key = _data_key(
+        wrapped_key=recording.wrapped_key,
+        master_key_id=recording.master_key_id,
+        tenant_id=recording.tenant_id,
+        storage_name=recording.storage_name,
+    )
+    blob = crypto.encrypt_audio(data_key, plain, tenant_id=recording.tenant_id, storage_name=name)
+    partial = f"{name}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
+    saved = recordings_storage().save(partial, ContentFile(blob))
+    if saved != partial:
+        recordings_storage().delete(saved)
+        raise RuntimeError(f"storage renamed {partial} to {saved}")
+    publish(partial, name)
+    return name
+
+
 # --- files published whole ------------------------------------------------------------------
 
 PARTIAL_SUFFIX = ".part"

@@ -26,6 +26,7 @@ from compliance.tenancy import cross_tenant_refusal_record
 
 from .audio import extension_for
 from .crypto import DecryptionFailed
+from .listening import AudioUnplayable, ListeningAudio, listening_audio
 from .models import Recording
 from .services.access import (
     AccessRefused,
@@ -37,7 +38,7 @@ from .services.access import (
     recording_not_found_record,
     recording_play_record,
 )
-from .storage import plain_audio_chunks, read_plain_audio
+from .storage import plain_audio_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -227,12 +228,21 @@ def _audio_response(body: bytes, *, status: int, content_type: str) -> HttpRespo
     return response
 
 
-def _plain_audio(recording: Recording) -> bytes | None:
+def _listening_audio(recording: Recording) -> ListeningAudio | HttpResponse:
+    """What the player streams (recordings/listening.py), or the answer saying why nothing
+    plays, in words the player page shows (recordings/static/recordings/player.js)."""
     try:
-        return read_plain_audio(recording)
+        return listening_audio(recording)
     except (DecryptionFailed, FileNotFoundError):
         logger.exception("recording %s: audio unavailable", recording.pk)
-        return None
+        return HttpResponse("The audio is unavailable.", status=410, content_type="text/plain")
+    except AudioUnplayable as problem:
+        logger.warning("recording %s: audio cannot be played: %s", recording.pk, problem)
+        # 422: the recording and the grant are in order, but its audio turns into nothing a
+        # browser plays; no playback happened, so none is recorded.
+        return HttpResponse(
+            f"The audio cannot be played: {problem}.", status=422, content_type="text/plain"
+        )
 
 
 @require_GET
@@ -242,9 +252,12 @@ def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
         grant = playback_authorise(user=request.user, recording=recording)
     except AccessRefused as refusal:
         return HttpResponse(refusal.message, status=403, content_type="text/plain")
-    audio = _plain_audio(recording)
-    if audio is None:
-        return HttpResponse("The audio is unavailable.", status=410, content_type="text/plain")
+    # The stored audio as it is when browsers play its codec, else its copy for listening (made
+    # on the first request); either way before any playback is recorded.
+    listening = _listening_audio(recording)
+    if isinstance(listening, HttpResponse):
+        return listening
+    audio, content_type = listening.body, listening.content_type
     size = len(audio)
     try:
         byte_range = requested_range(request.headers.get("Range"), size)
@@ -256,11 +269,9 @@ def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
     # asks for byte 0): the service records the grant's one `recording.played` event.
     recording_play_record(user=request.user, recording=recording, grant=grant)
     if byte_range is None:
-        return _audio_response(audio, status=200, content_type=recording.content_type)
+        return _audio_response(audio, status=200, content_type=content_type)
     response = _audio_response(
-        audio[byte_range.start : byte_range.end + 1],
-        status=206,
-        content_type=recording.content_type,
+        audio[byte_range.start : byte_range.end + 1], status=206, content_type=content_type
     )
     response["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
     return response

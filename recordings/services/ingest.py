@@ -471,6 +471,7 @@ def _ingest(
                         "api_key": api_key.prefix if api_key else "",
                         "sha256": sha256,
                         "size_bytes": size,
+                        "codec": info.codec.name,
                         "retain_until": decision.retain_until.isoformat(),
                         "retention_policy": decision.policy_id,
                         **({"warnings": list(warnings)} if warnings else {}),

@@ -16,7 +16,7 @@ from pathlib import Path
 from django.core.files.storage import FileSystemStorage
 
 from ...models import PendingFileRemoval
-from ...storage import recordings_storage
+from ...storage import listening_copy_name, recordings_storage
 from . import unlink
 
 logger = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ _FILE_REMOVAL_CHUNK = 100
 _UNLINK_SCRIPT = str(Path(__file__).with_name("unlink.py"))
 # The names ingestion gives (recordings.storage.new_storage_name): safe to join to the folder.
 _STORAGE_NAME = unlink.STORAGE_NAME
+_listening_copy_of = unlink.listening_copy_of
 _filesystem_delete = FileSystemStorage.delete
 
 
@@ -35,22 +36,31 @@ def _plain_filesystem(storage) -> bool:
 
 
 def _file_remover(storage) -> Callable[[str], None]:
-    """A function removing one stored file; a file already gone is not an error. With a plain
+    """A function removing one recording's stored file, and its copy for listening first if it
+    has one (recordings/listening.py); a file already gone is not an error. With a plain
     FileSystemStorage, a name in the form ingestion gives is unlinked directly: the same effect
     as FileSystemStorage.delete without its path resolution and extra stat per file. Anything
     else goes through storage.delete."""
     if not _plain_filesystem(storage):
-        return storage.delete
+
+        def delete(name: str) -> None:
+            storage.delete(listening_copy_name(name))
+            storage.delete(name)
+
+        return delete
     location, match, unlink = storage.location, _STORAGE_NAME.fullmatch, os.unlink
+    copy_of = _listening_copy_of
 
     def remove(name: str) -> None:
         if not match(name):
+            storage.delete(listening_copy_name(name))
             storage.delete(name)
             return
-        try:
-            unlink(f"{location}/{name}")
-        except FileNotFoundError:
-            pass
+        for path in (copy_of(name), name):
+            try:
+                unlink(f"{location}/{path}")
+            except FileNotFoundError:
+                pass
 
     return remove
 

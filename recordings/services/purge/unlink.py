@@ -2,10 +2,11 @@
 
 Standard library only, no Django and no database: FileRemover (files.py) starts it with
 the recordings folder and sends the storage names of committed deletions, one per line on
-standard input, an empty line closing each submission. It unlinks FOLDER/NAME on a few threads
-and answers one line per name on standard output: `+NAME` removed (or already gone), or
-`-NAME<TAB>error` not removed (its PendingFileRemoval row stays, the purge reports it). At the
-end of its input (the purge is done, or was killed) it finishes what it was sent and exits.
+standard input, an empty line closing each submission. It unlinks FOLDER/NAME, and the
+recording's copy for listening beside it if there is one, on a few threads, and answers one line
+per name on standard output: `+NAME` removed (or already gone), or `-NAME<TAB>error` not removed
+(its PendingFileRemoval row stays, the purge reports it). At the end of its input (the purge is
+done, or was killed) it finishes what it was sent and exits.
 
 Why a process: an unlink is mostly a wait for the file system, and in the purge's process every
 thread that comes back from one waits for the interpreter lock, which the batch workers hold
@@ -22,7 +23,15 @@ import threading
 
 # As recordings.storage.new_storage_name makes them: nothing else is joined to the folder.
 STORAGE_NAME = re.compile(r"[0-9]+/[0-9]{4}/[0-9]{2}/[0-9a-f]{32}\.cstd")
+# recordings.storage.LISTENING_COPY_SUFFIX: a recording's copy for listening, beside its file.
+LISTENING_COPY_SUFFIX = ".listening.cstd"
 CHUNK = 100
+
+
+def listening_copy_of(name: str) -> str:
+    """The name of the copy for listening of the recording stored as `name` (storage.py's
+    listening_copy_name, repeated here: this script imports nothing of Django)."""
+    return name.removesuffix(".cstd") + LISTENING_COPY_SUFFIX
 
 
 def main(folder: str, threads: int) -> int:
@@ -48,9 +57,12 @@ def main(folder: str, threads: int) -> int:
                     lines.append(f"-{name}\tnot a storage name")
                     continue
                 try:
-                    os.unlink(f"{folder}/{name}")
-                except FileNotFoundError:
-                    pass
+                    # The copy first: while the recording's file remains, its removal is pending.
+                    for path in (listening_copy_of(name), name):
+                        try:
+                            os.unlink(f"{folder}/{path}")
+                        except FileNotFoundError:
+                            pass
                 except OSError as error:
                     lines.append(f"-{name}\t{error}")
                     continue

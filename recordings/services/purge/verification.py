@@ -21,7 +21,7 @@ from ...models import (
     Status,
     SubjectExport,
 )
-from ...storage import recordings_storage
+from ...storage import listening_copy_name, original_of_listening_copy, recordings_storage
 from .certificates import certificate_is_valid
 
 
@@ -44,6 +44,13 @@ def deletion_certificates_verify() -> list[str]:
                 f"recording {certificate.recording_id} is certified deleted but its audio file "
                 "is still stored"
             )
+        if certificate.storage_name and storage.exists(
+            listening_copy_name(certificate.storage_name)
+        ):
+            problems.append(
+                f"recording {certificate.recording_id} is certified deleted but its copy for "
+                "listening is still stored"
+            )
     survivors = Recording.objects.filter(
         pk__in=DeletionCertificate.objects.values("recording_id")
     ).filter(Q(status=Status.ACTIVE) | Q(wrapped_key__isnull=False) | ~Q(storage_name=""))
@@ -57,7 +64,9 @@ def orphan_files_sweep(*, grace: timedelta = timedelta(hours=24), remove: bool =
     (an ingestion in flight stores its file just before its row commits). Each is audited.
 
     A data-subject export's ZIP is claimed while its export is ready (or being published); the
-    partial file of a build a killed worker left behind is claimed by nothing, and goes."""
+    partial file of a build a killed worker left behind is claimed by nothing, and goes. A
+    recording's copy for listening is claimed while the recording claims its file; one made
+    while the recording was deleted, by a listener whose process then died, goes."""
     storage = recordings_storage()
     cutoff = timezone.now() - grace
     orphans: list[str] = []
@@ -70,9 +79,14 @@ def orphan_files_sweep(*, grace: timedelta = timedelta(hours=24), remove: bool =
             yield from walk(f"{folder}/{directory}" if folder else directory)
 
     def check(names: list[str]) -> None:
-        claimed = set(
-            Recording.objects.filter(storage_name__in=names).values_list("storage_name", flat=True)
+        # A copy for listening is claimed while its recording claims the original.
+        originals = {name: original_of_listening_copy(name) or name for name in names}
+        claimed_originals = set(
+            Recording.objects.filter(storage_name__in=set(originals.values())).values_list(
+                "storage_name", flat=True
+            )
         )
+        claimed = {name for name, original in originals.items() if original in claimed_originals}
         claimed.update(
             SubjectExport.objects.filter(
                 storage_name__in=names, status__in=(ExportStatus.READY, ExportStatus.BUILDING)
