@@ -130,3 +130,11 @@ ACTION_CHOICES = [
         "Answer letter of a data-subject request viewed (names the subject)",
     ),
 ]
+
+ACTION_LABELS = dict(ACTION_CHOICES)
+
+
+def action_label(action: str) -> str:
+    """What an action is called on screen; an action no longer in the catalogue keeps its
+    dotted name (the trail keeps every event ever recorded)."""
+    return ACTION_LABELS.get(action, action)

@@ -7,18 +7,35 @@ Nothing here counts the whole table: the paginator counts at most CAPPED_COUNT m
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import BadRequest, PermissionDenied
-from django.db.models import Q
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
+from django.db.models import Q, TextChoices
 from django.http import StreamingHttpResponse
-from django.urls import path, reverse
-from django.utils.html import format_html
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
 # The one import of audit against the direction (docs/architecture.md, deliberate seams): the
-# trail's pages are scoped by tenant and searched by phone number, rules compliance owns.
-from compliance.models import Tenant
+# trail's pages are scoped by tenant and searched by phone number, and show purposes, needs and
+# roles by their names, rules compliance owns.
+from compliance.access_rules import AccessNeed
+from compliance.models import (
+    ConsentChannel,
+    ConsentDecision,
+    ExpiryAction,
+    LegalBasis,
+    Role,
+    Tenant,
+)
 from compliance.phone import numbers_by_tenant
+from compliance.purpose_names import PurposeNames
+from compliance.subject_request_models import RequestChannel, RequestKind
 from compliance.tenancy import (
     PurposeListFilter,
     ReadOnlyAdminMixin,
@@ -27,12 +44,130 @@ from compliance.tenancy import (
 )
 from kit.csv_export import csv_lines
 from kit.paginators import CappedCountPaginator
+from kit.times import in_current_zone
 
 from . import admin_incidents  # noqa: F401 - registers alerts, incidents, playbooks
-from .actions import ACTION_CHOICES
-from .models import Alert, AuditEvent
+from .actions import ACTION_CHOICES, action_label
+from .models import Alert, AuditEvent, IncidentNature, Outcome
 from .pseudonyms import CUSTOMER_NUMBER, customer_number_hashes
 from .services import event_record, home_tenant_id
+
+# The events whose purpose is the need a person stated to listen (compliance.access_rules),
+# not a recording's purpose: the same code ("quality") names both.
+LISTENING_ACTIONS = frozenset(
+    {
+        "recording.access_granted",
+        "recording.access_denied",
+        "recording.played",
+        "recording.downloaded",
+        "recording.play_denied",
+    }
+)
+
+
+def target_kind(target_type: str) -> str:
+    """What kind of thing a target is, by its model's name ("Recording", "Legal hold")."""
+    if target_type == CUSTOMER_NUMBER:
+        return str(_("Customer number"))
+    try:
+        model = apps.get_model(target_type)
+    except (LookupError, ValueError):
+        return capfirst(target_type.rpartition(".")[2].replace("_", " "))
+    return capfirst(model._meta.verbose_name)
+
+
+def target_name(target_type: str, label: str) -> str:
+    """A target as people read it: its kind and its label ("Recording: call 7f3a"), the kind
+    once when the label starts with it already ("DPIA: Quality monitoring")."""
+    kind = target_kind(target_type)
+    return label if label.lower().startswith(kind.lower()) else f"{kind}: {label}"
+
+
+def purpose_shown(event: AuditEvent, names: PurposeNames | None = None) -> str:
+    """The event's purpose by its name: a listening need by its label, a recording's purpose by
+    the purpose's name."""
+    if not event.purpose:
+        return "—"
+    if event.action in LISTENING_ACTIONS:
+        return _choice_label(event.purpose, AccessNeed)
+    names = names or PurposeNames([(event.tenant_id, event.purpose)])
+    return names(event.tenant_id, event.purpose)
+
+
+def _choice_label(code: str, *choices: type[TextChoices]) -> str:
+    """`code`'s label in the first of `choices` that has it; else the code as it is."""
+    for choice in choices:
+        if code in choice.values:
+            return str(choice(code).label)
+    return code
+
+
+# The extra data's keys that hold a code, and how each is named on screen. Purposes are named
+# through the event's tenant (see _extra_value).
+_CODED_KEYS: dict[str, tuple[type[TextChoices], ...]] = {
+    "legal_basis": (LegalBasis,),
+    "decision": (ConsentDecision,),
+    "channel": (ConsentChannel, RequestChannel),
+    "role": (Role,),
+    "old_role": (Role,),
+    "action_at_expiry": (ExpiryAction,),
+    "kind": (RequestKind,),
+    "nature": (IncidentNature,),
+    "outcome": (Outcome,),
+}
+_PURPOSE_KEYS = frozenset({"purpose", "recording_purpose", "objection_purpose"})
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _extra_value(key: str, value: object, event: AuditEvent) -> str:
+    """One value of an event's extra data as people read it: a code by its label, an instant in
+    the viewer's zone, yes or no, a list and a mapping spelled out."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, list):
+        return ", ".join(_extra_value(key, item, event) for item in value) or "—"
+    if isinstance(value, dict):
+        return "; ".join(
+            f"{_extra_key(name)}: {_extra_value(name, item, event)}" for name, item in value.items()
+        )
+    if isinstance(value, str):
+        if key in _CODED_KEYS:
+            return _choice_label(value, *_CODED_KEYS[key])
+        if key in _PURPOSE_KEYS:
+            return PurposeNames([(event.tenant_id, value)])(event.tenant_id, value)
+        if _DATE_TIME.match(value):
+            try:
+                instant = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            return in_current_zone(instant) if instant.tzinfo else value
+    return str(value)
+
+
+def _extra_key(key: str) -> str:
+    return capfirst(key.replace("_", " "))
+
+
+def extra_rows(event: AuditEvent) -> list[tuple[str, str]]:
+    """The event's extra data, one (name, value) row per entry; a change recorded as its old
+    and new values ({"old": {...}, "new": {...}}) as one row per field that changed."""
+    extra = event.extra if isinstance(event.extra, dict) else {"value": event.extra}
+    old, new = extra.get("old"), extra.get("new")
+    rows = []
+    if isinstance(new, dict) and (old is None or isinstance(old, dict)):
+        for name, value in new.items():
+            shown = _extra_value(name, value, event)
+            if old is None:
+                rows.append((_extra_key(name), shown))
+            elif old.get(name) != value:
+                rows.append(
+                    (_extra_key(name), f"{_extra_value(name, old.get(name), event)} → {shown}")
+                )
+        extra = {key: value for key, value in extra.items() if key not in ("old", "new")}
+    rows += [(_extra_key(key), _extra_value(key, value, event)) for key, value in extra.items()]
+    return rows
 
 
 class ActionListFilter(admin.SimpleListFilter):
@@ -61,7 +196,18 @@ class ActorFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         value = self.value()
-        return [(value, f"user #{value}")] if value else []
+        if not value:
+            return []
+        # The person's name as the viewer's own events recorded it (none of another tenant's).
+        username = (
+            model_admin.get_queryset(request)
+            .filter(actor_id=int(value))
+            .values_list("actor_username", flat=True)
+            .first()
+            if value.isdigit()
+            else None
+        )
+        return [(value, username or _("user #%(id)s") % {"id": value})]
 
     def queryset(self, request, queryset):
         if not self.value():
@@ -79,7 +225,18 @@ class TargetFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         value = self.value()
-        return [(value, value)] if value else []
+        if not value:
+            return []
+        # Named as people read it ("Recording: call 7f3a"), from the viewer's own events about it.
+        target_type, _colon, target_id = value.partition(":")
+        label = (
+            model_admin.get_queryset(request)
+            .about(target_type, target_id)
+            .exclude(target_label="")
+            .values_list("target_label", flat=True)
+            .first()
+        )
+        return [(value, target_name(target_type, label or target_id))]
 
     def queryset(self, request, queryset):
         if not self.value():
@@ -135,10 +292,10 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         "sequence",
         "occurred_at",
         "actor_username",
-        "action",
+        "action_shown",
         "outcome",
         "target",
-        "purpose",
+        "purpose_name",
         "justification_short",
         "workstation_id",
         "client_ip",
@@ -164,7 +321,29 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     show_full_result_count = False
     list_per_page = 50
     actions = None
-    readonly_fields = [field.name for field in AuditEvent._meta.fields]
+    # The detail page: every field, those that keep a code (the action, the purpose, the target)
+    # shown by name, the extra data spelled out.
+    fields = (
+        "sequence",
+        "occurred_at",
+        "tenant",
+        "actor",
+        "actor_username",
+        "action_shown",
+        "outcome",
+        "target_shown",
+        "purpose_name",
+        "justification",
+        "client_ip",
+        "user_agent",
+        "workstation_id",
+        "request_id",
+        "extra_shown",
+        "previous_hash",
+        "hash",
+        "key_id",
+    )
+    readonly_fields = fields
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -177,18 +356,86 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             condition |= Q(target_type=CUSTOMER_NUMBER, target_id__in=hashes)
         return queryset.filter(condition), False
 
-    @admin.display(description="Target")
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # The page's purposes named in one query rather than one per row (see purpose_name).
+        events = changelist.result_list
+        names = PurposeNames(
+            (event.tenant_id, event.purpose)
+            for event in events
+            if event.action not in LISTENING_ACTIONS
+        )
+        for event in events:
+            event.purpose_shown = purpose_shown(event, names)
+        return changelist
+
+    @admin.display(description=_("Action"))
+    def action_shown(self, event: AuditEvent) -> str:
+        return action_label(event.action)
+
+    @admin.display(description=_("Purpose"))
+    def purpose_name(self, event: AuditEvent) -> str:
+        shown = getattr(event, "purpose_shown", None)
+        return shown if shown is not None else purpose_shown(event)
+
+    @admin.display(description=_("Target"))
     def target(self, event: AuditEvent) -> str:
         if not event.target_type:
             return "—"
         url = reverse("admin:audit_auditevent_changelist")
         return format_html(
-            '<a href="{}?target={}:{}" title="Every event about this">{} {}</a>',
+            '<a href="{}?target={}:{}" title="{}">{}</a>',
             url,
             event.target_type,
             event.target_id,
-            event.target_type.rpartition(".")[2],
-            event.target_label or event.target_id,
+            _("Every event about this"),
+            target_name(event.target_type, event.target_label or event.target_id),
+        )
+
+    @admin.display(description=_("Target"))
+    def target_shown(self, event: AuditEvent) -> str:
+        """The target by name, linked to its own page while it exists, and to every event about
+        it."""
+        if not event.target_type:
+            return "—"
+        name = target_name(event.target_type, event.target_label or event.target_id)
+        page = self._target_page(event.target_type, event.target_id)
+        return format_html(
+            '{} · <a href="{}?target={}:{}">{}</a>',
+            format_html('<a href="{}">{}</a>', page, name) if page else name,
+            reverse("admin:audit_auditevent_changelist"),
+            event.target_type,
+            event.target_id,
+            _("Every event about this"),
+        )
+
+    def _target_page(self, target_type: str, target_id: str) -> str:
+        """The admin page of the target, if it has one and still exists; "" otherwise."""
+        try:
+            model = apps.get_model(target_type)
+        except (LookupError, ValueError):
+            return ""
+        if model not in self.admin_site._registry:
+            return ""
+        try:
+            if not model._default_manager.filter(pk=target_id).exists():
+                return ""
+        except (ValueError, ValidationError):
+            return ""
+        opts = model._meta
+        try:
+            return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[target_id])
+        except NoReverseMatch:
+            return ""
+
+    @admin.display(description=_("Details"))
+    def extra_shown(self, event: AuditEvent) -> str:
+        rows = extra_rows(event)
+        if not rows:
+            return "—"
+        return format_html(
+            "<table>{}</table>",
+            format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows),
         )
 
     @admin.display(description="Justification")

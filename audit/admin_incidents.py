@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 # The deliberate seam of audit's admin modules towards compliance (docs/architecture.md).
 from compliance.tenancy import ReadOnlyAdminMixin, TenantListFilter, TenantScopedAdmin
 from kit.refusals import Refused
-from kit.times import in_tenant_zone
+from kit.times import in_current_zone
 
 from .admin_forms import CloseForm, IncidentForm, TriageForm
 from .admin_links import audit_trail_link
@@ -94,12 +94,12 @@ class AlertAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 
     @admin.display(description=_("time window"))
     def window_shown(self, alert: Alert) -> str:
-        start = in_tenant_zone(alert.window_start, alert.tenant)
-        return f"{start} → {in_tenant_zone(alert.window_end, alert.tenant)}"
+        start = in_current_zone(alert.window_start)
+        return f"{start} → {in_current_zone(alert.window_end)}"
 
     @admin.display(description=_("raised at"), ordering="raised_at")
     def raised_shown(self, alert: Alert) -> str:
-        return in_tenant_zone(alert.raised_at, alert.tenant)
+        return in_current_zone(alert.raised_at)
 
     @admin.display(description=_("events that caused it"))
     def events_link(self, alert: Alert) -> str:
@@ -120,7 +120,7 @@ class AlertAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
                     (
                         step.get_from_status_display(),
                         step.get_to_status_display(),
-                        in_tenant_zone(step.changed_at, alert.tenant),
+                        in_current_zone(step.changed_at),
                         step.changed_by,
                         step.note,
                     )
@@ -301,11 +301,11 @@ class IncidentAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("aware since"), ordering="aware_at")
     def aware_shown(self, incident: Incident) -> str:
-        return in_tenant_zone(incident.aware_at, incident.tenant)
+        return in_current_zone(incident.aware_at)
 
     @admin.display(description=_("deadline"))
     def deadline_shown(self, incident: Incident) -> str:
-        return in_tenant_zone(incident.deadline, incident.tenant) if incident.pk else "—"
+        return in_current_zone(incident.deadline) if incident.pk else "—"
 
     @admin.display(description=_("hours left"))
     def hours_left_shown(self, incident: Incident) -> str:
@@ -334,7 +334,7 @@ class IncidentAdmin(TenantScopedAdmin):
         for action in actions:
             done = (
                 _("done %(when)s by %(who)s")
-                % {"when": in_tenant_zone(action.done_at, incident.tenant), "who": action.done_by}
+                % {"when": in_current_zone(action.done_at), "who": action.done_by}
                 if action.done_at
                 else _("to do")
             )

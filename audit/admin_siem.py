@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from compliance.tenancy import TenantListFilter, TenantScopedAdmin
-from kit.times import in_tenant_zone
+from kit.times import in_current_zone
 
 from .forwarding.delivery import forwarder_lag
 from .forwarding.services import siem_forwarder_save
@@ -117,7 +117,7 @@ class SiemForwarderAdmin(TenantScopedAdmin):
                 _("Failing (%(count)s in a row), retried at %(when)s")
                 % {
                     "count": forwarder.consecutive_failures,
-                    "when": in_tenant_zone(forwarder.next_attempt_at, forwarder.tenant),
+                    "when": in_current_zone(forwarder.next_attempt_at),
                 }
             )
         return str(_("Delivering"))
@@ -132,20 +132,20 @@ class SiemForwarderAdmin(TenantScopedAdmin):
         shown = f"{count}+" if count >= 10_000 else str(count)
         return str(
             _("%(count)s events, the oldest from %(when)s")
-            % {"count": shown, "when": in_tenant_zone(oldest, forwarder.tenant)}
+            % {"count": shown, "when": in_current_zone(oldest)}
         )
 
     @admin.display(description=_("last delivery"))
     def last_delivery(self, forwarder: SiemForwarder) -> str:
-        return in_tenant_zone(forwarder.last_delivered_at, forwarder.tenant)
+        return in_current_zone(forwarder.last_delivered_at)
 
     @admin.display(description=_("next attempt"))
     def next_attempt(self, forwarder: SiemForwarder) -> str:
-        return in_tenant_zone(forwarder.next_attempt_at, forwarder.tenant)
+        return in_current_zone(forwarder.next_attempt_at)
 
     @admin.display(description=_("last error at"))
     def last_error_time(self, forwarder: SiemForwarder) -> str:
-        return in_tenant_zone(forwarder.last_error_at, forwarder.tenant)
+        return in_current_zone(forwarder.last_error_at)
 
     @admin.display(description=_("bearer secret set"), boolean=True)
     def bearer_secret_set(self, forwarder: SiemForwarder) -> bool:

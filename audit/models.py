@@ -20,6 +20,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .actions import action_label
+
 
 class Outcome(models.TextChoices):
     ALLOWED = "allowed", "Allowed"
@@ -110,7 +112,7 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.sequence} {self.action} by {self.actor_username or 'system'}"
+        return f"#{self.sequence} {action_label(self.action)} by {self.actor_username or 'system'}"
 
 
 class ChainHead(models.Model):

@@ -15,24 +15,29 @@ changed or deleted only where the role held in its tenant carries that permissio
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from audit.models import Outcome
 from audit.services import event_record
 from kit.null_characters import RefuseNulInQueryStringAdmin
 from kit.refusals import Refused, as_form_error
+from kit.times import in_current_zone
 
 from .admin_lookups import DeclaredLookupsOnlyAdmin
 from .models import Purpose, Tenant
@@ -402,6 +407,33 @@ class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
         return initial
 
 
+class LabelledHistoryChanges(HistoricalRecordContextHelper):
+    """A history page's changes as the change page shows the values: a choice by its label, an
+    instant in the viewer's zone, yes or no (django-simple-history shows what is stored:
+    `legitimate_interest`, a UTC time). `labels` names the choices of fields that keep a code
+    without declaring them (a recording's legal basis, copied from its purpose)."""
+
+    def __init__(self, model, historical_record, *, labels: dict[str, type[models.TextChoices]]):
+        super().__init__(model, historical_record)
+        self.labels = labels
+
+    def prepare_delta_change_value(self, change, value):
+        value = super().prepare_delta_change_value(change, value)
+        field = self.model._meta.get_field(change.field)
+        if value is None or value == "":
+            return "—"
+        if isinstance(value, bool):
+            return _("Yes") if value else _("No")
+        if isinstance(value, datetime):
+            return in_current_zone(value)
+        choices = self.labels.get(change.field)
+        if choices is not None:
+            return choices(value).label if value in choices.values else value
+        if field.flatchoices:
+            return dict(field.flatchoices).get(value, value)
+        return value
+
+
 class TenantScopedHistoryAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
     """A TenantScopedAdmin with django-simple-history's pages: the list of an object's versions
     (/history/) and the form of one version (/history/<version>/), both read-only.
@@ -467,6 +499,12 @@ class TenantScopedHistoryAdmin(SimpleHistoryAdmin, TenantScopedAdmin):
                 change_history=False,
             )
         return super().render_history_view(request, template, context, **kwargs)
+
+    # Fields that keep a choice's code without declaring the choices: {field name: TextChoices}.
+    history_labels: dict[str, type[models.TextChoices]] = {}
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return LabelledHistoryChanges(self.model, historical_record, labels=self.history_labels)
 
     def revert_disabled(self, request, obj=None) -> bool:
         return True

@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "audit.middleware.AuditContextMiddleware",
+    # Times on every page in the viewer's tenant's zone.
+    "compliance.middleware.TenantTimeZoneMiddleware",
     # Idle sessions end before anything else looks at the user; the expiry is on the trail.
     "signin.middleware.IdleSessionMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -187,6 +189,9 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Paris")
 USE_I18N = True
 USE_TZ = True
+# Dates and times in one format, the zone named (portal/formats/, kit/times.py); each signed-in
+# person reads them in their tenant's zone (compliance.middleware.TenantTimeZoneMiddleware).
+FORMAT_MODULE_PATH = ["portal.formats"]
 
 # Recordings are private: never under MEDIA_URL, only streamed through purpose-bound views. The
 # "recordings" storage may be swapped for S3-compatible storage (django-storages) in STORAGES.

@@ -22,8 +22,9 @@ from audit.admin_links import audit_trail_link
 from audit.services import customer_number_search_record
 from compliance.access_rules import AccessNeed, allowed_access_purposes, may_listen
 from compliance.admin_lookups import DeclaredLookupsChangeList
-from compliance.models import LegalBasis, Tenant
+from compliance.models import LegalBasis, RetentionPolicy, Tenant
 from compliance.phone import numbers_by_tenant
+from compliance.purpose_names import purpose_name_by_code
 from compliance.tenancy import (
     PortalAdmin,
     PurposeListFilter,
@@ -36,10 +37,16 @@ from compliance.tenancy import (
 from kit.paginators import CappedCountPaginator
 from kit.refusals import Refused
 
-from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
+from .models import (
+    AccessGrant,
+    DeletionCertificate,
+    PurgeRun,
+    Recording,
+    Status,
+)
 from .services.access import active_grant, recording_view_record, restriction_barring
 from .services.purge.certificates import certificate_is_valid
-from .services.purge.preview import PreviewUnsettled, purge_preview
+from .services.purge.preview import PreviewUnsettled, preview_named, purge_preview
 from .services.telesales import telesales_outcome_record
 from .subject_requests import admin as subject_requests_admin  # noqa: F401  (registers it)
 
@@ -183,6 +190,8 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
     show_full_result_count = False
     list_per_page = 50
     changelist_class = RecordingChangeList
+    # The legal basis is copied from the purpose at ingest, as a code (no choices of its own).
+    history_labels = {"legal_basis": LegalBasis}
     actions = ("no_contract_followed", "contract_signed_today")
 
     def get_sortable_by(self, request):
@@ -359,9 +368,34 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
         }
 
 
-class CertificateInline(admin.TabularInline):
+class CertificatePurposeMixin:
+    """A certificate keeps its purpose's code and its policy's id (no personal data, nothing
+    that a later change could alter): shown by their names."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(purpose_name=purpose_name_by_code())
+
+    @admin.display(description=_("Purpose"))
+    def purpose(self, certificate: DeletionCertificate) -> str:
+        return getattr(certificate, "purpose_name", None) or certificate.purpose_code
+
+    @admin.display(description=_("Retention policy"))
+    def policy(self, certificate: DeletionCertificate) -> str:
+        if certificate.policy_id is None:
+            return "—"
+        policy = RetentionPolicy.objects.filter(pk=certificate.policy_id).first()
+        name = str(policy) if policy else _("a retention policy since removed")
+        if certificate.policy_version:
+            return _("%(policy)s, version %(version)s") % {
+                "policy": name,
+                "version": certificate.policy_version,
+            }
+        return name
+
+
+class CertificateInline(CertificatePurposeMixin, admin.TabularInline):
     model = DeletionCertificate
-    fields = ("recording_id", "tenant", "purpose_code", "reason", "retain_until", "deleted_at")
+    fields = ("recording_id", "tenant", "purpose", "reason", "retain_until", "deleted_at")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -384,6 +418,11 @@ def _scoped_preview(request, rows: list[dict]) -> list[dict]:
         return rows
     visible = set(viewer_tenant_ids(request, "recordings.view_purgerun"))
     return [row for row in rows if row["tenant_id"] in visible]
+
+
+def _preview_shown(request, rows: list[dict]) -> list[dict]:
+    """The viewer's preview rows (`_scoped_preview`), purposes and reasons by their names."""
+    return preview_named(_scoped_preview(request, rows))
 
 
 @admin.register(PurgeRun)
@@ -461,7 +500,7 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         try:
-            preview = _scoped_preview(request, purge_preview())
+            preview = _preview_shown(request, purge_preview())
         except PreviewUnsettled:
             preview = []
             messages.warning(
@@ -480,18 +519,18 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
         run = self.get_object(request, object_id)
         extra_context = {
             **(extra_context or {}),
-            "preview": _scoped_preview(request, run.preview if run else []),
+            "preview": _preview_shown(request, run.preview if run else []),
             "preview_title": "What this run found",
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(DeletionCertificate)
-class DeletionCertificateAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class DeletionCertificateAdmin(CertificatePurposeMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = (
         "recording_id",
         "tenant",
-        "purpose_code",
+        "purpose",
         "reason",
         "retain_until",
         "deleted_at",
@@ -501,7 +540,24 @@ class DeletionCertificateAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_filter = ("reason", TenantListFilter)
     list_select_related = ("tenant", "purge_run")
     search_fields = ("=recording_id",)
-    readonly_fields = [field.name for field in DeletionCertificate._meta.fields]
+    # The detail page: every field, the purpose's code and the policy's id by their names.
+    fields = (
+        "recording_id",
+        "tenant",
+        "call_id_hash",
+        "audio_sha256",
+        "storage_name",
+        "purpose",
+        "policy",
+        "retain_until",
+        "reason",
+        "purge_run",
+        "deleted_at",
+        "signature",
+        "signature_valid",
+        "key_id",
+    )
+    readonly_fields = fields
     paginator = CappedCountPaginator
     show_full_result_count = False
 

@@ -12,12 +12,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from compliance.access_rules import AccessNeed
 from compliance.holds import RECORDING_FIELDS as HOLD_CRITERIA_FIELDS
 from compliance.holds import holds_holding
 from compliance.models import SubjectRequest
 from kit import limits
 from kit.limits import bounded_text
 from kit.masking import mask_number
+from kit.times import in_current_zone
 
 
 class Direction(models.TextChoices):
@@ -246,7 +248,8 @@ class AccessGrant(models.Model):
         indexes = [models.Index(fields=("recording", "user", "-expires_at"), name="grant_lookup")]
 
     def __str__(self) -> str:
-        return f"{self.user} → {self.recording} ({self.purpose}) until {self.expires_at:%H:%M}"
+        need = AccessNeed(self.purpose).label if self.purpose in AccessNeed.values else self.purpose
+        return f"{self.user} → {self.recording} ({need}) until {in_current_zone(self.expires_at)}"
 
 
 class PurgeRunStatus(models.TextChoices):
@@ -276,7 +279,8 @@ class PurgeRun(models.Model):
         ordering = ("-started_at",)
 
     def __str__(self) -> str:
-        return f"purge {self.started_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+        # In the zone of the page (the viewer's), like its "started at" field.
+        return f"purge {in_current_zone(self.started_at)} ({self.get_status_display()})"
 
     @property
     def duration_seconds(self) -> float | None:
@@ -313,7 +317,7 @@ class DeletionCertificate(models.Model):
         indexes = [models.Index(fields=("tenant", "-deleted_at"), name="certificate_tenant")]
 
     def __str__(self) -> str:
-        return f"certificate for recording {self.recording_id} ({self.reason})"
+        return f"certificate for recording {self.recording_id} ({self.get_reason_display()})"
 
 
 class PendingFileRemoval(models.Model):

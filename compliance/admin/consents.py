@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from audit.services import customer_number_search_record
 from kit.paginators import CappedCountPaginator
 from kit.refusals import Refused, as_form_error
+from kit.times import in_current_zone
 
 from ..models import Consent
 from ..phone import numbers_by_tenant
@@ -170,7 +171,7 @@ class ConsentAdmin(TenantScopedAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    f"{decision.decided_at:%Y-%m-%d %H:%M}",
+                    in_current_zone(decision.decided_at),
                     decision.get_decision_display() + (" (in force)" if index == 0 else ""),
                     decision.get_channel_display(),
                     decision.recorded_by,

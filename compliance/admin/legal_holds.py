@@ -4,6 +4,7 @@ and traced."""
 from django import forms
 from django.contrib import admin
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin_links import audit_trail_link
 from kit import limits
@@ -60,6 +61,24 @@ class LegalHoldForm(forms.ModelForm):
         return data
 
 
+class HoldStatusFilter(admin.SimpleListFilter):
+    """Holds in force or released (Django's own filter on the release time said "Empty" and
+    "Not empty")."""
+
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", _("Active")), ("released", _("Released"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(released_at__isnull=True)
+        if self.value() == "released":
+            return queryset.filter(released_at__isnull=False)
+        return queryset
+
+
 class ReleaseForm(forms.Form):
     release_reason = forms.CharField(
         widget=forms.Textarea,
@@ -72,7 +91,7 @@ class ReleaseForm(forms.Form):
 class LegalHoldAdmin(TenantScopedAdmin):
     form = LegalHoldForm
     list_display = ("reference", "tenant", "placed_at", "placed_by", "released_at", "holds_now")
-    list_filter = (TenantListFilter, ("released_at", admin.EmptyFieldListFilter))
+    list_filter = (TenantListFilter, HoldStatusFilter)
     list_select_related = ("tenant", "placed_by")
     search_fields = ("reference",)
     autocomplete_fields = ("recordings",)

@@ -17,6 +17,7 @@ from kit import limits
 from kit.limits import refuse_longer_than
 from kit.locks import hold_placement_lock
 from kit.refusals import Refused
+from kit.times import in_tenant_zone
 
 from ..holds import held_by
 from ..models import LegalHold, Tenant
@@ -135,7 +136,8 @@ def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalH
         raise Refused("you may not release this tenant's legal holds", field="actor", status=403)
     if locked.released_at is not None:
         raise Refused(
-            f"hold {locked.reference} was already released on {locked.released_at:%Y-%m-%d}",
+            f"hold {locked.reference} was already released on "
+            f"{in_tenant_zone(locked.released_at, locked.tenant)}",
             field="hold",
             status=409,
         )

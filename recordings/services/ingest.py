@@ -38,6 +38,7 @@ from compliance.services.consents import consent_in_force
 from kit import locks, sql
 from kit.null_characters import storable_values, unstorable
 from kit.refusals import Refused
+from kit.times import in_tenant_zone
 
 from .. import crypto
 from ..audio import AudioRejected, inspect_audio
@@ -236,7 +237,7 @@ def _require_consent(tenant: Tenant, number: str, purpose: Purpose) -> None:
     elif consent.decision != ConsentDecision.GRANTED:
         reason = (
             f"the caller {consent.get_decision_display().lower()} consent for {purpose.code} "
-            f"on {consent.decided_at:%Y-%m-%d %H:%M} ({consent.get_channel_display()})"
+            f"on {in_tenant_zone(consent.decided_at, tenant)} ({consent.get_channel_display()})"
         )
     else:
         return

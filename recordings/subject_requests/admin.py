@@ -45,7 +45,7 @@ from compliance.subject_request_models import OPEN_STATUSES, deadline_expression
 from compliance.tenancy import TenantListFilter, TenantScopedAdmin
 from kit import limits
 from kit.refusals import Refused, as_form_error
-from kit.times import in_tenant_zone
+from kit.times import in_current_zone
 
 from ..models import ExportStatus
 from .admin_steps import FulfilmentAdminMixin
@@ -420,7 +420,7 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
 
     @admin.display(description=_("received"), ordering="received_at")
     def received(self, obj: SubjectRequest) -> str:
-        return in_tenant_zone(obj.received_at, obj.tenant)
+        return in_current_zone(obj.received_at)
 
     @admin.display(description=_("due"), ordering=deadline_expression())
     def deadline_column(self, obj: SubjectRequest) -> str:
@@ -463,11 +463,11 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
 
     @admin.display(description=_("identity verified at"))
     def identity_verified(self, obj: SubjectRequest) -> str:
-        return in_tenant_zone(obj.identity_verified_at, obj.tenant)
+        return in_current_zone(obj.identity_verified_at)
 
     @admin.display(description=_("answered at"))
     def closed(self, obj: SubjectRequest) -> str:
-        return in_tenant_zone(obj.closed_at, obj.tenant)
+        return in_current_zone(obj.closed_at)
 
     @admin.display(description=_("found"))
     def found(self, obj: SubjectRequest) -> str:
@@ -627,13 +627,12 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
                 {
                     "export": export,
                     "status": export.get_status_display(),
-                    "requested": in_tenant_zone(export.created_at, obj.tenant),
-                    "ready": in_tenant_zone(export.ready_at, obj.tenant),
-                    "until": in_tenant_zone(
+                    "requested": in_current_zone(export.created_at),
+                    "ready": in_current_zone(export.ready_at),
+                    "until": in_current_zone(
                         export.deleted_at
                         if export.status == ExportStatus.EXPIRED
-                        else export.expires_at,
-                        obj.tenant,
+                        else export.expires_at
                     ),
                     "size": export.size_bytes,
                     "download_url": (

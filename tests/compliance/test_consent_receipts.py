@@ -144,7 +144,8 @@ def test_printable_receipt_shows_what_a_data_subject_or_regulator_needs(cast, lo
         "ivr-call-77",
         "OP-12",
         "api_key:0a1b2c3d",
-        granted.decided_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M:%S %z"),
+        # In the data controller's zone, named, as every page writes times.
+        granted.decided_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M:%S %Z"),
         "compliance/consent_receipt.css",  # its print styles, a file the CSP allows
         f"/compliance/consents/{granted.pk}/receipt.json",
     ]:

@@ -287,7 +287,10 @@ def test_command_dry_run_shows_the_preview_and_deletes_nothing(cast, capsys):
     ingest(cast.acme, started_at=LONG_AGO)
     call_command("purge_expired_recordings", "--dry-run")
     out = capsys.readouterr().out
-    assert "Acme Insurance: quality (expired): 1 to delete, 0 kept by legal holds" in out
+    assert (
+        "Acme Insurance: Quality monitoring (Retention period ended): 1 to delete, "
+        "0 kept by legal holds"
+    ) in out
     assert Recording.objects.count() == 1
     call_command("purge_expired_recordings", "--batch-size", "10")
     assert "1 purged" in capsys.readouterr().out

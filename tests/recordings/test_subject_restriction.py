@@ -262,7 +262,7 @@ def test_the_restrictions_dates_are_the_tenants(cast, login):
     assert "In force since 2026-12-01" in page
     with pytest.raises(Refused) as again:
         restriction_apply(actor=cast.alice, request=request)
-    assert "since 2026-12-01 00:30 CET" in again.value.message
+    assert "since 2026-12-01 00:30:00 CET" in again.value.message
 
 
 def test_the_recordings_page_says_it_is_restricted_instead_of_offering_listen(cast, login):

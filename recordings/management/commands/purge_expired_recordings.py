@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.context import acting_as
+from recordings.services.purge.preview import preview_named
 from recordings.services.purge.run import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WORKERS,
@@ -50,7 +51,7 @@ class Command(BaseCommand):
     def _print_preview(self, rows):
         if not rows:
             self.stdout.write("nothing has expired")
-        for row in rows:
+        for row in preview_named(rows):
             self.stdout.write(
                 f"{row['tenant']}: {row['purpose']} ({row['reason']}): "
                 f"{row['to_delete']} to delete, {row['held_back']} kept by legal holds, "

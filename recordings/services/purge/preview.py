@@ -10,8 +10,9 @@ from django.db import connection, transaction
 
 from compliance import holds as hold_scope
 from compliance.models import LegalHold, Purpose, Tenant
+from compliance.purpose_names import PurposeNames
 
-from ...models import Recording, Status
+from ...models import DeletionReason, Recording, Status
 from .deletion import jit_off
 from .schedule import next_run_date
 
@@ -135,6 +136,24 @@ def purge_preview(*, for_next_run: bool = True) -> list[dict]:
                 }
             )
     return rows
+
+
+def preview_named(rows: list[dict]) -> list[dict]:
+    """Preview rows as people read them (the admin's preview, the command's dry run): the
+    purpose by its name and the reason by its label, instead of the codes the rows keep."""
+    names = PurposeNames((row["tenant_id"], row["purpose"]) for row in rows)
+    return [
+        {
+            **row,
+            "purpose": names(row["tenant_id"], row["purpose"]),
+            "reason": (
+                DeletionReason(row["reason"]).label
+                if row["reason"] in DeletionReason.values
+                else row["reason"]
+            ),
+        }
+        for row in rows
+    ]
 
 
 def _preview_counts(

@@ -1,0 +1,14 @@
+"""The admin's date and time formats in French: the same one format as in English
+(portal/formats/en/formats.py, from kit/times.py), with France's separators for numbers."""
+
+from portal.formats.en.formats import (  # noqa: F401
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    SHORT_DATE_FORMAT,
+    SHORT_DATETIME_FORMAT,
+    TIME_FORMAT,
+)
+
+DECIMAL_SEPARATOR = ","
+THOUSAND_SEPARATOR = "\u202f"
+NUMBER_GROUPING = 3
