@@ -127,5 +127,7 @@ def panels(*, platform: bool = False) -> list[Panel]:
 
 
 def capped_count(queryset: QuerySet) -> int:
-    """The count the admin's capped paginator gives the same rows: at most CAPPED_COUNT + 1."""
-    return queryset[: CAPPED_COUNT + 1].count()
+    """The count the admin's capped paginator gives the same rows: at most CAPPED_COUNT + 1.
+    Without the model's default ordering, which would make PostgreSQL walk an index in that
+    order (recordings newest first) and filter, instead of reading the range of the filter's."""
+    return queryset.order_by()[: CAPPED_COUNT + 1].count()

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.models import AlertStatus, AuditEvent, Severity
+from audit.models import AlertStatus, AuditEvent, Checkpoint, Severity
 from audit.services import Event, event_record, events_record_bulk
 from audit.verification import audit_chain_verify
 from compliance.models import Purpose
@@ -341,12 +341,12 @@ def test_the_platform_purge_panel_shows_the_runs_totals(cast, client, world):
 def test_chain_panel_names_the_last_verification_and_its_range(cast, client, world):
     board = _boards(_index(client, cast.alice))[str(cast.acme.pk)]
     panel = _visible_text(_panels(board)["audit.chain"])
-    checkpoint_sequence = AuditEvent.objects.filter(
-        sequence__lte=AuditEvent.objects.order_by("-sequence").first().sequence
-    )
-    assert checkpoint_sequence.exists()
+    checkpoint = Checkpoint.objects.get()
     assert re.search(r"Last verified\s+\d{4}-\d\d-\d\d \d\d:\d\d CES?T", panel), panel
-    assert re.search(r"Found intact\s+events #1 to #[\d,]+", panel), panel
+    intact = re.search(r"Found intact\s+events #1 to #([\d,]+)", panel)
+    assert intact and int(intact.group(1).replace(",", "")) == checkpoint.sequence, panel
+    # The first verification: every event so far is new since the one before (none).
+    assert re.search(rf"New since the verification before\s+events #1 to #{intact.group(1)}", panel)
 
 
 # --- what is on screen --------------------------------------------------------------------------
