@@ -8,7 +8,8 @@ Nothing here counts the whole table: the paginator counts at most CAPPED_COUNT m
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.contrib import admin
@@ -17,6 +18,7 @@ from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.db.models import Q, TextChoices
 from django.http import StreamingHttpResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -51,6 +53,7 @@ from .actions import ACTION_CHOICES, action_label
 from .models import Alert, AuditEvent, IncidentNature, Outcome
 from .pseudonyms import CUSTOMER_NUMBER, customer_number_hashes
 from .services import event_record, home_tenant_id
+from .timeline import day_start, zone_shared
 
 # The events whose purpose is the need a person stated to listen (compliance.access_rules),
 # not a recording's purpose: the same code ("quality") names both.
@@ -181,6 +184,58 @@ class ActionListFilter(admin.SimpleListFilter):
         return queryset.filter(action=self.value()) if self.value() else queryset
 
 
+class OccurredFilter(admin.SimpleListFilter):
+    """The events of today, or of the last 7 days, counted in days of a tenant's zone: the
+    tenant filtered by (?tenant=), else the zone the viewer's tenants share, else the server's;
+    the choice names the zone. Read as one range of sequence numbers (audit/timeline.py), so
+    that with the action and the tenant (the dashboard's links) the list and its count read a
+    day's events of the index (tenant, action, -sequence), not the tenant's whole history."""
+
+    title = _("occurred")
+    parameter_name = "occurred"
+    # Days back from today, today included.
+    days_back = {"today": 0, "7d": 6}
+
+    def __init__(self, request, params, model, model_admin):
+        self.zone_name = self.zone_for(request, model_admin)
+        super().__init__(request, params, model, model_admin)
+
+    @staticmethod
+    def zone_for(request, model_admin) -> str:
+        tenants = model_admin.visible_tenants(request)
+        chosen = request.GET.get(TenantListFilter.parameter_name, "")
+        if chosen.isdigit():
+            zone = tenants.filter(pk=int(chosen)).values_list("time_zone", flat=True).first()
+            if zone:
+                return zone
+        return zone_shared(tenants)
+
+    @classmethod
+    def since(cls, value: str, zone_name: str) -> datetime | None:
+        """When the window `value` begins in the zone; None for no such window."""
+        days = cls.days_back.get(value)
+        if days is None:
+            return None
+        today = timezone.localdate(timezone=ZoneInfo(zone_name))
+        return day_start(today - timedelta(days=days), zone_name)
+
+    def lookups(self, request, model_admin):
+        zone = {"zone": self.zone_name}
+        return [
+            ("today", _("Today (%(zone)s)") % zone),
+            ("7d", _("In the last 7 days (%(zone)s)") % zone),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        start = self.since(value, self.zone_name)
+        if start is None:
+            raise IncorrectLookupParameters(f"no window {value!r} to filter by")  # ?e=1
+        return queryset.occurred_since(start)
+
+
 class PurposeCodeListFilter(PurposeListFilter):
     """The trail keeps the purpose's code, not a reference to the purpose."""
 
@@ -309,6 +364,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         ActorFilter,
         TargetFilter,
         AlertFilter,
+        OccurredFilter,
     )
     list_select_related = ("tenant",)
     search_fields = ("actor_username", "target_id", "request_id")

@@ -10,7 +10,7 @@ name this module."""
 from __future__ import annotations
 
 import ssl
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,6 +21,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .actions import action_label
+from .timeline import first_sequence_at
 
 
 class Outcome(models.TextChoices):
@@ -36,6 +37,11 @@ class AuditEventQuerySet(models.QuerySet):
 
     def about(self, target_type: str, target_id: object) -> AuditEventQuerySet:
         return self.filter(target_type=target_type, target_id=str(target_id))
+
+    def occurred_since(self, instant: datetime) -> AuditEventQuerySet:
+        """Events timed at or after `instant`, read as one range of sequence numbers (there is
+        no index on the time: audit/timeline.py)."""
+        return self.filter(sequence__gte=first_sequence_at(instant), occurred_at__gte=instant)
 
 
 class AuditEvent(models.Model):

@@ -21,3 +21,11 @@ class ComplianceConfig(AppConfig):
         # The triage of alerts and the incidents (audit/incidents.py) check a role in a tenant
         # by compliance's rule, which audit cannot import.
         tenant_rule_register(tenant_permits)
+
+        from kit.dashboard import panel_register
+
+        from .dashboard import PANELS
+
+        # The admin index's panels about holds and requests (portal/dashboard.py shows them).
+        for panel in PANELS:
+            panel_register(panel)

@@ -8,7 +8,7 @@ Imported by compliance/models.py, so that Django registers these models with the
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -89,6 +89,35 @@ def deadline_expression() -> models.Expression:
     return Cast(
         models.ExpressionWrapper(models.F("due_on") + months, output_field=models.DateTimeField()),
         models.DateField(),
+    )
+
+
+# Open requests by the days left before their deadline (extension included), in the tenant's
+# days: what the dashboard counts and the requests' list filters by.
+DUE_SOON_DAYS = 7
+DEADLINE_WINDOWS = ("overdue", "soon", "later")
+
+
+def due_within(queryset: models.QuerySet, window: str, today_by_tenant: dict[int, date]):
+    """The open requests of `queryset` whose deadline falls in `window` ("overdue": passed;
+    "soon": today to DUE_SOON_DAYS days from now; "later": after that), each tenant's by its own
+    `today`; tenants not in `today_by_tenant` have none. Reads the index (tenant, status,
+    due_on) of the open requests, a few per tenant."""
+    if window not in DEADLINE_WINDOWS:
+        raise ValueError(window)
+    condition = models.Q(pk__in=[])
+    for tenant_id, today in today_by_tenant.items():
+        soon = today + timedelta(days=DUE_SOON_DAYS)
+        days = {
+            "overdue": models.Q(answer_due__lt=today),
+            "soon": models.Q(answer_due__gte=today, answer_due__lte=soon),
+            "later": models.Q(answer_due__gt=soon),
+        }[window]
+        condition |= models.Q(tenant_id=tenant_id) & days
+    return (
+        queryset.filter(status__in=OPEN_STATUSES)
+        .alias(answer_due=deadline_expression())
+        .filter(condition)
     )
 
 

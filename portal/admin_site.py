@@ -1,19 +1,28 @@
-"""The portal's admin site: Django's, whose index lists first, for the roles that see them, the
-open alerts (most severe, then newest, on top), the open incidents (nearest 72-hour deadline
-on top) and the open data-subject requests (nearest deadline on top) of the viewer's tenants;
-for compliance officers, the processors whose agreement needs attention and the risks overdue
-for review; and, for the roles that read them, each tenant's register of processing and risk
-analysis, one click away."""
+"""The portal's admin site: Django's, whose index is the compliance dashboard
+(portal/dashboard.py): for the roles that see them, the open alerts (most severe, then newest,
+on top), the open incidents (nearest 72-hour deadline on top) and the open data-subject requests
+(nearest deadline on top) of the viewer's tenants; for compliance officers, the processors whose
+agreement needs attention and the risks overdue for review; for the roles that read them, each
+tenant's register of processing and risk analysis, one click away; then each tenant's panels
+(counts, each a link to its filtered list, and small charts). A platform operator's index has
+the platform's panels and a board per tenant one click away (`tenant_dashboard`)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import Http404, HttpResponseNotAllowed
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext as _
 
 from audit.models import ALERT_OPEN_STATUSES, Alert, Incident, IncidentStatus, severity_rank
-from compliance.models import Processor, Risk, SubjectRequest
+from compliance.models import Processor, Risk, SubjectRequest, Tenant
 from compliance.services.processors import flags_label, processors_flagged
 from compliance.services.risks import risks_flagged
 from compliance.subject_request_models import OPEN_STATUSES, deadline_expression
+from compliance.tenancy import cross_tenant_refusal_record, viewer_tenant_ids
+
+from .dashboard import member_tenants, platform_board, tenant_board
 
 # How many of each the index shows; the lists link to the rest.
 SHOWN = 10
@@ -26,7 +35,42 @@ class PortalAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), **self._open_work(request)}
+        if request.user.is_superuser:
+            extra_context["platform_board"] = platform_board(request)
+            extra_context["board_tenants"] = list(Tenant.objects.order_by("name"))
+        else:
+            extra_context["boards"] = [
+                tenant_board(request, tenant) for tenant in member_tenants(request)
+            ]
         return super().index(request, extra_context)
+
+    def get_urls(self):
+        board = path(
+            "dashboard/<int:tenant_id>/",
+            self.admin_view(self.tenant_dashboard),
+            name="dashboard",
+        )
+        return [board, *super().get_urls()]
+
+    def tenant_dashboard(self, request, tenant_id: int):
+        """One tenant's board on a page of its own: the platform operator reaches each tenant's
+        from the index. Another tenant's is the 404 an unknown id gets, on its trail."""
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        tenants = Tenant.objects.all()
+        if not request.user.is_superuser:
+            tenants = tenants.filter(pk__in=viewer_tenant_ids(request))
+        tenant = tenants.filter(pk=tenant_id).first()
+        if tenant is None:
+            cross_tenant_refusal_record(request, Tenant, tenant_id, view="dashboard")
+            raise Http404
+        context = {
+            **self.each_context(request),
+            "title": _("Compliance dashboard: %(tenant)s") % {"tenant": tenant.name},
+            "boards": [tenant_board(request, tenant)],
+        }
+        request.current_app = self.name
+        return TemplateResponse(request, "admin/dashboard.html", context)
 
     def _open_work(self, request) -> dict:
         context: dict = {}

@@ -28,3 +28,11 @@ class RecordingsConfig(AppConfig):
         security_measures_register(recordings_security_measures)
         purposes_in_use_register(purposes_with_recordings)
         evidence_register(EvidenceLink.PURGE_RUN, last_purge_run)
+
+        from kit.dashboard import panel_register
+
+        from .dashboard import PANELS
+
+        # The admin index's panels about recordings (portal/dashboard.py shows them).
+        for panel in PANELS:
+            panel_register(panel)

@@ -200,6 +200,9 @@ class Recording(models.Model):
                 fields=("tenant", "purpose", "-started_at", "-id"), name="recording_tenant_purpose"
             ),
             models.Index(fields=("purpose", "-started_at", "-id"), name="recording_purpose_recent"),
+            # The dashboard's capped counts of a tenant's recordings per purpose and status
+            # (recordings/dashboard.py), read from the index alone.
+            models.Index(fields=("tenant", "purpose", "status"), name="recording_purpose_status"),
             # The platform operator's unfiltered list (all tenants, newest first).
             models.Index(fields=("-started_at",), name="recording_started"),
         ]

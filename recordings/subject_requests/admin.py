@@ -14,6 +14,7 @@ import re
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Q
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -41,7 +42,13 @@ from compliance.services.subject_requests import (
     subject_request_verify_identity,
     subject_request_view_record,
 )
-from compliance.subject_request_models import OPEN_STATUSES, deadline_expression
+from compliance.subject_request_models import (
+    DEADLINE_WINDOWS,
+    DUE_SOON_DAYS,
+    OPEN_STATUSES,
+    deadline_expression,
+    due_within,
+)
 from compliance.tenancy import TenantListFilter, TenantScopedAdmin
 from kit import limits
 from kit.refusals import Refused, as_form_error
@@ -203,6 +210,34 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class DeadlineFilter(admin.SimpleListFilter):
+    """Open requests by the days left before their deadline, in each tenant's days (the
+    dashboard's links): overdue, due within a week, later."""
+
+    title = _("deadline")
+    parameter_name = "deadline"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("overdue", _("Overdue")),
+            ("soon", _("Due within %(days)d days") % {"days": DUE_SOON_DAYS}),
+            ("later", _("Due later")),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value not in DEADLINE_WINDOWS:
+            raise IncorrectLookupParameters(f"no deadline window {value!r}")  # ?e=1
+        tenants = self.model_admin.visible_tenants(request)
+        return due_within(queryset, value, {tenant.pk: tenant.today() for tenant in tenants})
+
+    def __init__(self, request, params, model, model_admin):
+        self.model_admin = model_admin
+        super().__init__(request, params, model, model_admin)
+
+
 @admin.register(SubjectRequest)
 class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
     form = ReceiveForm
@@ -220,7 +255,7 @@ class SubjectRequestAdmin(FulfilmentAdminMixin, TenantScopedAdmin):
         "handled_by",
         "flagged",
     )
-    list_filter = (TenantListFilter, StatusFilter, KindFilter)
+    list_filter = (TenantListFilter, StatusFilter, KindFilter, DeadlineFilter)
     list_select_related = ("tenant", "handled_by")
     search_fields = ("subject_reference",)
     readonly_fields = (

@@ -17,9 +17,9 @@ FOLDER = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 WINDOW = {"width": 1400, "height": 900}
 
 
-def readme_screenshot(page, name: str, *, scroll_to: str = "") -> None:
+def readme_screenshot(page, name: str, *, scroll_to: str = "", element: str = "") -> None:
     """This page as docs/screenshots/<name>; `scroll_to` brings the fieldset holding that
-    element to the window's top."""
+    element to the window's top; `element`: that (first) element alone, whole."""
     if not os.environ.get("CUSTODIA_SCREENSHOTS"):
         return
     page.set_viewport_size(WINDOW)
@@ -28,4 +28,7 @@ def readme_screenshot(page, name: str, *, scroll_to: str = "") -> None:
     page.evaluate("window.scrollTo(0, 0)")
     if scroll_to:
         page.locator(scroll_to).evaluate("element => element.closest('fieldset').scrollIntoView()")
+    if element:
+        page.locator(element).first.screenshot(path=FOLDER / name)
+        return
     page.screenshot(path=FOLDER / name)

@@ -195,6 +195,8 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
     "admin:compliance_risk_analysis_csv": ObjectView(Tenant),
     "admin:compliance_risk_adopt": ObjectView(Tenant, "compliance.add_risk"),
     "admin:compliance_dpia_summary": ObjectView(Dpia),
+    # A tenant's compliance dashboard on a page of its own (reads only).
+    "admin:dashboard": ObjectView(Tenant),
     "admin:otp_totp_totpdevice_config": ObjectView(TOTPDevice),
     "admin:otp_totp_totpdevice_qrcode": ObjectView(TOTPDevice),
 }
