@@ -32,7 +32,7 @@ def legal_holds_in_force(board: Board) -> PanelContent:
         capped_count(holds),
         _list_url(
             "admin:compliance_legalhold_changelist",
-            released_at__isempty=1,
+            status="active",
             tenant=board.tenant.pk,
         ),
     )

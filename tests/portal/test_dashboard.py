@@ -342,7 +342,7 @@ def test_chain_panel_names_the_last_verification_and_its_range(cast, client, wor
     board = _boards(_index(client, cast.alice))[str(cast.acme.pk)]
     panel = _visible_text(_panels(board)["audit.chain"])
     checkpoint = Checkpoint.objects.get()
-    assert re.search(r"Last verified\s+\d{4}-\d\d-\d\d \d\d:\d\d CES?T", panel), panel
+    assert re.search(r"Last verified\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T", panel), panel
     intact = re.search(r"Found intact\s+events #1 to #([\d,]+)", panel)
     assert intact and int(intact.group(1).replace(",", "")) == checkpoint.sequence, panel
     # The first verification: every event so far is new since the one before (none).
@@ -394,8 +394,8 @@ def test_times_are_in_the_tenants_zone_and_named(cast, client, world):
     board = _boards(_index(client, cast.erin))[str(cast.globex.pk)]
     assert "Europe/Madrid" in board
     text = _visible_text(board)
-    assert re.search(r"Last verified\s+\d{4}-\d\d-\d\d \d\d:\d\d CES?T", text)
-    assert re.search(r"Since\s+\d{4}-\d\d-\d\d 00:00 CES?T", text)
+    assert re.search(r"Last verified\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T", text)
+    assert re.search(r"Since\s+\d{4}-\d\d-\d\d 00:00:00 CES?T", text)
 
 
 # --- the trail's "today" -----------------------------------------------------------------------
