@@ -14,6 +14,8 @@ from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # The one import of audit against the direction (docs/architecture.md, deliberate seams): the
 # trail's pages are scoped by tenant and searched by phone number, rules compliance owns.
@@ -33,6 +35,12 @@ from .actions import ACTION_CHOICES
 from .models import Alert, AuditEvent
 from .pseudonyms import CUSTOMER_NUMBER, customer_number_hashes
 from .services import event_record, home_tenant_id
+
+# A recording's events name it "call <call id>" (its __str__, audit.services.describe_target).
+RECORDING_TARGET = "recordings.recording"
+RECORDING_LABEL_PREFIX = "call "
+# How much of a justification the list shows; the rest is on hover and on the event's page.
+JUSTIFICATION_SHOWN = 60
 
 
 class ActionListFilter(admin.SimpleListFilter):
@@ -132,7 +140,7 @@ def _customer_number_hashes(request, term: str) -> list[str]:
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = (
-        "sequence",
+        "number",
         "occurred_at",
         "actor_username",
         "action",
@@ -160,6 +168,9 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         "searched the recordings or the consents for it."
     )
     ordering = ("-sequence",)
+    # Sorted by sequence only, which every index of the trail ends with: sorting 100 million
+    # rows by any other column means reading them all.
+    sortable_by = ("number",)
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 50
@@ -177,24 +188,43 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             condition |= Q(target_type=CUSTOMER_NUMBER, target_id__in=hashes)
         return queryset.filter(condition), False
 
+    @admin.display(description=gettext_lazy("No."), ordering="sequence")
+    def number(self, event: AuditEvent) -> int:
+        """The event's sequence number in the chain, under a header as narrow as its digits."""
+        return event.sequence
+
     @admin.display(description="Target")
     def target(self, event: AuditEvent) -> str:
         if not event.target_type:
             return "—"
         url = reverse("admin:audit_auditevent_changelist")
+        label = event.target_label or event.target_id
+        call_id = label.removeprefix(RECORDING_LABEL_PREFIX)
+        if event.target_type == RECORDING_TARGET and call_id != label:
+            # Which recording: its call id, on one line (portal/static/portal/lists.css).
+            shown = format_html('{} <span class="call-id">{}</span>', _("call"), call_id)
+        else:
+            shown = format_html("{} {}", event.target_type.rpartition(".")[2], label)
         return format_html(
-            '<a href="{}?target={}:{}" title="Every event about this">{} {}</a>',
+            '<a href="{}?target={}:{}" title="{}">{}</a>',
             url,
             event.target_type,
             event.target_id,
-            event.target_type.rpartition(".")[2],
-            event.target_label or event.target_id,
+            _("Every event about this"),
+            shown,
         )
 
     @admin.display(description="Justification")
     def justification_short(self, event: AuditEvent) -> str:
+        """Cut to a line or two; the whole text on hover."""
         text = event.justification
-        return text if len(text) <= 60 else text[:57] + "…"
+        if len(text) <= JUSTIFICATION_SHOWN:
+            return text
+        return format_html(
+            '<span class="shortened" title="{}">{}</span>',
+            text,
+            text[: JUSTIFICATION_SHOWN - 1].rstrip() + "…",
+        )
 
     # --- CSV export of the filtered view --------------------------------------------------
 

@@ -234,6 +234,8 @@ if not 1 <= SUBJECT_EXPORT_DAYS <= 90:
     raise ImproperlyConfigured("SUBJECT_EXPORT_DAYS must be between 1 and 90")
 
 STATIC_URL = "static/"
+# The site's own stylesheets (portal/static/), besides each app's.
+STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
