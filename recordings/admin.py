@@ -24,6 +24,7 @@ from compliance.access_rules import AccessNeed, allowed_access_purposes, may_lis
 from compliance.admin_lookups import DeclaredLookupsChangeList
 from compliance.models import LegalBasis, Tenant
 from compliance.phone import numbers_by_tenant
+from compliance.roles import tenant_permits
 from compliance.tenancy import (
     PortalAdmin,
     PurposeListFilter,
@@ -324,6 +325,21 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
             recording = self._history_object(request, object_id)
             recording_view_record(user=request.user, recording=recording, page=page)
 
+    @staticmethod
+    def _holds_context(request, recording: Recording) -> dict:
+        """Whether a legal hold keeps the recording, and which, for the roles that read holds in
+        its tenant (the others are not told of litigation or inquiries)."""
+        if not tenant_permits(request.user, recording.tenant_id, "compliance.view_legalhold"):
+            return {"holds_shown": False}
+        holds = recording.active_holds().order_by("placed_at", "pk")
+        return {
+            "holds_shown": True,
+            "holds": [
+                (hold, reverse("admin:compliance_legalhold_change", args=[hold.pk]))
+                for hold in holds
+            ],
+        }
+
     def _access_context(self, request, recording: Recording) -> dict:
         user = request.user
         can_listen = (
@@ -343,6 +359,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
             grants = grants.filter(user=user)  # reviewers see everyone's; others their own
         needs = dict(AccessNeed.choices)
         return {
+            **self._holds_context(request, recording),
             "listen_url": reverse("recordings:listen", args=[recording.pk]) if can_listen else "",
             "restricted_note": restricted,
             "player_url": (
