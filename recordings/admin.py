@@ -12,10 +12,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from audit.admin_links import audit_trail_link
@@ -36,10 +39,18 @@ from compliance.tenancy import (
 )
 from kit.paginators import CappedCountPaginator
 from kit.refusals import Refused
+from kit.times import tenant_day
 
-from .models import AccessGrant, DeletionCertificate, PurgeRun, Recording, Status
+from .models import (
+    STORED_STATUSES,
+    AccessGrant,
+    DeletionCertificate,
+    PurgeRun,
+    Recording,
+    Status,
+)
 from .services.access import active_grant, recording_view_record, restriction_barring
-from .services.purge.certificates import certificate_is_valid
+from .services.purge.certificates import call_id_hashes, certificate_is_valid
 from .services.purge.preview import PreviewUnsettled, purge_preview
 from .services.telesales import telesales_outcome_record
 from .subject_requests import admin as subject_requests_admin  # noqa: F401  (registers it)
@@ -88,6 +99,40 @@ class RetentionEndsFilter(admin.SimpleListFilter):
         return queryset.filter(window, status=Status.ACTIVE)
 
 
+class StoredStatusFilter(admin.ChoicesFieldListFilter):
+    """Django's status filter (?status__exact=), offering only the statuses a row is ever stored
+    with (STORED_STATUSES): an erased recording leaves no row to find, but its certificate."""
+
+    def statuses(self) -> list[tuple[str, str]]:
+        return [
+            (value, label) for value, label in self.field.flatchoices if value in STORED_STATUSES
+        ]
+
+    def get_facet_counts(self, pk_attname, filtered_qs):
+        return {
+            f"{index}__c": Count(pk_attname, filter=Q((self.lookup_kwarg, value)))
+            for index, (value, _label) in enumerate(self.statuses())
+        }
+
+    def choices(self, changelist):
+        counts = self.get_facet_queryset(changelist) if changelist.add_facets else None
+        yield {
+            "selected": self.lookup_val is None,
+            "query_string": changelist.get_query_string(
+                remove=[self.lookup_kwarg, self.lookup_kwarg_isnull]
+            ),
+            "display": _("All"),
+        }
+        for index, (value, label) in enumerate(self.statuses()):
+            yield {
+                "selected": self.lookup_val is not None and value in self.lookup_val,
+                "query_string": changelist.get_query_string(
+                    {self.lookup_kwarg: value}, [self.lookup_kwarg_isnull]
+                ),
+                "display": label if counts is None else f"{label} ({counts[f'{index}__c']})",
+            }
+
+
 class RecordingChangeList(DeclaredLookupsChangeList):
     """A retention window is listed in its own, indexed order (see RetentionEndsFilter), also
     when the link carries a column sort (?o=) over from the unfiltered list."""
@@ -118,6 +163,10 @@ SELECT campaign FROM campaigns WHERE campaign IS NOT NULL LIMIT %(limit)s
 """
 
 CAMPAIGNS_PER_TENANT = 100
+# The largest id PostgreSQL's bigint holds: a longer number typed in a search is no id.
+BIGINT_MAX = 2**63 - 1
+# How many deleted calls a search of the recordings names (a call id is one call per tenant).
+CERTIFICATES_NOTED = 5
 
 
 def tenant_campaigns(tenant_id: int, *, limit: int = CAMPAIGNS_PER_TENANT) -> list[str]:
@@ -165,7 +214,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
     )
     list_filter = (
         PurposeListFilter,
-        "status",
+        ("status", StoredStatusFilter),
         "direction",
         TenantListFilter,
         RetentionEndsFilter,
@@ -295,6 +344,43 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
                 action="recording.searched", user=request.user, number=number, tenant_ids=tenant_ids
             )
         return queryset.filter(condition), False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        term = request.GET.get(SEARCH_VAR, "").strip()
+        if term and response.status_code == 200:
+            self._deleted_calls_note(request, term)
+        return response
+
+    @staticmethod
+    def _deleted_calls_note(request, term: str) -> None:
+        """A call searched by its id that was deleted is not in the list, but its deletion
+        certificate is: the search says so, with a link, to the roles that read certificates
+        in its tenant (the page is rendered after this: the message shows on it)."""
+        tenant_ids = [
+            tenant_id
+            for tenant_id in Tenant.objects.for_user(request.user).values_list("pk", flat=True)
+            if tenant_permits(request.user, tenant_id, "recordings.view_deletioncertificate")
+        ]
+        if not tenant_ids:
+            return
+        certificates = DeletionCertificate.objects.filter(
+            certificates_of_call(term, tenant_ids, by_recording_id=False)
+        ).select_related("tenant")
+        for certificate in certificates[:CERTIFICATES_NOTED]:
+            url = reverse("admin:recordings_deletioncertificate_change", args=[certificate.pk])
+            messages.info(
+                request,
+                format_html(
+                    gettext(
+                        'Call {} was deleted on {} ({}): <a href="{}">its deletion certificate</a>.'
+                    ),
+                    term,
+                    tenant_day(certificate.deleted_at, certificate.tenant).isoformat(),
+                    certificate.get_reason_display(),
+                    url,
+                ),
+            )
 
     # --- the detail page -----------------------------------------------------------------------
 
@@ -517,7 +603,10 @@ class DeletionCertificateAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     )
     list_filter = ("reason", TenantListFilter)
     list_select_related = ("tenant", "purge_run")
-    search_fields = ("=recording_id",)
+    search_fields = ("recording_id",)  # shows the search box; get_search_results does the work
+    search_help_text = gettext_lazy(
+        "Exact call id (a certificate keeps only its keyed hash, recomputed here) or recording id."
+    )
     readonly_fields = [field.name for field in DeletionCertificate._meta.fields]
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -525,3 +614,25 @@ class DeletionCertificateAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     @admin.display(description="Signature", boolean=True)
     def signature_valid(self, certificate: DeletionCertificate) -> bool:
         return certificate_is_valid(certificate)
+
+    def get_search_results(self, request, queryset, search_term):
+        """A recording id, or a call id: a certificate keeps no call id, only its keyed hash
+        (bound to the tenant, under the key of the day: recordings.services.purge.certificates),
+        so the term is hashed for each of the viewer's tenants under every known key, each an
+        index probe on (tenant, call_id_hash)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        tenant_ids = self.visible_tenants(request).values_list("pk", flat=True)
+        return queryset.filter(certificates_of_call(term, tenant_ids)), False
+
+
+def certificates_of_call(term: str, tenant_ids, *, by_recording_id: bool = True) -> Q:
+    """On DeletionCertificate: the certificates of the call whose id is `term` in one of these
+    tenants, or (`by_recording_id`) of the recording whose id it is."""
+    condition = Q(pk__in=[])
+    for tenant_id in tenant_ids:
+        condition |= Q(tenant_id=tenant_id, call_id_hash__in=call_id_hashes(tenant_id, term))
+    if by_recording_id and term.isdigit() and int(term) <= BIGINT_MAX:
+        condition |= Q(recording_id=int(term))
+    return condition
