@@ -13,9 +13,12 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Count, Q
-from django.urls import reverse
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy
@@ -52,6 +55,7 @@ from .models import (
 from .services.access import active_grant, recording_view_record, restriction_barring
 from .services.purge.certificates import call_id_hashes, certificate_is_valid
 from .services.purge.preview import PreviewUnsettled, purge_preview
+from .services.purge.run import purge_expired_recordings
 from .services.telesales import telesales_outcome_record
 from .subject_requests import admin as subject_requests_admin  # noqa: F401  (registers it)
 
@@ -562,6 +566,39 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
         seconds = run.duration_seconds
         return "—" if seconds is None else f"{seconds:.1f} s"
 
+    # --- a dry run, started by a compliance officer ----------------------------------------
+
+    def get_urls(self):
+        dry_run = self.admin_site.admin_view(self.dry_run_view)
+        return [
+            path("dry-run/", dry_run, name="recordings_purgerun_dry_run"),
+            *super().get_urls(),
+        ]
+
+    @staticmethod
+    def may_start_dry_run(request) -> bool:
+        """A platform operator, or a person whose role carries the permission in one of their
+        tenants (a compliance officer): the run counts every tenant, each sees their own."""
+        if request.user.is_superuser:
+            return True
+        return bool(viewer_tenant_ids(request, "recordings.start_purge_dry_run"))
+
+    def dry_run_view(self, request):
+        """The existing dry run (recordings.services.purge.run.purge_expired_recordings with
+        dry_run=True), recorded as the command's is: a run "Preview (dry run)" naming who
+        started it, that deletes nothing; then its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.may_start_dry_run(request):
+            raise PermissionDenied
+        run = purge_expired_recordings(
+            dry_run=True, triggered_by=f"{request.user.get_username()} (admin)"
+        )
+        self.message_user(
+            request, gettext("Dry run done: what the next purge would delete. Nothing was deleted.")
+        )
+        return redirect(reverse("admin:recordings_purgerun_change", args=[run.pk]))
+
     def changelist_view(self, request, extra_context=None):
         try:
             preview = _scoped_preview(request, purge_preview())
@@ -576,6 +613,7 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
             **(extra_context or {}),
             "preview": preview,
             "preview_title": "What tonight's run would delete",
+            "can_start_dry_run": self.may_start_dry_run(request),
         }
         return super().changelist_view(request, extra_context)
 

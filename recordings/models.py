@@ -280,6 +280,12 @@ class PurgeRun(models.Model):
 
     class Meta:
         ordering = ("-started_at",)
+        permissions = [
+            (
+                "start_purge_dry_run",
+                "Can start a purge dry run (what the next purge would delete, nothing deleted)",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"purge {self.started_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
