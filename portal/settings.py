@@ -512,7 +512,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # An expected refusal (403, 400) is one line, without the traceback Django attaches to it.
+    "filters": {"refusals_on_one_line": {"()": "portal.logging.RefusalsOnOneLine"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["refusals_on_one_line"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # django-axes logs every sign-in at INFO; the audit trail has them. Its warnings (a new
     # failure, a lockout) stay.
