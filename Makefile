@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: run test install install-dev browser gettext messages clean
+.PHONY: run test manage install install-dev browser gettext messages clean
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ install-dev: $(VENV)/.installed-dev
 # Migrate, seed the demo data, and serve the portal with its Celery worker and beat (Ctrl-C stops all).
 run: install
 	$(VPY) -m devtools.localstack run
+
+# One management command against `make run`'s setup (development settings, its database):
+#   make manage ARGS="verify_audit_chain --full"
+manage: install
+	$(VPY) -m devtools.localstack manage $(ARGS)
 
 # Debian's chromium for the browser tests (never a browser download); installed when we may.
 browser:

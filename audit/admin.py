@@ -7,6 +7,7 @@ Nothing here counts the whole table: the paginator counts at most CAPPED_COUNT m
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -172,6 +173,12 @@ def extra_rows(event: AuditEvent) -> list[tuple[str, str]]:
     rows += [(_extra_key(key), _extra_value(key, value, event)) for key, value in extra.items()]
     return rows
 
+# A recording's events name it "call <call id>" (its __str__, audit.services.describe_target).
+RECORDING_TARGET = "recordings.recording"
+RECORDING_LABEL_PREFIX = "call "
+# How much of a justification the list shows; the rest is on hover and on the event's page.
+JUSTIFICATION_SHOWN = 60
+
 
 class ActionListFilter(admin.SimpleListFilter):
     title = "action"
@@ -237,10 +244,20 @@ class OccurredFilter(admin.SimpleListFilter):
 
 
 class PurposeCodeListFilter(PurposeListFilter):
-    """The trail keeps the purpose's code, not a reference to the purpose."""
+    """The trail keeps a purpose's code, not a reference to a purpose: on a listening event
+    (granted, played, downloaded, denied) the need the person stated, on a deletion the
+    recording's purpose. Offered: the listening purposes first, then the recordings' purposes
+    (the platform's and the viewer's tenants') whose code is not one of them: one code filters
+    both kinds of event."""
 
     purpose_attribute = "code"
     row_field = "purpose"
+
+    def lookups(self, request, model_admin):
+        needs = [(need.value, need.label) for need in AccessNeed]
+        stated = {code for code, _label in needs}
+        purposes = super().lookups(request, model_admin)
+        return needs + [(code, label) for code, label in purposes if code not in stated]
 
 
 class ActorFilter(admin.SimpleListFilter):
@@ -330,6 +347,14 @@ class AlertFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
 
+def _ip_address(term: str) -> str:
+    """The term as the trail writes an address (audit.middleware.client_ip), or "" for none."""
+    try:
+        return str(ipaddress.ip_address(term))
+    except ValueError:
+        return ""
+
+
 def _customer_number_hashes(request, term: str) -> list[str]:
     """The keyed hashes of `term` read as a phone number in each country of the viewer's tenants
     (national formats are read as the recordings' search reads them); none if it is no number."""
@@ -344,7 +369,7 @@ def _customer_number_hashes(request, term: str) -> list[str]:
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = (
-        "sequence",
+        "number",
         "occurred_at",
         "actor_username",
         "action_shown",
@@ -368,11 +393,17 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     )
     list_select_related = ("tenant",)
     search_fields = ("actor_username", "target_id", "request_id")
-    search_help_text = (
-        "Exact actor username, target id or request id; or a customer's number, to see who "
-        "searched the recordings or the consents for it."
+    # Exact matches only: each an equality on the tenant's events, never a LIKE scan of 100
+    # million rows (actor, request id and target are indexed; a workstation or an address is
+    # read along the tenant's index, newest first, until a page is found).
+    search_help_text = _(
+        "Exact actor username, target id, request id, workstation id or IP address; or a "
+        "customer's number, to see who searched the recordings or the consents for it."
     )
     ordering = ("-sequence",)
+    # Sorted by sequence only, which every index of the trail ends with: sorting 100 million
+    # rows by any other column means reading them all.
+    sortable_by = ("number",)
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 50
@@ -405,7 +436,13 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        condition = Q(actor_username=term) | Q(target_id=term) | Q(request_id=term)
+        address = _ip_address(term)
+        if address:
+            # Every event from that address (the trail keeps it normalised, audit.middleware).
+            return queryset.filter(client_ip=address), False
+        condition = (
+            Q(actor_username=term) | Q(target_id=term) | Q(request_id=term) | Q(workstation_id=term)
+        )
         hashes = _customer_number_hashes(request, term)
         if hashes:
             # Searches for this number: the trail keeps only its keyed hash (audit.pseudonyms).
@@ -434,18 +471,30 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         shown = getattr(event, "purpose_shown", None)
         return shown if shown is not None else purpose_shown(event)
 
+    @admin.display(description=_("No."), ordering="sequence")
+    def number(self, event: AuditEvent) -> int:
+        """The event's sequence number in the chain, under a header as narrow as its digits."""
+        return event.sequence
+
     @admin.display(description=_("Target"))
     def target(self, event: AuditEvent) -> str:
         if not event.target_type:
             return "—"
         url = reverse("admin:audit_auditevent_changelist")
+        label = event.target_label or event.target_id
+        call_id = label.removeprefix(RECORDING_LABEL_PREFIX)
+        if event.target_type == RECORDING_TARGET and call_id != label:
+            # Which recording: its call id, on one line (portal/static/portal/lists.css).
+            shown = format_html('{} <span class="call-id">{}</span>', _("call"), call_id)
+        else:
+            shown = target_name(event.target_type, label)
         return format_html(
             '<a href="{}?target={}:{}" title="{}">{}</a>',
             url,
             event.target_type,
             event.target_id,
             _("Every event about this"),
-            target_name(event.target_type, event.target_label or event.target_id),
+            shown,
         )
 
     @admin.display(description=_("Target"))
@@ -494,10 +543,17 @@ class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows),
         )
 
-    @admin.display(description="Justification")
+    @admin.display(description=_("Justification"))
     def justification_short(self, event: AuditEvent) -> str:
+        """Cut to a line or two; the whole text on hover."""
         text = event.justification
-        return text if len(text) <= 60 else text[:57] + "…"
+        if len(text) <= JUSTIFICATION_SHOWN:
+            return text
+        return format_html(
+            '<span class="shortened" title="{}">{}</span>',
+            text,
+            text[: JUSTIFICATION_SHOWN - 1].rstrip() + "…",
+        )
 
     # --- CSV export of the filtered view --------------------------------------------------
 

@@ -443,8 +443,9 @@ class LegalHold(models.Model):
         ]
 
     def __str__(self) -> str:
-        state = "released" if self.released_at else "active"
-        return f"{self.reference} ({state})"
+        # Its reference alone: the admin's log (its "Recent actions") keeps an object's name as
+        # it was when the action happened, and a state in it ("active") outlives the release.
+        return self.reference
 
 
 class ApiKeyRequestCount(models.Model):

@@ -48,6 +48,8 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("compliance", "add_dpia"),
         ("compliance", "change_dpia"),
         ("recordings", "view_purgerun"),
+        # What the next purge would delete, counted now: nothing is deleted.
+        ("recordings", "start_purge_dry_run"),
         ("recordings", "view_deletioncertificate"),
         ("recordings", "view_recording"),
         ("recordings", "listen_recording"),

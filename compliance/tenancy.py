@@ -259,6 +259,17 @@ class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
     def tenant_id_of(self, obj) -> int | None:
         return tenant_id_at(obj, self.tenant_field)
 
+    def get_list_display(self, request):
+        """The tenant column only for a viewer who sees several tenants' rows: for everyone
+        else it repeats one name on every row, in width a laptop's screen needs."""
+        columns = super().get_list_display(request)
+        if (
+            request.user.is_superuser
+            or len(self.permitted_tenant_ids(request, "view", "change")) > 1
+        ):
+            return columns
+        return tuple(column for column in columns if column != "tenant")
+
     def scoped_object_or_404(self, request, object_id, *, view: str | None = None):
         """For an admin's pages about one object (history pages, a triage page, a closing page):
         the object if the viewer's scope holds it, else the 404 an unknown id gets, with another

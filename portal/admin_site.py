@@ -32,6 +32,28 @@ class PortalAdminSite(admin.AdminSite):
     site_header = "Custodia"
     site_title = "Custodia"
     index_title = "Call recordings compliance"
+    # No "View site" link: the admin is the site (/ redirects here), and the link looped back.
+    site_url = None
+
+    def each_context(self, request):
+        """Every admin page's header says in which tenant, with which role, the viewer acts."""
+        context = super().each_context(request)
+        context["viewer_roles"] = self.viewer_roles(request)
+        return context
+
+    @staticmethod
+    def viewer_roles(request) -> list[str]:
+        user = request.user
+        if not user.is_authenticated:
+            return []
+        roles = [_("Platform operator")] if user.is_superuser else []
+        memberships = user.memberships.select_related("tenant").order_by("tenant__name")
+        roles += [
+            _("%(role)s at %(tenant)s")
+            % {"role": membership.get_role_display(), "tenant": membership.tenant.name}
+            for membership in memberships
+        ]
+        return roles
 
     def index(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), **self._open_work(request)}

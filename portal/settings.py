@@ -258,7 +258,7 @@ if not 1 <= SUBJECT_EXPORT_DAYS <= 90:
     raise ImproperlyConfigured("SUBJECT_EXPORT_DAYS must be between 1 and 90")
 
 STATIC_URL = "static/"
-# The site's own static files (the dashboard's stylesheet); the apps' are in their static/.
+# The site's own static files (the dashboard's and the lists' stylesheets), besides each app's.
 STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STORAGES = {
@@ -537,7 +537,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # An expected refusal (403, 400) is one line, without the traceback Django attaches to it.
+    "filters": {"refusals_on_one_line": {"()": "portal.logging.RefusalsOnOneLine"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["refusals_on_one_line"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # django-axes logs every sign-in at INFO; the audit trail has them. Its warnings (a new
     # failure, a lockout) stay.

@@ -12,10 +12,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
+from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Q
-from django.urls import reverse
+from django.db.models import Count, Q
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from audit.admin_links import audit_trail_link
@@ -25,6 +31,7 @@ from compliance.admin_lookups import DeclaredLookupsChangeList
 from compliance.models import LegalBasis, RetentionPolicy, Tenant
 from compliance.phone import numbers_by_tenant
 from compliance.purpose_names import purpose_name_by_code
+from compliance.roles import tenant_permits
 from compliance.tenancy import (
     PortalAdmin,
     PurposeListFilter,
@@ -36,8 +43,10 @@ from compliance.tenancy import (
 )
 from kit.paginators import CappedCountPaginator
 from kit.refusals import Refused
+from kit.times import tenant_day
 
 from .models import (
+    STORED_STATUSES,
     AccessGrant,
     DeletionCertificate,
     PurgeRun,
@@ -45,8 +54,9 @@ from .models import (
     Status,
 )
 from .services.access import active_grant, recording_view_record, restriction_barring
-from .services.purge.certificates import certificate_is_valid
+from .services.purge.certificates import call_id_hashes, certificate_is_valid
 from .services.purge.preview import PreviewUnsettled, preview_named, purge_preview
+from .services.purge.run import purge_expired_recordings
 from .services.telesales import telesales_outcome_record
 from .subject_requests import admin as subject_requests_admin  # noqa: F401  (registers it)
 
@@ -94,6 +104,40 @@ class RetentionEndsFilter(admin.SimpleListFilter):
         return queryset.filter(window, status=Status.ACTIVE)
 
 
+class StoredStatusFilter(admin.ChoicesFieldListFilter):
+    """Django's status filter (?status__exact=), offering only the statuses a row is ever stored
+    with (STORED_STATUSES): an erased recording leaves no row to find, but its certificate."""
+
+    def statuses(self) -> list[tuple[str, str]]:
+        return [
+            (value, label) for value, label in self.field.flatchoices if value in STORED_STATUSES
+        ]
+
+    def get_facet_counts(self, pk_attname, filtered_qs):
+        return {
+            f"{index}__c": Count(pk_attname, filter=Q((self.lookup_kwarg, value)))
+            for index, (value, _label) in enumerate(self.statuses())
+        }
+
+    def choices(self, changelist):
+        counts = self.get_facet_queryset(changelist) if changelist.add_facets else None
+        yield {
+            "selected": self.lookup_val is None,
+            "query_string": changelist.get_query_string(
+                remove=[self.lookup_kwarg, self.lookup_kwarg_isnull]
+            ),
+            "display": _("All"),
+        }
+        for index, (value, label) in enumerate(self.statuses()):
+            yield {
+                "selected": self.lookup_val is not None and value in self.lookup_val,
+                "query_string": changelist.get_query_string(
+                    {self.lookup_kwarg: value}, [self.lookup_kwarg_isnull]
+                ),
+                "display": label if counts is None else f"{label} ({counts[f'{index}__c']})",
+            }
+
+
 class RecordingChangeList(DeclaredLookupsChangeList):
     """A retention window is listed in its own, indexed order (see RetentionEndsFilter), also
     when the link carries a column sort (?o=) over from the unfiltered list."""
@@ -124,6 +168,10 @@ SELECT campaign FROM campaigns WHERE campaign IS NOT NULL LIMIT %(limit)s
 """
 
 CAMPAIGNS_PER_TENANT = 100
+# The largest id PostgreSQL's bigint holds: a longer number typed in a search is no id.
+BIGINT_MAX = 2**63 - 1
+# How many deleted calls a search of the recordings names (a call id is one call per tenant).
+CERTIFICATES_NOTED = 5
 
 
 def tenant_campaigns(tenant_id: int, *, limit: int = CAMPAIGNS_PER_TENANT) -> list[str]:
@@ -171,7 +219,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
     )
     list_filter = (
         PurposeListFilter,
-        "status",
+        ("status", StoredStatusFilter),
         "direction",
         TenantListFilter,
         RetentionEndsFilter,
@@ -304,6 +352,43 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
             )
         return queryset.filter(condition), False
 
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        term = request.GET.get(SEARCH_VAR, "").strip()
+        if term and response.status_code == 200:
+            self._deleted_calls_note(request, term)
+        return response
+
+    @staticmethod
+    def _deleted_calls_note(request, term: str) -> None:
+        """A call searched by its id that was deleted is not in the list, but its deletion
+        certificate is: the search says so, with a link, to the roles that read certificates
+        in its tenant (the page is rendered after this: the message shows on it)."""
+        tenant_ids = [
+            tenant_id
+            for tenant_id in Tenant.objects.for_user(request.user).values_list("pk", flat=True)
+            if tenant_permits(request.user, tenant_id, "recordings.view_deletioncertificate")
+        ]
+        if not tenant_ids:
+            return
+        certificates = DeletionCertificate.objects.filter(
+            certificates_of_call(term, tenant_ids, by_recording_id=False)
+        ).select_related("tenant")
+        for certificate in certificates[:CERTIFICATES_NOTED]:
+            url = reverse("admin:recordings_deletioncertificate_change", args=[certificate.pk])
+            messages.info(
+                request,
+                format_html(
+                    gettext(
+                        'Call {} was deleted on {} ({}): <a href="{}">its deletion certificate</a>.'
+                    ),
+                    term,
+                    tenant_day(certificate.deleted_at, certificate.tenant).isoformat(),
+                    certificate.get_reason_display(),
+                    url,
+                ),
+            )
+
     # --- the detail page -----------------------------------------------------------------------
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -333,6 +418,21 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
             recording = self._history_object(request, object_id)
             recording_view_record(user=request.user, recording=recording, page=page)
 
+    @staticmethod
+    def _holds_context(request, recording: Recording) -> dict:
+        """Whether a legal hold keeps the recording, and which, for the roles that read holds in
+        its tenant (the others are not told of litigation or inquiries)."""
+        if not tenant_permits(request.user, recording.tenant_id, "compliance.view_legalhold"):
+            return {"holds_shown": False}
+        holds = recording.active_holds().order_by("placed_at", "pk")
+        return {
+            "holds_shown": True,
+            "holds": [
+                (hold, reverse("admin:compliance_legalhold_change", args=[hold.pk]))
+                for hold in holds
+            ],
+        }
+
     def _access_context(self, request, recording: Recording) -> dict:
         user = request.user
         can_listen = (
@@ -352,6 +452,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
             grants = grants.filter(user=user)  # reviewers see everyone's; others their own
         needs = dict(AccessNeed.choices)
         return {
+            **self._holds_context(request, recording),
             "listen_url": reverse("recordings:listen", args=[recording.pk]) if can_listen else "",
             "restricted_note": restricted,
             "player_url": (
@@ -498,6 +599,39 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
         seconds = run.duration_seconds
         return "—" if seconds is None else f"{seconds:.1f} s"
 
+    # --- a dry run, started by a compliance officer ----------------------------------------
+
+    def get_urls(self):
+        dry_run = self.admin_site.admin_view(self.dry_run_view)
+        return [
+            path("dry-run/", dry_run, name="recordings_purgerun_dry_run"),
+            *super().get_urls(),
+        ]
+
+    @staticmethod
+    def may_start_dry_run(request) -> bool:
+        """A platform operator, or a person whose role carries the permission in one of their
+        tenants (a compliance officer): the run counts every tenant, each sees their own."""
+        if request.user.is_superuser:
+            return True
+        return bool(viewer_tenant_ids(request, "recordings.start_purge_dry_run"))
+
+    def dry_run_view(self, request):
+        """The existing dry run (recordings.services.purge.run.purge_expired_recordings with
+        dry_run=True), recorded as the command's is: a run "Preview (dry run)" naming who
+        started it, that deletes nothing; then its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.may_start_dry_run(request):
+            raise PermissionDenied
+        run = purge_expired_recordings(
+            dry_run=True, triggered_by=f"{request.user.get_username()} (admin)"
+        )
+        self.message_user(
+            request, gettext("Dry run done: what the next purge would delete. Nothing was deleted.")
+        )
+        return redirect(reverse("admin:recordings_purgerun_change", args=[run.pk]))
+
     def changelist_view(self, request, extra_context=None):
         try:
             preview = _preview_shown(request, purge_preview())
@@ -512,6 +646,7 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
             **(extra_context or {}),
             "preview": preview,
             "preview_title": "What tonight's run would delete",
+            "can_start_dry_run": self.may_start_dry_run(request),
         }
         return super().changelist_view(request, extra_context)
 
@@ -539,7 +674,10 @@ class DeletionCertificateAdmin(CertificatePurposeMixin, ReadOnlyAdminMixin, Tena
     )
     list_filter = ("reason", TenantListFilter)
     list_select_related = ("tenant", "purge_run")
-    search_fields = ("=recording_id",)
+    search_fields = ("recording_id",)  # shows the search box; get_search_results does the work
+    search_help_text = gettext_lazy(
+        "Exact call id (a certificate keeps only its keyed hash, recomputed here) or recording id."
+    )
     # The detail page: every field, the purpose's code and the policy's id by their names.
     fields = (
         "recording_id",
@@ -564,3 +702,25 @@ class DeletionCertificateAdmin(CertificatePurposeMixin, ReadOnlyAdminMixin, Tena
     @admin.display(description="Signature", boolean=True)
     def signature_valid(self, certificate: DeletionCertificate) -> bool:
         return certificate_is_valid(certificate)
+
+    def get_search_results(self, request, queryset, search_term):
+        """A recording id, or a call id: a certificate keeps no call id, only its keyed hash
+        (bound to the tenant, under the key of the day: recordings.services.purge.certificates),
+        so the term is hashed for each of the viewer's tenants under every known key, each an
+        index probe on (tenant, call_id_hash)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        tenant_ids = self.visible_tenants(request).values_list("pk", flat=True)
+        return queryset.filter(certificates_of_call(term, tenant_ids)), False
+
+
+def certificates_of_call(term: str, tenant_ids, *, by_recording_id: bool = True) -> Q:
+    """On DeletionCertificate: the certificates of the call whose id is `term` in one of these
+    tenants, or (`by_recording_id`) of the recording whose id it is."""
+    condition = Q(pk__in=[])
+    for tenant_id in tenant_ids:
+        condition |= Q(tenant_id=tenant_id, call_id_hash__in=call_id_hashes(tenant_id, term))
+    if by_recording_id and term.isdigit() and int(term) <= BIGINT_MAX:
+        condition |= Q(recording_id=int(term))
+    return condition

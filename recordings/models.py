@@ -33,6 +33,12 @@ class Status(models.TextChoices):
     ERASED = "erased", "Erased (request or withdrawal)"
 
 
+# The statuses a recording's row is ever stored with: an erased recording's row is deleted, its
+# certificate kept (recordings/services/purge/deletion.py), so ERASED never is; the list's status
+# filter offers these only.
+STORED_STATUSES = (Status.ACTIVE, Status.PURGED)
+
+
 class DeletionReason(models.TextChoices):
     EXPIRED = "expired", "Retention period ended"
     CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
@@ -280,6 +286,12 @@ class PurgeRun(models.Model):
 
     class Meta:
         ordering = ("-started_at",)
+        permissions = [
+            (
+                "start_purge_dry_run",
+                "Can start a purge dry run (what the next purge would delete, nothing deleted)",
+            )
+        ]
 
     def __str__(self) -> str:
         # In the zone of the page (the viewer's), like its "started at" field.
@@ -317,7 +329,12 @@ class DeletionCertificate(models.Model):
 
     class Meta:
         ordering = ("-deleted_at",)
-        indexes = [models.Index(fields=("tenant", "-deleted_at"), name="certificate_tenant")]
+        indexes = [
+            models.Index(fields=("tenant", "-deleted_at"), name="certificate_tenant"),
+            # A call id is found through its keyed hash: by every upload (an erased call may not
+            # come back) and by the certificates' search, an index probe per tenant and key.
+            models.Index(fields=("tenant", "call_id_hash"), name="certificate_call_id"),
+        ]
 
     def __str__(self) -> str:
         return f"certificate for recording {self.recording_id} ({self.get_reason_display()})"

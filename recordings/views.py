@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from compliance.access_rules import AccessNeed, may_download, may_listen
 from compliance.tenancy import cross_tenant_refusal_record
+from kit.refusals import Refused, as_form_error
 
 from .audio import extension_for
 from .crypto import DecryptionFailed
@@ -74,8 +75,10 @@ def _need_label(code: str) -> str:
 
 
 class ListenForm(forms.Form):
-    """Nothing is validated here on purpose: the service decides, and records every refusal (a
-    purpose outside the offered choices, a missing justification) on the audit trail."""
+    """Nothing is validated here on purpose: the service decides. It records on the audit trail
+    a denial of what the role may not ask (a purpose outside the offered choices, a download),
+    and answers a request left incomplete (no purpose chosen, a justification too short or too
+    long) with a form error to correct, recorded nowhere."""
 
     purpose = forms.CharField(required=False, widget=forms.RadioSelect)
     justification = forms.CharField(
@@ -118,11 +121,13 @@ def listen(request: HttpRequest, recording_id: int) -> HttpResponse:
                 justification=form.cleaned_data["justification"],
                 download=form.cleaned_data["download"],
             )
+        except Refused as incomplete:
+            # A slip to correct, not a denial: the form again, with the field to fix.
+            form.add_error(None, as_form_error(incomplete, form))
         except AccessRefused as refusal:
             field = refusal.reason if refusal.reason in ListenForm.base_fields else None
             form.add_error(field, refusal.message)
-            # A missing reason is a slip to correct; anything else asked for what is not allowed.
-            status = 200 if refusal.reason == "justification" else 403
+            status = 403  # asked for what the role may not do: on the trail as a denial
         else:
             return redirect("recordings:player", recording_id=recording.pk)
     grant = active_grant(user=request.user, recording=recording)

@@ -4,10 +4,12 @@ and traced."""
 from django import forms
 from django.contrib import admin
 from django.urls import path
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from audit.admin_links import audit_trail_link
 from kit import limits
+from kit.paginators import CappedCountPaginator
 from kit.refusals import Refused, as_form_error
 
 from ..models import LegalHold, Tenant
@@ -17,6 +19,7 @@ from ..services.legal_holds import (
     legal_hold_effect,
     legal_hold_effects,
     legal_hold_place,
+    legal_hold_recordings,
     legal_hold_release,
     legal_hold_view_record,
 )
@@ -77,6 +80,12 @@ class HoldStatusFilter(admin.SimpleListFilter):
         if self.value() == "released":
             return queryset.filter(released_at__isnull=False)
         return queryset
+
+
+# The recordings a hold holds now, listed on its page this many at a time.
+HELD_PER_PAGE = 25
+# The page's parameter (not a changelist's: the hold's page reads it alone).
+HELD_PAGE_PARAMETER = "held_page"
 
 
 class ReleaseForm(forms.Form):
@@ -182,8 +191,13 @@ class LegalHoldAdmin(TenantScopedAdmin):
             view="release hold page",
             may=lambda hold: self.may_release(request, hold),
             form=lambda data, hold: ReleaseForm(data),
-            act=lambda hold, data: legal_hold_release(
-                actor=request.user, hold=hold, release_reason=data["release_reason"]
+            act=lambda hold, data: self.log_change(
+                request,
+                legal_hold_release(
+                    actor=request.user, hold=hold, release_reason=data["release_reason"]
+                ),
+                # The admin's log (the index's "Recent actions", the hold's history page).
+                gettext("Released."),
             ),
             done=lambda hold: f"Hold {hold.reference} released.",
             template="admin/compliance/legalhold/release.html",
@@ -199,4 +213,17 @@ class LegalHoldAdmin(TenantScopedAdmin):
             # A hold naming a customer number shows it in full: traced like a recording's page.
             legal_hold_view_record(user=request.user, hold=obj)
         context["can_release"] = obj is not None and self.may_release(request, obj)
+        if obj is not None:
+            context["held_page"] = self.held_page(request, obj)
+            context["held_page_parameter"] = HELD_PAGE_PARAMETER
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @staticmethod
+    def held_page(request, hold: LegalHold):
+        """One page of the recordings the hold holds now, newest call first (numbers masked, as
+        in the recordings' list); a released hold holds none."""
+        recordings = (
+            legal_hold_recordings(hold).select_related("purpose").order_by("-started_at", "-pk")
+        )
+        paginator = CappedCountPaginator(recordings, HELD_PER_PAGE)
+        return paginator.get_page(request.GET.get(HELD_PAGE_PARAMETER))

@@ -178,8 +178,16 @@ def legal_hold_view_record(*, user, hold: LegalHold) -> None:
     )
 
 
+def legal_hold_recordings(hold: LegalHold):
+    """The active recordings this hold holds now, as a queryset on Recording (the hold's page
+    lists them; released, it holds none)."""
+    if hold.released_at is not None:
+        return _held_now(hold).none()
+    return _held_now(hold)
+
+
 def _held_now(hold: LegalHold):
-    """The active recordings this hold holds now, as a queryset on Recording."""
+    """The active recordings this hold's scope takes in, as a queryset on Recording."""
     # By name: the deliberate seam towards recordings (docs/architecture.md).
     recording_model = apps.get_model("recordings", "Recording")
     return recording_model.objects.filter(held_by(hold), status="active")

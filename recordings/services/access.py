@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.models import Outcome
 from audit.services import event_record
@@ -26,6 +27,7 @@ from compliance.access_rules import (
 )
 from compliance.models import Role
 from kit import limits
+from kit.refusals import Refused
 
 from ..models import AccessGrant, Recording, Status
 
@@ -38,8 +40,12 @@ class AccessRefused(Exception):
     """Listening was refused, and the refusal audited: a grant asked for (`recording.access_denied`)
     or audio asked for without a valid grant (`recording.play_denied`).
 
-    `reason` is a stable code: permission, download, tenant, inactive, restricted, purpose,
-    justification (a grant); permission, inactive, restricted, no_grant (audio).
+    `reason` is a stable code: permission, download, tenant, inactive, restricted, purpose (a
+    grant); permission, inactive, restricted, no_grant (audio).
+
+    A request left incomplete (no purpose chosen, a justification too short or too long) is no
+    refusal of what was asked: it is `kit.refusals.Refused`, naming the field to correct, and
+    goes on no trail (see `access_grant_request`).
     """
 
     def __init__(self, message: str, *, reason: str):
@@ -158,13 +164,19 @@ def access_grant_request(
 
     Raises AccessRefused, after recording a `recording.access_denied` event, when the user may not
     listen (or download) in the recording's tenant, the purpose is not one they may state for this
-    recording, the justification is missing or too short, or the audio is gone.
+    recording, or the audio is gone. Raises Refused, naming the field and recording nothing, when
+    the request is incomplete: no purpose chosen, or a justification shorter than
+    MIN_JUSTIFICATION_LENGTH or longer than MAX_JUSTIFICATION_LENGTH. A slip to correct is not
+    a denial: counted as one, it would raise the trail's denied-burst alert against a person
+    who forgot a field. A purpose the role may not state is a denial whatever the justification.
 
     Not decorated with @transaction.atomic on purpose: the grant is written in an atomic block,
     and a refusal is recorded in another one *after* the first has rolled back, so that the
     denied event survives the refusal.
     """
     justification = (justification or "").strip()
+    if not purpose:
+        raise Refused(_("Choose why you need to hear this call."), field="purpose")
     try:
         return _access_grant_create(
             user=user,
@@ -184,6 +196,25 @@ def access_grant_request(
         raise
 
 
+def _refuse_incomplete_justification(justification: str) -> None:
+    """Refused (not a denial, nothing recorded) for a justification to correct."""
+    if len(justification) < MIN_JUSTIFICATION_LENGTH:
+        raise Refused(
+            _(
+                "Say why you need to hear this call (at least %(minimum)d characters): the "
+                "reason is kept on the audit trail."
+            )
+            % {"minimum": MIN_JUSTIFICATION_LENGTH},
+            field="justification",
+        )
+    if len(justification) > MAX_JUSTIFICATION_LENGTH:
+        raise Refused(
+            _("Keep the justification under %(maximum)d characters.")
+            % {"maximum": MAX_JUSTIFICATION_LENGTH},
+            field="justification",
+        )
+
+
 @transaction.atomic
 def _access_grant_create(
     *, user, recording: Recording, purpose: str, justification: str, download: bool
@@ -197,17 +228,7 @@ def _access_grant_create(
         raise AccessRefused(
             f"{label} is not a purpose you may state for this recording.", reason="purpose"
         )
-    if len(justification) < MIN_JUSTIFICATION_LENGTH:
-        raise AccessRefused(
-            f"Say why you need to hear this call (at least {MIN_JUSTIFICATION_LENGTH} "
-            "characters): the reason is kept on the audit trail.",
-            reason="justification",
-        )
-    if len(justification) > MAX_JUSTIFICATION_LENGTH:
-        raise AccessRefused(
-            f"Keep the justification under {MAX_JUSTIFICATION_LENGTH} characters.",
-            reason="justification",
-        )
+    _refuse_incomplete_justification(justification)
     granted_at = timezone.now()
     grant = AccessGrant.objects.create(
         recording=recording,

@@ -72,6 +72,60 @@ def test_search_is_exact_on_actor_target_and_request_id(cast, login):
         assert found == expected, term
 
 
+def _event_from(tenant, user, *, workstation: str, address: str, purpose: str = "quality"):
+    return event_record(
+        action="recording.played",
+        tenant=tenant,
+        target_type="recordings.recording",
+        target_id=f"{user.username}-{workstation}",
+        purpose=purpose,
+        justification="Complaint ref. 2026-118",
+        context=AuditContext(
+            actor_id=user.pk,
+            actor_username=user.username,
+            workstation_id=workstation,
+            client_ip=address,
+        ),
+    )
+
+
+def test_a_workstation_or_an_ip_address_is_searched_exactly(cast, login):
+    _event_from(cast.acme, cast.carol, workstation="WS-07", address="192.0.2.10")
+    _event_from(cast.acme, cast.bob, workstation="WS-01", address="2001:db8::7")
+    _event_from(cast.globex, cast.erin, workstation="WS-07", address="192.0.2.10")
+    client = login(cast.alice)
+    for term, expected in [
+        ("WS-07", {"carol-WS-07"}),
+        ("192.0.2.10", {"carol-WS-07"}),
+        ("2001:DB8:0:0::7", {"bob-WS-01"}),  # written differently, the same address
+        ("WS-0", set()),  # exact, never a prefix
+        ("192.0.2", set()),
+    ]:
+        page = client.get(CHANGELIST, {"q": term})
+        assert page.status_code == 200
+        found = {event.target_id for event in page.context["cl"].result_list}
+        assert found == expected, term
+
+
+def test_the_purpose_filter_offers_the_listening_purposes(cast, login):
+    _event_from(cast.acme, cast.bob, workstation="WS-01", address="192.0.2.1", purpose="complaint")
+    _event_from(cast.acme, cast.carol, workstation="WS-07", address="192.0.2.2")
+    client = login(cast.alice)
+    page = client.get(CHANGELIST)
+    (purposes,) = [
+        spec
+        for spec in page.context["cl"].filter_specs
+        if getattr(spec, "parameter_name", "") == "purpose"
+    ]
+    offered = dict(purposes.lookup_choices)
+    for need in ("quality", "training", "supervision", "complaint", "legal", "subject_access"):
+        assert need in offered, need
+    assert offered["complaint"] == "Complaint investigation"
+    assert "telemarketing" in offered  # a deletion's event keeps the recording's purpose
+    page = client.get(CHANGELIST, {"purpose": "complaint"})
+    assert [event.actor_username for event in page.context["cl"].result_list] == ["bob"]
+
+
 def test_trail_is_read_only_even_for_the_platform_operator(cast, login):
     recorded = _listen(cast.acme, cast.carol, "42", "WS-07")
     client = login(cast.root)

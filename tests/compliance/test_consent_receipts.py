@@ -266,3 +266,13 @@ def test_signed_out_visitor_is_sent_to_the_sign_in_page(cast, client, history):
 def test_receipts_are_read_only(cast, login, history):
     response = login(cast.alice).post(_json_url(history["granted"]))
     assert response.status_code == 405
+
+
+def test_a_decisions_page_links_to_its_receipt(cast, login, history):
+    consent = history["granted"]
+    for viewer in (cast.alice, cast.dave):
+        page = login(viewer).get(f"/admin/compliance/consent/{consent.pk}/change/")
+        assert page.status_code == 200
+        tools = page.content.decode()
+        tools = tools[tools.index('class="object-tools"') :]
+        assert f'<a href="{_html_url(consent)}">Receipt</a>' in tools[: tools.index("</ul>")]

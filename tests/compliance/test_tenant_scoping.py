@@ -7,7 +7,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from compliance.models import Role
+from compliance.models import Consent, Role
 from compliance.services.memberships import membership_grant
 from compliance.tenancy import TenantListFilter, TenantScopedAdmin
 
@@ -130,3 +130,14 @@ def test_foreign_tenant_cannot_be_chosen_in_a_form(cast, login):
     assert response.status_code == 200
     assert "tenant" in response.context["adminform"].form.errors
     assert not cast.globex.memberships.filter(user=cast.bob).exists()
+
+
+def test_the_tenant_column_is_listed_only_to_a_viewer_of_several_tenants(cast, login):
+    SCOPED_FACTORIES[Consent](cast.acme)
+    url = reverse("admin:compliance_consent_changelist")
+    assert "column-tenant" not in login(cast.alice).get(url).content.decode()
+    assert "column-tenant" in login(cast.root).get(url).content.decode()
+    membership_grant(
+        actor="test", user=cast.alice, tenant=cast.globex, role=Role.COMPLIANCE_OFFICER
+    )
+    assert "column-tenant" in login(cast.alice).get(url).content.decode()

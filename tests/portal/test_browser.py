@@ -191,3 +191,27 @@ def test_the_admin_and_the_player_work_under_the_content_security_policy(cast, p
         page.wait_for_timeout(200)
     assert AuditEvent.objects.filter(action="recording.played").exists()
     assert _csp_violations(page) == []
+
+
+def test_an_officer_starts_a_purge_dry_run_from_the_purge_runs_page(cast, page):
+    recording_ingest(
+        tenant=cast.acme,
+        api_key=None,
+        audio=tone_wav(0.5),
+        fields={
+            "call_id": "expired-001",
+            "direction": "inbound",
+            "started_at": (timezone.now() - timedelta(days=400)).isoformat(),
+            "customer_number": "06 12 34 56 78",
+            "purpose": "quality",
+        },
+    )
+    _sign_in(page, "alice")
+    page.goto("/admin/recordings/purgerun/")
+    button = page.get_by_role("button", name="Start a dry run")
+    assert button.is_visible()
+    button.click()
+    page.wait_for_url("**/admin/recordings/purgerun/*/change/")
+    assert "Nothing was deleted" in page.locator(".messagelist").inner_text()
+    assert "Preview (dry run)" in page.locator("#content").inner_text()
+    assert _csp_violations(page) == []

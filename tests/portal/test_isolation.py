@@ -207,7 +207,9 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
 #   api       — the machine clients' API: without a key, a 401 that writes nothing;
 #   app_list  — the admin's page of one app, for each app label;
 #   autocomplete, view_on_site — probed for every relation field and every model;
-#   catch_all — the admin's answer to any other path under /admin/.
+#   catch_all — the admin's answer to any other path under /admin/;
+#   command   — a POST that starts something for the viewer's tenants (COMMANDS names its
+#               permission): a GET is refused; a role without the permission writes nothing.
 OTHER_VIEWS: dict[str, str] = {
     "admin:index": "page",
     "admin:login": "page",
@@ -226,6 +228,12 @@ OTHER_VIEWS: dict[str, str] = {
     "signin:verify": "page",
     "signin:enrol": "page",
     "set_language": "page",  # GET changes nothing; a POST sets the language cookie only
+    # A purge dry run (what the next purge would delete), from the purge runs' page.
+    "admin:recordings_purgerun_dry_run": "command",
+}
+# The permission each command needs.
+COMMANDS: dict[str, str] = {
+    "admin:recordings_purgerun_dry_run": "recordings.start_purge_dry_run",
 }
 # Patterns without a name, by route.
 UNNAMED_VIEWS: dict[str, str] = {
@@ -784,6 +792,8 @@ def _foreign_probes(world: TenantWorld, root) -> list[Probe]:
         elif kind == "page":
             path = "/" + route.route if not route.name else reverse(route.name)
             probes.append(Probe("GET", path, refused=False, own_write=OWN_WRITES.get(route.name)))
+        elif kind == "command":
+            probes.append(Probe("GET", reverse(route.name)))  # POST only
     return probes
 
 
@@ -906,6 +916,10 @@ def _own_write_probes(user, world: TenantWorld, root) -> list[Probe]:
             # Nobody writes through a history page, the platform operator included.
             probes += _object_probes(route, kind, world.object(model), root, replace)
             continue
+        if kind == "command":
+            if not _role_may(user, world.tenant, COMMANDS[route.name]):
+                probes.append(Probe("POST", reverse(route.name)))
+            continue
         if kind == "object":
             view = OBJECT_VIEWS[route.name]
             if view.writes and not _role_may(user, world.tenant, view.writes):
@@ -1005,6 +1019,7 @@ def test_the_probes_cover_every_kind_of_view(cast, world):
         "catch_all",
         "legacy_redirect",
         "shadowed",
+        "command",
     }
     assert re.search(r"history/", " ".join(route.route for route in ROUTES))
 

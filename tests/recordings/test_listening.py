@@ -15,6 +15,7 @@ from django.utils import timezone
 from audit.models import AuditEvent, Outcome
 from compliance.access_rules import AccessNeed, allowed_access_purposes
 from compliance.models import LegalBasis, Purpose
+from kit.refusals import Refused
 from recordings.models import AccessGrant, Recording
 from recordings.services.access import AccessRefused, access_grant_request
 from recordings.services.ingest import recording_ingest
@@ -106,14 +107,43 @@ def test_quality_analyst_stating_complaint_is_refused_and_audited(cast, login, r
     assert (denied.tenant_id, denied.workstation_id) == (cast.acme.pk, "WS-07")
 
 
-def test_a_justification_is_required_and_its_absence_audited(cast, login, recording):
+def test_a_short_justification_is_a_form_error_to_correct_not_a_denial(cast, login, recording):
     recording, _ = recording
-    response = _request_grant(login(cast.carol), recording, justification="  ok  ")
+    client = login(cast.carol)
+    response = _request_grant(client, recording, justification="  ok  ")
     assert response.status_code == 200
-    assert response.context["form"].errors["justification"]
+    assert "at least 10 characters" in response.context["form"].errors["justification"][0]
+    assert response.context["form"]["purpose"].value() == "quality"  # kept for the retry
     assert not AccessGrant.objects.exists()
+    assert not AuditEvent.objects.filter(outcome=Outcome.DENIED).exists()
+    # Corrected, it is granted.
+    assert _request_grant(client, recording).status_code == 302
+
+
+def test_no_purpose_chosen_is_a_form_error_to_correct_not_a_denial(cast, login, recording):
+    recording, _ = recording
+    response = _request_grant(login(cast.carol), recording, purpose="", justification="ok")
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert errors["purpose"] == ["Choose why you need to hear this call."]
+    assert not AccessGrant.objects.exists()
+    assert not AuditEvent.objects.filter(outcome=Outcome.DENIED).exists()
+    with pytest.raises(Refused) as refused:
+        access_grant_request(
+            user=cast.carol, recording=recording, purpose="", justification=JUSTIFICATION
+        )
+    assert refused.value.field == "purpose"
+    assert not AuditEvent.objects.filter(outcome=Outcome.DENIED).exists()
+
+
+def test_a_purpose_the_role_may_not_state_is_denied_whatever_the_justification(
+    cast, login, recording
+):
+    recording, _ = recording
+    response = _request_grant(login(cast.carol), recording, purpose="complaint", justification="")
+    assert response.status_code == 403
     denied = _events("recording.access_denied", recording).get()
-    assert denied.extra["reason"] == "justification"
+    assert (denied.purpose, denied.extra["reason"]) == ("complaint", "purpose")
 
 
 def test_refusal_survives_the_callers_transaction(cast, recording):

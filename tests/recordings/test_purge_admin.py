@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from recordings.models import DeletionCertificate
+from recordings.models import DeletionCertificate, PurgeRun, Recording
 from recordings.services.purge.run import purge_expired_recordings
 
 from .helpers import ingest
@@ -65,3 +65,35 @@ def test_a_tenants_officer_sees_her_tenants_figures_of_a_run_not_the_platforms(c
     assert "Globex" not in listing and "Globex" not in page.content.decode()
     operator = login(cast.root).get(reverse("admin:recordings_purgerun_changelist"))
     assert '<td class="field-purged">5</td>' in operator.content.decode()
+
+
+DRY_RUN = reverse("admin:recordings_purgerun_dry_run")
+
+
+def test_an_officer_starts_a_dry_run_from_the_purge_runs_page(cast, login):
+    expired = ingest(cast.acme, started_at=LONG_AGO)
+    client = login(cast.alice)
+    page = client.get(reverse("admin:recordings_purgerun_changelist")).content.decode()
+    assert f'action="{DRY_RUN}"' in page and "Start a dry run" in page
+    assert client.get(DRY_RUN).status_code == 405  # a command: POST only
+    response = client.post(DRY_RUN)
+    run = PurgeRun.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:recordings_purgerun_change", args=[run.pk])
+    # Recorded as the command's dry run is: a run that deletes nothing, naming who started it.
+    assert (run.status, run.triggered_by, run.purged) == ("dry_run", "alice (admin)", 0)
+    assert [(row["tenant"], row["to_delete"]) for row in run.preview] == [("Acme Insurance", 1)]
+    assert Recording.objects.filter(pk=expired.pk).exists()
+    shown = client.get(response["Location"]).content.decode()
+    assert "Preview (dry run)" in shown and "Nothing was deleted" in shown
+
+
+def test_roles_that_may_not_start_a_dry_run_neither_see_nor_use_it(cast, login):
+    ingest(cast.acme, started_at=LONG_AGO)
+    client = login(cast.dave)  # the auditor reads runs, starts none
+    page = client.get(reverse("admin:recordings_purgerun_changelist")).content.decode()
+    assert "Start a dry run" not in page
+    assert client.post(DRY_RUN).status_code == 403
+    assert login(cast.carol).post(DRY_RUN).status_code == 403
+    assert not PurgeRun.objects.exists()
+    assert login(cast.root).post(DRY_RUN).status_code == 302  # the platform operator may
