@@ -173,6 +173,7 @@ def extra_rows(event: AuditEvent) -> list[tuple[str, str]]:
     rows += [(_extra_key(key), _extra_value(key, value, event)) for key, value in extra.items()]
     return rows
 
+
 # A recording's events name it "call <call id>" (its __str__, audit.services.describe_target).
 RECORDING_TARGET = "recordings.recording"
 RECORDING_LABEL_PREFIX = "call "
