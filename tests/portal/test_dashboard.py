@@ -144,9 +144,15 @@ def _seed(tenant, people) -> dict:
             purpose="complaint",
             justification=JUSTIFICATION,
         )
+    # Refused and on the trail: neither an officer nor a supervisor may hear a training
+    # recording to supervise an agent (an officer never states it, the recording was not made
+    # for it).
     with pytest.raises(AccessRefused):
         access_grant_request(
-            user=people["listener"], recording=training[1], purpose="complaint", justification="x"
+            user=people["listener"],
+            recording=training[1],
+            purpose="supervision",
+            justification=JUSTIFICATION,
         )
     return {"held": held}
 

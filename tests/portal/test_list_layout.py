@@ -118,9 +118,9 @@ def test_the_trail_recordings_and_consents_fit_a_laptop_screen(cast, page, scree
         (
             "occurred_at",
             "actor_username",
-            "action",
+            "action_shown",
             "target",
-            "purpose",
+            "purpose_name",
             "justification_short",
             "workstation_id",
             "client_ip",
@@ -166,9 +166,9 @@ def test_the_platform_operator_sees_the_tenant_column_too(cast, page):  # noqa: 
         (
             "occurred_at",
             "actor_username",
-            "action",
+            "action_shown",
             "target",
-            "purpose",
+            "purpose_name",
             "justification_short",
             "workstation_id",
             "client_ip",
