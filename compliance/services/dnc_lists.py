@@ -328,6 +328,40 @@ def _store_upload(list_id: int, upload) -> str:
     return name
 
 
+def dnc_list_upload_check(
+    *,
+    actor,
+    source: str,
+    tenant: Tenant | None,
+    version: str,
+    delivered_at: datetime | None,
+    max_rejected: int,
+    size: int,
+) -> SourceRule:
+    """Whether a file of `size` bytes may be uploaded as a new version (the admin's form asks
+    it too): import_refusal_check's rules, the size, and no other import of the list under way
+    or waiting."""
+    rule = import_refusal_check(
+        actor=actor,
+        source=source,
+        tenant=tenant,
+        version=version,
+        delivered_at=delivered_at,
+        max_rejected=max_rejected,
+    )
+    if size > settings.DNC_UPLOAD_MAX_BYTES:
+        raise Refused(
+            f"the file is larger than {settings.DNC_UPLOAD_MAX_BYTES:,} bytes "
+            "(DNC_UPLOAD_MAX_BYTES): import it with manage.py import_dnc_list",
+            field="file",
+            status=413,
+        )
+    if not size:
+        raise Refused("the file is empty", field="file")
+    _refuse_another_import(source, tenant, lock_held=False)
+    return rule
+
+
 @names_its_actor
 @transaction.atomic
 def dnc_list_upload(
@@ -343,24 +377,15 @@ def dnc_list_upload(
     """A list's file uploaded in the admin: stored durably (DNC_UPLOAD_ROOT), a `building`
     version, and the worker's task sent once this commits (compliance.tasks.import_dnc_list),
     which imports it as `dnc_list_import` does and removes the file."""
-    import_refusal_check(
+    dnc_list_upload_check(
         actor=actor,
         source=source,
         tenant=tenant,
         version=version,
         delivered_at=delivered_at,
         max_rejected=max_rejected,
+        size=upload.size,
     )
-    if upload.size > settings.DNC_UPLOAD_MAX_BYTES:
-        raise Refused(
-            f"the file is larger than {settings.DNC_UPLOAD_MAX_BYTES:,} bytes "
-            "(DNC_UPLOAD_MAX_BYTES): import it with manage.py import_dnc_list",
-            field="file",
-            status=413,
-        )
-    if not upload.size:
-        raise Refused("the file is empty", field="file")
-    _refuse_another_import(source, tenant, lock_held=False)
     dnc_list = DncList.objects.create(
         source=source,
         tenant=tenant,
