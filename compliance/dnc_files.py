@@ -196,7 +196,7 @@ class ListFileReader:
             if not others:
                 return Piece(numbers, count, lines_before + lines, 0)
             try:
-                extra = [self._line(line) for line in others.split(b"\n") if line.strip()]
+                extra = [self._line(line) for line in others if line.strip()]
             except (InvalidNumber, UnicodeDecodeError):
                 pass  # read again line by line, for the line numbers
             else:

@@ -52,30 +52,43 @@ def as_e164(stored: int) -> str:
     return f"+{stored}"
 
 
-def _description(desc, end: bytes = rb"\Z") -> bytes | None:
-    """A number description (phonenumbers' PhoneNumberDesc) as one bytes pattern that a national
-    number matches exactly when _is_number_matching_desc says it does: its possible lengths
-    first (none given: any), then its national number pattern, whole (up to `end`)."""
+def _pattern(desc) -> bytes | None:
+    """A number description's (phonenumbers' PhoneNumberDesc) national number pattern, or None
+    for a type the region has not (no pattern, or phonenumbers' mark -1 for its lengths)."""
     if desc is None or not desc.national_number_pattern:
         return None
-    lengths = tuple(desc.possible_length or ())
-    if lengths and lengths[0] == -1:
-        return None  # phonenumbers' mark for "no number of this type"
-    pattern = b"(?:" + desc.national_number_pattern.encode() + b")" + end
-    if lengths:
-        pattern = (
-            b"(?=(?:" + b"|".join(b"[0-9]{%d}" % n for n in lengths) + b")" + end + b")" + pattern
-        )
-    return pattern
+    if tuple(desc.possible_length or ())[:1] == (-1,):
+        return None
+    return b"(?:" + desc.national_number_pattern.encode() + b")"
 
 
 def _valid_in(region: str, end: bytes = rb"\Z") -> bytes:
-    """The national significant numbers whose type is known in `region` (what
-    is_valid_number_for_region decides): the general description, and one of the types."""
+    """A pattern of the national significant numbers whose type is known in `region` (what
+    phonenumbers' is_valid_number_for_region decides: the general description matches, and one
+    of the types, each with its possible lengths when it lists any; _is_number_matching_desc).
+    Grouped by length, the longest first (most of a country's numbers have its longest
+    length), each group the types of that length, the common ones first: the regular
+    expression engine tries one length's patterns, not every type's lengths."""
     metadata = PhoneMetadata.metadata_for_region(region)
-    types = [_description(getattr(metadata, name, None), end) for name in _NUMBER_TYPES]
-    alternatives = b"|".join(b"(?:" + t + b")" for t in types if t is not None)
-    return b"(?=" + _description(metadata.general_desc, end) + b")(?:" + alternatives + b")"
+    general = metadata.general_desc
+    order = (
+        "fixed_line",
+        "mobile",
+        *(t for t in _NUMBER_TYPES if t not in ("fixed_line", "mobile")),
+    )
+    groups = []
+    for length in sorted(general.possible_length or (), reverse=True):
+        patterns = [
+            _pattern(desc)
+            for desc in (getattr(metadata, name, None) for name in order)
+            if _pattern(desc) is not None
+            and (not desc.possible_length or length in desc.possible_length)
+        ]
+        if patterns:
+            groups.append(
+                b"(?=[0-9]{%d}" % length + end + b")(?:" + b"|".join(patterns) + b")" + end
+            )
+    return b"(?=" + _pattern(general) + end + b")(?:" + b"|".join(groups) + b")"
 
 
 @cache
@@ -134,7 +147,8 @@ class FastPath:
         self.country_code = metadata.country_code
         self.prefix = str(self.country_code).encode()
         self.valid = _Validity(self.country_code)
-        self.general = re.compile(_description(metadata.general_desc))
+        # Viability (phonenumbers' _match_national_number): the general pattern, lengths aside.
+        self.viable = re.compile(_pattern(metadata.general_desc) + rb"\Z").match
         self.general_lengths = frozenset(metadata.general_desc.possible_length or ())
         self.local_lengths = frozenset(metadata.general_desc.possible_length_local_only or ())
         main_region = COUNTRY_CODE_TO_REGION_CODE[self.country_code][0]
@@ -160,42 +174,43 @@ class FastPath:
             and self.prefix_pattern.groups == 0
         )
         self.line_match = None
-        self.chunk_pattern = None
+        self.chunk_findall = None
         if main_region == region:
             self.line_match = re.compile(self._common_case(rb"\Z")).match
-            self.chunk_pattern = re.compile(
-                b"^" + self._common_case(rb"(?=\r?\n)") + rb"\r?\n", re.MULTILINE
-            )
+            # Each line: the common case's number in the first group, or the whole line in the
+            # second (one pass over the lines, whatever they hold).
+            self.chunk_findall = re.compile(
+                b"^(?:" + self._common_case(rb"(?=\r?\n)") + rb"\r?\n|([^\n]*)\n)",
+                re.MULTILINE,
+            ).findall
 
     def _common_case(self, end: bytes) -> bytes:
         """One pattern for the lines whose number is valid in this region (the first of its
-        country code, which phonenumbers tries first): the number after the country code (the
-        shapes' steps as `_national` and `_international` follow them) in its one group."""
+        country code, which phonenumbers tries first), following the shapes' steps as
+        `_national` and `_international` do: the national significant number in its one
+        group."""
         metadata = PhoneMetadata.metadata_for_region(self.region)
-        shapes = []
         parsing = metadata.national_prefix_for_parsing or ""
+        general = metadata.general_desc
+        local = frozenset(general.possible_length_local_only or ())
+        shapes = []
         # A line starting with the country code or the international prefix is another case.
         national = b"(?!" + re.escape(self.prefix) + b")"
         if self.idd is not None:
             national += b"(?!" + re.escape(self.idd) + b")"
         if not parsing:
             shapes.append(national)
-        elif self.plain_prefix and parsing.split("|")[0] == self.national_prefix.decode():
+        elif (
+            self.plain_prefix
+            and parsing.split("|")[0] == self.national_prefix.decode()
+            and not local & self.general_lengths
+        ):
             # The prefix is the pattern's first alternative: the one a line starting with it
-            # matches. It is kept when the number was viable with it (the general description);
-            # stripped, what remains must have a possible length that is not local only.
-            lengths = sorted(self.general_lengths - self.local_lengths)
+            # matches. phonenumbers strips it unless the number was viable with it (the general
+            # pattern) and is not without it; what remains must have a possible length that is
+            # not local only, which a valid number has (the two sets are apart).
             shapes.append(
-                national
-                + b"(?!"
-                + _description(metadata.general_desc, end)
-                + b")"
-                + re.escape(self.national_prefix)
-                + b"(?=(?:"
-                + b"|".join(b"[0-9]{%d}" % n for n in lengths)
-                + b")"
-                + end
-                + b")"
+                national + b"(?!" + _pattern(general) + end + b")" + re.escape(self.national_prefix)
             )
         if self.plus_ok:
             after_code = re.escape(self.prefix)
@@ -205,25 +220,26 @@ class FastPath:
             if self.idd is not None:
                 international.append(re.escape(self.idd) + b"(?!0)")
             shapes.append(b"(?:" + b"|".join(international) + b")" + after_code)
-        leading = PhoneMetadata.metadata_for_region(self.region).leading_digits
         valid = _valid_in(self.region, end)
-        if leading:
-            valid = b"(?=" + leading.encode() + b")" + valid
+        if metadata.leading_digits:
+            valid = b"(?=" + metadata.leading_digits.encode() + b")" + valid
         return b"(?:" + b"|".join(b"(?:" + shape + b")" for shape in shapes) + b")(" + valid + b")"
 
-    def chunk(self, lines: bytes) -> tuple[bytes, int, bytes]:
+    def chunk(self, lines: bytes) -> tuple[bytes, int, list[bytes]]:
         """Many whole lines (`lines` ends with a newline) at once: the numbers of the lines of
         the common case, as COPY text (one per line), their count, and the other lines, for
         `digits` one by one (or through phonenumbers)."""
-        if self.chunk_pattern is None:
-            return b"", 0, lines
-        found = self.chunk_pattern.findall(lines)
-        if not found:
-            return b"", 0, lines
-        numbers = self.prefix + (b"\n" + self.prefix).join(found) + b"\n"
-        if len(found) == lines.count(b"\n"):
-            return numbers, len(found), b""
-        return numbers, len(found), self.chunk_pattern.sub(b"", lines)
+        if self.chunk_findall is None:
+            return b"", 0, lines.split(b"\n")[:-1]
+        found = self.chunk_findall(lines)
+        numbers = [number for number, _ in found if number]
+        others = (
+            [other for number, other in found if not number] if len(numbers) < len(found) else []
+        )
+        if not numbers:
+            return b"", 0, others
+        prefix = self.prefix
+        return prefix + (b"\n" + prefix).join(numbers) + b"\n", len(numbers), others
 
     def digits(self, line: bytes) -> bytes | None:
         if self.line_match is not None:
@@ -262,7 +278,7 @@ class FastPath:
                 stripped = digits[found.end() :]
                 # phonenumbers keeps the prefix when the number was viable with it and is not
                 # without it, or when what remains has no possible length of the region.
-                if self.general.match(digits) and not self.general.match(stripped):
+                if self.viable(digits) and not self.viable(stripped):
                     return None
                 if len(stripped) not in self.general_lengths or len(stripped) in self.local_lengths:
                     return None

@@ -9,14 +9,17 @@ How an import goes, and why:
 - The version is a `DncList` row, `building` while it loads. Its numbers go into a table of
   their own, `compliance_dncentry_<id>`, shaped as the partitions of `compliance_dncentry`
   (its `list_id` fixed by a default and a CHECK constraint, so that attaching it needs no scan).
-  Nothing reads that table until it is attached: the version in force answers every check
-  meanwhile.
-- The file is read piece by piece (compliance/dnc_files.py) and streamed into the table with
-  COPY, in batches each committed with the row's progress (lines and bytes read), so that the
-  admin page and the terminal show how far it is from another connection, and the memory stays
-  flat. psycopg's queued writer sends each piece from a thread of its own: PostgreSQL ingests one
-  piece while Python reads the next. A batch commits every COMMIT_LINES lines or
-  PROGRESS_SECONDS, whichever comes first.
+- The whole load is one transaction: the table created, the file streamed into it with one
+  COPY (FREEZE: the table is the transaction's own, so its rows are written already visible to
+  all once committed, and neither the index build nor the first checks rewrite every page to
+  mark them so, which cost committed batches 40 % more), indexed, analysed, swapped in. Nobody
+  sees the table before the swap commits: the version in force answers every check meanwhile,
+  and an import that fails or is killed leaves no table at all (PostgreSQL rolls it back).
+  The file is read piece by piece (compliance/dnc_files.py), so the memory stays flat, and
+  psycopg's queued writer sends each piece from a thread of its own: PostgreSQL ingests one
+  piece while Python reads the next. The version's progress (lines and bytes read) is written
+  every PROGRESS_LINES lines or PROGRESS_SECONDS by a second connection, in short transactions
+  of its own, where the admin's page and the terminal see it.
 - Rejected lines (letters, no valid number, another country's number, a truncated last line) are
   counted and the first REPORTED_REJECTIONS kept with their line numbers. The policy: a file
   with any rejected line is refused as a whole (nothing imported, the previous version stays in
@@ -25,22 +28,23 @@ How an import goes, and why:
   not UTF-8, a CSV without a number column, a file holding no number are refused whatever the
   allowance.
 - Once loaded: its index on number (the index every partition carries, adopted by the attach),
-  ANALYZE, then one transaction: ATTACH PARTITION (which takes no lock that stops readers of
-  the entries), the new version `in_force`, the one it replaces `superseded`, and the
-  `dnc_list.imported` event. A check reads one version or the other, never none.
+  ANALYZE, then, still in that transaction: ATTACH PARTITION (which takes no lock that stops
+  readers of the entries), the new version `in_force`, the one it replaces `superseded`, and
+  the `dnc_list.imported` event. A check reads one version or the other, never none.
 - The superseded version's table is then detached CONCURRENTLY (without stopping readers; it
   waits for the queries still reading it) and dropped, after the commit. Were the process to die
   in between, the table stays attached under a superseded id, which no check reads, until the
   next import of the list drops it.
-- A failed import (a refused file, an error) drops its table, marks the version `failed` with its
-  reason and writes `dnc_list.import_failed`. A killed one leaves a `building` row and maybe its
-  table: the next import of the list, holding the lock, knows nobody is loading them, drops the
-  table and marks the row failed (audited). An uploaded file is removed after its import,
-  whatever happened, and by that clean-up when its import died.
+- A failed import (a refused file, an error) marks the version `failed` with its reason and
+  writes `dnc_list.import_failed`. A killed one leaves a `building` row: the next import of the
+  list, holding the lock, knows nobody is loading it, marks it failed (audited) and drops any
+  table a crash left (a superseded version's, between the swap and its drop). An uploaded file
+  is removed after its import, whatever happened, and by that clean-up when its import died.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -52,7 +56,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
@@ -76,8 +80,8 @@ logger = logging.getLogger(__name__)
 # The task's hard time limit (compliance/tasks.py::import_dnc_list): a version still `building`
 # this long after it started, with no import holding the list's lock, was left by a dead one.
 IMPORT_TIME_LIMIT_SECONDS = 2 * 3600
-# A batch of the load commits (with its progress) after this many lines or seconds.
-COMMIT_LINES = 250_000
+# The version's progress is written after this many lines or seconds.
+PROGRESS_LINES = 250_000
 PROGRESS_SECONDS = 1.0
 # Clocks drift: a delivery this far ahead of ours is still "now".
 DELIVERY_CLOCK_SKEW = timedelta(minutes=5)
@@ -179,11 +183,17 @@ def import_refusal_check(
     return rule
 
 
+def _waiting(dnc_list: DncList) -> bool:
+    """Whether a `building` version nobody is importing waits for its worker: uploaded (its file
+    is stored) less than the import's time limit ago. A worker killed mid-way leaves its file
+    too: Celery delivers its task again. Any other `building` version was left by a dead import."""
+    since = timezone.now() - timedelta(seconds=IMPORT_TIME_LIMIT_SECONDS)
+    return dnc_list.started_at >= since and (upload_root() / f"{dnc_list.pk}.upload").exists()
+
+
 def _refuse_another_import(source: str, tenant: Tenant | None, *, lock_held: bool) -> None:
     """Another import of the list stands in the way: one running (it holds the list's lock), or
-    an uploaded version waiting for its worker (`building`, no table yet, started less than the
-    import's time limit ago). A `building` version with a table while nobody holds the lock was
-    left by a dead import: the next import cleans it up."""
+    an uploaded version waiting for its worker."""
     if not lock_held:
         key = list_key(source, tenant)
         if not try_dnc_import_lock(key):
@@ -193,12 +203,11 @@ def _refuse_another_import(source: str, tenant: Tenant | None, *, lock_held: boo
                 status=409,
             )
         release_dnc_import_lock(key)
-    since = timezone.now() - timedelta(seconds=IMPORT_TIME_LIMIT_SECONDS)
     building = DncList.objects.filter(
-        source=source, tenant=tenant, status=DncListStatus.BUILDING, started_at__gte=since
+        source=source, tenant=tenant, status=DncListStatus.BUILDING
     ).order_by("started_at")
     for waiting in building:
-        if not _table_exists(entries_table(waiting.pk)):
+        if _waiting(waiting):
             started = in_tenant_zone(waiting.started_at, tenant)
             raise Refused(
                 f"a version of this list ({waiting.version}, uploaded {started}) is waiting to "
@@ -495,27 +504,29 @@ class _Totals:
 def _import(
     dnc_list: DncList, path: Path, rule: SourceRule, on_progress: ProgressHook | None
 ) -> DncList:
-    """Load, index and swap in `dnc_list` (building, its list's lock held)."""
+    """Load, index and swap in `dnc_list` (building, its list's lock held), in one
+    transaction; its progress written meanwhile by a connection of its own."""
     region = rule.default_region or dnc_list.tenant.country_code
     numbers = ListNumberReader(country=rule.country, default_region=region)
-    table = entries_table(dnc_list.pk)
     totals = _Totals()
     dnc_list_leftovers_clean(source=dnc_list.source, tenant=dnc_list.tenant, keep=dnc_list.pk)
+    progress = None
     try:
-        _create_table(dnc_list.pk)
         files = ListFileReader(path, numbers=numbers)
         DncList.objects.filter(pk=dnc_list.pk).update(file_size=files.size)
         dnc_list.file_size = files.size
-        _load(dnc_list, files, totals, on_progress)
-        if totals.rejected > dnc_list.rejected_allowed:
-            raise _Failure(_rejections_reason(totals, dnc_list.rejected_allowed))
-        if not totals.count:
-            raise _Failure("the file holds no number")
-        _index(table)
-        dnc_list.file_sha256 = files.sha256
-        if on_progress is not None:
-            on_progress(dnc_list)
-        superseded = _swap(dnc_list, totals)
+        progress = _Progress(dnc_list, on_progress)
+        with transaction.atomic():
+            _create_table(dnc_list.pk)
+            _load(dnc_list, files, totals, progress)
+            if totals.rejected > dnc_list.rejected_allowed:
+                raise _Failure(_rejections_reason(totals, dnc_list.rejected_allowed))
+            if not totals.count:
+                raise _Failure("the file holds no number")
+            _index(entries_table(dnc_list.pk))
+            dnc_list.file_sha256 = files.sha256
+            progress.write(totals, loaded=True)
+            superseded = _swap(dnc_list, totals)
     except FileRefused as refused:
         raise DncImportFailed(_fail(dnc_list, refused.reason, totals), refused.reason) from None
     except _Failure as failure:
@@ -528,9 +539,65 @@ def _import(
         except Exception:  # noqa: BLE001 - the first error is the one to report
             logger.exception("could not record the failure of do-not-call list %s", dnc_list.pk)
         raise
+    finally:
+        if progress is not None:
+            progress.close()
     for previous in superseded:
         _drop_table(previous)
     return dnc_list
+
+
+class _Progress:
+    """The version's progress (lines and bytes read, numbers, rejected lines), written every
+    PROGRESS_LINES lines or PROGRESS_SECONDS by a connection of its own, in its own short
+    transactions: the load's transaction shows nothing to others until it commits, the admin's
+    page and the terminal follow it through this. `on_progress` is called after each write."""
+
+    def __init__(self, dnc_list: DncList, on_progress: ProgressHook | None):
+        self.dnc_list = dnc_list
+        self.on_progress = on_progress
+        self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
+        self.written_at = time.monotonic()
+        self.lines_written = 0
+
+    def due(self, totals: _Totals) -> bool:
+        return (
+            totals.lines - self.lines_written >= PROGRESS_LINES
+            or time.monotonic() - self.written_at >= PROGRESS_SECONDS
+        )
+
+    def write(self, totals: _Totals, *, loaded: bool = False) -> None:
+        dnc_list = self.dnc_list
+        dnc_list.lines_read = totals.lines
+        # Read whole, it is at 100% only once indexed, before the swap.
+        dnc_list.bytes_read = (
+            dnc_list.file_size if loaded else min(totals.bytes, dnc_list.file_size - 1)
+        )
+        dnc_list.entry_count = totals.count
+        dnc_list.rejected_count = totals.rejected
+        dnc_list.rejected_lines = totals.rejected_lines
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE compliance_dnclist SET lines_read = %s, bytes_read = %s, "
+                "entry_count = %s, rejected_count = %s, rejected_lines = %s::jsonb "
+                "WHERE id = %s AND status = %s",
+                [
+                    dnc_list.lines_read,
+                    dnc_list.bytes_read,
+                    dnc_list.entry_count,
+                    dnc_list.rejected_count,
+                    json.dumps(dnc_list.rejected_lines),
+                    dnc_list.pk,
+                    DncListStatus.BUILDING,
+                ],
+            )
+        self.written_at = time.monotonic()
+        self.lines_written = totals.lines
+        if self.on_progress is not None:
+            self.on_progress(dnc_list)
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def _rejections_reason(totals: _Totals, allowed: int) -> str:
@@ -550,78 +617,50 @@ def _execute(sql: str, parameters: list | None = None) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
-def _table_exists(table: str) -> bool:
-    return bool(_execute("SELECT to_regclass(%s) IS NOT NULL", [table])[0][0])
-
-
 def _create_table(list_id: int) -> None:
+    """The version's table, in the load's transaction (which COPY FREEZE needs)."""
     table = entries_table(list_id)
-    with transaction.atomic():
-        # A table left by an earlier attempt at this very version (a redelivered task).
-        _execute(f"DROP TABLE IF EXISTS {table}")  # nosec B608 # an id
-        _execute(
-            f"CREATE TABLE {table} ("  # nosec B608 # an id
-            f"list_id bigint NOT NULL DEFAULT {int(list_id)} "
-            f"CONSTRAINT {table}_list CHECK (list_id = {int(list_id)}), "
-            "number bigint NOT NULL)"
-        )
+    # A table left by an earlier attempt at this very version (a redelivered task).
+    _execute(f"DROP TABLE IF EXISTS {table}")  # nosec B608 # an id
+    _execute(
+        f"CREATE TABLE {table} ("  # nosec B608 # an id
+        f"list_id bigint NOT NULL DEFAULT {int(list_id)} "
+        f"CONSTRAINT {table}_list CHECK (list_id = {int(list_id)}), "
+        "number bigint NOT NULL)"
+    )
 
 
-def _load(
-    dnc_list: DncList, files: ListFileReader, totals: _Totals, on_progress: ProgressHook | None
-) -> None:
-    """Stream the file's numbers into the version's table, in committed batches with the
-    version's progress."""
+def _load(dnc_list: DncList, files: ListFileReader, totals: _Totals, progress: _Progress) -> None:
+    """Stream the file's numbers into the version's table: one COPY, FREEZE (the table is
+    this transaction's own: its rows are written visible to all once it commits, so that
+    neither the index build nor the first checks rewrite every page to mark them so)."""
     table = entries_table(dnc_list.pk)
-    pieces = files.pieces()
     allowed = dnc_list.rejected_allowed
-    finished = False
-    while not finished:
-        with transaction.atomic():
-            connection.ensure_connection()
-            with connection.connection.cursor() as cursor:
-                copy_sql = f"COPY {table} (number) FROM STDIN"  # nosec B608 # an id
-                with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy:
-                    lines_at_start = totals.lines
-                    started = time.monotonic()
-                    for piece in pieces:
-                        if piece.numbers:
-                            copy.write(piece.numbers)
-                        totals.count += piece.count
-                        totals.lines = piece.lines_read
-                        totals.bytes = piece.bytes_read
-                        if piece.rejections:
-                            totals.add(piece.rejections)
-                            if totals.rejected > allowed + REPORTED_REJECTIONS:
-                                # Enough to report; the file is refused whatever follows.
-                                totals.stopped_at = piece.rejections[-1].line
-                                raise _Failure(_rejections_reason(totals, allowed))
-                        if (
-                            totals.lines - lines_at_start >= COMMIT_LINES
-                            or time.monotonic() - started >= PROGRESS_SECONDS
-                        ):
-                            break
-                    else:
-                        finished = True
-            DncList.objects.filter(pk=dnc_list.pk).update(
-                lines_read=totals.lines,
-                bytes_read=totals.bytes,
-                entry_count=totals.count,
-                rejected_count=totals.rejected,
-                rejected_lines=totals.rejected_lines,
-            )
-        dnc_list.lines_read, dnc_list.bytes_read = totals.lines, totals.bytes
-        dnc_list.entry_count, dnc_list.rejected_count = totals.count, totals.rejected
-        if on_progress is not None and not finished:
-            on_progress(dnc_list)
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        copy_sql = f"COPY {table} (number) FROM STDIN (FREEZE)"  # nosec B608 # an id
+        with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy:
+            for piece in files.pieces():
+                if piece.numbers:
+                    copy.write(piece.numbers)
+                totals.count += piece.count
+                totals.lines = piece.lines_read
+                totals.bytes = piece.bytes_read
+                if piece.rejections:
+                    totals.add(piece.rejections)
+                    if totals.rejected > allowed + REPORTED_REJECTIONS:
+                        # Enough to report; the file is refused whatever follows.
+                        totals.stopped_at = piece.rejections[-1].line
+                        raise _Failure(_rejections_reason(totals, allowed))
+                if progress.due(totals):
+                    progress.write(totals)
 
 
 def _index(table: str) -> None:
-    with transaction.atomic():
-        # The sort of tens of millions of numbers, in memory rather than in temporary files.
-        _execute("SET LOCAL maintenance_work_mem = '256MB'")
-        _execute(f"CREATE INDEX {table}_number ON {table} (number)")  # nosec B608 # an id
-        _execute(f"ANALYZE {table}")  # nosec B608 # an id
+    # The sort of tens of millions of numbers, in memory rather than in temporary files.
+    _execute("SET LOCAL maintenance_work_mem = '256MB'")
+    _execute(f"CREATE INDEX {table}_number ON {table} (number)")  # nosec B608 # an id
+    _execute(f"ANALYZE {table}")  # nosec B608 # an id
 
 
 def _swap(dnc_list: DncList, totals: _Totals) -> list[int]:
@@ -738,10 +777,10 @@ def _drop_table(list_id: int) -> None:
 
 def dnc_list_leftovers_clean(*, source: str, tenant: Tenant | None, keep: int | None = None) -> int:
     """What dead imports of this list left behind, cleaned up (its import lock held, so no
-    import of it is running): versions still `building` whose table exists, or started longer
-    ago than the import's time limit, marked failed (on the trail) and their tables and
-    uploaded files removed; the tables of its superseded and failed versions dropped; tables
-    of versions that do not exist dropped; uploaded files nobody claims for a day removed.
+    import of it is running): versions still `building` that are not waiting for their worker
+    (`_waiting`) marked failed (on the trail), their tables and uploaded files removed; the
+    tables of its superseded and failed versions dropped (a crash between a swap and its drop);
+    tables of versions that do not exist dropped; uploaded files nobody claims removed.
     `keep` is the version being imported. Returns how many tables were dropped."""
     _refuse_inside_a_transaction()
     tables = {
@@ -757,7 +796,6 @@ def dnc_list_leftovers_clean(*, source: str, tenant: Tenant | None, keep: int | 
         | DncList.objects.filter(source=source, tenant=tenant, status=DncListStatus.BUILDING)
     }
     dropped = 0
-    limit = timezone.now() - timedelta(seconds=IMPORT_TIME_LIMIT_SECONDS)
     for list_id in sorted(tables | set(rows)):
         if list_id == keep:
             continue
@@ -769,8 +807,8 @@ def dnc_list_leftovers_clean(*, source: str, tenant: Tenant | None, keep: int | 
         if row.source != source or row.tenant_id != getattr(tenant, "pk", None):
             continue
         if row.status == DncListStatus.BUILDING:
-            if list_id not in tables and row.started_at > limit:
-                continue  # uploaded, waiting for its task
+            if _waiting(row):
+                continue  # uploaded, its task not run yet (or to run again)
             _fail(
                 row,
                 "the import was interrupted before it finished (its process stopped)",

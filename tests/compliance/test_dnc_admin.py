@@ -226,8 +226,14 @@ def test_a_platform_operator_uploads_a_national_list_for_every_tenant(
 
 @pytest.mark.django_db
 def test_an_upload_is_refused_while_another_version_of_the_list_waits(cast, login, uploads):
-    dnc_list_for(tenant=cast.acme, status=DncListStatus.BUILDING, version="queued")
+    queued = dnc_list_for(tenant=cast.acme, status=DncListStatus.BUILDING, version="queued")
+    dnc_list_for(tenant=cast.globex, status=DncListStatus.BUILDING, version="killed")
+    uploads.mkdir()
+    (uploads / f"{queued.pk}.upload").write_bytes(b"0612345678\n")  # its worker has not run
+    client = login(cast.erin)  # Globex's version was left by a dead import: no file waits
+    response = client.post(reverse(ADD), _form(cast.globex, b"612345678\n"))
+    assert response.status_code == 302 and DncList.objects.filter(tenant=cast.globex).count() == 2
     client = login(cast.alice)
     response = client.post(reverse(ADD), _form(cast.acme, b"0612345678\n"))
     assert "waiting to be imported" in str(response.context["adminform"].form.errors)
-    assert DncList.objects.count() == 1
+    assert DncList.objects.filter(tenant=cast.acme).count() == 1

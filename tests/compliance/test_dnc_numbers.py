@@ -111,9 +111,9 @@ def test_the_fast_path_reads_a_line_as_phonenumbers_does(case):
     read = numbers.split()
     assert count == len(read)
     if count == 2:
-        assert others.split(b"\n") == [line, b""]
+        assert others == [line]
     else:
-        assert count == 3 and others == b"" and fast is not None
+        assert count == 3 and others == [] and fast is not None
         assert sorted(read) == sorted([fast, *FAST[region].digits(good).split() * 2])
 
 
@@ -149,7 +149,7 @@ def test_a_national_list_reads_what_phonenumbers_reads_and_refuses_other_countri
 )
 def test_well_formed_national_numbers_take_the_fast_path_many_at_once(region, line):
     numbers, count, others = FAST[region].chunk(line + b"\n" + line + b"\r\n")
-    assert count == 2 and others == b""
+    assert count == 2 and others == []
     assert numbers.split() == [_normalised(line, region)[1:].encode()] * 2
 
 
