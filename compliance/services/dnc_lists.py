@@ -664,8 +664,8 @@ def _index(table: str) -> None:
 
 
 def _swap(dnc_list: DncList, totals: _Totals) -> list[int]:
-    """In one transaction: the new version attached and in force, the one it replaces
-    superseded, the event. Returns the superseded versions' ids."""
+    """The end of the load's transaction: the new version attached and in force, the one it
+    replaces superseded, the event; all or nothing. Returns the superseded versions' ids."""
     now = timezone.now()
     with transaction.atomic():
         locked = DncList.objects.select_for_update().get(pk=dnc_list.pk)
@@ -726,8 +726,9 @@ def _swap(dnc_list: DncList, totals: _Totals) -> list[int]:
 
 
 def _fail(dnc_list: DncList, reason: str, totals: _Totals) -> DncList:
-    """The version failed: its table dropped, the row marked with the reason and what was read,
-    the event written. The version in force is untouched."""
+    """The version failed (its load's transaction rolled back, its table with it; any table of
+    an earlier attempt dropped): the row marked with the reason and what was read, the event
+    written. The version in force is untouched."""
     _drop_table(dnc_list.pk)
     with transaction.atomic():
         DncList.objects.filter(pk=dnc_list.pk, status=DncListStatus.BUILDING).update(
