@@ -79,7 +79,7 @@ class DncList(models.Model):
     rejected_allowed = models.PositiveIntegerField(_("rejected lines allowed"), default=0)
     # The first rejected lines, each {"line": n, "reason": "..."} (the count says how many in all).
     rejected_lines = models.JSONField(_("rejected lines (first ones)"), default=list, blank=True)
-    failure = models.TextField(_("why the import failed"), blank=True)
+    failure = bounded_text(limits.DNC_FAILURE, verbose_name=_("why the import failed"), blank=True)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("imported by"),

@@ -62,6 +62,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from audit.context import names_its_actor
 from audit.services import event_record
+from kit import limits
 from kit.locks import release_dnc_import_lock, try_dnc_import_lock
 from kit.null_characters import unstorable
 from kit.refusals import Refused
@@ -535,7 +536,7 @@ def _import(
         # A database error, a bug, a signal turned into an exception: the version fails, the
         # one in force stays. The error goes on to the caller.
         try:
-            _fail(dnc_list, f"the import stopped: {type(error).__name__}: {error}"[:2000], totals)
+            _fail(dnc_list, f"the import stopped: {type(error).__name__}: {error}", totals)
         except Exception:  # noqa: BLE001 - the first error is the one to report
             logger.exception("could not record the failure of do-not-call list %s", dnc_list.pk)
         raise
@@ -730,6 +731,7 @@ def _fail(dnc_list: DncList, reason: str, totals: _Totals) -> DncList:
     an earlier attempt dropped): the row marked with the reason and what was read, the event
     written. The version in force is untouched."""
     _drop_table(dnc_list.pk)
+    reason = reason[: limits.DNC_FAILURE]
     with transaction.atomic():
         DncList.objects.filter(pk=dnc_list.pk, status=DncListStatus.BUILDING).update(
             status=DncListStatus.FAILED,
