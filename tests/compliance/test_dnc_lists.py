@@ -436,6 +436,7 @@ def test_the_command_imports_and_prints_its_progress_and_outcome(cast, tmp_path,
         "1",
     )
     out = capsys.readouterr().out
+    assert "indexing and swapping in: 100% (3 lines, 2 numbers)" in out  # its progress
     assert "version march in force: 2 numbers from 3 lines, 1 rejected lines" in out
     assert "rejected line 2: not a valid number" in out
     dnc_list = DncList.objects.get(tenant=cast.acme)
