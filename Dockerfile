@@ -41,15 +41,16 @@ RUN DEBUG=false \
     CELERY_BROKER_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --no-input
 
-# An unprivileged user owns only what the processes write: the recordings (a volume in
-# docker-compose, which takes this directory's owner on first use) and var/ (Celery beat's
-# schedule file). The code and the static files stay read-only to it.
+# An unprivileged user owns only what the processes write: the recordings and the uploaded
+# do-not-call lists (volumes in docker-compose, which take these directories' owner on first
+# use) and var/ (Celery beat's schedule file). The code and the static files stay read-only to it.
 RUN groupadd --system --gid 10001 custodia \
     && useradd --system --uid 10001 --gid custodia --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin custodia \
-    && mkdir -p /app/var "$RECORDINGS_ROOT" \
-    && chown custodia:custodia /app/var "$RECORDINGS_ROOT" \
-    && chmod 0750 "$RECORDINGS_ROOT"
+    && mkdir -p /app/var "$RECORDINGS_ROOT" /var/lib/custodia/dnc-uploads \
+    && chown custodia:custodia /app/var "$RECORDINGS_ROOT" /var/lib/custodia/dnc-uploads \
+    && chmod 0750 "$RECORDINGS_ROOT" \
+    && chmod 0700 /var/lib/custodia/dnc-uploads
 USER custodia:custodia
 
 EXPOSE 8000

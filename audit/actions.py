@@ -129,6 +129,19 @@ ACTION_CHOICES = [
         "subject_request.letter_viewed",
         "Answer letter of a data-subject request viewed (names the subject)",
     ),
+    ("dnc_list.uploaded", "Do-not-call list uploaded: its import is queued for the worker"),
+    (
+        "dnc_list.imported",
+        "Do-not-call list imported: the new version is in force, the previous one superseded",
+    ),
+    (
+        "dnc_list.import_failed",
+        "Do-not-call list import failed or refused: the version in force stays",
+    ),
+    ("dnc_opt_out.added", "Number added to the tenant's internal do-not-call opt-outs"),
+    ("dnc_opt_out.refused", "Internal opt-out refused at the API (nothing added)"),
+    ("dnc_opt_out.viewed", "Internal opt-out viewed (full number)"),
+    ("dnc_opt_out.searched", "Internal opt-outs searched by a customer's number"),
 ]
 
 ACTION_LABELS = dict(ACTION_CHOICES)

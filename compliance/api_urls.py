@@ -1,9 +1,10 @@
-"""The HTTP API of compliance under /api/v1/: consent decisions (the IVR, the dialer) and
-data-subject requests (the tenant's front office)."""
+"""The HTTP API of compliance under /api/v1/: consent decisions (the IVR, the dialer),
+data-subject requests (the tenant's front office) and internal do-not-call opt-outs (the
+dialer)."""
 
 from django.urls import path
 
-from . import api, api_subject_requests
+from . import api, api_dnc_opt_outs, api_subject_requests
 
 urlpatterns = [
     path("consents", api.consents_create, name="api_consents_create"),
@@ -11,5 +12,10 @@ urlpatterns = [
         "subject-requests",
         api_subject_requests.subject_requests_create,
         name="api_subject_requests_create",
+    ),
+    path(
+        "dnc/opt-outs",
+        api_dnc_opt_outs.dnc_opt_outs_create,
+        name="api_dnc_opt_outs_create",
     ),
 ]

@@ -23,8 +23,9 @@ from django.utils.translation import gettext_lazy as _
 
 from kit import limits
 from kit.limits import bounded_text
+from kit.masking import mask_number
 
-from .dnc_sources import DncSource
+from .dnc_sources import DncSource, stale_after
 
 # compliance/models.py imports this module at its end, once LegalBasis is defined.
 from .models import LegalBasis  # noqa: E402
@@ -74,9 +75,11 @@ class DncList(models.Model):
     file_name = models.CharField(_("file name"), max_length=255, blank=True)
     file_sha256 = models.CharField(_("file SHA-256"), max_length=64, blank=True)
     rejected_count = models.PositiveBigIntegerField(_("rejected lines"), default=0)
+    # How many rejected lines the import accepts (reported); one more and the file is refused.
+    rejected_allowed = models.PositiveIntegerField(_("rejected lines allowed"), default=0)
     # The first rejected lines, each {"line": n, "reason": "..."} (the count says how many in all).
     rejected_lines = models.JSONField(_("rejected lines (first ones)"), default=list, blank=True)
-    failure = models.TextField(_("why the import failed"), blank=True)
+    failure = bounded_text(limits.DNC_FAILURE, verbose_name=_("why the import failed"), blank=True)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("imported by"),
@@ -105,6 +108,19 @@ class DncList(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} {self.version}"
+
+    @property
+    def stale_since(self):
+        """When this version stopped being fresh enough to screen against (its source's
+        rule, from its delivery); None for a list that never goes stale."""
+        return stale_after(self.source, self.delivered_at)
+
+    @property
+    def progress(self) -> int:
+        """How much of the file has been read, in percent (while it is imported)."""
+        if not self.file_size:
+            return 0
+        return min(100, self.bytes_read * 100 // self.file_size)
 
 
 class DncEntry(models.Model):
@@ -163,7 +179,8 @@ class DncOptOut(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.tenant}: {self.number[:-4]}····"
+        # Masked as everywhere a list or the trail names a customer's number.
+        return f"{self.tenant}: {mask_number(self.number)}"
 
 
 class Campaign(models.Model):

@@ -14,6 +14,7 @@ registration takes effect (shown to compliance officers; the freshness is what e
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -130,6 +131,12 @@ RULES: dict[str, SourceRule] = {
     ),
 }
 
+# The purposes (by code) whose processing is direct marketing. A caller who refuses consent to
+# one, or withdraws it, objects to being called for marketing: GDPR Art. 21(2) and (3) (the data
+# may no longer be processed for it), PECR reg. 21(1)(b) (a subscriber who notified the caller
+# that such calls should not be made): the number joins the tenant's internal opt-outs, for good.
+DIRECT_MARKETING_PURPOSES = frozenset({"telemarketing"})
+
 # The national list that covers each country's numbers.
 NATIONAL_SOURCES: dict[str, tuple[str, ...]] = {
     "GB": (DncSource.TPS, DncSource.CTPS),
@@ -145,6 +152,13 @@ def rule_for(source: str) -> SourceRule:
     if configured is not None and rule.max_age_days is not None:
         return replace(rule, max_age_days=int(configured))
     return rule
+
+
+def stale_after(source: str, dated: datetime) -> datetime | None:
+    """When a list version (or screening) of `source` dated `dated` (delivered, for a list)
+    goes stale: its rule's `max_age_days` later; None for a source that never goes stale."""
+    max_age = rule_for(source).max_age_days
+    return None if max_age is None else dated + timedelta(days=max_age)
 
 
 def sources_for_countries(countries: set[str] | frozenset[str]) -> list[str]:

@@ -47,6 +47,13 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("compliance", "view_dpia"),
         ("compliance", "add_dpia"),
         ("compliance", "change_dpia"),
+        # The tenant's do-not-call lists: its internal list uploaded, opt-outs added one by one
+        # (never removed: an objection to direct marketing does not expire, GDPR Art. 21(3));
+        # the platform's national lists are read only.
+        ("compliance", "view_dnclist"),
+        ("compliance", "add_dnclist"),
+        ("compliance", "view_dncoptout"),
+        ("compliance", "add_dncoptout"),
         ("recordings", "view_purgerun"),
         # What the next purge would delete, counted now: nothing is deleted.
         ("recordings", "start_purge_dry_run"),
@@ -105,6 +112,8 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("compliance", "view_dpia"),
         ("compliance", "view_consent"),
         ("compliance", "view_legalhold"),
+        ("compliance", "view_dnclist"),
+        ("compliance", "view_dncoptout"),
         ("recordings", "view_purgerun"),
         ("recordings", "view_deletioncertificate"),
         ("compliance", "view_purpose"),

@@ -13,6 +13,7 @@ from audit.tasks import MAIL_RETRY
 
 from .api_limits import api_auth_failures_summarise, api_request_counts_prune
 from .models import Tenant
+from .services.dnc_lists import IMPORT_TIME_LIMIT_SECONDS, dnc_list_import_upload
 from .services.processors import processor_reminders_send
 from .services.subject_request_reminders import (
     subject_request_deadline_remind,
@@ -83,3 +84,27 @@ def send_request_deadline_reminder(request_id: int) -> dict:
     send is retried with back-off, a reminder already sent today is not sent again."""
     with acting_as("task:compliance.tasks.send_request_deadline_reminder"):
         return subject_request_deadline_remind(request_id)
+
+
+@shared_task(
+    name="compliance.tasks.import_dnc_list",
+    acks_late=True,
+    # A worker killed mid-way has the message delivered again (task_reject_on_worker_lost): the
+    # import starts again from the stored file. A version still building after the hard limit is
+    # cleaned up by the list's next import.
+    time_limit=IMPORT_TIME_LIMIT_SECONDS,
+    soft_time_limit=IMPORT_TIME_LIMIT_SECONDS - 300,
+)
+def import_dnc_list(dnc_list_id: int, upload_name: str) -> dict:
+    """A do-not-call list's file uploaded in the admin, imported as a new version of the list
+    (compliance/services/dnc_lists.py); the stored file is removed whatever happens."""
+    with acting_as("task:compliance.tasks.import_dnc_list"):
+        dnc_list = dnc_list_import_upload(dnc_list_id=dnc_list_id, upload_name=upload_name)
+    if dnc_list is None:
+        return {"dnc_list": dnc_list_id, "status": "gone"}
+    return {
+        "dnc_list": dnc_list.pk,
+        "status": dnc_list.status,
+        "numbers": dnc_list.entry_count,
+        "rejected": dnc_list.rejected_count,
+    }

@@ -36,6 +36,8 @@ RISK_TEXT = 4000
 DPIA_TEXT = 8000
 # Why a number was added to a tenant's internal do-not-call opt-outs.
 DNC_NOTE = 2000
+# Why a do-not-call list's import failed (written by the import, cut to this length).
+DNC_FAILURE = 2000
 # One value of an admin page's query string (a search term, a filter's value): a number, a call
 # id, a name. 5,000 digits overflowed Python's int conversion in the id filters.
 QUERY_STRING_VALUE = 500

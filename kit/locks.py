@@ -20,6 +20,9 @@ SIGNIN_FAILURE_NAMESPACE = 73_07  # the first failed sign-in of an account in a 
 ALERT_RULES_NAMESPACE = 73_08  # one evaluation of the alert rules at a time, per chunk
 # Session-level, held by the process building one data-subject export: (namespace, export id).
 SUBJECT_EXPORT_NAMESPACE = 73_09
+# Session-level, held by the process importing a version of one do-not-call list:
+# (namespace, hashtext("<source>|<tenant id or empty>")).
+DNC_IMPORT_NAMESPACE = 73_10
 
 
 def _execute(sql: str, key: tuple[int, int | str]) -> object:
@@ -85,3 +88,17 @@ def try_session_lock(namespace: int, key: int) -> bool:
 
 def release_session_lock(namespace: int, key: int) -> None:
     _execute("SELECT pg_advisory_unlock(%s, %s)", (namespace, key))
+
+
+def try_dnc_import_lock(list_key: str) -> bool:
+    """One import of a do-not-call list at a time (`list_key` names the list: its source and
+    tenant): held for the whole import, across its transactions, and released by
+    `release_dnc_import_lock`, or by PostgreSQL when the importing process dies. A hash
+    collision only makes two lists' imports refuse each other for a while."""
+    return bool(
+        _execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (DNC_IMPORT_NAMESPACE, list_key))
+    )
+
+
+def release_dnc_import_lock(list_key: str) -> None:
+    _execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (DNC_IMPORT_NAMESPACE, list_key))

@@ -257,6 +257,12 @@ SUBJECT_EXPORT_DAYS = env.int("SUBJECT_EXPORT_DAYS", default=7)
 if not 1 <= SUBJECT_EXPORT_DAYS <= 90:
     raise ImproperlyConfigured("SUBJECT_EXPORT_DAYS must be between 1 and 90")
 
+# Do-not-call lists uploaded in the admin wait here for the worker that imports them, then are
+# removed (compliance/services/dnc_lists.py): private, and shared by the web and worker processes.
+DNC_UPLOAD_ROOT = Path(env.str("DNC_UPLOAD_ROOT", default=str(VAR_DIR / "dnc-uploads")))
+# The largest list file the admin accepts (a UK TPS file of 20 million numbers is about 280 MB).
+DNC_UPLOAD_MAX_BYTES = env.int("DNC_UPLOAD_MAX_BYTES", default=2 * 1024**3)
+
 STATIC_URL = "static/"
 # The site's own static files (the dashboard's and the lists' stylesheets), besides each app's.
 STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]

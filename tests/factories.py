@@ -23,6 +23,7 @@ from audit.models import (
     SiemForwarder,
 )
 from audit.services import event_record
+from compliance.dnc_models import DncList, DncListStatus, DncOptOut, OptOutChannel
 from compliance.models import (
     ApiKey,
     Consent,
@@ -41,6 +42,7 @@ from compliance.models import (
 )
 from compliance.services.api_keys import api_key_create
 from compliance.services.consents import consent_record
+from compliance.services.dnc_opt_outs import dnc_opt_out_add
 from compliance.services.dpia import dpia_save
 from compliance.services.legal_holds import legal_hold_place
 from compliance.services.processors import platform_processor_ensure, processor_save
@@ -306,6 +308,36 @@ def dpia_for(*, tenant: Tenant, purpose: Purpose | None = None, necessity: str =
     return dpia_save(actor=None, dpia=dpia, created=True)
 
 
+def dnc_list_for(
+    *, tenant: Tenant | None, source: str = "internal", version: str = "", **fields
+) -> DncList:
+    """A version of a list as its import leaves it in force (its numbers are not loaded: the
+    import's own tests load them, through the service, in transactional tests). A version
+    already in force for that list makes this one superseded."""
+    in_force = DncList.objects.filter(source=source, tenant=tenant, status=DncListStatus.IN_FORCE)
+    now = timezone.now()
+    values = {
+        "delivered_at": now - timedelta(days=3),
+        "status": DncListStatus.SUPERSEDED if in_force.exists() else DncListStatus.IN_FORCE,
+        "imported_at": now,
+        "entry_count": 2,
+        "lines_read": 2,
+        "file_name": "list.csv",
+        **fields,
+    }
+    return DncList.objects.create(
+        tenant=tenant, source=source, version=version or f"v{uuid.uuid4().hex[:6]}", **values
+    )
+
+
+def dnc_opt_out_for(*, tenant: Tenant, number: str = "", note: str = "") -> DncOptOut:
+    number = number or ("+33612345670" if tenant.country_code == "FR" else "+34612345670")
+    opt_out, _ = dnc_opt_out_add(
+        actor="test", tenant=tenant, number=number, channel=OptOutChannel.ADMIN, note=note
+    )
+    return opt_out
+
+
 SCOPED_FACTORIES = {
     Tenant: lambda tenant: tenant,
     Membership: lambda tenant: MembershipFactory(tenant=tenant),
@@ -326,4 +358,6 @@ SCOPED_FACTORIES = {
     Processor: lambda tenant: processor_for(tenant=tenant),
     Risk: lambda tenant: risk_for(tenant=tenant),
     Dpia: lambda tenant: dpia_for(tenant=tenant),
+    DncList: lambda tenant: dnc_list_for(tenant=tenant),
+    DncOptOut: lambda tenant: dnc_opt_out_for(tenant=tenant),
 }

@@ -9,6 +9,8 @@ this package; importing each module registers its admins.
 - processors: processors and sub-processors, and the register of processing activities;
 - risks: the risk analysis (risks, their measures, the shipped defaults adopted);
 - dpia: data-protection impact assessments and their printable summaries;
+- dnc: do-not-call lists (their versions, uploaded and imported by the worker) and internal
+  opt-outs;
 - documents: what the pages generating a tenant's documents share.
 
 Every admin inherits compliance/tenancy.py's PortalAdmin, TenantScopedAdmin or
@@ -19,6 +21,7 @@ from . import (  # noqa: F401  (registration)
     accounts,
     api_keys,
     consents,
+    dnc,
     dpia,
     legal_holds,
     policies,

@@ -12,7 +12,7 @@ def sync_groups(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("compliance", "0023_dnc"),
+        ("compliance", "0024_dnc_lists_import"),
         ("recordings", "0015_certificate_search_and_dry_run"),
     ]
 

@@ -14,9 +14,12 @@ from kit.limits import refuse_longer_than
 from kit.locks import consent_lock
 from kit.refusals import Refused
 
+from ..dnc_models import OptOutChannel
+from ..dnc_sources import DIRECT_MARKETING_PURPOSES
 from ..models import Consent, ConsentChannel, ConsentDecision, Purpose, Tenant
 from ..phone import InvalidNumber, normalise_number
 from ..refusals import refuse_outside_date_window
+from .dnc_opt_outs import dnc_opt_out_add
 
 # Clocks of IVRs and dialers drift; a decision this far ahead of our clock is still "now".
 DECISION_CLOCK_SKEW = timedelta(seconds=120)
@@ -132,7 +135,9 @@ def consent_record(
 ) -> Consent:
     """Record a caller's decision. A refusal or withdrawal that is now the decision in force
     ends the retention of that caller's recordings for the purpose: the next purge deletes them
-    (reason "consent withdrawn") unless a legal hold applies."""
+    (reason "consent withdrawn") unless a legal hold applies; for a direct-marketing purpose
+    (compliance/dnc_sources.py::DIRECT_MARKETING_PURPOSES) it also adds the number to the
+    tenant's internal do-not-call opt-outs."""
     purpose, number = consent_check(
         tenant=tenant,
         customer_number=customer_number,
@@ -171,6 +176,16 @@ def consent_record(
     withdrawn = []
     if in_force.pk == consent.pk and decision != ConsentDecision.GRANTED:
         withdrawn = _end_retention_after_withdrawal(consent)
+        if purpose.code in DIRECT_MARKETING_PURPOSES:
+            # Refusing marketing is an objection to it, for good: the number joins the tenant's
+            # internal do-not-call opt-outs (its own event), in this transaction.
+            dnc_opt_out_add(
+                actor=recorded_by,
+                tenant=tenant,
+                number=number,
+                channel=OptOutChannel.CONSENT,
+                consent=consent,
+            )
     event_record(
         action="consent.recorded",
         tenant=tenant,
