@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
 
 # The drawing's own units: the SVG scales to its box (viewBox), the text with it.
 WIDTH = 320
@@ -91,7 +90,7 @@ def bar_chart(bars: list[Bar], *, title: str, legend: tuple[tuple[str, str], ...
                 top + ROW - 7,
                 _short(bar.label),
                 bar.label,
-                SafeString("".join(segments)),
+                format_html_join("", "{}", ((segment,) for segment in segments)),
                 round(x + 4, 1),
                 top + ROW - 7,
                 shown,
@@ -123,6 +122,6 @@ def bar_chart(bars: list[Bar], *, title: str, legend: tuple[tuple[str, str], ...
         WIDTH,
         height,
         title,
-        SafeString("".join(rows)),
+        format_html_join("", "{}", ((row,) for row in rows)),
         keys,
     )
