@@ -180,16 +180,7 @@ def test_make_messages_leaves_out_the_folders_this_test_leaves_out():
 
 # --- every template string marked -----------------------------------------------------------------
 
-# The templates held to the marking check, as paths under the repository (a folder: every
-# template under it). For now only those marked so far; the lead widens it to every app's
-# templates folder (portal/, compliance/, recordings/, audit/, signin/) once the other work on
-# templates has landed and they are marked.
-CHECKED_TEMPLATE_DIRS: tuple[str, ...] = (
-    "signin/templates",
-    "compliance/templates/compliance",
-    "portal/templates/admin/language_switcher.html",
-)
-# Every templates folder of the repository's apps: the checker's target.
+# Every templates folder of the repository's apps: all held to the marking check.
 ALL_TEMPLATE_DIRS: tuple[str, ...] = (
     "portal/templates",
     "compliance/templates",
@@ -197,14 +188,22 @@ ALL_TEMPLATE_DIRS: tuple[str, ...] = (
     "audit/templates",
     "signin/templates",
 )
+CHECKED_TEMPLATE_DIRS = ALL_TEMPLATE_DIRS
+# Written in one language whatever the reader's: the answer letter of a data-subject request is in
+# the requester's language, one template per language (recordings/subject_requests/letter.py).
+WRITTEN_IN_ONE_LANGUAGE: tuple[str, ...] = (
+    "recordings/templates/recordings/subject_request_letter_en.html",
+    "recordings/templates/recordings/subject_request_letter_es.html",
+    "recordings/templates/recordings/subject_request_letter_fr.html",
+)
 
 # Attributes a person reads (a tooltip, a placeholder, what a screen reader says); the others
 # (class, href, name, id, data-*) are for the browser.
 _READ_ATTRIBUTES = {"title", "alt", "placeholder", "aria-label", "aria-description", "label"}
 _BUTTON_TYPES = {"submit", "button", "reset"}
 _LETTER = re.compile(r"[^\W\d_]")
-# Names that are the same in every language: the product's.
-_NAMES = re.compile(r"\bCustodia\b")
+# Names that are the same in every language: the product's, and the file formats'.
+_NAMES = re.compile(r"\b(?:Custodia|CSV|XLSX)\b")
 # A template tag or variable, in the text the HTML parser reads: no letter, no markup.
 _HOLE = "\u2063"
 # Filters whose quoted argument is shown as it is: {{ value|default:"none" }}.
@@ -297,11 +296,16 @@ def unmarked_text(source: str, name: str = "<template>") -> list[Unmarked]:
 def templates_under(entries: Iterable[str]) -> Iterator[Path]:
     for entry in entries:
         path = ROOT / entry
-        if path.is_file():
-            yield path
-        else:
-            yield from sorted(path.rglob("*.html"))
-            yield from sorted(path.rglob("*.txt"))
+        found = (
+            [path]
+            if path.is_file()
+            else [*sorted(path.rglob("*.html")), *sorted(path.rglob("*.txt"))]
+        )
+        yield from (
+            template
+            for template in found
+            if str(template.relative_to(ROOT)) not in WRITTEN_IN_ONE_LANGUAGE
+        )
 
 
 def unmarked_in(entries: Iterable[str]) -> list[Unmarked]:
@@ -314,11 +318,22 @@ def unmarked_in(entries: Iterable[str]) -> list[Unmarked]:
 
 def test_every_template_string_is_marked_for_translation():
     assert all((ROOT / entry).exists() for entry in CHECKED_TEMPLATE_DIRS), CHECKED_TEMPLATE_DIRS
-    assert len(list(templates_under(CHECKED_TEMPLATE_DIRS))) >= 5
+    assert all((ROOT / letter).is_file() for letter in WRITTEN_IN_ONE_LANGUAGE)
+    assert len(list(templates_under(CHECKED_TEMPLATE_DIRS))) >= 30
     unmarked = unmarked_in(CHECKED_TEMPLATE_DIRS)
     assert not unmarked, "Template text not marked for translation ({% translate %}):\n" + (
         "\n".join(map(str, unmarked))
     )
+
+
+def test_every_templates_folder_of_the_repository_is_checked():
+    folders = {
+        str(folder.relative_to(ROOT))
+        for folder in ROOT.rglob("templates")
+        if folder.is_dir() and not set(folder.relative_to(ROOT).parts) & set(NOT_SCANNED)
+    }
+    assert folders == set(ALL_TEMPLATE_DIRS)
+    assert set(CHECKED_TEMPLATE_DIRS) == set(ALL_TEMPLATE_DIRS)
 
 
 def test_the_marking_check_finds_unmarked_text_and_accepts_marked_text():
