@@ -25,8 +25,8 @@ from .timeline import first_sequence_at
 
 
 class Outcome(models.TextChoices):
-    ALLOWED = "allowed", "Allowed"
-    DENIED = "denied", "Denied"
+    ALLOWED = "allowed", _("Allowed")
+    DENIED = "denied", _("Denied")
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -48,8 +48,8 @@ class AuditEvent(models.Model):
     """One thing that happened. Rows are written by `audit.services.event_record` only; PostgreSQL
     refuses UPDATE, DELETE and TRUNCATE on this table (triggers in migration 0002)."""
 
-    sequence = models.BigIntegerField(primary_key=True)
-    occurred_at = models.DateTimeField()
+    sequence = models.BigIntegerField(primary_key=True, verbose_name=_("sequence"))
+    occurred_at = models.DateTimeField(verbose_name=_("occurred at"))
     # No single-column indexes on the two keys: the composite indexes below start with them.
     tenant = models.ForeignKey(
         "compliance.Tenant",
@@ -58,6 +58,7 @@ class AuditEvent(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        verbose_name=_("tenant"),
     )
     # No database constraint: deleting a user must not touch the trail, which keeps the id and the
     # username snapshot below.
@@ -69,25 +70,28 @@ class AuditEvent(models.Model):
         db_constraint=False,
         related_name="+",
         db_index=False,
+        verbose_name=_("actor"),
     )
-    actor_username = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=80)
-    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.ALLOWED)
-    target_type = models.CharField(max_length=60, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
-    target_label = models.CharField(max_length=200, blank=True)
-    purpose = models.CharField(max_length=60, blank=True)
-    justification = models.TextField(blank=True)
-    client_ip = models.CharField(max_length=45, blank=True)
-    user_agent = models.CharField(max_length=512, blank=True)
-    workstation_id = models.CharField(max_length=128, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
-    extra = models.JSONField(default=dict, blank=True)
-    previous_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    actor_username = models.CharField(max_length=150, blank=True, verbose_name=_("actor username"))
+    action = models.CharField(max_length=80, verbose_name=_("action"))
+    outcome = models.CharField(
+        max_length=8, choices=Outcome.choices, default=Outcome.ALLOWED, verbose_name=_("outcome")
+    )
+    target_type = models.CharField(max_length=60, blank=True, verbose_name=_("target type"))
+    target_id = models.CharField(max_length=64, blank=True, verbose_name=_("target id"))
+    target_label = models.CharField(max_length=200, blank=True, verbose_name=_("target label"))
+    purpose = models.CharField(max_length=60, blank=True, verbose_name=_("purpose"))
+    justification = models.TextField(blank=True, verbose_name=_("justification"))
+    client_ip = models.CharField(max_length=45, blank=True, verbose_name=_("client ip"))
+    user_agent = models.CharField(max_length=512, blank=True, verbose_name=_("user agent"))
+    workstation_id = models.CharField(max_length=128, blank=True, verbose_name=_("workstation id"))
+    request_id = models.CharField(max_length=64, blank=True, verbose_name=_("request id"))
+    extra = models.JSONField(default=dict, blank=True, verbose_name=_("extra"))
+    previous_hash = models.CharField(max_length=64, verbose_name=_("previous hash"))
+    hash = models.CharField(max_length=64, verbose_name=_("hash"))
     # The key that made the hash (audit/chain.py, scheme 2), and the keyed pseudonyms written in
     # the same event; "" for the unkeyed events of scheme 1, accepted only up to the seal.
-    key_id = models.CharField(max_length=16, blank=True, default="")
+    key_id = models.CharField(max_length=16, blank=True, default="", verbose_name=_("key id"))
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -116,6 +120,8 @@ class AuditEvent(models.Model):
                 condition=models.Q(outcome="denied"),
             ),
         ]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
 
     def __str__(self) -> str:
         return f"#{self.sequence} {action_label(self.action)} by {self.actor_username or 'system'}"
@@ -125,13 +131,15 @@ class ChainHead(models.Model):
     """The last sequence number and hash of the chain, in one row (id 1) whose row lock
     serialises appends so that the chain never forks. Rows can be updated, never deleted."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    sequence = models.BigIntegerField(default=0)
-    hash = models.CharField(max_length=64)
-    previous_hash = models.CharField(max_length=64)
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, verbose_name=_("id"))
+    sequence = models.BigIntegerField(default=0, verbose_name=_("sequence"))
+    hash = models.CharField(max_length=64, verbose_name=_("hash"))
+    previous_hash = models.CharField(max_length=64, verbose_name=_("previous hash"))
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="chainhead_single")]
+        verbose_name = _("chain head")
+        verbose_name_plural = _("chain heads")
 
     def __str__(self) -> str:
         return f"chain head at #{self.sequence}"
@@ -150,18 +158,22 @@ class Checkpoint(models.Model):
     (audit.anchors). The verifier refuses a missing number, a broken link, a bad signature, and a
     chain head behind a checkpoint (audit/chain.py)."""
 
-    number = models.BigIntegerField(unique=True)
-    kind = models.CharField(max_length=10, choices=CheckpointKind.choices)
-    sequence = models.BigIntegerField()
-    hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField()
-    key_id = models.CharField(max_length=16)
-    previous_signature = models.CharField(max_length=64, blank=True)
-    signature = models.CharField(max_length=64)
+    number = models.BigIntegerField(unique=True, verbose_name=_("number"))
+    kind = models.CharField(max_length=10, choices=CheckpointKind.choices, verbose_name=_("kind"))
+    sequence = models.BigIntegerField(verbose_name=_("sequence"))
+    hash = models.CharField(max_length=64, verbose_name=_("hash"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    key_id = models.CharField(max_length=16, verbose_name=_("key id"))
+    previous_signature = models.CharField(
+        max_length=64, blank=True, verbose_name=_("previous signature")
+    )
+    signature = models.CharField(max_length=64, verbose_name=_("signature"))
 
     class Meta:
         ordering = ("-number",)
         get_latest_by = "number"
+        verbose_name = _("checkpoint")
+        verbose_name_plural = _("checkpoints")
 
     def __str__(self) -> str:
         return f"checkpoint {self.number} at #{self.sequence}"
@@ -206,15 +218,23 @@ class Alert(models.Model):
     Events of the same rule and subject while the alert is open are merged into it."""
 
     tenant = models.ForeignKey(
-        "compliance.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "compliance.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("tenant"),
     )
     rule = models.CharField(_("rule"), max_length=40)
     severity = models.CharField(_("severity"), max_length=8, choices=Severity.choices)
     status = models.CharField(
-        _("status"), max_length=20, choices=AlertStatus.choices, default=AlertStatus.NEW
+        _("status"),
+        max_length=20,
+        choices=AlertStatus.choices,
+        default=AlertStatus.NEW,
     )
     # "user:<id>", "ip:<address>" or "platform": the key alerts are merged on.
-    subject_key = models.CharField(max_length=80)
+    subject_key = models.CharField(max_length=80, verbose_name=_("subject key"))
     subject_actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -222,6 +242,7 @@ class Alert(models.Model):
         on_delete=models.DO_NOTHING,
         db_constraint=False,
         related_name="+",
+        verbose_name=_("subject actor"),
     )
     subject_label = models.CharField(_("subject"), max_length=200)
     summary = models.CharField(_("summary"), max_length=300)
@@ -229,7 +250,9 @@ class Alert(models.Model):
     window_end = models.DateTimeField(_("to"))
     # The trail's events that caused it (sequence numbers, capped): the admin filters the trail
     # to them in one click.
-    event_sequences = ArrayField(models.BigIntegerField(), default=list)
+    event_sequences = ArrayField(
+        models.BigIntegerField(), default=list, verbose_name=_("event sequences")
+    )
     event_count = models.PositiveIntegerField(_("events"), default=0)
     raised_at = models.DateTimeField(_("raised at"))
     updated_at = models.DateTimeField(_("updated at"))
@@ -260,17 +283,28 @@ class Alert(models.Model):
 class AlertStatusChange(models.Model):
     """One triage step: who moved the alert from which status to which, when, and why."""
 
-    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="status_changes")
-    from_status = models.CharField(max_length=20, choices=AlertStatus.choices)
-    to_status = models.CharField(max_length=20, choices=AlertStatus.choices)
+    alert = models.ForeignKey(
+        Alert, on_delete=models.PROTECT, related_name="status_changes", verbose_name=_("alert")
+    )
+    from_status = models.CharField(
+        max_length=20, choices=AlertStatus.choices, verbose_name=_("from status")
+    )
+    to_status = models.CharField(
+        max_length=20, choices=AlertStatus.choices, verbose_name=_("to status")
+    )
     note = models.TextField(_("note"), max_length=2000)
     changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("changed by"),
     )
-    changed_at = models.DateTimeField()
+    changed_at = models.DateTimeField(verbose_name=_("changed at"))
 
     class Meta:
         ordering = ("changed_at", "id")
+        verbose_name = _("alert status change")
+        verbose_name_plural = _("alert status changes")
 
     def __str__(self) -> str:
         return f"{self.get_from_status_display()} → {self.get_to_status_display()}"
@@ -308,7 +342,12 @@ class AlertRuleSetting(models.Model):
     tenant's own, which overrides the default for that tenant's events."""
 
     tenant = models.ForeignKey(
-        "compliance.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "compliance.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("tenant"),
     )
     rule = models.CharField(_("rule"), max_length=40, choices=AlertRule.choices)
     enabled = models.BooleanField(_("enabled"), default=True)
@@ -353,11 +392,13 @@ class AlertRuleCursor(models.Model):
     remembers of the events before (its windows), saved in the transaction that saves the alerts
     those events raised."""
 
-    rule = models.CharField(max_length=40, primary_key=True, choices=AlertRule.choices)
-    last_sequence = models.BigIntegerField(default=0)
+    rule = models.CharField(
+        max_length=40, primary_key=True, choices=AlertRule.choices, verbose_name=_("rule")
+    )
+    last_sequence = models.BigIntegerField(default=0, verbose_name=_("last sequence"))
     # JSON (written by orjson: the windows of a busy hour are saved with every chunk).
-    state = models.BinaryField(default=bytes)
-    updated_at = models.DateTimeField(auto_now=True)
+    state = models.BinaryField(default=bytes, verbose_name=_("state"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     def __str__(self) -> str:
         return f"{self.rule} at #{self.last_sequence}"
@@ -392,16 +433,26 @@ class Incident(models.Model):
     the data subjects were told (Art. 34) and the crisis playbook of its nature, ticked action by
     action. Written by the services of audit/incidents.py only, each change an audit event."""
 
-    tenant = models.ForeignKey("compliance.Tenant", on_delete=models.PROTECT, related_name="+")
+    tenant = models.ForeignKey(
+        "compliance.Tenant", on_delete=models.PROTECT, related_name="+", verbose_name=_("tenant")
+    )
     title = models.CharField(_("title"), max_length=200)
     nature = models.CharField(_("nature"), max_length=30, choices=IncidentNature.choices)
     status = models.CharField(
-        _("status"), max_length=10, choices=IncidentStatus.choices, default=IncidentStatus.OPEN
+        _("status"),
+        max_length=10,
+        choices=IncidentStatus.choices,
+        default=IncidentStatus.OPEN,
     )
-    alerts = models.ManyToManyField(Alert, blank=True, related_name="incidents")
+    alerts = models.ManyToManyField(
+        Alert, blank=True, related_name="incidents", verbose_name=_("alerts")
+    )
     opened_at = models.DateTimeField(_("opened at"))
     opened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("opened by"),
     )
     # The 72 hours of Art. 33(1) run from here: when the controller became aware of the breach.
     aware_at = models.DateTimeField(_("aware since"))
@@ -409,34 +460,51 @@ class Incident(models.Model):
     # subjects and of records concerned.
     description = models.TextField(_("what happened"), max_length=4000, blank=True)
     data_categories = models.TextField(
-        _("categories of data subjects and records"), max_length=2000, blank=True
+        _("categories of data subjects and records"),
+        max_length=2000,
+        blank=True,
     )
     subjects_approximate = models.PositiveIntegerField(
-        _("approximate number of data subjects"), null=True, blank=True
+        _("approximate number of data subjects"),
+        null=True,
+        blank=True,
     )
     records_approximate = models.PositiveIntegerField(
-        _("approximate number of records"), null=True, blank=True
+        _("approximate number of records"),
+        null=True,
+        blank=True,
     )
     # Art. 33(3)(b), (c), (d).
     dpo_contact = models.CharField(_("DPO or other contact point"), max_length=300, blank=True)
     likely_consequences = models.TextField(_("likely consequences"), max_length=4000, blank=True)
     measures = models.TextField(_("measures taken or proposed"), max_length=4000, blank=True)
     authority_notified_at = models.DateTimeField(
-        _("supervisory authority notified at"), null=True, blank=True
+        _("supervisory authority notified at"),
+        null=True,
+        blank=True,
     )
     authority_reference = models.CharField(
-        _("supervisory authority's reference"), max_length=100, blank=True
+        _("supervisory authority's reference"),
+        max_length=100,
+        blank=True,
     )
     # Art. 34: the data subjects told, or why not (Art. 34(3)).
     subjects_informed = models.BooleanField(_("data subjects informed"), default=False)
     subjects_not_informed_reason = models.TextField(
-        _("why the data subjects were not informed"), max_length=2000, blank=True
+        _("why the data subjects were not informed"),
+        max_length=2000,
+        blank=True,
     )
     # When the compliance officers were reminded of the deadline (once per incident).
     reminder_sent_at = models.DateTimeField(_("deadline reminder sent at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("closed by"),
     )
     closing_note = models.TextField(_("closing note"), max_length=2000, blank=True)
 
@@ -463,7 +531,12 @@ class PlaybookAction(models.Model):
     actions for a nature uses them instead of the defaults for that nature."""
 
     tenant = models.ForeignKey(
-        "compliance.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "compliance.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("tenant"),
     )
     nature = models.CharField(_("nature"), max_length=30, choices=IncidentNature.choices)
     position = models.PositiveSmallIntegerField(_("order"), default=0)
@@ -483,17 +556,26 @@ class IncidentAction(models.Model):
     """An action of the incident's playbook, copied when the incident opened, ticked once with
     who and when."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="actions")
-    position = models.PositiveSmallIntegerField(default=0)
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="actions", verbose_name=_("incident")
+    )
+    position = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"))
     text = models.CharField(_("action"), max_length=300)
     mandatory = models.BooleanField(_("mandatory"), default=True)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     done_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("done by"),
     )
 
     class Meta:
         ordering = ("position", "id")
+        verbose_name = _("incident action")
+        verbose_name_plural = _("incident actions")
 
     def __str__(self) -> str:
         return self.text
@@ -519,7 +601,10 @@ class SiemForwarder(models.Model):
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=10, choices=ForwarderKind.choices)
     host = models.CharField(
-        _("host"), max_length=253, blank=True, help_text=_("Syslog: the collector's host name.")
+        _("host"),
+        max_length=253,
+        blank=True,
+        help_text=_("Syslog: the collector's host name."),
     )
     port = models.PositiveIntegerField(
         _("port"),
@@ -529,7 +614,9 @@ class SiemForwarder(models.Model):
         help_text=_("Syslog: usually 6514 with TLS, 514 without."),
     )
     use_tls = models.BooleanField(
-        _("use TLS"), default=True, help_text=_("Syslog: encrypt the connection (RFC 5425).")
+        _("use TLS"),
+        default=True,
+        help_text=_("Syslog: encrypt the connection (RFC 5425)."),
     )
     ca_certificate = models.TextField(
         _("CA certificate"),
@@ -541,10 +628,15 @@ class SiemForwarder(models.Model):
         ),
     )
     url = models.URLField(
-        _("URL"), max_length=500, blank=True, help_text=_("HTTPS: where each batch is POSTed.")
+        _("URL"),
+        max_length=500,
+        blank=True,
+        help_text=_("HTTPS: where each batch is POSTed."),
     )
     # Sealed with a key derived from SECRET_KEY (audit/forwarding/secrets.py); never shown again.
-    bearer_secret_sealed = models.TextField(blank=True, editable=False)
+    bearer_secret_sealed = models.TextField(
+        blank=True, editable=False, verbose_name=_("bearer secret sealed")
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     # The cursor and the state of delivery (written by audit/forwarding/delivery.py only).
     last_sequence = models.BigIntegerField(_("last event delivered"), default=0)

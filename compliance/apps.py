@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ComplianceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "compliance"
+    verbose_name = _("Compliance")
 
     def ready(self) -> None:
         from audit.alerts.base import purpose_fit_register

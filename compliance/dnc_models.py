@@ -57,13 +57,19 @@ class DncList(models.Model):
     )
     source = models.CharField(_("source"), max_length=16, choices=DncSource.choices)
     version = models.CharField(
-        _("version"), max_length=120, help_text=_("As the list's provider names it.")
+        _("version"),
+        max_length=120,
+        help_text=_("As the list's provider names it."),
     )
     delivered_at = models.DateTimeField(
-        _("delivered at"), help_text=_("When the provider produced this version.")
+        _("delivered at"),
+        help_text=_("When the provider produced this version."),
     )
     status = models.CharField(
-        _("status"), max_length=16, choices=DncListStatus.choices, default=DncListStatus.BUILDING
+        _("status"),
+        max_length=16,
+        choices=DncListStatus.choices,
+        default=DncListStatus.BUILDING,
     )
     started_at = models.DateTimeField(_("import started at"), auto_now_add=True)
     imported_at = models.DateTimeField(_("imported at"), null=True, blank=True)
@@ -128,8 +134,10 @@ class DncEntry(models.Model):
     docstring); Django reads it but never creates or writes it through migrations' DDL."""
 
     pk = models.CompositePrimaryKey("list_id", "number")
-    list = models.ForeignKey(DncList, on_delete=models.DO_NOTHING, related_name="+")
-    number = models.BigIntegerField()
+    list = models.ForeignKey(
+        DncList, on_delete=models.DO_NOTHING, related_name="+", verbose_name=_("list")
+    )
+    number = models.BigIntegerField(verbose_name=_("number"))
 
     class Meta:
         managed = False
@@ -228,7 +236,9 @@ class CampaignNumber(models.Model):
     """A number of a campaign's file. `added_at` tells which screenings covered it: a number
     added after a screening's file was exported is unscreened until the next one."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="numbers")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="numbers", verbose_name=_("campaign")
+    )
     number = models.BigIntegerField(_("number"))
     country = models.CharField(_("country"), max_length=2)
     added_at = models.DateTimeField(_("added at"))
@@ -293,8 +303,10 @@ class Screening(models.Model):
 class ScreeningRemoval(models.Model):
     """A number the service's answer says must not be called."""
 
-    screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="removals")
-    number = models.BigIntegerField()
+    screening = models.ForeignKey(
+        Screening, on_delete=models.CASCADE, related_name="removals", verbose_name=_("screening")
+    )
+    number = models.BigIntegerField(verbose_name=_("number"))
 
     class Meta:
         verbose_name = _("number to remove")

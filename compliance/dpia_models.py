@@ -19,7 +19,12 @@ from .date_window import validate_in_date_window
 
 
 class Dpia(models.Model):
-    tenant = models.ForeignKey("compliance.Tenant", on_delete=models.PROTECT, related_name="dpias")
+    tenant = models.ForeignKey(
+        "compliance.Tenant",
+        on_delete=models.PROTECT,
+        related_name="dpias",
+        verbose_name=_("tenant"),
+    )
     purpose = models.ForeignKey(
         "compliance.Purpose",
         verbose_name=_("purpose"),
@@ -43,7 +48,10 @@ class Dpia(models.Model):
     dpo_name = models.CharField(_("data protection officer"), max_length=200, blank=True)
     dpo_opinion = bounded_text(limits.DPIA_TEXT, verbose_name=_("DPO's opinion"), blank=True)
     dpo_opinion_on = models.DateField(
-        _("opinion given on"), null=True, blank=True, validators=[validate_in_date_window]
+        _("opinion given on"),
+        null=True,
+        blank=True,
+        validators=[validate_in_date_window],
     )
 
     history = HistoricalRecords()

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from kit import limits
@@ -34,32 +35,42 @@ class TenantQuerySet(models.QuerySet):
 
 
 class Tenant(models.Model):
-    name = models.CharField(max_length=200, unique=True)
-    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=200, unique=True, verbose_name=_("name"))
+    slug = models.SlugField(max_length=60, unique=True, verbose_name=_("slug"))
     country_code = models.CharField(
         max_length=2,
         validators=[RegexValidator(r"^[A-Z]{2}$", "Use an ISO 3166-1 alpha-2 code such as FR.")],
-        help_text="ISO 3166-1 alpha-2; the default region for phone numbers.",
+        help_text=_("ISO 3166-1 alpha-2; the default region for phone numbers."),
+        verbose_name=_("country code"),
     )
     time_zone = models.CharField(
-        max_length=64, default="Europe/Paris", validators=[validate_time_zone]
+        max_length=64,
+        default="Europe/Paris",
+        validators=[validate_time_zone],
+        verbose_name=_("time zone"),
     )
-    working_hours_start = models.TimeField(default=time(9, 0))
-    working_hours_end = models.TimeField(default=time(18, 0))
+    working_hours_start = models.TimeField(
+        default=time(9, 0), verbose_name=_("working hours start")
+    )
+    working_hours_end = models.TimeField(default=time(18, 0), verbose_name=_("working hours end"))
     # A data subject's export (GDPR Art. 15, 20) lists who accessed their recordings by role; the
     # people's names only where the tenant chose to disclose them (its staff's own data).
     export_names_staff = models.BooleanField(
-        "name staff in data-subject exports",
+        _("name staff in data-subject exports"),
         default=False,
-        help_text="In a data subject's export, the access log names the people who accessed "
-        "their recordings, not only their role.",
+        help_text=_(
+            "In a data subject's export, the access log names the people who accessed "
+            "their recordings, not only their role."
+        ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ("name",)
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
 
     def __str__(self) -> str:
         return self.name
@@ -80,25 +91,39 @@ class Tenant(models.Model):
 class Role(models.TextChoices):
     """A person's role in one tenant; each is also a Django group holding its permissions."""
 
-    COMPLIANCE_OFFICER = "compliance_officer", "Compliance officer"
-    SUPERVISOR = "supervisor", "Supervisor"
-    QUALITY_ANALYST = "quality_analyst", "Quality analyst"
-    AUDITOR = "auditor", "Auditor"
+    COMPLIANCE_OFFICER = "compliance_officer", _("Compliance officer")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    QUALITY_ANALYST = "quality_analyst", _("Quality analyst")
+    AUDITOR = "auditor", _("Auditor")
+
+    @property
+    def group_name(self) -> str:
+        """The name of the role's Django group: its label in English whatever the reader's
+        language, for the groups are rows named once (compliance/roles.py)."""
+        with translation.override(None):
+            return str(self.label)
 
 
 class Membership(models.Model):
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=32, choices=Role.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tenant")
+    )
+    role = models.CharField(max_length=32, choices=Role.choices, verbose_name=_("role"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=("user", "tenant"), name="membership_one_per_tenant")
         ]
         ordering = ("tenant__name", "user__username")
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} at {self.tenant}"
@@ -107,10 +132,10 @@ class Membership(models.Model):
 class LegalBasis(models.TextChoices):
     """GDPR Art. 6(1) bases a call recording may rest on."""
 
-    CONSENT = "consent", "Consent (Art. 6(1)(a))"
-    CONTRACT = "contract", "Contract (Art. 6(1)(b))"
-    LEGAL_OBLIGATION = "legal_obligation", "Legal obligation (Art. 6(1)(c))"
-    LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest (Art. 6(1)(f))"
+    CONSENT = "consent", _("Consent (Art. 6(1)(a))")
+    CONTRACT = "contract", _("Contract (Art. 6(1)(b))")
+    LEGAL_OBLIGATION = "legal_obligation", _("Legal obligation (Art. 6(1)(c))")
+    LEGITIMATE_INTEREST = "legitimate_interest", _("Legitimate interest (Art. 6(1)(f))")
 
 
 # GDPR Art. 6(1)(a), 7(1): processing that rests on consent needs the caller's consent, asked
@@ -148,39 +173,47 @@ class Purpose(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="purposes",
-        help_text="Empty for a platform purpose available to every tenant.",
+        help_text=_("Empty for a platform purpose available to every tenant."),
+        verbose_name=_("tenant"),
     )
-    code = models.SlugField(max_length=60)
-    name = models.CharField(max_length=120)
-    description = bounded_text(limits.PURPOSE_DESCRIPTION, blank=True)
-    legal_basis = models.CharField(max_length=32, choices=LegalBasis.choices)
+    code = models.SlugField(max_length=60, verbose_name=_("code"))
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    description = bounded_text(
+        limits.PURPOSE_DESCRIPTION, blank=True, verbose_name=_("description")
+    )
+    legal_basis = models.CharField(
+        max_length=32, choices=LegalBasis.choices, verbose_name=_("legal basis")
+    )
     requires_consent = models.BooleanField(
-        default=False, help_text="The caller's consent is needed before the call is recorded."
+        default=False,
+        help_text=_("The caller's consent is needed before the call is recorded."),
+        verbose_name=_("requires consent"),
     )
     default_retention_months = models.PositiveIntegerField(
-        help_text="Used when no retention policy applies."
+        help_text=_("Used when no retention policy applies."),
+        verbose_name=_("default retention months"),
     )
     # What the register of processing activities (GDPR Art. 30(1)(c)) and the DPIA say of it,
     # written once here (compliance/register/).
     data_subjects = bounded_text(
         limits.PURPOSE_DESCRIPTION,
         blank=True,
-        verbose_name="categories of data subjects",
-        help_text="Whose personal data: e.g. callers (customers, prospects), agents.",
+        verbose_name=_("categories of data subjects"),
+        help_text=_("Whose personal data: e.g. callers (customers, prospects), agents."),
     )
     data_categories = bounded_text(
         limits.PURPOSE_DESCRIPTION,
         blank=True,
-        verbose_name="categories of personal data",
-        help_text="E.g. the call's audio, the caller's number, date and duration, agent code.",
+        verbose_name=_("categories of personal data"),
+        help_text=_("E.g. the call's audio, the caller's number, date and duration, agent code."),
     )
     data_source = bounded_text(
         limits.PURPOSE_DESCRIPTION,
         blank=True,
-        verbose_name="source of the data",
-        help_text="Where the data comes from: e.g. the call itself, through the telephony.",
+        verbose_name=_("source of the data"),
+        help_text=_("Where the data comes from: e.g. the call itself, through the telephony."),
     )
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(default=True, verbose_name=_("active"))
 
     objects = PurposeQuerySet.as_manager()
     history = HistoricalRecords()
@@ -201,6 +234,8 @@ class Purpose(models.Model):
                 violation_error_message=CONSENT_BASIS_WITHOUT_CONSENT,
             ),
         ]
+        verbose_name = _("purpose")
+        verbose_name_plural = _("purposes")
 
     def __str__(self) -> str:
         return self.name
@@ -211,8 +246,8 @@ class Purpose(models.Model):
 
 
 class ExpiryAction(models.TextChoices):
-    DELETE = "delete", "Delete the recording and its metadata"
-    ANONYMISE = "anonymise", "Delete the audio, keep anonymised metadata"
+    DELETE = "delete", _("Delete the recording and its metadata")
+    ANONYMISE = "anonymise", _("Delete the audio, keep anonymised metadata")
 
 
 class RetentionPolicy(models.Model):
@@ -226,31 +261,45 @@ class RetentionPolicy(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="retention_policies",
-        help_text="Empty for a platform policy that applies to every tenant.",
+        help_text=_("Empty for a platform policy that applies to every tenant."),
+        verbose_name=_("tenant"),
     )
-    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="policies")
-    name = models.CharField(max_length=160)
-    retention_months = models.PositiveIntegerField()
+    purpose = models.ForeignKey(
+        Purpose, on_delete=models.PROTECT, related_name="policies", verbose_name=_("purpose")
+    )
+    name = models.CharField(max_length=160, verbose_name=_("name"))
+    retention_months = models.PositiveIntegerField(verbose_name=_("retention months"))
     maximum_months = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Platform policies: the longest a tenant's own policy may keep recordings "
-        "(e.g. MiFID II: 7 years on the regulator's request).",
+        help_text=_(
+            "Platform policies: the longest a tenant's own policy may keep recordings "
+            "(e.g. MiFID II: 7 years on the regulator's request)."
+        ),
+        verbose_name=_("maximum months"),
     )
     action_at_expiry = models.CharField(
-        max_length=16, choices=ExpiryAction.choices, default=ExpiryAction.DELETE
+        max_length=16,
+        choices=ExpiryAction.choices,
+        default=ExpiryAction.DELETE,
+        verbose_name=_("action at expiry"),
     )
     legal_reference = bounded_text(
-        limits.POLICY_LEGAL_REFERENCE, help_text="The rule this policy applies, with its source."
+        limits.POLICY_LEGAL_REFERENCE,
+        help_text=_("The rule this policy applies, with its source."),
+        verbose_name=_("legal reference"),
     )
-    effective_from = models.DateField(validators=[validate_in_date_window])
-    active = models.BooleanField(default=True)
+    effective_from = models.DateField(
+        validators=[validate_in_date_window], verbose_name=_("effective from")
+    )
+    active = models.BooleanField(default=True, verbose_name=_("active"))
 
     history = HistoricalRecords()
 
     class Meta:
         ordering = ("purpose__name", "tenant__name")
-        verbose_name_plural = "retention policies"
+        verbose_name_plural = _("retention policies")
+        verbose_name = _("retention policy")
 
     def __str__(self) -> str:
         scope = self.tenant.name if self.tenant_id else "platform"
@@ -293,10 +342,16 @@ class ApiKey(models.Model):
     """A tenant's credential for the recorder or dialer. The secret is shown once, at creation;
     only its SHA-256 is stored (the secret is 256 random bits, so a slow hash adds nothing)."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="api_keys")
-    name = models.CharField(max_length=120, help_text="What uses it, e.g. 'Genesys recorder'.")
-    prefix = models.CharField(max_length=12, unique=True, editable=False)
-    secret_hash = models.CharField(max_length=64, editable=False)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="api_keys", verbose_name=_("tenant")
+    )
+    name = models.CharField(
+        max_length=120,
+        help_text=_("What uses it, e.g. 'Genesys recorder'."),
+        verbose_name=_("name"),
+    )
+    prefix = models.CharField(max_length=12, unique=True, editable=False, verbose_name=_("prefix"))
+    secret_hash = models.CharField(max_length=64, editable=False, verbose_name=_("secret hash"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -304,32 +359,38 @@ class ApiKey(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         editable=False,
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("last used at")
+    )
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("revoked at")
+    )
 
     objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ("tenant__name", "name")
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 
 
 class ConsentDecision(models.TextChoices):
-    GRANTED = "granted", "Granted"
-    REFUSED = "refused", "Refused"
-    WITHDRAWN = "withdrawn", "Withdrawn"
+    GRANTED = "granted", _("Granted")
+    REFUSED = "refused", _("Refused")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class ConsentChannel(models.TextChoices):
-    IVR = "ivr", "IVR key press"
-    AGENT = "agent", "Agent"
-    WEB_FORM = "web_form", "Web form"
-    EMAIL = "email", "Email"
+    IVR = "ivr", _("IVR key press")
+    AGENT = "agent", _("Agent")
+    WEB_FORM = "web_form", _("Web form")
+    EMAIL = "email", _("Email")
 
 
 class ConsentQuerySet(models.QuerySet):
@@ -344,21 +405,42 @@ class Consent(models.Model):
     """One decision of a caller about one purpose. Decisions are never edited, only superseded:
     the latest (by `decided_at`, then by id) per tenant, number and purpose is the one in force."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="consents")
-    customer_number = models.CharField(max_length=16, help_text="E.164")
-    subject_reference = models.CharField(max_length=128, blank=True)
-    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="consents")
-    decision = models.CharField(max_length=10, choices=ConsentDecision.choices)
-    decided_at = models.DateTimeField()
-    channel = models.CharField(max_length=10, choices=ConsentChannel.choices)
-    ivr_prompt_id = models.CharField(max_length=64, blank=True)
-    ivr_prompt_version = models.CharField(max_length=32, blank=True)
-    call_id = models.CharField(max_length=128, blank=True)
-    operator = models.CharField(max_length=64, blank=True, help_text="Agent or operator code.")
-    recorded_by = models.CharField(
-        max_length=150, help_text="Who recorded the decision: a user or an API key."
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="consents", verbose_name=_("tenant")
     )
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    customer_number = models.CharField(
+        max_length=16, help_text=_("E.164"), verbose_name=_("customer number")
+    )
+    subject_reference = models.CharField(
+        max_length=128, blank=True, verbose_name=_("subject reference")
+    )
+    purpose = models.ForeignKey(
+        Purpose, on_delete=models.PROTECT, related_name="consents", verbose_name=_("purpose")
+    )
+    decision = models.CharField(
+        max_length=10, choices=ConsentDecision.choices, verbose_name=_("decision")
+    )
+    decided_at = models.DateTimeField(verbose_name=_("decided at"))
+    channel = models.CharField(
+        max_length=10, choices=ConsentChannel.choices, verbose_name=_("channel")
+    )
+    ivr_prompt_id = models.CharField(max_length=64, blank=True, verbose_name=_("ivr prompt id"))
+    ivr_prompt_version = models.CharField(
+        max_length=32, blank=True, verbose_name=_("ivr prompt version")
+    )
+    call_id = models.CharField(max_length=128, blank=True, verbose_name=_("call id"))
+    operator = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text=_("Agent or operator code."),
+        verbose_name=_("operator"),
+    )
+    recorded_by = models.CharField(
+        max_length=150,
+        help_text=_("Who recorded the decision: a user or an API key."),
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("recorded at"))
 
     objects = ConsentQuerySet.as_manager()
     # The decision is never edited; a rectification (GDPR Art. 16) corrects its evidence's
@@ -380,6 +462,8 @@ class Consent(models.Model):
                 condition=~models.Q(subject_reference=""),
             ),
         ]
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
 
     def __str__(self) -> str:
         # Masked: shown in lists and pickers. Audit events name a decision by id instead
@@ -404,29 +488,42 @@ class LegalHold(models.Model):
     criteria given (customer number, date range, campaign) — recordings arriving later too.
     compliance/holds.py states that rule, once, for every query that asks it."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="legal_holds")
-    reference = models.CharField(max_length=120, help_text="Case or inquiry reference.")
-    reason = bounded_text(limits.LEGAL_HOLD_REASON)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="legal_holds", verbose_name=_("tenant")
+    )
+    reference = models.CharField(
+        max_length=120, help_text=_("Case or inquiry reference."), verbose_name=_("reference")
+    )
+    reason = bounded_text(limits.LEGAL_HOLD_REASON, verbose_name=_("reason"))
     recordings = models.ManyToManyField(
-        "recordings.Recording", blank=True, related_name="legal_holds"
+        "recordings.Recording", blank=True, related_name="legal_holds", verbose_name=_("recordings")
     )
-    customer_number = models.CharField(max_length=16, blank=True, help_text="E.164")
-    started_from = models.DateTimeField(null=True, blank=True)
-    started_until = models.DateTimeField(null=True, blank=True)
-    campaign = models.CharField(max_length=128, blank=True)
+    customer_number = models.CharField(
+        max_length=16, blank=True, help_text=_("E.164"), verbose_name=_("customer number")
+    )
+    started_from = models.DateTimeField(null=True, blank=True, verbose_name=_("started from"))
+    started_until = models.DateTimeField(null=True, blank=True, verbose_name=_("started until"))
+    campaign = models.CharField(max_length=128, blank=True, verbose_name=_("campaign"))
     placed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("placed by"),
     )
-    placed_at = models.DateTimeField()
+    placed_at = models.DateTimeField(verbose_name=_("placed at"))
     released_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("released by"),
     )
-    released_at = models.DateTimeField(null=True, blank=True)
-    release_reason = bounded_text(limits.LEGAL_HOLD_RELEASE_REASON, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True, verbose_name=_("released at"))
+    release_reason = bounded_text(
+        limits.LEGAL_HOLD_RELEASE_REASON, blank=True, verbose_name=_("release reason")
+    )
 
     objects = LegalHoldQuerySet.as_manager()
 
@@ -441,6 +538,8 @@ class LegalHold(models.Model):
                 fields=("tenant",), name="legalhold_active", condition=models.Q(released_at=None)
             )
         ]
+        verbose_name = _("legal hold")
+        verbose_name_plural = _("legal holds")
 
     def __str__(self) -> str:
         # Its reference alone: the admin's log (its "Recent actions") keeps an object's name as
@@ -453,12 +552,15 @@ class ApiKeyRequestCount(models.Model):
     (API_RATE_LIMIT_PER_MINUTE), shared by every web process through PostgreSQL. Past minutes
     are deleted by compliance.tasks.count_api_auth_failures."""
 
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
-    minute = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.CASCADE, related_name="+", verbose_name=_("api key")
+    )
+    minute = models.DateTimeField(verbose_name=_("minute"))
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
 
     class Meta:
-        verbose_name = "API key request count"
+        verbose_name = _("API key request count")
+        verbose_name_plural = _("API key request counts")
         constraints = [
             models.UniqueConstraint(fields=("api_key", "minute"), name="api_request_count_minute")
         ]
@@ -479,21 +581,27 @@ class ApiAuthFailureWindow(models.Model):
     deleted, in one transaction: a count is written exactly once, and a process that dies first
     leaves it here for the next writer."""
 
-    key_prefix = models.CharField(max_length=12, blank=True)
-    client_ip = models.CharField(max_length=45, blank=True)
-    window_start = models.DateTimeField()
+    key_prefix = models.CharField(max_length=12, blank=True, verbose_name=_("key prefix"))
+    client_ip = models.CharField(max_length=45, blank=True, verbose_name=_("client ip"))
+    window_start = models.DateTimeField(verbose_name=_("window start"))
     # The tenant whose key was tried, so that its compliance officer sees the attempts.
     tenant = models.ForeignKey(
-        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Tenant,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("tenant"),
     )
-    count = models.PositiveIntegerField(default=0)
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
     # Of `count`, those answered 429 without checking the key (past API_AUTH_FAILURE_LIMIT).
-    throttled = models.PositiveIntegerField(default=0)
-    first_failed_at = models.DateTimeField()
-    last_failed_at = models.DateTimeField()
+    throttled = models.PositiveIntegerField(default=0, verbose_name=_("throttled"))
+    first_failed_at = models.DateTimeField(verbose_name=_("first failed at"))
+    last_failed_at = models.DateTimeField(verbose_name=_("last failed at"))
 
     class Meta:
-        verbose_name = "failed API authentications in a window"
+        verbose_name = _("failed API authentications in a window")
+        verbose_name_plural = _("failed API authentications by window")
         constraints = [
             models.UniqueConstraint(
                 fields=("key_prefix", "client_ip", "window_start"), name="api_auth_failure_window"

@@ -61,7 +61,10 @@ class ProcessorFlag(models.TextChoices):
 
 class Processor(models.Model):
     tenant = models.ForeignKey(
-        "compliance.Tenant", on_delete=models.PROTECT, related_name="processors"
+        "compliance.Tenant",
+        on_delete=models.PROTECT,
+        related_name="processors",
+        verbose_name=_("tenant"),
     )
     name = models.CharField(_("name"), max_length=200)
     is_platform = models.BooleanField(
@@ -105,7 +108,9 @@ class Processor(models.Model):
         help_text=_("Required for a country outside the EEA."),
     )
     scc_signed_on = models.DateField(
-        _("standard contractual clauses signed on"), null=True, blank=True
+        _("standard contractual clauses signed on"),
+        null=True,
+        blank=True,
     )
     safeguard_reference = models.CharField(
         _("safeguard reference"),
@@ -114,7 +119,9 @@ class Processor(models.Model):
         help_text=_("E.g. Commission Implementing Decision (EU) 2021/914, module 3."),
     )
     agreement_signed_on = models.DateField(
-        _("data processing agreement signed on"), null=True, blank=True
+        _("data processing agreement signed on"),
+        null=True,
+        blank=True,
     )
     agreement_expires_on = models.DateField(_("agreement expires on"), null=True, blank=True)
     review_due_on = models.DateField(_("review due on"), null=True, blank=True)
@@ -146,6 +153,8 @@ class Processor(models.Model):
                 name="processor_platform_is_first",
             ),
         ]
+        verbose_name = _("processor")
+        verbose_name_plural = _("processors")
 
     def __str__(self) -> str:
         return self.name

@@ -58,7 +58,12 @@ SCALE_VALIDATORS = [MinValueValidator(1), MaxValueValidator(4)]
 
 
 class Risk(models.Model):
-    tenant = models.ForeignKey("compliance.Tenant", on_delete=models.PROTECT, related_name="risks")
+    tenant = models.ForeignKey(
+        "compliance.Tenant",
+        on_delete=models.PROTECT,
+        related_name="risks",
+        verbose_name=_("tenant"),
+    )
     default_code = models.SlugField(
         _("adopted from"),
         max_length=60,
@@ -74,10 +79,14 @@ class Risk(models.Model):
         help_text=_("The risk source, what it does, and what it means for the callers."),
     )
     likelihood = models.PositiveSmallIntegerField(
-        _("likelihood"), choices=Scale.choices, validators=SCALE_VALIDATORS
+        _("likelihood"),
+        choices=Scale.choices,
+        validators=SCALE_VALIDATORS,
     )
     severity = models.PositiveSmallIntegerField(
-        _("severity"), choices=Scale.choices, validators=SCALE_VALIDATORS
+        _("severity"),
+        choices=Scale.choices,
+        validators=SCALE_VALIDATORS,
     )
     residual_likelihood = models.PositiveSmallIntegerField(
         _("residual likelihood"),
@@ -112,6 +121,8 @@ class Risk(models.Model):
                 name="risk_on_the_scale",
             ),
         ]
+        verbose_name = _("risk")
+        verbose_name_plural = _("risks")
 
     def __str__(self) -> str:
         return self.threat
@@ -146,14 +157,22 @@ class EvidenceLink(models.TextChoices):
 
 
 class Measure(models.Model):
-    risk = models.ForeignKey(Risk, on_delete=models.CASCADE, related_name="measures")
+    risk = models.ForeignKey(
+        Risk, on_delete=models.CASCADE, related_name="measures", verbose_name=_("risk")
+    )
     action = bounded_text(limits.RISK_TEXT, verbose_name=_("what is done"))
     done_by = models.CharField(_("by whom"), max_length=200)
     status = models.CharField(
-        _("status"), max_length=10, choices=MeasureStatus.choices, default=MeasureStatus.PLANNED
+        _("status"),
+        max_length=10,
+        choices=MeasureStatus.choices,
+        default=MeasureStatus.PLANNED,
     )
     due_on = models.DateField(
-        _("due on"), null=True, blank=True, help_text=_("Required while it is planned.")
+        _("due on"),
+        null=True,
+        blank=True,
+        help_text=_("Required while it is planned."),
     )
     evidence = bounded_text(limits.RISK_TEXT, verbose_name=_("evidence"), blank=True)
     evidence_link = models.CharField(
@@ -166,6 +185,8 @@ class Measure(models.Model):
 
     class Meta:
         ordering = ("risk", "pk")
+        verbose_name = _("measure")
+        verbose_name_plural = _("measures")
 
     def __str__(self) -> str:
         return self.action[:80]

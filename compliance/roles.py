@@ -146,7 +146,7 @@ def sync_role_groups(apps) -> None:
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")
     for role, codes in ROLE_PERMISSIONS.items():
-        group, _ = group_model.objects.get_or_create(name=Role(role).label)
+        group, _ = group_model.objects.get_or_create(name=Role(role).group_name)
         # Permissions of models that a later migration creates are absent here; that migration
         # calls this function again.
         permissions = [

@@ -63,9 +63,9 @@ class VerificationMethod(models.TextChoices):
 
 
 class RequestLanguage(models.TextChoices):
-    ENGLISH = "en", "English"
-    SPANISH = "es", "Español"
-    FRENCH = "fr", "Français"
+    ENGLISH = "en", _("English")
+    SPANISH = "es", _("Español")
+    FRENCH = "fr", _("Français")
 
 
 def one_month_after(day: date, months: int = 1) -> date:
@@ -125,7 +125,10 @@ class SubjectRequest(models.Model):
     """One request of a data subject (the caller), from receipt to its answer."""
 
     tenant = models.ForeignKey(
-        "compliance.Tenant", on_delete=models.PROTECT, related_name="subject_requests"
+        "compliance.Tenant",
+        on_delete=models.PROTECT,
+        related_name="subject_requests",
+        verbose_name=_("tenant"),
     )
     kind = models.CharField(_("kind"), max_length=16, choices=RequestKind.choices)
     customer_numbers = ArrayField(
@@ -158,13 +161,21 @@ class SubjectRequest(models.Model):
         limits.SUBJECT_REQUEST_TEXT, verbose_name=_("reason for the extension"), blank=True
     )
     requester_told_on = models.DateField(
-        _("requester told of the extension on"), null=True, blank=True
+        _("requester told of the extension on"),
+        null=True,
+        blank=True,
     )
     status = models.CharField(
-        _("status"), max_length=12, choices=RequestStatus.choices, default=RequestStatus.RECEIVED
+        _("status"),
+        max_length=12,
+        choices=RequestStatus.choices,
+        default=RequestStatus.RECEIVED,
     )
     identity_method = models.CharField(
-        _("identity verified by"), max_length=20, choices=VerificationMethod.choices, blank=True
+        _("identity verified by"),
+        max_length=20,
+        choices=VerificationMethod.choices,
+        blank=True,
     )
     identity_note = bounded_text(
         limits.SUBJECT_REQUEST_TEXT, verbose_name=_("verification note"), blank=True
@@ -223,7 +234,10 @@ class SubjectRequest(models.Model):
     # Restriction (Art. 18): the recordings restricted, kept but not listened to (except for a
     # legal claim) and not purged, until the restriction is lifted.
     restricted_recordings = models.ManyToManyField(
-        "recordings.Recording", blank=True, related_name="restrictions"
+        "recordings.Recording",
+        blank=True,
+        related_name="restrictions",
+        verbose_name=_("restricted recordings"),
     )
     restricted_at = models.DateTimeField(_("restricted at"), null=True, blank=True)
     restriction_lifted_at = models.DateTimeField(_("restriction lifted at"), null=True, blank=True)
@@ -238,7 +252,7 @@ class SubjectRequest(models.Model):
     # request for its answer letter.
     report = models.JSONField(_("report"), default=dict, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     history = HistoricalRecords()
 

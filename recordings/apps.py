@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RecordingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "recordings"
+    verbose_name = _("Recordings")
 
     def ready(self) -> None:
         from audit.keys import keyed_records_register

@@ -23,14 +23,14 @@ from kit.times import in_current_zone
 
 
 class Direction(models.TextChoices):
-    INBOUND = "inbound", "Inbound"
-    OUTBOUND = "outbound", "Outbound"
+    INBOUND = "inbound", _("Inbound")
+    OUTBOUND = "outbound", _("Outbound")
 
 
 class Status(models.TextChoices):
-    ACTIVE = "active", "Active"
-    PURGED = "purged", "Purged (retention ended)"
-    ERASED = "erased", "Erased (request or withdrawal)"
+    ACTIVE = "active", _("Active")
+    PURGED = "purged", _("Purged (retention ended)")
+    ERASED = "erased", _("Erased (request or withdrawal)")
 
 
 # The statuses a recording's row is ever stored with: an erased recording's row is deleted, its
@@ -40,10 +40,10 @@ STORED_STATUSES = (Status.ACTIVE, Status.PURGED)
 
 
 class DeletionReason(models.TextChoices):
-    EXPIRED = "expired", "Retention period ended"
-    CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
-    ERASURE_REQUEST = "erasure_request", "Erasure request (GDPR Art. 17)"
-    NO_CONTRACT = "no_contract", "No contract followed (insurance telesales)"
+    EXPIRED = "expired", _("Retention period ended")
+    CONSENT_WITHDRAWN = "consent_withdrawn", _("Consent withdrawn")
+    ERASURE_REQUEST = "erasure_request", _("Erasure request (GDPR Art. 17)")
+    NO_CONTRACT = "no_contract", _("No contract followed (insurance telesales)")
 
 
 def matching_active_holds():
@@ -103,57 +103,89 @@ RECORDING_HISTORY = HistoricalRecords(
 class Recording(models.Model):
     # No index of its own: every index of Meta.indexes that a tenant's query uses starts with it.
     tenant = models.ForeignKey(
-        "compliance.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+        "compliance.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("tenant"),
     )
-    call_id = models.CharField(max_length=128, help_text="The recorder's id for the call.")
-    direction = models.CharField(max_length=8, choices=Direction.choices)
-    started_at = models.DateTimeField()
-    duration_seconds = models.DecimalField(max_digits=9, decimal_places=3)
-    agent_code = models.CharField(max_length=64, blank=True)
+    call_id = models.CharField(
+        max_length=128, help_text=_("The recorder's id for the call."), verbose_name=_("call id")
+    )
+    direction = models.CharField(
+        max_length=8, choices=Direction.choices, verbose_name=_("direction")
+    )
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    duration_seconds = models.DecimalField(
+        max_digits=9, decimal_places=3, verbose_name=_("duration seconds")
+    )
+    agent_code = models.CharField(max_length=64, blank=True, verbose_name=_("agent code"))
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("agent"),
     )
-    customer_number = models.CharField(max_length=16, blank=True, help_text="E.164")
-    subject_reference = models.CharField(max_length=128, blank=True)
-    campaign = models.CharField(max_length=128, blank=True)
+    customer_number = models.CharField(
+        max_length=16, blank=True, help_text=_("E.164"), verbose_name=_("customer number")
+    )
+    subject_reference = models.CharField(
+        max_length=128, blank=True, verbose_name=_("subject reference")
+    )
+    campaign = models.CharField(max_length=128, blank=True, verbose_name=_("campaign"))
     # No index of its own: recording_purpose_recent starts with it.
     purpose = models.ForeignKey(
-        "compliance.Purpose", on_delete=models.PROTECT, related_name="+", db_index=False
+        "compliance.Purpose",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("purpose"),
     )
-    legal_basis = models.CharField(max_length=32)
+    legal_basis = models.CharField(max_length=32, verbose_name=_("legal basis"))
     retention_policy = models.ForeignKey(
         "compliance.RetentionPolicy",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        verbose_name=_("retention policy"),
     )
-    retain_until = models.DateField(help_text="Last day the recording may be kept.")
+    retain_until = models.DateField(
+        help_text=_("Last day the recording may be kept."), verbose_name=_("retain until")
+    )
     retention_starts_on = models.DateField(
         null=True,
         blank=True,
-        help_text="When retention counts from another date than the call's (a contract's "
-        "signature, insurance telesales).",
+        help_text=_(
+            "When retention counts from another date than the call's (a contract's "
+            "signature, insurance telesales)."
+        ),
+        verbose_name=_("retention starts on"),
     )
     deletion_reason = models.CharField(
         max_length=20,
         choices=DeletionReason.choices,
         default=DeletionReason.EXPIRED,
-        help_text="Why it will be (or was) deleted once retain_until has passed.",
+        help_text=_("Why it will be (or was) deleted once retain_until has passed."),
+        verbose_name=_("deletion reason"),
     )
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status")
+    )
     # The audio: encrypted with a data key of its own, itself wrapped by the tenant's key.
-    size_bytes = models.PositiveBigIntegerField()
-    content_type = models.CharField(max_length=40)
-    audio_sha256 = models.CharField(max_length=64, help_text="SHA-256 of the plain audio.")
-    storage_name = models.CharField(max_length=255, editable=False, db_index=True)
-    wrapped_key = models.BinaryField(null=True, editable=False)
-    master_key_id = models.CharField(max_length=16, editable=False)
-    ingested_at = models.DateTimeField(auto_now_add=True)
+    size_bytes = models.PositiveBigIntegerField(verbose_name=_("size bytes"))
+    content_type = models.CharField(max_length=40, verbose_name=_("content type"))
+    audio_sha256 = models.CharField(
+        max_length=64, help_text=_("SHA-256 of the plain audio."), verbose_name=_("audio sha256")
+    )
+    storage_name = models.CharField(
+        max_length=255, editable=False, db_index=True, verbose_name=_("storage name")
+    )
+    wrapped_key = models.BinaryField(null=True, editable=False, verbose_name=_("wrapped key"))
+    master_key_id = models.CharField(max_length=16, editable=False, verbose_name=_("master key id"))
+    ingested_at = models.DateTimeField(auto_now_add=True, verbose_name=_("ingested at"))
 
     objects = RecordingQuerySet.as_manager()
     # Metadata history; the key material never goes into it.
@@ -212,6 +244,8 @@ class Recording(models.Model):
             # The platform operator's unfiltered list (all tenants, newest first).
             models.Index(fields=("-started_at",), name="recording_started"),
         ]
+        verbose_name = _("recording")
+        verbose_name_plural = _("recordings")
 
     def __str__(self) -> str:
         return f"call {self.call_id}"
@@ -242,19 +276,27 @@ class Recording(models.Model):
 class AccessGrant(models.Model):
     """Time-limited permission for one person to listen to one recording, for a stated purpose."""
 
-    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="grants")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    purpose = models.CharField(max_length=40)
-    justification = bounded_text(limits.ACCESS_JUSTIFICATION)
-    allows_download = models.BooleanField(default=False)
-    granted_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
+    recording = models.ForeignKey(
+        Recording, on_delete=models.CASCADE, related_name="grants", verbose_name=_("recording")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    purpose = models.CharField(max_length=40, verbose_name=_("purpose"))
+    justification = bounded_text(limits.ACCESS_JUSTIFICATION, verbose_name=_("justification"))
+    allows_download = models.BooleanField(default=False, verbose_name=_("allows download"))
+    granted_at = models.DateTimeField(verbose_name=_("granted at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
     # When audio was first served under this grant: the grant's one `recording.played` event.
-    first_played_at = models.DateTimeField(null=True, blank=True, editable=False)
+    first_played_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("first played at")
+    )
 
     class Meta:
         ordering = ("-granted_at",)
         indexes = [models.Index(fields=("recording", "user", "-expires_at"), name="grant_lookup")]
+        verbose_name = _("access grant")
+        verbose_name_plural = _("access grants")
 
     def __str__(self) -> str:
         need = AccessNeed(self.purpose).label if self.purpose in AccessNeed.values else self.purpose
@@ -262,27 +304,29 @@ class AccessGrant(models.Model):
 
 
 class PurgeRunStatus(models.TextChoices):
-    RUNNING = "running", "Running"
-    FINISHED = "finished", "Finished"
-    FAILED = "failed", "Failed"
-    DRY_RUN = "dry_run", "Preview (dry run)"
+    RUNNING = "running", _("Running")
+    FINISHED = "finished", _("Finished")
+    FAILED = "failed", _("Failed")
+    DRY_RUN = "dry_run", _("Preview (dry run)")
 
 
 class PurgeRun(models.Model):
     """One run of the purge (nightly task or command), with its counts. A run that dies stays
     'running'; the next run finishes its work (see recordings/services/purge/run.py)."""
 
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=PurgeRunStatus.choices)
-    triggered_by = models.CharField(max_length=150)
-    expired_found = models.PositiveIntegerField(default=0)
-    purged = models.PositiveIntegerField(default=0)
-    skipped_held = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    files_removed = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)
-    preview = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    status = models.CharField(
+        max_length=10, choices=PurgeRunStatus.choices, verbose_name=_("status")
+    )
+    triggered_by = models.CharField(max_length=150, verbose_name=_("triggered by"))
+    expired_found = models.PositiveIntegerField(default=0, verbose_name=_("expired found"))
+    purged = models.PositiveIntegerField(default=0, verbose_name=_("purged"))
+    skipped_held = models.PositiveIntegerField(default=0, verbose_name=_("skipped held"))
+    failed = models.PositiveIntegerField(default=0, verbose_name=_("failed"))
+    files_removed = models.PositiveIntegerField(default=0, verbose_name=_("files removed"))
+    errors = models.JSONField(default=list, blank=True, verbose_name=_("errors"))
+    preview = models.JSONField(default=list, blank=True, verbose_name=_("preview"))
 
     class Meta:
         ordering = ("-started_at",)
@@ -292,6 +336,8 @@ class PurgeRun(models.Model):
                 "Can start a purge dry run (what the next purge would delete, nothing deleted)",
             )
         ]
+        verbose_name = _("purge run")
+        verbose_name_plural = _("purge runs")
 
     def __str__(self) -> str:
         # In the zone of the page (the viewer's), like its "started at" field.
@@ -310,22 +356,33 @@ class DeletionCertificate(models.Model):
     recording (unique recording_id). `key_id` names the key of the signature and of the call-id
     hash, so that both verify after a key rotation (audit.keys)."""
 
-    recording_id = models.BigIntegerField(unique=True)
-    tenant = models.ForeignKey("compliance.Tenant", on_delete=models.PROTECT, related_name="+")
-    call_id_hash = models.CharField(max_length=64)
-    audio_sha256 = models.CharField(max_length=64)
-    storage_name = models.CharField(max_length=255, blank=True, help_text="Random file name.")
-    purpose_code = models.CharField(max_length=60)
-    policy_id = models.BigIntegerField(null=True, blank=True)
-    policy_version = models.BigIntegerField(null=True, blank=True)
-    retain_until = models.DateField()
-    reason = models.CharField(max_length=20, choices=DeletionReason.choices)
-    purge_run = models.ForeignKey(
-        PurgeRun, null=True, blank=True, on_delete=models.PROTECT, related_name="certificates"
+    recording_id = models.BigIntegerField(unique=True, verbose_name=_("recording id"))
+    tenant = models.ForeignKey(
+        "compliance.Tenant", on_delete=models.PROTECT, related_name="+", verbose_name=_("tenant")
     )
-    deleted_at = models.DateTimeField()
-    signature = models.CharField(max_length=64)
-    key_id = models.CharField(max_length=16)
+    call_id_hash = models.CharField(max_length=64, verbose_name=_("call id hash"))
+    audio_sha256 = models.CharField(max_length=64, verbose_name=_("audio sha256"))
+    storage_name = models.CharField(
+        max_length=255, blank=True, help_text=_("Random file name."), verbose_name=_("storage name")
+    )
+    purpose_code = models.CharField(max_length=60, verbose_name=_("purpose code"))
+    policy_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("policy id"))
+    policy_version = models.BigIntegerField(null=True, blank=True, verbose_name=_("policy version"))
+    retain_until = models.DateField(verbose_name=_("retain until"))
+    reason = models.CharField(
+        max_length=20, choices=DeletionReason.choices, verbose_name=_("reason")
+    )
+    purge_run = models.ForeignKey(
+        PurgeRun,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="certificates",
+        verbose_name=_("purge run"),
+    )
+    deleted_at = models.DateTimeField(verbose_name=_("deleted at"))
+    signature = models.CharField(max_length=64, verbose_name=_("signature"))
+    key_id = models.CharField(max_length=16, verbose_name=_("key id"))
 
     class Meta:
         ordering = ("-deleted_at",)
@@ -335,6 +392,8 @@ class DeletionCertificate(models.Model):
             # come back) and by the certificates' search, an index probe per tenant and key.
             models.Index(fields=("tenant", "call_id_hash"), name="certificate_call_id"),
         ]
+        verbose_name = _("deletion certificate")
+        verbose_name_plural = _("deletion certificates")
 
     def __str__(self) -> str:
         return f"certificate for recording {self.recording_id} ({self.get_reason_display()})"
@@ -345,9 +404,15 @@ class PendingFileRemoval(models.Model):
     in the deleting transaction, removed once the file is gone. A crash between the commit and
     the unlink leaves the row, and the next purge finishes the job."""
 
-    storage_name = models.CharField(max_length=255, unique=True)
-    purge_run = models.ForeignKey(PurgeRun, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    storage_name = models.CharField(max_length=255, unique=True, verbose_name=_("storage name"))
+    purge_run = models.ForeignKey(
+        PurgeRun,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("purge run"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     def __str__(self) -> str:
         return self.storage_name
@@ -368,7 +433,11 @@ class SubjectExport(models.Model):
     nightly job (recordings/subject_requests/export.py)."""
 
     tenant = models.ForeignKey(
-        "compliance.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+        "compliance.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("tenant"),
     )
     request = models.ForeignKey(
         "compliance.SubjectRequest",
@@ -377,12 +446,19 @@ class SubjectExport(models.Model):
         verbose_name=_("request"),
     )
     status = models.CharField(
-        _("status"), max_length=8, choices=ExportStatus.choices, default=ExportStatus.BUILDING
+        _("status"),
+        max_length=8,
+        choices=ExportStatus.choices,
+        default=ExportStatus.BUILDING,
     )
     # Random, decided at creation; the ZIP is written under it + ".part" and renamed when whole.
-    storage_name = models.CharField(max_length=255, unique=True, editable=False)
-    wrapped_key = models.BinaryField(null=True, editable=False)
-    master_key_id = models.CharField(max_length=16, blank=True, editable=False)
+    storage_name = models.CharField(
+        max_length=255, unique=True, editable=False, verbose_name=_("storage name")
+    )
+    wrapped_key = models.BinaryField(null=True, editable=False, verbose_name=_("wrapped key"))
+    master_key_id = models.CharField(
+        max_length=16, blank=True, editable=False, verbose_name=_("master key id")
+    )
     size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), null=True, blank=True)
     sha256 = models.CharField(_("SHA-256 of the ZIP"), max_length=64, blank=True)
     recordings_count = models.PositiveIntegerField(_("recordings"), default=0)

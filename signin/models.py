@@ -16,20 +16,21 @@ class SignInFailureWindow(models.Model):
     the rows are deleted, in one transaction: a count is written exactly once, and a process that
     dies first leaves it here for the next writer."""
 
-    account_id = models.PositiveIntegerField(default=0)
-    client_ip = models.CharField(max_length=45, blank=True)
-    window_start = models.DateTimeField()
+    account_id = models.PositiveIntegerField(default=0, verbose_name=_("account id"))
+    client_ip = models.CharField(max_length=45, blank=True, verbose_name=_("client ip"))
+    window_start = models.DateTimeField(verbose_name=_("window start"))
     # The account's home tenant, so that its compliance officer sees the attempts.
-    tenant_id = models.PositiveIntegerField(null=True, blank=True)
-    account_label = models.CharField(max_length=150, blank=True)
-    count = models.PositiveIntegerField(default=0)
+    tenant_id = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("tenant id"))
+    account_label = models.CharField(max_length=150, blank=True, verbose_name=_("account label"))
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
     # Of `count`, the tries refused unchecked because the account or address was locked.
-    refused_locked = models.PositiveIntegerField(default=0)
-    first_failed_at = models.DateTimeField()
-    last_failed_at = models.DateTimeField()
+    refused_locked = models.PositiveIntegerField(default=0, verbose_name=_("refused locked"))
+    first_failed_at = models.DateTimeField(verbose_name=_("first failed at"))
+    last_failed_at = models.DateTimeField(verbose_name=_("last failed at"))
 
     class Meta:
         verbose_name = _("failed sign-ins in a window")
+        verbose_name_plural = _("failed sign-ins by window")
         constraints = [
             models.UniqueConstraint(
                 fields=("account_id", "client_ip", "window_start"), name="signin_failure_window"

@@ -12,10 +12,11 @@ def align_role_groups(apps, schema_editor):
     group_model = apps.get_model("auth", "Group")
     membership_model = apps.get_model("compliance", "Membership")
     user_model = apps.get_model(*settings.AUTH_USER_MODEL.split("."))
-    role_groups = {group.name: group for group in group_model.objects.filter(name__in=Role.labels)}
+    names = [role.group_name for role in Role]
+    role_groups = {group.name: group for group in group_model.objects.filter(name__in=names)}
     held: dict[int, set[str]] = {}
     for user_id, role in membership_model.objects.values_list("user_id", "role"):
-        held.setdefault(user_id, set()).add(Role(role).label)
+        held.setdefault(user_id, set()).add(Role(role).group_name)
     concerned = set(held) | set(
         user_model.objects.filter(groups__in=role_groups.values()).values_list("pk", flat=True)
     )

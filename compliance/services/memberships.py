@@ -26,8 +26,8 @@ def _role_groups_align(user) -> None:
     one tenant must take its group away unless another membership still gives it; what each
     role may do in *which* tenant is then decided by `tenant_permits`. Groups that are no role's
     (given by a platform operator for another reason) are left alone."""
-    held = {Role(role).label for role in user.memberships.values_list("role", flat=True)}
-    role_groups = Group.objects.filter(name__in=Role.labels)
+    held = {Role(role).group_name for role in user.memberships.values_list("role", flat=True)}
+    role_groups = Group.objects.filter(name__in=[role.group_name for role in Role])
     user.groups.remove(*[group for group in role_groups if group.name not in held])
     user.groups.add(*[group for group in role_groups if group.name in held])
     # ModelBackend caches permissions on the instance: the caller's copy must not keep the old.
