@@ -182,7 +182,7 @@ JUSTIFICATION_SHOWN = 60
 
 
 class ActionListFilter(admin.SimpleListFilter):
-    title = "action"
+    title = _("action")
     parameter_name = "action"
 
     def lookups(self, request, model_admin):
@@ -264,7 +264,7 @@ class PurposeCodeListFilter(PurposeListFilter):
 class ActorFilter(admin.SimpleListFilter):
     """Per-user view ("what did this person access, and why"), reached from the user's page."""
 
-    title = "actor"
+    title = _("actor")
     parameter_name = "actor"
 
     def lookups(self, request, model_admin):
@@ -293,7 +293,7 @@ class ActorFilter(admin.SimpleListFilter):
 class TargetFilter(admin.SimpleListFilter):
     """Per-object view ("who accessed this"): ?target=recordings.recording:42."""
 
-    title = "target"
+    title = _("target")
     parameter_name = "target"
 
     def lookups(self, request, model_admin):
@@ -323,7 +323,7 @@ class AlertFilter(admin.SimpleListFilter):
     its `event_sequences`, in its tenant. An alert the viewer may not see (another tenant's, or
     none) is answered like an unknown value (?e=1)."""
 
-    title = "alert"
+    title = _("alert")
     parameter_name = "alert"
 
     def lookups(self, request, model_admin):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 
-def audit_trail_link(url_query: str, label: str = "Who accessed this") -> str:
+def audit_trail_link(url_query: str, label: str = _("Who accessed this")) -> str:
     url = reverse("admin:audit_auditevent_changelist") + "?" + url_query
     return format_html('<a href="{}">{}</a>', url, label)

@@ -157,7 +157,7 @@ class TenantListFilter(admin.SimpleListFilter):
     lists every tenant; the viewer's memberships alone would offer a tenant where their role
     sees none of these rows)."""
 
-    title = "tenant"
+    title = _("tenant")
     parameter_name = "tenant"
 
     def lookups(self, request, model_admin):
@@ -189,7 +189,7 @@ class PurposeListFilter(admin.SimpleListFilter):
     Rows refer to their purpose by id (`purpose_id`); a list whose rows keep the purpose's code
     instead (the audit trail) sets `purpose_attribute` and `row_field`."""
 
-    title = "purpose"
+    title = _("purpose")
     parameter_name = "purpose"
     # The purpose's attribute a choice is, and the rows' field compared with it.
     purpose_attribute = "pk"
@@ -347,7 +347,7 @@ class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
             condition |= Q(**{f"{self.tenant_field}__isnull": True})
         return queryset.filter(condition)
 
-    @admin.display(description="Scope")
+    @admin.display(description=_("Scope"))
     def scope_label(self, obj) -> str:
         """ "Platform" for a shipped row, else its tenant's name."""
         tenant = getattr(obj, self.tenant_field) if self.tenant_field else obj

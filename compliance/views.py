@@ -18,6 +18,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from audit.models import Outcome
@@ -167,7 +168,7 @@ def consent_receipt(request: HttpRequest, consent_id: int) -> HttpResponse:
     consent_receipt_view_record(user=request.user, receipt=receipt, output="html")
     context = {
         **admin.site.each_context(request),
-        "title": f"Consent receipt no. {receipt.consent.pk}",
+        "title": gettext("Consent receipt no. %(number)s") % {"number": receipt.consent.pk},
         "receipt": receipt,
         "consent": receipt.consent,
         "tenant": receipt.consent.tenant,

@@ -21,7 +21,7 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from audit.admin_links import audit_trail_link
@@ -70,7 +70,7 @@ class RetentionEndsFilter(admin.SimpleListFilter):
     instead, a window's rows (over 100,000 at 10 million recordings) would all be read and
     sorted on every page."""
 
-    title = "retention ends"
+    title = _("retention ends")
     parameter_name = "retention_ends"
     ordering = ("retain_until", "pk")
 
@@ -185,7 +185,7 @@ class CampaignFilter(admin.SimpleListFilter):
     read with tenant_campaigns: at most CAMPAIGNS_PER_TENANT per tenant, alphabetically. A
     campaign beyond that is still reachable with ?campaign=<name>, an index lookup too."""
 
-    title = "campaign"
+    title = _("campaign")
     parameter_name = "campaign"
 
     def lookups(self, request, model_admin):
@@ -250,14 +250,14 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
         return request.user.has_perm("recordings.record_contract_outcome")
 
     @admin.action(
-        description="No contract followed (insurance telesales): destroy at the next purge",
+        description=_("No contract followed (insurance telesales): destroy at the next purge"),
         permissions=["record_contract_outcome"],
     )
     def no_contract_followed(self, request, queryset):
         self._record_outcome(request, queryset, signed_on=None)
 
     @admin.action(
-        description="Contract signed today (insurance telesales): keep 2 years from today",
+        description=_("Contract signed today (insurance telesales): keep 2 years from today"),
         permissions=["record_contract_outcome"],
     )
     def contract_signed_today(self, request, queryset):
@@ -271,12 +271,16 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
         except Refused as error:
             self.message_user(request, str(error), level=messages.ERROR)
             return
-        self.message_user(request, f"{changed} recording(s) updated.")
+        self.message_user(
+            request,
+            ngettext("%(count)d recording updated.", "%(count)d recordings updated.", changed)
+            % {"count": changed},
+        )
 
     view_on_site = False  # get_absolute_url is this very page
     fieldsets = (
         (
-            "Call",
+            _("Call"),
             {
                 "fields": (
                     "call_id",
@@ -293,7 +297,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
             },
         ),
         (
-            "Purpose and retention",
+            _("Purpose and retention"),
             {
                 "fields": (
                     "purpose",
@@ -305,7 +309,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
             },
         ),
         (
-            "Audio",
+            _("Audio"),
             {"fields": ("content_type", "size_bytes", "audio_sha256", "ingested_at")},
         ),
     )
@@ -315,17 +319,17 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
 
     # --- columns -------------------------------------------------------------------------------
 
-    @admin.display(description="Customer number")
+    @admin.display(description=_("Customer number"))
     def customer(self, recording: Recording) -> str:
         return recording.masked_number or "—"
 
-    @admin.display(description="Legal basis")
+    @admin.display(description=_("Legal basis"))
     def legal_basis_shown(self, recording: Recording) -> str:
         """The basis the recording was made on (copied from its purpose at ingest), by its label."""
         basis = recording.legal_basis
         return LegalBasis(basis).label if basis in LegalBasis.values else basis or "—"
 
-    @admin.display(description="Duration")
+    @admin.display(description=_("Duration"))
     def duration(self, recording: Recording) -> str:
         seconds = int(recording.duration_seconds)
         return f"{seconds // 60}:{seconds % 60:02d}"
@@ -588,13 +592,13 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
 
         return ("started_at", "status", tenant_to_delete, tenant_held_back, "triggered_by")
 
-    @admin.display(description="Legal basis")
+    @admin.display(description=_("Legal basis"))
     def legal_basis_shown(self, recording: Recording) -> str:
         """The basis the recording was made on (copied from its purpose at ingest), by its label."""
         basis = recording.legal_basis
         return LegalBasis(basis).label if basis in LegalBasis.values else basis or "—"
 
-    @admin.display(description="Duration")
+    @admin.display(description=_("Duration"))
     def duration(self, run: PurgeRun) -> str:
         seconds = run.duration_seconds
         return "—" if seconds is None else f"{seconds:.1f} s"
@@ -639,13 +643,15 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
             preview = []
             messages.warning(
                 request,
-                "Legal holds were being placed or released while the preview was counted; "
-                "reload the page for tonight's preview.",
+                _(
+                    "Legal holds were being placed or released while the preview was counted; "
+                    "reload the page for tonight's preview."
+                ),
             )
         extra_context = {
             **(extra_context or {}),
             "preview": preview,
-            "preview_title": "What tonight's run would delete",
+            "preview_title": _("What tonight's run would delete"),
             "can_start_dry_run": self.may_start_dry_run(request),
         }
         return super().changelist_view(request, extra_context)
@@ -655,7 +661,7 @@ class PurgeRunAdmin(ReadOnlyAdminMixin, PortalAdmin, admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "preview": _preview_shown(request, run.preview if run else []),
-            "preview_title": "What this run found",
+            "preview_title": _("What this run found"),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -699,7 +705,7 @@ class DeletionCertificateAdmin(CertificatePurposeMixin, ReadOnlyAdminMixin, Tena
     paginator = CappedCountPaginator
     show_full_result_count = False
 
-    @admin.display(description="Signature", boolean=True)
+    @admin.display(description=_("Signature"), boolean=True)
     def signature_valid(self, certificate: DeletionCertificate) -> bool:
         return certificate_is_valid(certificate)
 

@@ -19,6 +19,8 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from compliance.access_rules import AccessNeed, may_download, may_listen
@@ -84,13 +86,17 @@ class ListenForm(forms.Form):
     justification = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60, "required": True}),
-        help_text="Why you need to hear this call: a case, a complaint, a sampling plan. "
-        "Kept on the audit trail with your workstation.",
+        help_text=_(
+            "Why you need to hear this call: a case, a complaint, a sampling plan. "
+            "Kept on the audit trail with your workstation."
+        ),
     )
     download = forms.BooleanField(
         required=False,
-        label="Also download the audio file",
-        help_text="Only when the audio must leave Custodia (e.g. for a court or the data subject).",
+        label=_("Also download the audio file"),
+        help_text=_(
+            "Only when the audio must leave Custodia (e.g. for a court or the data subject)."
+        ),
     )
 
     def __init__(self, *args, purposes, **kwargs):
@@ -103,7 +109,10 @@ class ListenForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def listen(request: HttpRequest, recording_id: int) -> HttpResponse:
     recording = _visible_recording(request, recording_id, "listening")
-    context = {"recording": recording, "title": f"Listen to {recording}"}
+    context = {
+        "recording": recording,
+        "title": gettext("Listen to %(recording)s") % {"recording": recording},
+    }
     try:
         purposes = listening_purposes(user=request.user, recording=recording)
     except AccessRefused as refusal:
@@ -149,7 +158,7 @@ def player(request: HttpRequest, recording_id: int) -> HttpResponse:
     recording = _visible_recording(request, recording_id, "player")
     grant = active_grant(user=request.user, recording=recording)
     if grant is None or not may_listen(user=request.user, recording=recording):
-        messages.info(request, "State why you need to hear this call first.")
+        messages.info(request, _("State why you need to hear this call first."))
         return redirect("recordings:listen", recording_id=recording.pk)
     download_allowed = grant.allows_download and may_download(
         user=request.user, recording=recording
@@ -161,7 +170,7 @@ def player(request: HttpRequest, recording_id: int) -> HttpResponse:
             "recording": recording,
             "grant": grant,
             "grant_purpose_label": _need_label(grant.purpose),
-            "title": f"Listening to {recording}",
+            "title": gettext("Listening to %(recording)s") % {"recording": recording},
             "stream_url": reverse("recordings:stream", args=[recording.pk]),
             "download_url": (
                 reverse("recordings:download", args=[recording.pk]) if download_allowed else ""

@@ -8,6 +8,8 @@ import socket
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.utils import translation
+
 from ..actions import ACTION_CHOICES
 from ..models import AuditEvent, Outcome
 
@@ -25,13 +27,15 @@ SD_ID = "custodia@32473"
 def event_document(event: AuditEvent, tenant) -> dict:
     """The event as the SOC receives it; times in the tenant's zone, with their offset."""
     zone = ZoneInfo(getattr(tenant, "time_zone", "") or "UTC")
+    with translation.override(None):  # the SOC reads one language: the catalogue's English
+        action_label = str(ACTION_LABELS.get(event.action, event.action))
     return {
         "sequence": event.sequence,
         "occurred_at": event.occurred_at.astimezone(zone).isoformat(),
         "tenant": {"id": tenant.pk, "slug": tenant.slug, "name": tenant.name},
         "actor": {"id": event.actor_id, "username": event.actor_username},
         "action": event.action,
-        "action_label": str(ACTION_LABELS.get(event.action, event.action)),
+        "action_label": action_label,
         "outcome": event.outcome,
         "target": {
             "type": event.target_type,

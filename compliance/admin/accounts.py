@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin_links import audit_trail_link
 
@@ -32,11 +33,11 @@ class TenantAdmin(TenantScopedAdmin):
     readonly_fields = ("created_at", "audit_trail")
     inlines = (MembershipInline,)
 
-    @admin.display(description="Working hours")
+    @admin.display(description=_("Working hours"))
     def working_hours(self, tenant: Tenant) -> str:
         return f"{tenant.working_hours_start:%H:%M}–{tenant.working_hours_end:%H:%M}"
 
-    @admin.display(description="Audit trail")
+    @admin.display(description=_("Audit trail"))
     def audit_trail(self, tenant: Tenant) -> str:
         if tenant.pk is None:
             return "—"
@@ -106,7 +107,7 @@ class CustodiaUserAdmin(PortalAdmin, UserAdmin):
             return fieldsets
         return (*fieldsets, ("Audit", {"fields": ("audit_trail",)}))
 
-    @admin.display(description="Audit trail")
+    @admin.display(description=_("Audit trail"))
     def audit_trail(self, user) -> str:
         return audit_trail_link(f"actor={user.pk}", "What this person accessed, and why")
 

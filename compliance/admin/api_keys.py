@@ -2,6 +2,8 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from kit.refusals import Refused
 
@@ -41,10 +43,11 @@ class ApiKeyAdmin(TenantScopedAdmin):
         obj.prefix = api_key.prefix
         messages.warning(
             request,
-            f"Copy this key now; it is not stored and will not be shown again: {token}",
+            gettext("Copy this key now; it is not stored and will not be shown again: %(key)s")
+            % {"key": token},
         )
 
-    @admin.action(description="Revoke selected keys", permissions=["change"])
+    @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke_selected(self, request, queryset):
         revoked = 0
         for api_key in queryset:
@@ -54,4 +57,8 @@ class ApiKeyAdmin(TenantScopedAdmin):
                 self.message_user(request, f"{api_key}: {refusal.message}", messages.ERROR)
             else:
                 revoked += 1
-        self.message_user(request, f"{revoked} key(s) revoked.")
+        self.message_user(
+            request,
+            ngettext("%(count)d key revoked.", "%(count)d keys revoked.", revoked)
+            % {"count": revoked},
+        )

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import customer_number_search_record
 from kit.paginators import CappedCountPaginator
@@ -139,7 +140,7 @@ class ConsentAdmin(TenantScopedAdmin):
         )
         obj.pk = consent.pk
 
-    @admin.display(description="Customer number")
+    @admin.display(description=_("Customer number"))
     def customer(self, consent: Consent) -> str:
         return consent.masked_number
 
@@ -149,15 +150,15 @@ class ConsentAdmin(TenantScopedAdmin):
             consent_view_record(user=request.user, consent=obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    @admin.display(description="Receipt")
+    @admin.display(description=_("Receipt"))
     def receipt(self, consent: Consent) -> str:
         try:
             url = reverse("consent_receipt", args=[consent.pk])
         except NoReverseMatch:
             return "—"
-        return format_html('<a href="{}">Receipt</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("Receipt"))
 
-    @admin.display(description="History of this caller's decisions for this purpose")
+    @admin.display(description=_("History of this caller's decisions for this purpose"))
     def subject_history(self, consent: Consent) -> str:
         if consent.pk is None:
             return "—"

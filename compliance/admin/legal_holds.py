@@ -91,7 +91,7 @@ HELD_PAGE_PARAMETER = "held_page"
 class ReleaseForm(forms.Form):
     release_reason = forms.CharField(
         widget=forms.Textarea,
-        label="Why is the hold released?",
+        label=_("Why is the hold released?"),
         max_length=limits.LEGAL_HOLD_RELEASE_REASON,
     )
 
@@ -156,7 +156,7 @@ class LegalHoldAdmin(TenantScopedAdmin):
             hold.recordings_held_now = counts[hold.pk]
         return changelist
 
-    @admin.display(description="Recordings held now")
+    @admin.display(description=_("Recordings held now"))
     def holds_now(self, hold: LegalHold) -> str:
         if hold.pk is None:
             return "—"
@@ -165,7 +165,7 @@ class LegalHoldAdmin(TenantScopedAdmin):
         counted = getattr(hold, "recordings_held_now", None)
         return str(legal_hold_effect(hold) if counted is None else counted)
 
-    @admin.display(description="Audit trail")
+    @admin.display(description=_("Audit trail"))
     def audit_trail(self, hold: LegalHold) -> str:
         if hold.pk is None:
             return "—"
@@ -202,7 +202,7 @@ class LegalHoldAdmin(TenantScopedAdmin):
             done=lambda hold: f"Hold {hold.reference} released.",
             template="admin/compliance/legalhold/release.html",
             context=lambda hold: {
-                "title": f"Release hold {hold.reference}",
+                "title": gettext("Release hold %(reference)s") % {"reference": hold.reference},
                 "hold": hold,
                 "holds_now": legal_hold_effect(hold),
             },
