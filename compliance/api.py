@@ -25,6 +25,8 @@ from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import Outcome
 from audit.services import event_record
@@ -89,11 +91,13 @@ def json_object_read(raw: bytes) -> dict[str, object]:
     try:
         body = json.loads(raw)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError both
-        raise Refused(f"the body is not valid JSON ({error})", field="body") from error
+        raise Refused(
+            format_lazy(_("the body is not valid JSON ({error})"), error=error), field="body"
+        ) from error
     except RecursionError as error:  # [[[[... within the size limit
-        raise Refused("the body's JSON is nested too deep to read", field="body") from error
+        raise Refused(_("the body's JSON is nested too deep to read"), field="body") from error
     if not isinstance(body, dict):
-        raise Refused("the body must be a JSON object", field="body")
+        raise Refused(_("the body must be a JSON object"), field="body")
     return body
 
 
@@ -105,11 +109,13 @@ def _read_body(request: HttpRequest) -> dict[str, object]:
         if request.content_type in FORM_TYPES:
             return {name: request.POST[name] for name in request.POST}
     except RequestDataTooBig as error:
-        raise Refused("the body is too large", field="body", status=413) from error
+        raise Refused(_("the body is too large"), field="body", status=413) from error
     except (MultiPartParserError, SuspiciousOperation) as error:
-        raise Refused(f"unreadable form body ({error})", field="body") from error
+        raise Refused(
+            format_lazy(_("unreadable form body ({error})"), error=error), field="body"
+        ) from error
     raise Refused(
-        "send the decision as application/json or as a form (application/x-www-form-urlencoded)",
+        _("send the decision as application/json or as a form (application/x-www-form-urlencoded)"),
         field="body",
         status=415,
     )
@@ -124,10 +130,13 @@ def text_field(fields: Mapping[str, object], name: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         # A JSON number is read as its digits (a phone number, a prompt version); anything else
         # (true, a list, an object) is a client's mistake worth naming.
-        raise Refused(f"{name} must be a string", field=name)
+        raise Refused(format_lazy(_("{name} must be a string"), name=name), field=name)
     problem = unstorable(value)
     if problem is not None:  # PostgreSQL cannot store it: a 400 naming the field, not a 500
-        raise Refused(f"{name} must not contain {problem}", field=name)
+        raise Refused(
+            format_lazy(_("{name} must not contain {problem}"), name=name, problem=problem),
+            field=name,
+        )
     return str(value).strip()
 
 
@@ -141,8 +150,10 @@ def _decided_at(raw: str) -> datetime | None:
         value = None
     if value is None:
         raise Refused(
-            "decided_at must be an ISO 8601 date-time with its offset, "
-            "e.g. 2026-11-28T09:15:00+01:00",
+            _(
+                "decided_at must be an ISO 8601 date-time with its offset, "
+                "e.g. 2026-11-28T09:15:00+01:00"
+            ),
             field="decided_at",
         )
     return value
@@ -180,7 +191,7 @@ def consents_create(request: HttpRequest) -> HttpResponse:
         values = {name: text_field(fields, name) for name in (*REQUIRED_FIELDS, *EVIDENCE_FIELDS)}
         for name in REQUIRED_FIELDS:
             if not values[name]:
-                raise Refused(f"{name} is required", field=name)
+                raise Refused(format_lazy(_("{name} is required"), name=name), field=name)
         consent = consent_record(
             recorded_by=api_actor(request.api_key),
             tenant=request.tenant,

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import Outcome
 from audit.services import event_record
@@ -53,15 +55,27 @@ def _read_body(request: HttpRequest) -> Mapping[str, object]:
     except ValueError:
         declared = 0
     if declared > MAX_BODY_BYTES:
-        raise Refused(f"the body is larger than {MAX_BODY_BYTES} bytes", field="body", status=413)
+        raise Refused(
+            format_lazy(
+                _("the body is larger than {max_body_bytes} bytes"), max_body_bytes=MAX_BODY_BYTES
+            ),
+            field="body",
+            status=413,
+        )
     if request.content_type != "application/json":
-        raise Refused("send the opt-out as application/json", field="body", status=415)
+        raise Refused(_("send the opt-out as application/json"), field="body", status=415)
     try:
         body = request.body
     except RequestDataTooBig as error:
-        raise Refused("the body is too large", field="body", status=413) from error
+        raise Refused(_("the body is too large"), field="body", status=413) from error
     if len(body) > MAX_BODY_BYTES:
-        raise Refused(f"the body is larger than {MAX_BODY_BYTES} bytes", field="body", status=413)
+        raise Refused(
+            format_lazy(
+                _("the body is larger than {max_body_bytes} bytes"), max_body_bytes=MAX_BODY_BYTES
+            ),
+            field="body",
+            status=413,
+        )
     return json_object_read(body)
 
 
@@ -84,7 +98,7 @@ def dnc_opt_outs_create(request: HttpRequest) -> HttpResponse:
         fields = _read_body(request)
         number = text_field(fields, "number")
         if not number:
-            raise Refused("number is required", field="number")
+            raise Refused(_("number is required"), field="number")
         opt_out, created = dnc_opt_out_add(
             actor=api_actor(request.api_key),
             tenant=request.tenant,

@@ -28,6 +28,8 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.dateparse import parse_datetime
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import Outcome
 from audit.services import event_record
@@ -85,7 +87,13 @@ def _checked_size(request: HttpRequest) -> None:
         declared = 0
     if declared > MAX_BODY_BYTES:
         raise Refused(
-            f"the body is larger than {MAX_BODY_BYTES} bytes ({declared})", field="body", status=413
+            format_lazy(
+                _("the body is larger than {max_body_bytes} bytes ({declared})"),
+                max_body_bytes=MAX_BODY_BYTES,
+                declared=declared,
+            ),
+            field="body",
+            status=413,
         )
 
 
@@ -96,7 +104,12 @@ def _read_body(request: HttpRequest) -> dict[str, object]:
         if request.content_type == "application/json":
             if len(request.body) > MAX_BODY_BYTES:  # a body longer than it declared
                 raise Refused(
-                    f"the body is larger than {MAX_BODY_BYTES} bytes", field="body", status=413
+                    format_lazy(
+                        _("the body is larger than {max_body_bytes} bytes"),
+                        max_body_bytes=MAX_BODY_BYTES,
+                    ),
+                    field="body",
+                    status=413,
                 )
             return json_object_read(request.body)
         if request.content_type in FORM_TYPES:
@@ -105,11 +118,13 @@ def _read_body(request: HttpRequest) -> dict[str, object]:
                 fields["customer_numbers"] = request.POST.getlist("customer_numbers")
             return fields
     except RequestDataTooBig as error:
-        raise Refused("the body is too large", field="body", status=413) from error
+        raise Refused(_("the body is too large"), field="body", status=413) from error
     except (MultiPartParserError, SuspiciousOperation) as error:
-        raise Refused(f"unreadable form body ({error})", field="body") from error
+        raise Refused(
+            format_lazy(_("unreadable form body ({error})"), error=error), field="body"
+        ) from error
     raise Refused(
-        "send the request as application/json or as a form (application/x-www-form-urlencoded)",
+        _("send the request as application/json or as a form (application/x-www-form-urlencoded)"),
         field="body",
         status=415,
     )
@@ -123,24 +138,37 @@ def _numbers(fields: Mapping[str, object]) -> list[str]:
     elif isinstance(given, str | int) and not isinstance(given, bool):
         given = [given]
     elif not isinstance(given, list):
-        raise Refused("customer_numbers must be a list of phone numbers", field="customer_numbers")
+        raise Refused(
+            _("customer_numbers must be a list of phone numbers"), field="customer_numbers"
+        )
     # Refused before each item is read: a 16 KiB body holds thousands.
     if len(given) > MAX_NUMBERS:
         raise Refused(
-            f"at most {MAX_NUMBERS} numbers per request ({len(given)} given)",
+            format_lazy(
+                _("at most {max_numbers} numbers per request ({value} given)"),
+                max_numbers=MAX_NUMBERS,
+                value=len(given),
+            ),
             field="customer_numbers",
         )
     numbers = []
     for position, number in enumerate(given):
         if isinstance(number, bool) or not isinstance(number, str | int):
             raise Refused(
-                f"customer_numbers[{position}] must be a phone number as a string",
+                format_lazy(
+                    _("customer_numbers[{position}] must be a phone number as a string"),
+                    position=position,
+                ),
                 field="customer_numbers",
             )
         problem = unstorable(number)
         if problem is not None:
             raise Refused(
-                f"customer_numbers[{position}] must not contain {problem}",
+                format_lazy(
+                    _("customer_numbers[{position}] must not contain {problem}"),
+                    position=position,
+                    problem=problem,
+                ),
                 field="customer_numbers",
             )
         numbers.append(str(number))
@@ -159,8 +187,10 @@ def _received_at(raw: str) -> datetime | None:
         value = None
     if value is None or value.tzinfo is None:
         raise Refused(
-            "received_at must be an ISO 8601 date-time with its offset, "
-            "e.g. 2026-11-28T09:15:00+01:00",
+            _(
+                "received_at must be an ISO 8601 date-time with its offset, "
+                "e.g. 2026-11-28T09:15:00+01:00"
+            ),
             field="received_at",
         )
     return value
@@ -171,7 +201,7 @@ def _own_tenant_only(tenant: Tenant, named: str) -> None:
     answer is the same) is refused."""
     if named and named not in (tenant.slug, str(tenant.pk)):
         raise Refused(
-            "an API key files requests for its own tenant only: leave tenant out",
+            _("an API key files requests for its own tenant only: leave tenant out"),
             field="tenant",
             status=403,
         )
@@ -199,7 +229,7 @@ def subject_requests_create(request: HttpRequest) -> HttpResponse:
         values = {name: text_field(fields, name) for name in TEXT_FIELDS}
         _own_tenant_only(request.tenant, values["tenant"])
         if not values["kind"]:
-            raise Refused("kind is required", field="kind")
+            raise Refused(_("kind is required"), field="kind")
         subject_request = subject_request_receive(
             actor=None,
             api_key=request.api_key,

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from compliance.api_auth import api_error, api_key_required
 from kit.null_characters import first_unstorable_field, storable_values
@@ -56,7 +58,11 @@ def _refuse(request: HttpRequest, refusal: Refused, fields: dict[str, object]) -
 
 
 def _too_large(limit: int) -> Refused:
-    return Refused(f"the audio is larger than {limit} bytes", field="audio", status=413)
+    return Refused(
+        format_lazy(_("the audio is larger than {limit} bytes"), limit=limit),
+        field="audio",
+        status=413,
+    )
 
 
 def recording_body(result: IngestResult) -> dict[str, object]:
@@ -91,21 +97,27 @@ def recordings_create(request: HttpRequest) -> HttpResponse:
         }
     except RequestDataTooBig:
         # Non-file parts beyond DATA_UPLOAD_MAX_MEMORY_SIZE.
-        refusal = Refused("the metadata parts are too large", field="body", status=413)
+        refusal = Refused(_("the metadata parts are too large"), field="body", status=413)
         return _refuse(request, refusal, {})
     except (MultiPartParserError, SuspiciousOperation) as error:
-        refusal = Refused(f"unreadable multipart/form-data body ({error})", field="body")
+        refusal = Refused(
+            format_lazy(_("unreadable multipart/form-data body ({error})"), error=error),
+            field="body",
+        )
         return _refuse(request, refusal, {})
     # PostgreSQL cannot store a NUL or a lone surrogate: refused here, naming the field, rather
     # than a 500 later.
     unstorable = first_unstorable_field(fields, METADATA_FIELDS)
     if unstorable is not None:
         field, problem = unstorable
-        refusal = Refused(f"{field} must not contain {problem}", field=field)
+        refusal = Refused(
+            format_lazy(_("{field} must not contain {problem}"), field=field, problem=problem),
+            field=field,
+        )
         return _refuse(request, refusal, fields)
     if upload is None:
         refusal = Refused(
-            "the audio file is required, in the multipart/form-data part named audio",
+            _("the audio file is required, in the multipart/form-data part named audio"),
             field="audio",
         )
         return _refuse(request, refusal, fields)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -66,7 +67,7 @@ def api_key_revoke(*, actor, api_key: ApiKey) -> ApiKey:
     if isinstance(actor, AbstractBaseUser) and not tenant_permits(
         actor, locked.tenant_id, "compliance.change_apikey"
     ):
-        raise Refused("you may not revoke this tenant's API keys", field="actor", status=403)
+        raise Refused(_("you may not revoke this tenant's API keys"), field="actor", status=403)
     if locked.revoked_at is None:
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at"])

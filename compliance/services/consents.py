@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import event_record
 from kit.limits import refuse_longer_than
@@ -36,7 +38,9 @@ def consent_in_force(*, tenant: Tenant, customer_number: str, purpose: Purpose) 
 def _purpose_for(tenant: Tenant, code: str) -> Purpose:
     purpose = Purpose.objects.by_code(tenant, code)
     if purpose is None:
-        raise Refused(f"unknown or inactive purpose {code!r}", field="purpose")
+        raise Refused(
+            format_lazy(_("unknown or inactive purpose {code}"), code=repr(code)), field="purpose"
+        )
     return purpose
 
 
@@ -53,9 +57,14 @@ def consent_check(
     """Validate a decision before it is recorded (the admin form uses it too): returns the
     purpose and the number in E.164, or raises Refused naming the field."""
     if decision not in ConsentDecision.values:
-        raise Refused("decision must be granted, refused or withdrawn", field="decision")
+        raise Refused(_("decision must be granted, refused or withdrawn"), field="decision")
     if channel not in ConsentChannel.values:
-        raise Refused(f"channel must be one of {', '.join(ConsentChannel.values)}", field="channel")
+        raise Refused(
+            format_lazy(
+                _("channel must be one of {value}"), value=", ".join(ConsentChannel.values)
+            ),
+            field="channel",
+        )
     purpose = _purpose_for(tenant, purpose_code)
     if not purpose.requires_consent:
         # Nothing would read the decision: ingestion asks for consent only where the purpose
@@ -64,19 +73,27 @@ def consent_check(
         # legitimate interest, GDPR Art. 21, is another right, not a consent decision.) A purpose
         # resting on consent always requires it (Purpose's constraint), so it is never this one.
         raise Refused(
-            f"purpose {purpose.code} does not rest on consent (legal basis: "
-            f"{purpose.get_legal_basis_display()}): no consent decision is recorded for it",
+            format_lazy(
+                _(
+                    "purpose {code} does not rest on consent (legal basis: "
+                    "{legal_basis}): no consent decision is recorded for it"
+                ),
+                code=purpose.code,
+                legal_basis=purpose.get_legal_basis_display(),
+            ),
             field="purpose",
         )
     try:
         number = normalise_number(customer_number, default_region=tenant.country_code)
     except InvalidNumber as error:
-        raise Refused(f"customer_number: {error}", field="customer_number") from error
+        raise Refused(
+            format_lazy(_("customer_number: {error}"), error=error), field="customer_number"
+        ) from error
     if decided_at is None or timezone.is_naive(decided_at):
-        raise Refused("decided_at must be a date-time with its offset", field="decided_at")
+        raise Refused(_("decided_at must be a date-time with its offset"), field="decided_at")
     refuse_outside_date_window(decided_at, field="decided_at")
     if decided_at > timezone.now() + DECISION_CLOCK_SKEW:
-        raise Refused("decided_at is in the future", field="decided_at")
+        raise Refused(_("decided_at is in the future"), field="decided_at")
     evidence_limits = {
         "subject_reference": 128,
         "ivr_prompt_id": 64,

@@ -58,6 +58,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from psycopg.copy import QueuedLibpqWriter
 
 from audit.context import names_its_actor
@@ -121,13 +123,24 @@ def full_list_rule(source: str) -> SourceRule:
     """The rule of a source delivered as a full list; Refused naming `source` for the others."""
     if source not in DncSource.values:
         raise Refused(
-            f"unknown source {source!r}: one of {', '.join(DncSource.values)}", field="source"
+            format_lazy(
+                _("unknown source {source}: one of {value}"),
+                source=repr(source),
+                value=", ".join(DncSource.values),
+            ),
+            field="source",
         )
     rule = rule_for(source)
     if rule.delivery != Delivery.FULL_LIST:
         raise Refused(
-            f"{rule.label} is not delivered as a list: its numbers are screened per campaign "
-            "(the campaign's file is submitted to it, its answer imported as a screening)",
+            format_lazy(
+                _(
+                    "{label} is not delivered as a list: its numbers are screened "
+                    "per campaign (the campaign's file is submitted to it, its "
+                    "answer imported as a screening)"
+                ),
+                label=rule.label,
+            ),
             field="source",
         )
     return rule
@@ -146,10 +159,16 @@ def import_refusal_check(
     or Refused naming the field. `actor` None is the command line (the platform's own shell)."""
     rule = full_list_rule(source)
     if rule.country is None and tenant is None:
-        raise Refused(f"{rule.label}: name the tenant whose list it is", field="tenant")
+        raise Refused(
+            format_lazy(_("{label}: name the tenant whose list it is"), label=rule.label),
+            field="tenant",
+        )
     if rule.country is not None and tenant is not None:
         raise Refused(
-            f"{rule.label} is a platform list, screened by every tenant: no tenant",
+            format_lazy(
+                _("{label} is a platform list, screened by every tenant: no tenant"),
+                label=rule.label,
+            ),
             field="tenant",
         )
     if actor is not None:
@@ -159,26 +178,38 @@ def import_refusal_check(
             allowed = tenant_permits(actor, tenant.pk, "compliance.add_dnclist")
         if not allowed:
             owner = tenant.name if tenant is not None else "the platform"
-            raise Refused(f"you may not import {owner}'s {rule.label}", field="actor", status=403)
+            raise Refused(
+                format_lazy(
+                    _("you may not import {owner}'s {label}"), owner=owner, label=rule.label
+                ),
+                field="actor",
+                status=403,
+            )
     version = (version or "").strip()
     if not version:
-        raise Refused("a version is required (as the list's provider names it)", field="version")
+        raise Refused(_("a version is required (as the list's provider names it)"), field="version")
     limit = DncList._meta.get_field("version").max_length
     if len(version) > limit or unstorable(version):
-        raise Refused(f"the version must be at most {limit} printable characters", field="version")
+        raise Refused(
+            format_lazy(_("the version must be at most {limit} printable characters"), limit=limit),
+            field="version",
+        )
     if delivered_at is None or timezone.is_naive(delivered_at):
-        raise Refused("delivered_at must be a date-time with its offset", field="delivered_at")
+        raise Refused(_("delivered_at must be a date-time with its offset"), field="delivered_at")
     refuse_outside_date_window(delivered_at, field="delivered_at")
     if delivered_at > timezone.now() + DELIVERY_CLOCK_SKEW:
-        raise Refused("delivered_at is in the future", field="delivered_at")
+        raise Refused(_("delivered_at is in the future"), field="delivered_at")
     if not isinstance(max_rejected, int) or max_rejected < 0:
-        raise Refused("max_rejected must be a whole number, 0 or more", field="max_rejected")
+        raise Refused(_("max_rejected must be a whole number, 0 or more"), field="max_rejected")
     in_force = DncList.objects.in_force().filter(source=source, tenant=tenant).first()
     if in_force is not None and delivered_at < in_force.delivered_at:
         # An older delivery would replace a fresher list (and look fresher than it is).
         raise Refused(
-            f"the version in force ({in_force.version}) was delivered on "
-            f"{in_tenant_zone(in_force.delivered_at, tenant)}, after this one",
+            format_lazy(
+                _("the version in force ({version}) was delivered on {value}, after this one"),
+                version=in_force.version,
+                value=in_tenant_zone(in_force.delivered_at, tenant),
+            ),
             field="delivered_at",
         )
     return rule
@@ -199,7 +230,7 @@ def _refuse_another_import(source: str, tenant: Tenant | None, *, lock_held: boo
         key = list_key(source, tenant)
         if not try_dnc_import_lock(key):
             raise Refused(
-                "another import of this list is under way: try again once it is done",
+                _("another import of this list is under way: try again once it is done"),
                 field="source",
                 status=409,
             )
@@ -211,8 +242,14 @@ def _refuse_another_import(source: str, tenant: Tenant | None, *, lock_held: boo
         if _waiting(waiting):
             started = in_tenant_zone(waiting.started_at, tenant)
             raise Refused(
-                f"a version of this list ({waiting.version}, uploaded {started}) is waiting to "
-                "be imported: try again once it is done",
+                format_lazy(
+                    _(
+                        "a version of this list ({version}, uploaded {started}) is "
+                        "waiting to be imported: try again once it is done"
+                    ),
+                    version=waiting.version,
+                    started=started,
+                ),
                 field="source",
                 status=409,
             )
@@ -223,7 +260,7 @@ def _list_lock(source: str, tenant: Tenant | None) -> Iterator[None]:
     key = list_key(source, tenant)
     if not try_dnc_import_lock(key):
         raise Refused(
-            "another import of this list is under way: try again once it is done",
+            _("another import of this list is under way: try again once it is done"),
             field="source",
             status=409,
         )
@@ -275,7 +312,7 @@ def dnc_list_import(
     )
     path = Path(path)
     if not path.is_file():
-        raise Refused(f"no file at {path}", field="file")
+        raise Refused(format_lazy(_("no file at {path}"), path=path), field="file")
     with _list_lock(source, tenant):
         _refuse_another_import(source, tenant, lock_held=True)
         dnc_list = DncList.objects.create(
@@ -361,13 +398,18 @@ def dnc_list_upload_check(
     )
     if size > settings.DNC_UPLOAD_MAX_BYTES:
         raise Refused(
-            f"the file is larger than {settings.DNC_UPLOAD_MAX_BYTES:,} bytes "
-            "(DNC_UPLOAD_MAX_BYTES): import it with manage.py import_dnc_list",
+            format_lazy(
+                _(
+                    "the file is larger than {dnc_upload_max_bytes} bytes "
+                    "(DNC_UPLOAD_MAX_BYTES): import it with manage.py import_dnc_list"
+                ),
+                dnc_upload_max_bytes=format(settings.DNC_UPLOAD_MAX_BYTES, ","),
+            ),
             field="file",
             status=413,
         )
     if not size:
-        raise Refused("the file is empty", field="file")
+        raise Refused(_("the file is empty"), field="file")
     _refuse_another_import(source, tenant, lock_held=False)
     return rule
 
@@ -454,7 +496,7 @@ def dnc_list_import_upload(*, dnc_list_id: int, upload_name: str) -> DncList | N
                 max_rejected=dnc_list.rejected_allowed,
             )
             if not path.is_file():
-                raise Refused("the uploaded file is gone: upload it again", field="file")
+                raise Refused(_("the uploaded file is gone: upload it again"), field="file")
             with _list_lock(dnc_list.source, dnc_list.tenant):
                 return _import(dnc_list, path, rule, None)
         except DncImportFailed as failed:

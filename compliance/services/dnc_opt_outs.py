@@ -8,6 +8,8 @@ internal list (compliance/services/dnc_lists.py) does not replace them."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -29,7 +31,7 @@ def dnc_opt_out_check(*, tenant: Tenant, number: str, note: str = "") -> str:
         e164 = normalise_number(number, default_region=tenant.country_code)
     except InvalidNumber as error:
         # The reason, not the number: the refusal goes on the append-only trail.
-        raise Refused(f"number: {error}", field="number") from error
+        raise Refused(format_lazy(_("number: {error}"), error=error), field="number") from error
     refuse_longer_than(note, limits.DNC_NOTE, field="note")
     return e164
 
@@ -58,10 +60,17 @@ def dnc_opt_out_add(
     person (whose role in the tenant must allow it) or, for the API and a consent decision, the
     label of the key or of who recorded the decision (already authenticated for the tenant)."""
     if channel not in OptOutChannel.values:
-        raise Refused(f"channel must be one of {', '.join(OptOutChannel.values)}", field="channel")
+        raise Refused(
+            format_lazy(_("channel must be one of {value}"), value=", ".join(OptOutChannel.values)),
+            field="channel",
+        )
     if hasattr(actor, "get_username"):
         if not tenant_permits(actor, tenant.pk, "compliance.add_dncoptout"):
-            raise Refused(f"you may not add opt-outs for {tenant.name}", field="actor", status=403)
+            raise Refused(
+                format_lazy(_("you may not add opt-outs for {name}"), name=tenant.name),
+                field="actor",
+                status=403,
+            )
         added_by = actor.get_username()
     else:
         added_by = str(actor or "")

@@ -4,7 +4,9 @@ django-simple-history with the actor named, and audited (the texts named, never 
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -33,7 +35,10 @@ def dpia_check(*, dpia: Dpia) -> None:
     if dpia.dpo_opinion_on is not None:
         error = date_window_error(dpia.dpo_opinion_on)
         if error is not None:
-            raise Refused(f"dpo_opinion_on {error}", field="dpo_opinion_on")
+            raise Refused(
+                format_lazy(gettext_lazy("dpo_opinion_on {error}"), error=error),
+                field="dpo_opinion_on",
+            )
     duplicate = Dpia.objects.filter(tenant_id=dpia.tenant_id, purpose_id=dpia.purpose_id)
     if duplicate.exclude(pk=dpia.pk).exists():
         raise Refused(_("This purpose has its DPIA already: change that one."), field="purpose")

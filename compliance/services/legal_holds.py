@@ -10,6 +10,8 @@ from django.apps import apps
 from django.db import transaction
 from django.db.models import Count, Value
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -40,9 +42,9 @@ def legal_hold_check(
     """Validate a hold before it is placed (the admin form uses it too); returns the number in
     E.164. Raises Refused naming the field."""
     if not reference.strip():
-        raise Refused("a hold needs a case or inquiry reference", field="reference")
+        raise Refused(_("a hold needs a case or inquiry reference"), field="reference")
     if not reason.strip():
-        raise Refused("a hold needs a reason", field="reason")
+        raise Refused(_("a hold needs a reason"), field="reason")
     refuse_longer_than(
         reference.strip(), LegalHold._meta.get_field("reference").max_length, field="reference"
     )
@@ -51,18 +53,20 @@ def legal_hold_check(
     refuse_outside_date_window(started_from, field="started_from")
     refuse_outside_date_window(started_until, field="started_until")
     if any(recording.tenant_id != tenant.pk for recording in recordings):
-        raise Refused("a recording of another tenant", field="recordings")
+        raise Refused(_("a recording of another tenant"), field="recordings")
     number = ""
     if customer_number:
         try:
             number = normalise_number(customer_number, default_region=tenant.country_code)
         except InvalidNumber as error:
-            raise Refused(f"customer_number: {error}", field="customer_number") from error
+            raise Refused(
+                format_lazy(_("customer_number: {error}"), error=error), field="customer_number"
+            ) from error
     if started_from and started_until and started_from > started_until:
-        raise Refused("the date range ends before it starts", field="started_until")
+        raise Refused(_("the date range ends before it starts"), field="started_until")
     if not (recordings or number or started_from or started_until or campaign):
         raise Refused(
-            "the hold's scope is empty: name recordings, a number, a date range or a campaign",
+            _("the hold's scope is empty: name recordings, a number, a date range or a campaign"),
             field="scope",
         )
     return number
@@ -85,7 +89,11 @@ def legal_hold_place(
     """Freeze recordings. Nothing deletes a held recording, and recordings arriving later that
     match the scope are held too."""
     if not tenant_permits(actor, tenant.pk, "compliance.place_legalhold"):
-        raise Refused(f"you may not place legal holds for {tenant.name}", field="actor", status=403)
+        raise Refused(
+            format_lazy(_("you may not place legal holds for {name}"), name=tenant.name),
+            field="actor",
+            status=403,
+        )
     recordings = list(recordings)
     number = legal_hold_check(
         tenant=tenant,
@@ -133,16 +141,19 @@ def legal_hold_place(
 def legal_hold_release(*, actor, hold: LegalHold, release_reason: str) -> LegalHold:
     locked = LegalHold.objects.select_for_update().get(pk=hold.pk)
     if not tenant_permits(actor, locked.tenant_id, "compliance.release_legalhold"):
-        raise Refused("you may not release this tenant's legal holds", field="actor", status=403)
+        raise Refused(_("you may not release this tenant's legal holds"), field="actor", status=403)
     if locked.released_at is not None:
         raise Refused(
-            f"hold {locked.reference} was already released on "
-            f"{in_tenant_zone(locked.released_at, locked.tenant)}",
+            format_lazy(
+                _("hold {reference} was already released on {value}"),
+                reference=locked.reference,
+                value=in_tenant_zone(locked.released_at, locked.tenant),
+            ),
             field="hold",
             status=409,
         )
     if not release_reason.strip():
-        raise Refused("releasing a hold needs a reason", field="release_reason")
+        raise Refused(_("releasing a hold needs a reason"), field="release_reason")
     refuse_longer_than(
         release_reason.strip(), limits.LEGAL_HOLD_RELEASE_REASON, field="release_reason"
     )

@@ -12,7 +12,9 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from phonenumbers import SUPPORTED_REGIONS
 
 from audit.context import names_its_actor
@@ -117,7 +119,9 @@ def _refuse_dates(processor: Processor) -> None:
         value = getattr(processor, field)
         error = None if value is None else date_window_error(value)
         if error is not None:
-            raise Refused(f"{field} {error}", field=field)
+            raise Refused(
+                format_lazy(gettext_lazy("{field} {error}"), field=field, error=error), field=field
+            )
     for field in ("agreement_expires_on", "review_due_on"):
         value = getattr(processor, field)
         if value is not None and not date(2000, 1, 1) <= value <= LATEST_PLANNED:

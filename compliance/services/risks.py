@@ -10,7 +10,9 @@ from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -72,7 +74,12 @@ def measure_check(*, measure: Measure) -> None:
     if not (measure.action or "").strip():
         raise Refused(_("Say what is done."), field="action")
     if len(measure.action) > limits.RISK_TEXT or len(measure.evidence or "") > limits.RISK_TEXT:
-        raise Refused(f"longer than {limits.RISK_TEXT} characters", field="action")
+        raise Refused(
+            format_lazy(
+                gettext_lazy("longer than {risk_text} characters"), risk_text=limits.RISK_TEXT
+            ),
+            field="action",
+        )
     if not (measure.done_by or "").strip():
         raise Refused(_("Say who carries it out."), field="done_by")
     if measure.status == MeasureStatus.PLANNED and measure.due_on is None:

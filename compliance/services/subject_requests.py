@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -48,7 +50,11 @@ _CLOCK_SKEW = timedelta(minutes=5)
 def _require_permission(actor, tenant_id: int, permission: str, doing: str) -> None:
     # The API (a tenant's key) and tasks act with no person: their caller has checked the key.
     if actor is not None and not tenant_permits(actor, tenant_id, permission):
-        raise Refused(f"you may not {doing} for this tenant", field="actor", status=403)
+        raise Refused(
+            format_lazy(_("you may not {doing} for this tenant"), doing=doing),
+            field="actor",
+            status=403,
+        )
 
 
 def subject_numbers_normalise(tenant: Tenant, numbers: list[str]) -> list[str]:
@@ -56,14 +62,19 @@ def subject_numbers_normalise(tenant: Tenant, numbers: list[str]) -> list[str]:
     tenant's country when written nationally; duplicates dropped, order kept."""
     raw = [str(number).strip() for number in numbers if str(number).strip()]
     if len(raw) > MAX_NUMBERS:
-        raise Refused(f"at most {MAX_NUMBERS} numbers per request", field="customer_numbers")
+        raise Refused(
+            format_lazy(_("at most {max_numbers} numbers per request"), max_numbers=MAX_NUMBERS),
+            field="customer_numbers",
+        )
     normalised = []
     for number in raw:
         try:
             normalised.append(normalise_number(number, default_region=tenant.country_code))
         except InvalidNumber as error:
             raise Refused(
-                f"{number[:40]!r}: {error}", field="customer_numbers", for_trail=str(error)
+                format_lazy(_("{value}: {error}"), value=repr(number[:40]), error=error),
+                field="customer_numbers",
+                for_trail=str(error),
             ) from error
     return list(dict.fromkeys(normalised))
 
@@ -92,24 +103,33 @@ def open_duplicate(
 def _objection_purpose(tenant: Tenant, kind: str, purpose: Purpose | str | None) -> Purpose | None:
     if kind != RequestKind.OBJECTION:
         if purpose:
-            raise Refused("only an objection names a purpose", field="objection_purpose")
+            raise Refused(_("only an objection names a purpose"), field="objection_purpose")
         return None
     if not purpose:
         raise Refused(
-            "an objection names the legitimate-interest purpose objected to",
+            _("an objection names the legitimate-interest purpose objected to"),
             field="objection_purpose",
         )
     if isinstance(purpose, str):
         found = Purpose.objects.by_code(tenant, purpose)
         if found is None:
-            raise Refused(f"unknown purpose {purpose[:60]!r}", field="objection_purpose")
+            raise Refused(
+                format_lazy(_("unknown purpose {value}"), value=repr(purpose[:60])),
+                field="objection_purpose",
+            )
         purpose = found
     if purpose.tenant_id not in (None, tenant.pk):
-        raise Refused("a purpose of another tenant", field="objection_purpose")
+        raise Refused(_("a purpose of another tenant"), field="objection_purpose")
     if purpose.legal_basis != LegalBasis.LEGITIMATE_INTEREST:
         raise Refused(
-            f"{purpose.name} does not rest on legitimate interest: Art. 21 objection applies to "
-            "legitimate-interest processing (consent is withdrawn instead)",
+            format_lazy(
+                _(
+                    "{name} does not rest on legitimate interest: Art. 21 objection "
+                    "applies to legitimate-interest processing (consent is withdrawn "
+                    "instead)"
+                ),
+                name=purpose.name,
+            ),
             field="objection_purpose",
         )
     return purpose
@@ -136,12 +156,23 @@ def subject_request_receive(
     same kind for the same subject exists (it is still registered: the requester asked again)."""
     _require_permission(actor, tenant.pk, "compliance.add_subjectrequest", "receive requests")
     if kind not in RequestKind.values:
-        raise Refused(f"kind must be one of {', '.join(RequestKind.values)}", field="kind")
+        raise Refused(
+            format_lazy(_("kind must be one of {value}"), value=", ".join(RequestKind.values)),
+            field="kind",
+        )
     if channel not in RequestChannel.values:
-        raise Refused(f"channel must be one of {', '.join(RequestChannel.values)}", field="channel")
+        raise Refused(
+            format_lazy(
+                _("channel must be one of {value}"), value=", ".join(RequestChannel.values)
+            ),
+            field="channel",
+        )
     if language not in RequestLanguage.values:
         raise Refused(
-            f"language must be one of {', '.join(RequestLanguage.values)}", field="language"
+            format_lazy(
+                _("language must be one of {value}"), value=", ".join(RequestLanguage.values)
+            ),
+            field="language",
         )
     numbers = subject_numbers_normalise(tenant, list(customer_numbers))
     subject_reference = subject_reference.strip()
@@ -150,14 +181,14 @@ def subject_request_receive(
     refuse_longer_than(requester_contact.strip(), 300, field="requester_contact")
     if not numbers and not subject_reference:
         raise Refused(
-            "name the subject: one or more customer numbers, or a subject reference",
+            _("name the subject: one or more customer numbers, or a subject reference"),
             field="customer_numbers",
         )
     now = timezone.now()
     received_at = received_at or now
     refuse_outside_date_window(received_at, field="received_at")
     if received_at > now + _CLOCK_SKEW:
-        raise Refused("received_at is in the future", field="received_at")
+        raise Refused(_("received_at is in the future"), field="received_at")
     purpose = _objection_purpose(tenant, kind, objection_purpose)
     duplicate = open_duplicate(
         tenant=tenant, kind=kind, numbers=numbers, subject_reference=subject_reference
@@ -209,7 +240,10 @@ def _locked(request: SubjectRequest) -> SubjectRequest:
 def _require_open(request: SubjectRequest) -> None:
     if not request.is_open:
         raise Refused(
-            f"the request is already closed ({request.get_status_display()})", field="status"
+            format_lazy(
+                _("the request is already closed ({status})"), status=request.get_status_display()
+            ),
+            field="status",
         )
 
 
@@ -244,7 +278,10 @@ def subject_request_start_verification(*, actor, request: SubjectRequest) -> Sub
     _require_permission(actor, locked.tenant_id, "compliance.change_subjectrequest", "handle it")
     if locked.status != RequestStatus.RECEIVED:
         raise Refused(
-            f"identity verification starts from Received, not {locked.get_status_display()}",
+            format_lazy(
+                _("identity verification starts from Received, not {status}"),
+                status=locked.get_status_display(),
+            ),
             field="status",
         )
     locked.status = RequestStatus.VERIFYING
@@ -267,13 +304,13 @@ def subject_request_verify_identity(
     )
     _require_open(locked)
     if locked.identity_verified:
-        raise Refused("the identity is already verified", field="identity_method")
+        raise Refused(_("the identity is already verified"), field="identity_method")
     if method not in VerificationMethod.values:
-        raise Refused("choose how the identity was verified", field="identity_method")
+        raise Refused(_("choose how the identity was verified"), field="identity_method")
     note = note.strip()
     refuse_longer_than(note, limits.SUBJECT_REQUEST_TEXT, field="identity_note")
     if method == VerificationMethod.OTHER and not note:
-        raise Refused("describe how the identity was verified", field="identity_note")
+        raise Refused(_("describe how the identity was verified"), field="identity_note")
     old = locked.status
     locked.identity_method = method
     locked.identity_note = note
@@ -299,26 +336,41 @@ def subject_request_extend(
     today = locked.tenant.today()
     if today > locked.due_on:
         raise Refused(
-            f"the first month ended on {locked.due_on.isoformat()}: an extension must be decided "
-            "and told to the requester within it (GDPR Art. 12(3))",
+            format_lazy(
+                _(
+                    "the first month ended on {isoformat}: an extension must be "
+                    "decided and told to the requester within it (GDPR Art. 12(3))"
+                ),
+                isoformat=locked.due_on.isoformat(),
+            ),
             field="months",
         )
     if months not in (1, 2) or locked.extended_months + months > 2:
         raise Refused(
-            f"an answer may be extended by two months at most (already {locked.extended_months})",
+            format_lazy(
+                _("an answer may be extended by two months at most (already {extended_months})"),
+                extended_months=locked.extended_months,
+            ),
             field="months",
         )
     reason = reason.strip()
     if not reason:
-        raise Refused("the requester must be told why: give the reason", field="reason")
+        raise Refused(_("the requester must be told why: give the reason"), field="reason")
     refuse_longer_than(reason, limits.SUBJECT_REQUEST_TEXT, field="reason")
     if told_on is None:
-        raise Refused("the date the requester was told is required", field="told_on")
+        raise Refused(_("the date the requester was told is required"), field="told_on")
     received = tenant_day(locked.received_at, locked.tenant)
     if not received <= told_on <= min(today, locked.due_on):
         raise Refused(
-            f"the requester must be told between the receipt ({received.isoformat()}) and the "
-            f"end of the first month ({locked.due_on.isoformat()}), and not in the future",
+            format_lazy(
+                _(
+                    "the requester must be told between the receipt ({isoformat}) "
+                    "and the end of the first month ({isoformat2}), and not in the "
+                    "future"
+                ),
+                isoformat=received.isoformat(),
+                isoformat2=locked.due_on.isoformat(),
+            ),
             field="told_on",
         )
     # A second extension's reason is added to the first's: together within the ceiling.
@@ -326,8 +378,15 @@ def subject_request_extend(
     if len(combined) > limits.SUBJECT_REQUEST_TEXT:
         room = max(limits.SUBJECT_REQUEST_TEXT - len(locked.extension_reason) - 1, 0)
         raise Refused(
-            f"reason: with the first extension's, the reasons would be longer than "
-            f"{limits.SUBJECT_REQUEST_TEXT} characters; {room} remain for this one",
+            format_lazy(
+                _(
+                    "reason: with the first extension's, the reasons would be longer "
+                    "than {subject_request_text} characters; {room} remain for this "
+                    "one"
+                ),
+                subject_request_text=limits.SUBJECT_REQUEST_TEXT,
+                room=room,
+            ),
             field="reason",
         )
     old_deadline = locked.deadline
@@ -357,22 +416,22 @@ def subject_request_close(
     _require_permission(actor, locked.tenant_id, "compliance.change_subjectrequest", "close it")
     _require_open(locked)
     if status not in (RequestStatus.COMPLETED, RequestStatus.REFUSED, RequestStatus.PARTIAL):
-        raise Refused("close as completed, refused or partially fulfilled", field="status")
+        raise Refused(_("close as completed, refused or partially fulfilled"), field="status")
     outcome, refusal_reason = outcome.strip(), refusal_reason.strip()
     refuse_longer_than(outcome, limits.SUBJECT_REQUEST_TEXT, field="outcome")
     refuse_longer_than(refusal_reason, limits.SUBJECT_REQUEST_TEXT, field="refusal_reason")
     if status in (RequestStatus.REFUSED, RequestStatus.PARTIAL) and not refusal_reason:
         raise Refused(
-            "a refusal, whole or partial, needs its reason (it is told to the requester)",
+            _("a refusal, whole or partial, needs its reason (it is told to the requester)"),
             field="refusal_reason",
         )
     if status != RequestStatus.REFUSED and not locked.identity_verified:
         raise Refused(
-            "verify the requester's identity before answering the request", field="status"
+            _("verify the requester's identity before answering the request"), field="status"
         )
     if status == RequestStatus.COMPLETED and refusal_reason:
         raise Refused(
-            "a completed request refuses nothing: close it as partially fulfilled",
+            _("a completed request refuses nothing: close it as partially fulfilled"),
             field="refusal_reason",
         )
     old = locked.status

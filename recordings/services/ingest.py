@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import Outcome
 from audit.services import event_record
@@ -175,22 +177,28 @@ def _lookup(tenant: Tenant, code: str, call_id: str, number: str) -> _Lookup:
 def _text(value: object, *, field: str, limit: int, required: bool = False) -> str:
     problem = unstorable(value)
     if problem is not None:
-        raise Refused(f"{field} must not contain {problem}", field=field)
+        raise Refused(
+            format_lazy(_("{field} must not contain {problem}"), field=field, problem=problem),
+            field=field,
+        )
     text = "" if value is None else str(value).strip()
     if required and not text:
-        raise Refused(f"{field} is required", field=field)
+        raise Refused(format_lazy(_("{field} is required"), field=field), field=field)
     if len(text) > limit:
-        raise Refused(f"{field} is longer than {limit} characters", field=field)
+        raise Refused(
+            format_lazy(_("{field} is longer than {limit} characters"), field=field, limit=limit),
+            field=field,
+        )
     return text
 
 
 def _call(fields: dict[str, object]) -> _Call:
     call_id = _text(fields.get("call_id"), field="call_id", limit=128, required=True)
     if not CALL_ID.match(call_id):
-        raise Refused("call_id may hold letters, digits and . _ : @ - only", field="call_id")
+        raise Refused(_("call_id may hold letters, digits and . _ : @ - only"), field="call_id")
     direction = _text(fields.get("direction"), field="direction", limit=8, required=True)
     if direction not in Direction.values:
-        raise Refused("direction must be inbound or outbound", field="direction")
+        raise Refused(_("direction must be inbound or outbound"), field="direction")
     raw_start = _text(fields.get("started_at"), field="started_at", limit=40, required=True)
     try:
         started_at = parse_datetime(raw_start)
@@ -198,15 +206,17 @@ def _call(fields: dict[str, object]) -> _Call:
         started_at = None
     if started_at is None or timezone.is_naive(started_at):
         raise Refused(
-            "started_at must be an ISO 8601 date-time with its offset, "
-            "e.g. 2026-11-28T09:15:00+01:00",
+            _(
+                "started_at must be an ISO 8601 date-time with its offset, "
+                "e.g. 2026-11-28T09:15:00+01:00"
+            ),
             field="started_at",
         )
     error = date_window_error(started_at)
     if error is not None:
-        raise Refused(f"started_at {error}", field="started_at")
+        raise Refused(format_lazy(_("started_at {error}"), error=error), field="started_at")
     if started_at > timezone.now() + CLOCK_SKEW:
-        raise Refused("started_at is in the future", field="started_at")
+        raise Refused(_("started_at is in the future"), field="started_at")
     code = _text(fields.get("purpose"), field="purpose", limit=60, required=True)
     return _Call(call_id=call_id, direction=direction, started_at=started_at, purpose_code=code)
 
@@ -216,7 +226,9 @@ def _details(tenant: Tenant, fields: dict[str, object]) -> _Details:
     try:
         number = normalise_number(raw_number, default_region=tenant.country_code)
     except InvalidNumber as error:
-        raise Refused(f"customer_number: {error}", field="customer_number") from error
+        raise Refused(
+            format_lazy(_("customer_number: {error}"), error=error), field="customer_number"
+        ) from error
     return _Details(
         customer_number=number,
         agent_code=_text(fields.get("agent_code"), field="agent_code", limit=64),
@@ -251,8 +263,16 @@ def _refuse_objected(purpose: Purpose, objection: tuple[int, datetime] | None) -
         return
     request_id, accepted_at = objection
     raise Refused(
-        f"the caller objected to recording for {purpose.code} (GDPR Art. 21): objection "
-        f"accepted on {accepted_at:%Y-%m-%d} (data-subject request #{request_id})",
+        format_lazy(
+            _(
+                "the caller objected to recording for {code} (GDPR Art. 21): "
+                "objection accepted on {accepted_at} (data-subject request "
+                "#{request_id})"
+            ),
+            code=purpose.code,
+            accepted_at=format(accepted_at, "%Y-%m-%d"),
+            request_id=request_id,
+        ),
         field="objection",
         status=409,
     )
@@ -293,8 +313,15 @@ def _refuse_erased(call_id: str, erased: tuple[datetime, str] | None) -> None:
     deleted_at, reason = erased
     # An erasure must stick: the recorder pushing the call again does not bring it back.
     raise Refused(
-        f"call {call_id} was erased on {deleted_at:%Y-%m-%d} "
-        f"({DeletionReason(reason).label.lower()}) and may not be registered again",
+        format_lazy(
+            _(
+                "call {call_id} was erased on {deleted_at} ({lower}) and may not "
+                "be registered again"
+            ),
+            call_id=call_id,
+            deleted_at=format(deleted_at, "%Y-%m-%d"),
+            lower=DeletionReason(reason).label.lower(),
+        ),
         field="call_id",
         status=409,
     )
@@ -324,8 +351,13 @@ def _existing(tenant: Tenant, call_id: str, sha256: str) -> IngestResult | None:
         return None
     if existing.audio_sha256 != sha256:
         raise Refused(
-            f"call {call_id} is already registered with different audio; audio is never "
-            "replaced after ingest",
+            format_lazy(
+                _(
+                    "call {call_id} is already registered with different audio; "
+                    "audio is never replaced after ingest"
+                ),
+                call_id=call_id,
+            ),
             field="call_id",
             status=409,
         )
@@ -378,7 +410,10 @@ def _ingest(
     source.seek(0)
     if size > settings.RECORDINGS_MAX_UPLOAD_BYTES:
         raise Refused(
-            f"the audio is larger than {settings.RECORDINGS_MAX_UPLOAD_BYTES} bytes",
+            format_lazy(
+                _("the audio is larger than {recordings_max_upload_bytes} bytes"),
+                recordings_max_upload_bytes=settings.RECORDINGS_MAX_UPLOAD_BYTES,
+            ),
             field="audio",
             status=413,
         )
@@ -418,7 +453,13 @@ def _ingest(
         )
         purpose = found.purpose
         if purpose is None:
-            raise Refused(f"unknown or inactive purpose {given.purpose_code!r}", field="purpose")
+            raise Refused(
+                format_lazy(
+                    _("unknown or inactive purpose {purpose_code}"),
+                    purpose_code=repr(given.purpose_code),
+                ),
+                field="purpose",
+            )
         if bad_details is not None:
             raise bad_details
         _refuse_erased(given.call_id, found.erased)

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from django.db import transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -51,7 +53,10 @@ def telesales_outcome_record(
     wrong = [r.call_id for r in locked if r.purpose.code != TELESALES_PURPOSE]
     if wrong:
         raise Refused(
-            f"not insurance telesales recordings: {', '.join(wrong[:5])}", field="recordings"
+            format_lazy(
+                _("not insurance telesales recordings: {value}"), value=", ".join(wrong[:5])
+            ),
+            field="recordings",
         )
     changes: dict[int, list[dict]] = {}
     for recording in locked:

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 from compliance.models import RequestKind, SubjectRequest
 from compliance.roles import tenant_permits
 from kit.limits import refuse_longer_than
@@ -20,9 +23,17 @@ def require_handler(actor, request: SubjectRequest, doing: str) -> None:
     """A person (these steps act on personal data for good: no task or key does them) whose role
     in the request's tenant handles data-subject requests."""
     if actor is None or not getattr(actor, "is_authenticated", False):
-        raise Refused(f"a person handling the request must {doing}", field="actor", status=403)
+        raise Refused(
+            format_lazy(_("a person handling the request must {doing}"), doing=doing),
+            field="actor",
+            status=403,
+        )
     if not tenant_permits(actor, request.tenant_id, HANDLE):
-        raise Refused(f"you may not {doing} for this tenant", field="actor", status=403)
+        raise Refused(
+            format_lazy(_("you may not {doing} for this tenant"), doing=doing),
+            field="actor",
+            status=403,
+        )
 
 
 def require_kind(request: SubjectRequest, kinds: Iterable[RequestKind], doing: str) -> None:
@@ -30,8 +41,12 @@ def require_kind(request: SubjectRequest, kinds: Iterable[RequestKind], doing: s
     if request.kind not in kinds:
         wanted = " or ".join(str(RequestKind(kind).label) for kind in kinds)
         raise Refused(
-            f"only a request for {wanted} may {doing}; this one is a request for "
-            f"{request.get_kind_display()}",
+            format_lazy(
+                _("only a request for {wanted} may {doing}; this one is a request for {kind}"),
+                wanted=wanted,
+                doing=doing,
+                kind=request.get_kind_display(),
+            ),
             field="kind",
         )
 
@@ -39,15 +54,20 @@ def require_kind(request: SubjectRequest, kinds: Iterable[RequestKind], doing: s
 def require_open(request: SubjectRequest) -> None:
     if not request.is_open:
         raise Refused(
-            f"the request is already closed ({request.get_status_display()})", field="status"
+            format_lazy(
+                _("the request is already closed ({status})"), status=request.get_status_display()
+            ),
+            field="status",
         )
 
 
 def require_identity(request: SubjectRequest) -> None:
     if not request.identity_verified:
         raise Refused(
-            "verify the requester's identity first: nothing is disclosed, deleted, restricted "
-            "or corrected before (GDPR Art. 12(6))",
+            _(
+                "verify the requester's identity first: nothing is disclosed, deleted, restricted "
+                "or corrected before (GDPR Art. 12(6))"
+            ),
             field="identity_method",
         )
 
@@ -72,9 +92,12 @@ def clean_text(value: object, *, field: str, limit: int, required: bool = False)
     """Free text a handler typed: storable, within its ceiling, present when required."""
     problem = unstorable(value)
     if problem is not None:
-        raise Refused(f"{field} must not contain {problem}", field=field)
+        raise Refused(
+            format_lazy(_("{field} must not contain {problem}"), field=field, problem=problem),
+            field=field,
+        )
     text = "" if value is None else str(value).strip()
     if required and not text:
-        raise Refused(f"{field} is required", field=field)
+        raise Refused(format_lazy(_("{field} is required"), field=field), field=field)
     refuse_longer_than(text, limit, field=field)
     return text

@@ -40,6 +40,7 @@ from datetime import date
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
@@ -155,11 +156,19 @@ def _claims(given: Mapping | None, scope_ids: set[int], *, strict: bool) -> dict
         try:
             pk = int(key)
         except (TypeError, ValueError):
-            raise Refused(f"{key!r} is not a recording id", field="claims") from None
+            raise Refused(
+                format_lazy(_("{key} is not a recording id"), key=repr(key)), field="claims"
+            ) from None
         if pk not in scope_ids:
             if strict:
                 raise Refused(
-                    f"recording {pk} is not one of the subject's recordings this request erases",
+                    format_lazy(
+                        _(
+                            "recording {pk} is not one of the subject's recordings this "
+                            "request erases"
+                        ),
+                        pk=pk,
+                    ),
                     field="claims",
                 )
             continue
@@ -268,7 +277,7 @@ def _erasure_start(*, actor, request: SubjectRequest, claims: Mapping | None) ->
     require_request(actor, request, ERASING_KINDS, "erase the subject's recordings")
     if request.kind == RequestKind.OBJECTION and request.objection_accepted_at is None:
         raise Refused(
-            "accept the objection first: its recordings are erased from its acceptance",
+            _("accept the objection first: its recordings are erased from its acceptance"),
             field="objection_accepted_at",
         )
     previous = request.report if request.report.get("kind") == request.kind else {}

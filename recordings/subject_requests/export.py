@@ -40,6 +40,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.models import Outcome
@@ -85,17 +87,23 @@ def export_refusal(request: SubjectRequest) -> Refused | None:
     """Why the request may not be answered with an export now, or None."""
     if request.kind not in EXPORTABLE_KINDS:
         return Refused(
-            f"an export answers an access or portability request, not {request.get_kind_display()}",
+            format_lazy(
+                _("an export answers an access or portability request, not {kind}"),
+                kind=request.get_kind_display(),
+            ),
             field="kind",
         )
     if not request.is_open:
         return Refused(
-            f"the request is closed ({request.get_status_display()})",
+            format_lazy(_("the request is closed ({status})"), status=request.get_status_display()),
             field="status",
         )
     if not request.identity_verified:
         return Refused(
-            "verify the requester's identity first: nothing is disclosed before (GDPR Art. 12(6))",
+            _(
+                "verify the requester's identity first: nothing is disclosed "
+                "before (GDPR Art. 12(6))"
+            ),
             field="identity_method",
         )
     return None
@@ -144,8 +152,10 @@ def _start(*, actor, request: SubjectRequest) -> SubjectExport:
     locked = SubjectRequest.objects.select_for_update().select_related("tenant").get(pk=request.pk)
     if not may_handle_export(actor, locked):
         raise Refused(
-            "only the request's handler, a compliance officer of its tenant, may export its data "
-            "(take the request first)",
+            _(
+                "only the request's handler, a compliance officer of its tenant, may export its "
+                "data (take the request first)"
+            ),
             field="actor",
             status=403,
         )
@@ -154,7 +164,7 @@ def _start(*, actor, request: SubjectRequest) -> SubjectExport:
         raise refusal
     recent = timezone.now() - timedelta(seconds=BUILD_TIME_LIMIT_SECONDS)
     if locked.exports.filter(status=ExportStatus.BUILDING, created_at__gt=recent).exists():
-        raise Refused("an export of this request is already being built", field="status")
+        raise Refused(_("an export of this request is already being built"), field="status")
     export = SubjectExport.objects.create(
         tenant_id=locked.tenant_id,
         request=locked,

@@ -33,6 +33,8 @@ from django.contrib import admin
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import event_record
 from compliance.models import SubjectRequest, Tenant
@@ -264,15 +266,23 @@ def subject_request_letter(
     )
     if request.status not in CLOSED_STATUSES:
         raise Refused(
-            f"the request is {request.get_status_display().lower()}: its answer letter is "
-            "written once it is completed, refused or partially fulfilled",
+            format_lazy(
+                _(
+                    "the request is {lower}: its answer letter is written once it is "
+                    "completed, refused or partially fulfilled"
+                ),
+                lower=request.get_status_display().lower(),
+            ),
             field="status",
             status=409,
         )
     language = language or request.language
     if language not in TEMPLATES:
         raise Refused(
-            f"language must be one of {', '.join(RequestLanguage.values)}", field="language"
+            format_lazy(
+                _("language must be one of {value}"), value=", ".join(RequestLanguage.values)
+            ),
+            field="language",
         )
     letter = letter_build(request, language)
     subject_request_letter_view_record(user=http_request.user, request=request, language=language)

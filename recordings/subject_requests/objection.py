@@ -15,6 +15,8 @@ from collections.abc import Mapping
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -34,8 +36,10 @@ def _accept(*, actor, request: SubjectRequest, compelling_ground: str) -> Subjec
     require_request(actor, request, [RequestKind.OBJECTION], "accept an objection")
     if request.objection_accepted_at is not None:
         raise Refused(
-            "the objection was accepted on "
-            f"{in_tenant_zone(request.objection_accepted_at, request.tenant)}",
+            format_lazy(
+                _("the objection was accepted on {value}"),
+                value=in_tenant_zone(request.objection_accepted_at, request.tenant),
+            ),
             field="objection_accepted_at",
             status=409,
         )
@@ -43,7 +47,7 @@ def _accept(*, actor, request: SubjectRequest, compelling_ground: str) -> Subjec
     if purpose is None or purpose.legal_basis != LegalBasis.LEGITIMATE_INTEREST:
         # Art. 21(1): the right to object is to processing resting on Art. 6(1)(e) or (f).
         raise Refused(
-            "only a purpose resting on legitimate interest can be objected to",
+            _("only a purpose resting on legitimate interest can be objected to"),
             field="objection_purpose",
         )
     ground = clean_text(

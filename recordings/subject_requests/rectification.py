@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.db import transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -66,13 +68,17 @@ def _target(request: SubjectRequest, target) -> tuple[Recording | Consent, dict[
         rows, allowed = found.consents, CONSENT_FIELDS
     else:
         raise Refused(
-            "only the metadata of a recording or of a consent decision is rectified",
+            _("only the metadata of a recording or of a consent decision is rectified"),
             field="target",
         )
     row = rows.select_for_update(of=("self",)).filter(pk=target.pk).first()
     if row is None:
         raise Refused(
-            f"{target._meta.verbose_name} {target.pk} is not one of the subject's (or is deleted)",
+            format_lazy(
+                _("{verbose_name} {pk} is not one of the subject's (or is deleted)"),
+                verbose_name=target._meta.verbose_name,
+                pk=target.pk,
+            ),
             field="target",
         )
     return row, allowed
@@ -84,9 +90,11 @@ def _new_value(row, name: str, value: object, limit: int) -> str:
         try:
             return normalise_number(text, default_region=row.tenant.country_code)
         except InvalidNumber as error:
-            raise Refused(f"{name}: {error}", field=name) from error
+            raise Refused(
+                format_lazy(_("{name}: {error}"), name=name, error=error), field=name
+            ) from error
     if name == "direction" and text not in Direction.values:
-        raise Refused("direction must be inbound or outbound", field=name)
+        raise Refused(_("direction must be inbound or outbound"), field=name)
     return text
 
 
@@ -106,13 +114,20 @@ def rectification_apply(
     require_request(actor, request, [RequestKind.RECTIFICATION], "rectify the subject's data")
     row, allowed = _target(request, target)
     if not changes:
-        raise Refused("give at least one corrected value", field="changes")
+        raise Refused(_("give at least one corrected value"), field="changes")
     changed: dict[str, tuple[str, str]] = {}
     for name, value in changes.items():
         if name not in allowed:
             raise Refused(
-                f"{name} of a {row._meta.verbose_name} is not corrected by a rectification "
-                f"(correctable: {', '.join(allowed)})",
+                format_lazy(
+                    _(
+                        "{name} of a {verbose_name} is not corrected by a rectification "
+                        "(correctable: {value})"
+                    ),
+                    name=name,
+                    verbose_name=row._meta.verbose_name,
+                    value=", ".join(allowed),
+                ),
                 field=name,
             )
         new = _new_value(row, name, value, allowed[name])
@@ -120,15 +135,23 @@ def rectification_apply(
         if new != old:
             changed[name] = (old, new)
     if not changed:
-        raise Refused("nothing to correct: the values given are the current ones", field="changes")
+        raise Refused(
+            _("nothing to correct: the values given are the current ones"), field="changes"
+        )
     if isinstance(row, Recording):
         held = set(changed) & set(HOLD_CRITERIA_FIELDS)
         holds = list(row.active_holds()) if held else []
         if holds:
             references = ", ".join(hold.reference for hold in holds)
             raise Refused(
-                f"the recording is under legal hold ({references}): its "
-                f"{', '.join(sorted(held))} cannot be corrected while the hold is in force",
+                format_lazy(
+                    _(
+                        "the recording is under legal hold ({references}): its {value} "
+                        "cannot be corrected while the hold is in force"
+                    ),
+                    references=references,
+                    value=", ".join(sorted(held)),
+                ),
                 field=sorted(held)[0],
                 status=409,
             )

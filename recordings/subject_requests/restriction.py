@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -36,8 +38,10 @@ def restriction_apply(*, actor, request: SubjectRequest) -> SubjectRequest:
     require_request(actor, request, RESTRICTING_KINDS, "restrict the subject's recordings")
     if request.restriction_in_force:
         raise Refused(
-            "the restriction is in force since "
-            f"{in_tenant_zone(request.restricted_at, request.tenant)}",
+            format_lazy(
+                _("the restriction is in force since {value}"),
+                value=in_tenant_zone(request.restricted_at, request.tenant),
+            ),
             field="restricted_at",
             status=409,
         )
@@ -51,7 +55,7 @@ def restriction_apply(*, actor, request: SubjectRequest) -> SubjectRequest:
     )
     if not recordings:
         raise Refused(
-            "the subject has no recording to restrict (none of their numbers or reference)",
+            _("the subject has no recording to restrict (none of their numbers or reference)"),
             field="restricted_recordings",
         )
     request.restricted_recordings.set(recordings)
@@ -89,7 +93,7 @@ def restriction_lift(*, actor, request: SubjectRequest, reason: str) -> SubjectR
     request = locked(request)
     require_handler(actor, request, "lift a restriction")
     if not request.restriction_in_force:
-        raise Refused("no restriction of this request is in force", field="restricted_at")
+        raise Refused(_("no restriction of this request is in force"), field="restricted_at")
     reason = clean_text(reason, field="reason", limit=limits.SUBJECT_REQUEST_TEXT, required=True)
     restriction_end(request, reason)
     return request
