@@ -16,6 +16,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kit.times import in_tenant_zone
 
@@ -75,17 +77,29 @@ def alert_email_send(alert_id: int) -> dict:
     recipients = compliance_officers(alert.tenant_id)
     if not recipients:
         return {"alert": alert_id, "sent": 0}
-    subject = f"[Custodia] High-severity alert: {alert.summary}"[:200]
+    # In the portal's language (LANGUAGE_CODE): a person's language is their browser's choice,
+    # which a mail sent by the worker does not know.
+    subject = ("[Custodia] " + _("High-severity alert: %(summary)s") % {"summary": alert.summary})[
+        :200
+    ]
     body = "\n".join(
         [
-            f"A high-severity alert was raised for {alert.tenant}.",
+            _("A high-severity alert was raised for %(tenant)s.") % {"tenant": alert.tenant},
             "",
-            f"What: {alert.summary}",
-            f"Subject: {alert.subject_label}",
-            f"Between {in_tenant_zone(alert.window_start, alert.tenant)} and "
-            f"{in_tenant_zone(alert.window_end, alert.tenant)} ({alert.event_count} events).",
+            _("What: %(summary)s") % {"summary": alert.summary},
+            _("Subject: %(subject)s") % {"subject": alert.subject_label},
+            ngettext(
+                "Between %(start)s and %(end)s (%(count)d event).",
+                "Between %(start)s and %(end)s (%(count)d events).",
+                alert.event_count,
+            )
+            % {
+                "start": in_tenant_zone(alert.window_start, alert.tenant),
+                "end": in_tenant_zone(alert.window_end, alert.tenant),
+                "count": alert.event_count,
+            },
             "",
-            f"Triage it: {_admin_url(f'/admin/audit/alert/{alert.pk}/change/')}",
+            _("Triage it: %(url)s") % {"url": _admin_url(f"/admin/audit/alert/{alert.pk}/change/")},
         ]
     )
     addresses = [user.email for user in recipients]
@@ -128,22 +142,34 @@ def incident_reminder_send(incident_id: int) -> dict:
         return {"incident": incident_id, "sent": 0}
     recipients = compliance_officers(incident.tenant_id)
     left = hours_left(incident)
-    when = f"{-left} hours ago" if is_overdue(incident) else f"in {left} hours"
+    if is_overdue(incident):
+        when = ngettext("%(hours)d hour ago", "%(hours)d hours ago", -left) % {"hours": -left}
+    else:
+        when = ngettext("in %(hours)d hour", "in %(hours)d hours", left) % {"hours": left}
     body = "\n".join(
         [
-            f"Personal-data breach: {incident.title} ({incident.get_nature_display()}).",
+            _("Personal-data breach: %(title)s (%(nature)s).")
+            % {"title": incident.title, "nature": incident.get_nature_display()},
             "",
-            "The supervisory authority must be notified within 72 hours of becoming aware of "
-            "the breach (GDPR Art. 33(1)).",
-            f"Deadline: {in_tenant_zone(incident.deadline, incident.tenant)} ({when}).",
+            _(
+                "The supervisory authority must be notified within 72 hours of becoming aware of "
+                "the breach (GDPR Art. 33(1))."
+            ),
+            _("Deadline: %(deadline)s (%(when)s).")
+            % {"deadline": in_tenant_zone(incident.deadline, incident.tenant), "when": when},
             "",
-            f"Incident: {_admin_url(f'/admin/audit/incident/{incident.pk}/change/')}",
+            _("Incident: %(url)s")
+            % {"url": _admin_url(f"/admin/audit/incident/{incident.pk}/change/")},
         ]
     )
     addresses = [user.email for user in recipients]
     if addresses:
         send_mail(
-            f"[Custodia] Breach notification due {when}: {incident.title}"[:200],
+            (
+                "[Custodia] "
+                + _("Breach notification due %(when)s: %(title)s")
+                % {"when": when, "title": incident.title}
+            )[:200],
             body,
             None,
             addresses,

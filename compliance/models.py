@@ -23,7 +23,10 @@ from .date_window import validate_in_date_window
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not a known IANA time zone, such as Europe/Paris.")
+        raise ValidationError(
+            _("%(zone)s is not a known IANA time zone, such as Europe/Paris."),
+            params={"zone": repr(value)},
+        )
 
 
 class TenantQuerySet(models.QuerySet):
@@ -39,7 +42,7 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=60, unique=True, verbose_name=_("slug"))
     country_code = models.CharField(
         max_length=2,
-        validators=[RegexValidator(r"^[A-Z]{2}$", "Use an ISO 3166-1 alpha-2 code such as FR.")],
+        validators=[RegexValidator(r"^[A-Z]{2}$", _("Use an ISO 3166-1 alpha-2 code such as FR."))],
         help_text=_("ISO 3166-1 alpha-2; the default region for phone numbers."),
         verbose_name=_("country code"),
     )
@@ -79,7 +82,7 @@ class Tenant(models.Model):
         if self.working_hours_start and self.working_hours_end:
             if self.working_hours_start >= self.working_hours_end:
                 raise ValidationError(
-                    {"working_hours_end": "Working hours must end after they start."}
+                    {"working_hours_end": _("Working hours must end after they start.")}
                 )
 
     def today(self) -> date:
@@ -140,7 +143,7 @@ class LegalBasis(models.TextChoices):
 
 # GDPR Art. 6(1)(a), 7(1): processing that rests on consent needs the caller's consent, asked
 # before the call is recorded (ingestion checks it where the purpose requires it).
-CONSENT_BASIS_WITHOUT_CONSENT = (
+CONSENT_BASIS_WITHOUT_CONSENT = _(
     "A purpose whose legal basis is consent must require the caller's consent before the call "
     "is recorded."
 )
@@ -311,9 +314,9 @@ class RetentionPolicy(models.Model):
             and self.purpose_id
             and self.purpose.tenant_id not in (None, self.tenant_id)
         ):
-            raise ValidationError({"purpose": "This purpose belongs to another tenant."})
+            raise ValidationError({"purpose": _("This purpose belongs to another tenant.")})
         if self.maximum_months is not None and self.maximum_months < self.retention_months:
-            raise ValidationError({"maximum_months": "The maximum cannot be below the period."})
+            raise ValidationError({"maximum_months": _("The maximum cannot be below the period.")})
         if self.tenant_id and self.purpose_id:
             ceiling = (
                 RetentionPolicy.objects.filter(
@@ -327,8 +330,13 @@ class RetentionPolicy(models.Model):
             if ceiling is not None and self.retention_months > ceiling:
                 raise ValidationError(
                     {
-                        "retention_months": f"The platform policy for this purpose allows at "
-                        f"most {ceiling} months; a tenant may only tighten it."
+                        "retention_months": ValidationError(
+                            _(
+                                "The platform policy for this purpose allows at most "
+                                "%(ceiling)d months; a tenant may only tighten it."
+                            ),
+                            params={"ceiling": ceiling},
+                        )
                     }
                 )
 

@@ -5,8 +5,10 @@ from dataclasses import dataclass
 
 import pytest
 from django.apps import apps as django_apps
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.utils import translation
 
 from compliance.models import Role, Tenant
 from compliance.roles import sync_role_groups
@@ -74,6 +76,16 @@ def _anchor_folder(tmp_path_factory):
 def _audit_anchors_outside_the_worktree(settings, _anchor_folder):
     """Checkpoints append their anchors to a file of the test session, not to var/."""
     settings.AUDIT_ANCHOR_PATH = _anchor_folder
+
+
+@pytest.fixture(autouse=True)
+def _each_test_starts_in_the_portal_s_language():
+    """A request through LocaleMiddleware leaves its language active in the thread (a server
+    activates the next request's anew); a test's own calls must not read in the language of the
+    last test's request."""
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

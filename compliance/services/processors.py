@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from phonenumbers import SUPPORTED_REGIONS
 
 from audit.context import names_its_actor
@@ -262,22 +262,33 @@ def processor_reminders_send(tenant_id: int) -> dict:
     if not flagged or not recipients:
         return {"tenant": tenant_id, "processors": len(flagged), "sent": 0}
     lines = [
-        f"Processors of {tenant.name} whose data processing agreement needs attention "
-        "(GDPR Art. 28(3)):",
+        _(
+            "Processors of %(tenant)s whose data processing agreement needs attention "
+            "(GDPR Art. 28(3)):"
+        )
+        % {"tenant": tenant.name},
         "",
     ]
     for processor, flags in flagged:
-        dates = (
-            f"signed {processor.agreement_signed_on or '—'}, "
-            f"expires {processor.agreement_expires_on or '—'}, "
-            f"review due {processor.review_due_on or '—'}"
-        )
+        dates = _("signed %(signed)s, expires %(expires)s, review due %(review)s") % {
+            "signed": processor.agreement_signed_on or "—",
+            "expires": processor.agreement_expires_on or "—",
+            "review": processor.review_due_on or "—",
+        }
         lines.append(f"- {processor.name} ({processor.role_label()}): {flags_label(flags)}")
         lines.append(f"  {dates}")
         lines.append(f"  {_admin_url(f'/admin/compliance/processor/{processor.pk}/change/')}")
     addresses = [user.email for user in recipients]
     send_mail(
-        f"[Custodia] {len(flagged)} processor agreement(s) to review for {tenant.name}"[:200],
+        (
+            "[Custodia] "
+            + ngettext(
+                "%(count)d processor agreement to review for %(tenant)s",
+                "%(count)d processor agreements to review for %(tenant)s",
+                len(flagged),
+            )
+            % {"count": len(flagged), "tenant": tenant.name}
+        )[:200],
         "\n".join(lines),
         None,
         addresses,

@@ -26,6 +26,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from audit.models import AuditEvent
 from audit.notifications import compliance_officers
@@ -75,10 +77,12 @@ def _recipients(request: SubjectRequest) -> tuple[list, str]:
 
 def _when(left: int) -> str:
     if left < 0:
-        return f"overdue by {-left} day{'s' if left < -1 else ''}"
+        return ngettext("overdue by %(days)d day", "overdue by %(days)d days", -left) % {
+            "days": -left
+        }
     if left == 0:
-        return "due today"
-    return f"due in {left} day{'s' if left > 1 else ''}"
+        return _("due today")
+    return ngettext("due in %(days)d day", "due in %(days)d days", left) % {"days": left}
 
 
 def _admin_url(request: SubjectRequest) -> str:
@@ -90,40 +94,66 @@ def _admin_url(request: SubjectRequest) -> str:
 
 def _message(request: SubjectRequest, left: int, to: str) -> tuple[str, str]:
     tenant = request.tenant
-    label = f"{request.get_kind_display()} request no. {request.pk}"
+    # In the portal's language (LANGUAGE_CODE): the worker does not know a person's.
+    label = _("%(kind)s request no. %(number)s") % {
+        "kind": request.get_kind_display(),
+        "number": request.pk,
+    }
     when = _when(left)
     lines = [
-        f"The data-subject request {label} for {tenant.name} is {when}.",
+        _("The data-subject request %(label)s for %(tenant)s is %(when)s.")
+        % {"label": label, "tenant": tenant.name, "when": when},
         "",
-        f"Due on: {request.deadline.isoformat()} ({tenant.name}'s day, {tenant.time_zone})",
+        _("Due on: %(day)s (%(tenant)s's day, %(zone)s)")
+        % {"day": request.deadline.isoformat(), "tenant": tenant.name, "zone": tenant.time_zone},
     ]
     if request.extended_months:
         lines.append(
-            f"  extended by {request.extended_months} month(s); first due on "
-            f"{request.due_on.isoformat()}"
+            "  "
+            + ngettext(
+                "extended by %(months)d month; first due on %(day)s",
+                "extended by %(months)d months; first due on %(day)s",
+                request.extended_months,
+            )
+            % {"months": request.extended_months, "day": request.due_on.isoformat()}
         )
     lines += [
-        f"Received: {in_tenant_zone(request.received_at, tenant)} "
-        f"({request.get_channel_display()})",
-        f"Status: {request.get_status_display()}",
+        _("Received: %(when)s (%(channel)s)")
+        % {
+            "when": in_tenant_zone(request.received_at, tenant),
+            "channel": request.get_channel_display(),
+        },
+        _("Status: %(status)s") % {"status": request.get_status_display()},
     ]
     if to == "handler":
-        lines.append(f"Handled by: {request.handled_by.get_username()} (you)")
+        lines.append(
+            _("Handled by: %(username)s (you)") % {"username": request.handled_by.get_username()}
+        )
     else:
         lines.append(
-            "Handled by: nobody who can still handle it: you receive this as a compliance "
-            f"officer of {tenant.name}."
+            _(
+                "Handled by: nobody who can still handle it: you receive this as a compliance "
+                "officer of %(tenant)s."
+            )
+            % {"tenant": tenant.name}
         )
-    lines += ["", "GDPR Art. 12(3): the answer is due within one month of receipt."]
+    lines += ["", _("GDPR Art. 12(3): the answer is due within one month of receipt.")]
     if left < 0:
-        lines.append("It is late: answer now, and say why it is late.")
+        lines.append(_("It is late: answer now, and say why it is late."))
     elif not request.extended_months and tenant.today() <= request.due_on:
         lines.append(
-            "It may be extended by up to two months where the request is complex, only if the "
-            f"requester is told why by {request.due_on.isoformat()}."
+            _(
+                "It may be extended by up to two months where the request is complex, only if "
+                "the requester is told why by %(day)s."
+            )
+            % {"day": request.due_on.isoformat()}
         )
-    lines += ["", f"Open it: {_admin_url(request)}"]
-    subject = f"[Custodia] Data-subject request no. {request.pk} {when} ({tenant.name})"
+    lines += ["", _("Open it: %(url)s") % {"url": _admin_url(request)}]
+    subject = "[Custodia] " + _("Data-subject request no. %(number)s %(when)s (%(tenant)s)") % {
+        "number": request.pk,
+        "when": when,
+        "tenant": tenant.name,
+    }
     return subject[:200], "\n".join(lines)
 
 
