@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kit import sql
 
@@ -88,7 +88,9 @@ def describe_target(instance) -> tuple[str, str, str]:
     """(target_type, target_id, target_label) of a model instance, e.g. ("recordings.recording",
     "42", "call 7f3a…")."""
     meta = instance._meta
-    return meta.label_lower, str(instance.pk), str(instance)[:200]
+    with translation.override(None):  # the trail reads in one language: its labels' English
+        label = str(instance)[:200]
+    return meta.label_lower, str(instance.pk), label
 
 
 # One encoder for every event (json.dumps(cls=...) would build one per call).
@@ -132,7 +134,8 @@ def _content(event: Event, occurred_at: datetime, instant: str | None = None) ->
     """The canonical content values of an event, and its extra data as stored (JSON text).
     `instant` is `occurred_at` already formatted, when the caller formats one time for many."""
     context = event.context or current_context()
-    extra_text = _extra_dumps(event.extra) if event.extra else "{}"
+    with translation.override(None):  # a translatable label in the extra data, in English
+        extra_text = _extra_dumps(event.extra) if event.extra else "{}"
     values = {
         "occurred_at": instant or format_instant(occurred_at),
         "tenant_id": event.tenant_id,

@@ -29,6 +29,28 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+# The names of the purposes and retention policies the portal ships (migration 0004), shown in
+# the reader's language; a name a tenant or an operator wrote is shown as written.
+SHIPPED_NAMES = {
+    "Agent training": _("Agent training"),
+    "Quality monitoring": _("Quality monitoring"),
+    "Performance supervision": _("Performance supervision"),
+    "Telemarketing": _("Telemarketing"),
+    "Call analysis documents": _("Call analysis documents"),
+    "Insurance telesales": _("Insurance telesales"),
+    "Investment services (MiFID II)": _("Investment services (MiFID II)"),
+    "CNIL — call recording at work, audio": _("CNIL — call recording at work, audio"),
+    "CNIL — call analysis documents": _("CNIL — call analysis documents"),
+    "Insurance telesales — Code des assurances": _("Insurance telesales — Code des assurances"),
+    "MiFID II — Art. 16(7)": _("MiFID II — Art. 16(7)"),
+}
+
+
+def shown_name(name: str) -> str:
+    """A purpose's or a policy's name as a person reads it (SHIPPED_NAMES)."""
+    return str(SHIPPED_NAMES.get(name, name))
+
+
 class TenantQuerySet(models.QuerySet):
     def for_user(self, user) -> TenantQuerySet:
         """The tenants whose data this user may see: all for a platform operator, else theirs."""
@@ -129,7 +151,11 @@ class Membership(models.Model):
         verbose_name_plural = _("memberships")
 
     def __str__(self) -> str:
-        return f"{self.user} — {self.get_role_display()} at {self.tenant}"
+        return translation.gettext("%(user)s — %(role)s at %(tenant)s") % {
+            "user": self.user,
+            "role": self.get_role_display(),
+            "tenant": self.tenant,
+        }
 
 
 class LegalBasis(models.TextChoices):
@@ -241,7 +267,7 @@ class Purpose(models.Model):
         verbose_name_plural = _("purposes")
 
     def __str__(self) -> str:
-        return self.name
+        return shown_name(self.name)
 
     def clean(self) -> None:
         if self.legal_basis == LegalBasis.CONSENT and not self.requires_consent:
@@ -305,8 +331,12 @@ class RetentionPolicy(models.Model):
         verbose_name = _("retention policy")
 
     def __str__(self) -> str:
-        scope = self.tenant.name if self.tenant_id else "platform"
-        return f"{self.name} ({scope}, {self.retention_months} months)"
+        scope = self.tenant.name if self.tenant_id else translation.gettext("platform")
+        return translation.ngettext(
+            "%(name)s (%(scope)s, %(months)d month)",
+            "%(name)s (%(scope)s, %(months)d months)",
+            self.retention_months,
+        ) % {"name": shown_name(self.name), "scope": scope, "months": self.retention_months}
 
     def clean(self) -> None:
         if (

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django.db.models import F, OuterRef, Q, Subquery
 
-from .models import Purpose
+from .models import Purpose, shown_name
 
 
 class PurposeNames:
@@ -32,7 +32,8 @@ class PurposeNames:
     def __call__(self, tenant_id: int | None, code: str) -> str:
         if not code:
             return "—"
-        return self._names.get((tenant_id, code)) or self._names.get((None, code)) or code
+        name = self._names.get((tenant_id, code)) or self._names.get((None, code))
+        return shown_name(name) if name else code
 
 
 def purpose_name_by_code(*, code: str = "purpose_code", tenant: str = "tenant") -> Subquery:

@@ -204,7 +204,7 @@ class PurposeListFilter(admin.SimpleListFilter):
         return [
             (
                 str(getattr(purpose, self.purpose_attribute)),
-                f"{purpose.name} ({purpose.tenant})" if purpose.tenant else purpose.name,
+                f"{purpose} ({purpose.tenant})" if purpose.tenant else str(purpose),
             )
             for purpose in purposes
         ]
@@ -351,7 +351,7 @@ class TenantScopedAdmin(PortalAdmin, admin.ModelAdmin):
     def scope_label(self, obj) -> str:
         """ "Platform" for a shipped row, else its tenant's name."""
         tenant = getattr(obj, self.tenant_field) if self.tenant_field else obj
-        return tenant.name if tenant is not None else "Platform"
+        return tenant.name if tenant is not None else _("Platform")
 
     def has_change_permission(self, request, obj=None) -> bool:
         if obj is not None and self.platform_rows_visible and not request.user.is_superuser:

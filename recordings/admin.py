@@ -28,7 +28,7 @@ from audit.admin_links import audit_trail_link
 from audit.services import customer_number_search_record
 from compliance.access_rules import AccessNeed, allowed_access_purposes, may_listen
 from compliance.admin_lookups import DeclaredLookupsChangeList
-from compliance.models import LegalBasis, RetentionPolicy, Tenant
+from compliance.models import LegalBasis, RetentionPolicy, Tenant, shown_name
 from compliance.phone import numbers_by_tenant
 from compliance.purpose_names import purpose_name_by_code
 from compliance.roles import tenant_permits
@@ -76,10 +76,10 @@ class RetentionEndsFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("expired", "Expired (awaiting purge)"),
-            ("7d", "Within 7 days"),
-            ("30d", "Within 30 days"),
-            ("later", "Later"),
+            ("expired", _("Expired (awaiting purge)")),
+            ("7d", _("Within 7 days")),
+            ("30d", _("Within 30 days")),
+            ("later", _("Later")),
         ]
 
     @staticmethod
@@ -230,7 +230,7 @@ class RecordingAdmin(ReadOnlyAdminMixin, TenantScopedHistoryAdmin):
     # sorting 10 million rows by anything else means reading them all.
     sortable_by = ("started_at",)
     search_fields = ("call_id",)  # shows the search box; get_search_results does the work
-    search_help_text = (
+    search_help_text = _(
         "Exact call id, or the customer's number in any format (national numbers are read in the "
         "tenant's country)."
     )
@@ -482,7 +482,8 @@ class CertificatePurposeMixin:
 
     @admin.display(description=_("Purpose"))
     def purpose(self, certificate: DeletionCertificate) -> str:
-        return getattr(certificate, "purpose_name", None) or certificate.purpose_code
+        name = getattr(certificate, "purpose_name", None)
+        return shown_name(name) if name else certificate.purpose_code
 
     @admin.display(description=_("Retention policy"))
     def policy(self, certificate: DeletionCertificate) -> str:

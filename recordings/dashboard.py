@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from audit.models import AuditEvent
 from audit.timeline import day_start, first_sequence_at
-from compliance.models import Purpose
+from compliance.models import Purpose, shown_name
 from kit.charts import Bar, Segment, bar_chart
 from kit.dashboard import Board, Fact, Figure, Panel, PanelContent, Table, capped_count
 from kit.paginators import CAPPED_COUNT
@@ -79,7 +79,7 @@ def recordings_by_purpose(board: Board) -> PanelContent:
     for purpose in purposes:
         cells = tuple(
             Figure(
-                label=f"{purpose.name}: {status.label}",
+                label=f"{shown_name(purpose.name)}: {status.label}",
                 count=counts.get((purpose.pk, str(status)), 0),
                 url=_list_url(
                     "admin:recordings_recording_changelist",
@@ -92,10 +92,12 @@ def recordings_by_purpose(board: Board) -> PanelContent:
         )
         if not any(cell.count for cell in cells):
             continue
-        rows.append((purpose.name, tuple(cell if cell.count else None for cell in cells)))
+        rows.append(
+            (shown_name(purpose.name), tuple(cell if cell.count else None for cell in cells))
+        )
         bars.append(
             Bar(
-                purpose.name,
+                shown_name(purpose.name),
                 tuple(
                     Segment(cell.count, _STATUS_TONES[status], status.label)
                     for status, cell in zip(statuses, cells, strict=True)
@@ -190,11 +192,12 @@ def last_purge_run(board: Board) -> PanelContent:
         Figure(_("Kept by restrictions (GDPR Art. 18)"), totals["restricted"], url),
     ]
     # The tenant's own purpose before the platform's of the same code (Purpose.by_code's rule).
-    names = dict(
-        _purposes(board.tenant)
+    names = {
+        code: shown_name(name)
+        for code, name in _purposes(board.tenant)
         .order_by(F("tenant").asc(nulls_first=True))
         .values_list("code", "name")
-    )
+    }
     reasons = dict(DeletionReason.choices)
     bars = [
         Bar(

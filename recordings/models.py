@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -248,7 +249,7 @@ class Recording(models.Model):
         verbose_name_plural = _("recordings")
 
     def __str__(self) -> str:
-        return f"call {self.call_id}"
+        return gettext("call %(call_id)s") % {"call_id": self.call_id}
 
     def get_absolute_url(self) -> str:
         return reverse("admin:recordings_recording_change", args=[self.pk])

@@ -41,7 +41,7 @@ class TenantAdmin(TenantScopedAdmin):
     def audit_trail(self, tenant: Tenant) -> str:
         if tenant.pk is None:
             return "—"
-        return audit_trail_link(f"tenant={tenant.pk}", "Everything that happened in this tenant")
+        return audit_trail_link(f"tenant={tenant.pk}", _("Everything that happened in this tenant"))
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Membership:

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import customer_number_search_record
@@ -88,7 +89,7 @@ class ConsentAdmin(TenantScopedAdmin):
     list_filter = ("decision", "channel", PurposeListFilter, TenantListFilter)
     list_select_related = ("purpose", "tenant")
     search_fields = ("customer_number", "subject_reference", "call_id")
-    search_help_text = "Exact number (any format), subject reference or call id."
+    search_help_text = _("Exact number (any format), subject reference or call id.")
     readonly_fields = ("recorded_by", "recorded_at", "subject_history")
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -173,7 +174,12 @@ class ConsentAdmin(TenantScopedAdmin):
             (
                 (
                     in_current_zone(decision.decided_at),
-                    decision.get_decision_display() + (" (in force)" if index == 0 else ""),
+                    (
+                        gettext("%(decision)s (in force)")
+                        % {"decision": decision.get_decision_display()}
+                        if index == 0
+                        else decision.get_decision_display()
+                    ),
                     decision.get_channel_display(),
                     decision.recorded_by,
                 )
@@ -181,6 +187,10 @@ class ConsentAdmin(TenantScopedAdmin):
             ),
         )
         return format_html(
-            "<table><tr><th>When</th><th>Decision</th><th>Channel</th><th>By</th></tr>{}</table>",
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("When"),
+            _("Decision"),
+            _("Channel"),
+            _("By"),
             rows,
         )

@@ -169,7 +169,7 @@ class LegalHoldAdmin(TenantScopedAdmin):
     def audit_trail(self, hold: LegalHold) -> str:
         if hold.pk is None:
             return "—"
-        return audit_trail_link(f"target=compliance.legalhold:{hold.pk}", "History of this hold")
+        return audit_trail_link(f"target=compliance.legalhold:{hold.pk}", _("History of this hold"))
 
     def get_urls(self):
         release = self.admin_site.admin_view(self.release_view)
