@@ -164,13 +164,24 @@ def test_the_main_pages_leave_no_english_message_untranslated(
     assert not found, f"English left on the {language} pages {person} reads: {found}"
 
 
-def test_the_trail_keeps_its_action_names_in_english_whatever_the_reader_s_language(
-    cast, client, world
-):
-    """The README's 'Languages': what is kept on the audit trail stays in one language; the
-    pages show it translated."""
-    assert AuditEvent.objects.filter(action="legal_hold.placed").exists()
+def test_what_a_spanish_reader_does_is_kept_on_the_trail_in_english(cast, client, world):
+    """The README's 'Languages': the trail reads in one language. A listening granted to a
+    person reading Spanish names the call, and its purpose, in English on the trail; the page
+    that lists it shows them in Spanish."""
+    recording = world["recording"]
+    client.force_login(cast.carol)
+    granted = client.post(
+        reverse("recordings:listen", args=[recording.pk]),
+        {"purpose": "quality", "justification": "Muestreo mensual del equipo de renovaciones"},
+        HTTP_ACCEPT_LANGUAGE="es",
+    )
+    assert granted.status_code == 302
+    event = AuditEvent.objects.filter(action="recording.access_granted").latest("sequence")
+    assert event.target_label == f"call {recording.call_id}"
+    assert event.extra["recording_purpose_name"] == "Quality monitoring"
     client.force_login(cast.alice)
-    client.get(reverse("admin:audit_auditevent_changelist"), HTTP_ACCEPT_LANGUAGE="fr")
-    assert not AuditEvent.objects.filter(action__regex=r"[^\x00-\x7f]").exists()
-    assert re.fullmatch(r"[a-z_.]+", AuditEvent.objects.latest("pk").action)
+    listing = client.get(
+        reverse("admin:audit_auditevent_changelist"), HTTP_ACCEPT_LANGUAGE="es"
+    ).content.decode()
+    assert "Escucha concedida para una finalidad declarada" in listing
+    assert f'llamada <span class="call-id">{recording.call_id}</span>' in listing
