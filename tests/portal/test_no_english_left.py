@@ -5,7 +5,6 @@ every language, and never a message of the catalogue."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from functools import cache
 from html.parser import HTMLParser
