@@ -14,6 +14,7 @@ import re
 
 import pytest
 
+from audit.context import AuditContext, bound_context
 from recordings.services.access import access_grant_request
 
 from ..browser import csp_violations, sign_in, sign_out
@@ -57,12 +58,14 @@ def test_each_role_sees_its_panels_and_a_number_opens_its_filtered_list(cast, pa
     ingest(cast.acme, purpose="training")
     ingest(cast.globex, purpose="quality")  # never counted on Acme's board
     legal_hold_for(tenant=cast.acme)
-    access_grant_request(
-        user=cast.bob,
-        recording=recordings[0],
-        purpose="complaint",
-        justification="Complaint ref. 2026-118 about the agent's tone",
-    )
+    # bob's listening of today, as his request records it.
+    with bound_context(AuditContext(actor_id=cast.bob.pk, actor_username="bob")):
+        access_grant_request(
+            user=cast.bob,
+            recording=recordings[0],
+            purpose="complaint",
+            justification="Complaint ref. 2026-118 about the agent's tone",
+        )
 
     for person, expected in PANELS.items():
         sign_in(page, person)
@@ -87,5 +90,19 @@ def test_each_role_sees_its_panels_and_a_number_opens_its_filtered_list(cast, pa
         assert re.search(r"/admin/recordings/recording/\?.+", page.url), page.url
         counted = page.locator("#changelist .paginator").inner_text()
         assert re.search(rf"\b{re.escape(number)} recordings?\b", counted), (person, counted)
+        if "recordings.listening" in expected:
+            # Today's listening, one click from the trail's events of today that it counts.
+            page.go_back()
+            granted = page.locator(
+                '.dashboard-panel[data-panel="recordings.listening"] tr',
+                has_text="Listening granted",
+            ).locator("a")
+            assert granted.inner_text().strip() == "1", person
+            with page.expect_navigation():
+                granted.click()
+            assert "/admin/audit/auditevent/?" in page.url, page.url
+            rows = page.locator("#result_list tbody tr")
+            assert rows.count() == 1, person
+            assert "bob" in rows.first.locator("td.field-actor_username").inner_text()
         assert csp_violations(page) == [], person
         sign_out(page)
