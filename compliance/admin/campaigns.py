@@ -22,12 +22,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import number_format
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from kit.refusals import Refused, as_form_error
-from kit.times import in_tenant_zone
+from kit.times import in_tenant_zone, tenant_day
 
 from ..campaign_files import FILE_MAX_BYTES
 from ..campaign_shares import removal_shares
@@ -521,16 +521,21 @@ class CampaignAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("freshness"))
     def freshness(self, campaign: Campaign) -> str:
+        """ "fresh", or each stale list and since when, in short; the full sentences on hover."""
         stale = [state for state in campaign_freshness(campaign) if not state.fresh]
         if not stale:
             return format_html('<span class="dnc-fresh">{}</span>', gettext("fresh"))
+        short = "; ".join(
+            gettext("%(list)s stale since %(day)s")
+            % {"list": state.label, "day": tenant_day(state.stale_since, campaign.tenant)}
+            if state.stale_since is not None
+            else f"{state.label}: {state.reference}"
+            for state in stale
+        )
         return format_html(
-            '<span class="dnc-stale">{}</span>',
-            format_html_join(
-                " ",
-                "{}",
-                ((state.message,) for state in stale),
-            ),
+            '<span class="dnc-stale shortened" title="{}">{}</span>',
+            " ".join(state.message for state in stale),
+            short,
         )
 
     @admin.display(description=_("created"))
