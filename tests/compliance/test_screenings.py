@@ -6,11 +6,16 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+import phonenumbers
 import pytest
 from django.utils import timezone
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from audit.models import AuditEvent
 from compliance.dnc_models import CampaignNumber, Screening, ScreeningRemoval, ScreeningStatus
+from compliance.dnc_numbers import ListNumberReader
+from compliance.dnc_screening_files import FORMATS
 from compliance.services.campaigns import campaign_numbers_import
 from compliance.services.screenings import screening_answer_import, screening_export
 from kit.refusals import Refused
@@ -169,3 +174,29 @@ def test_an_answer_is_imported_once_and_by_a_role_that_may(cast, campaign):
         _answer(cast, screening, "0612345679\n")
     assert refused.value.status == 409
     assert ScreeningRemoval.objects.count() == 1
+
+
+# --- the file format, for any number ----------------------------------------------------------
+
+
+@given(digits=st.text(alphabet="0123456789", min_size=8, max_size=8), mobile=st.sampled_from("67"))
+def test_a_french_number_written_for_bloctel_reads_back_as_itself(digits, mobile):
+    """Every valid French mobile number, written as Bloctel takes it, is read from its answer
+    as the very number submitted."""
+    stored = int(f"33{mobile}{digits}")
+    assume(phonenumbers.is_valid_number(phonenumbers.parse(f"+{stored}")))
+    line = FORMATS["bloctel"].line(stored)
+    assert len(line) == 10 and line.startswith("0") and line.isdigit()
+    reader = ListNumberReader(country="FR", default_region="FR")
+    assert int(reader.digits(line.encode())) == stored
+
+
+@given(digits=st.text(alphabet="0123456789", min_size=8, max_size=8), mobile=st.sampled_from("67"))
+def test_a_spanish_number_written_for_lista_robinson_reads_back_as_itself(digits, mobile):
+    """The same for Lista Robinson's nine digits."""
+    stored = int(f"34{mobile}{digits}")
+    assume(phonenumbers.is_valid_number(phonenumbers.parse(f"+{stored}")))
+    line = FORMATS["robinson"].line(stored)
+    assert len(line) == 9 and line.isdigit()
+    reader = ListNumberReader(country="ES", default_region="ES")
+    assert int(reader.digits(line.encode())) == stored
