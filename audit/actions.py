@@ -148,6 +148,7 @@ ACTION_CHOICES = [
         "Numbers imported into a campaign (the lists that apply recomputed)",
     ),
     ("screening.exported", "Campaign file exported for a do-not-call screening service"),
+    ("screening.file_downloaded", "Campaign file of a do-not-call screening downloaded again"),
     (
         "screening.answer_imported",
         "Do-not-call screening answer imported: the numbers to remove recorded",

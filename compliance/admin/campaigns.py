@@ -16,7 +16,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -42,9 +42,11 @@ from ..services.campaigns import (
     campaign_numbers_import,
 )
 from ..services.screenings import (
+    ExportedFile,
     screening_answer_check,
     screening_answer_import,
     screening_export,
+    screening_file_download,
     screening_format_for,
 )
 from ..tenancy import PurposeListFilter, TenantListFilter, TenantScopedAdmin
@@ -61,6 +63,12 @@ def _read_upload(upload) -> bytes:
             {"file": _("The file is larger than %(size)s bytes.") % {"size": FILE_MAX_BYTES}}
         )
     return upload.read()
+
+
+def _attachment(exported: ExportedFile) -> HttpResponse:
+    response = HttpResponse(exported.content, content_type="text/plain; charset=us-ascii")
+    response["Content-Disposition"] = f'attachment; filename="{exported.file_name}"'
+    return response
 
 
 class CampaignForm(forms.ModelForm):
@@ -343,6 +351,11 @@ class CampaignAdmin(TenantScopedAdmin):
                 name="compliance_campaign_export",
             ),
             path(
+                "<int:campaign_id>/submitted-file/",
+                view(self.submitted_file_view),
+                name="compliance_campaign_submitted_file",
+            ),
+            path(
                 "<int:campaign_id>/answer/",
                 view(self.answer_view),
                 name="compliance_campaign_answer",
@@ -437,9 +450,7 @@ class CampaignAdmin(TenantScopedAdmin):
             exported = screening_export(
                 actor=request.user, campaign=campaign, source=data["source"]
             )
-            response = HttpResponse(exported.content, content_type="text/plain; charset=us-ascii")
-            response["Content-Disposition"] = f'attachment; filename="{exported.file_name}"'
-            return response
+            return _attachment(exported)
 
         return self._file_view(
             request,
@@ -455,6 +466,27 @@ class CampaignAdmin(TenantScopedAdmin):
                 "this export are not covered by its answer."
             ),
         )
+
+    def submitted_file_view(self, request, campaign_id: int):
+        """A screening's submitted file downloaded again (?screening=<id>, one of the
+        campaign's)."""
+        campaign = self.scoped_object_or_404(request, campaign_id, view="screening file download")
+        if not self.may_change(request, campaign):
+            raise PermissionDenied
+        screening_id = request.GET.get("screening", "")
+        screening = (
+            campaign.screenings.filter(pk=int(screening_id)).first()
+            if screening_id.isdigit()
+            else None
+        )
+        if screening is None:
+            raise Http404
+        try:
+            exported = screening_file_download(actor=request.user, screening=screening)
+        except Refused as refusal:
+            self.message_user(request, refusal.message, messages.ERROR)
+            return self._back(campaign)
+        return _attachment(exported)
 
     def answer_view(self, request, campaign_id: int):
         def act(campaign, data):

@@ -118,6 +118,43 @@ def screening_export(*, actor, campaign: Campaign, source: str) -> ExportedFile:
     return ExportedFile(screening=screening, content=content, file_name=file_name)
 
 
+@names_its_actor
+@transaction.atomic
+def screening_file_download(*, actor, screening: Screening) -> ExportedFile:
+    """The file a screening submitted, again (the first download lost, the service asking for
+    it anew): rebuilt from the numbers the campaign held at its export, which the campaign
+    never loses, and proved the same by its SHA-256. Another export of the campaign's numbers,
+    on the trail as such."""
+    campaign = screening.campaign
+    refuse_unless_permitted(
+        actor, campaign.tenant, "compliance.change_campaign", "download screening files"
+    )
+    file_format = screening_format_for(campaign, screening.source)
+    numbers = list(
+        _numbers_of(campaign, file_format.country, until=screening.exported_at).values_list(
+            "number", flat=True
+        )
+    )
+    content = file_format.file(numbers)
+    if hashlib.sha256(content).hexdigest() != screening.export_sha256:
+        raise Refused(
+            "the campaign's numbers are no longer those this screening submitted: export the "
+            "file again for a new screening",
+            field="screening",
+            status=409,
+        )
+    file_name = file_format.file_name(
+        campaign.name, tenant_day(screening.exported_at, campaign.tenant)
+    )
+    event_record(
+        action="screening.file_downloaded",
+        tenant=campaign.tenant,
+        target=screening,
+        extra={"campaign": campaign.pk, "source": screening.source, "numbers": len(numbers)},
+    )
+    return ExportedFile(screening=screening, content=content, file_name=file_name)
+
+
 def screened_at_for(screening: Screening, screened_on: date) -> datetime:
     """When an answer dated `screened_on` screened the file, or Refused (field "screened_on")
     for a day in the future or before the export."""

@@ -12,7 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from compliance.dnc_models import Campaign, CampaignNumber, Screening, ScreeningStatus
+from compliance.services.campaigns import campaign_numbers_import
 from compliance.services.screenings import screening_answer_import, screening_export
 
 from ..factories import PurposeFactory, campaign_for, dnc_entries_add, dnc_list_for, dnc_opt_out_for
@@ -226,3 +228,19 @@ def test_erin_of_globex_never_reaches_acmes_campaign(cast, login, campaign):
     response = client.post(_url("export", campaign), {"source": "bloctel"})
     assert response.status_code == 404
     assert not Screening.objects.exists()
+
+
+def test_a_submitted_file_is_downloaded_again_the_same_and_on_the_trail(cast, login, campaign):
+    exported = screening_export(actor=cast.alice, campaign=campaign, source="bloctel")
+    # Numbers added since are not in the file the service screened.
+    campaign_numbers_import(actor=cast.alice, campaign=campaign, data=b"0612345699\n")
+    client = login(cast.alice)
+    url = f"{_url('submitted_file', campaign)}?screening={exported.screening.pk}"
+    assert url.replace("&", "&amp;") in client.get(_url("change", campaign)).content.decode()
+    response = client.get(url)
+    assert response.status_code == 200 and response.content == exported.content
+    event = AuditEvent.objects.get(action="screening.file_downloaded")
+    assert event.target_id == str(exported.screening.pk) and event.actor_username == "alice"
+    assert client.get(_url("submitted_file", campaign)).status_code == 404
+    assert login(cast.dave).get(url).status_code == 403
+    assert login(cast.erin).get(url).status_code == 404

@@ -207,6 +207,7 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
     "admin:compliance_campaign_export": ObjectView(
         Campaign, "compliance.change_campaign", {"source": "bloctel"}
     ),
+    "admin:compliance_campaign_submitted_file": ObjectView(Campaign, "compliance.change_campaign"),
     "admin:compliance_campaign_answer": ObjectView(
         Campaign, "compliance.change_campaign", {"screened_on": "2026-01-01"}
     ),
