@@ -40,6 +40,9 @@ class RemovalShare:
     # None when nothing was checked (no version in force, never screened).
     screening: Screening | None = None
     available: bool = True
+    # A submitted file's: the campaign's numbers of its country added after the latest answered
+    # screening's export, which its answer does not cover (export again to screen them).
+    unscreened: int = 0
 
     @property
     def share(self) -> float | None:
@@ -83,6 +86,9 @@ def _screening_share(campaign: Campaign, source: str) -> RemovalShare:
         .order_by("-screened_at", "-pk")
         .first()
     )
+    numbers = CampaignNumber.objects.filter(campaign=campaign, country=rule_for(source).country)
+    if latest is not None:
+        numbers = numbers.filter(added_at__gt=latest.exported_at)
     return RemovalShare(
         source=source,
         label=str(DncSource(source).label),
@@ -90,6 +96,7 @@ def _screening_share(campaign: Campaign, source: str) -> RemovalShare:
         removed=latest.removed_count if latest else 0,
         screening=latest,
         available=latest is not None,
+        unscreened=numbers.count(),
     )
 
 

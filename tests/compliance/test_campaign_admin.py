@@ -198,10 +198,13 @@ def test_the_page_shows_the_share_removed_by_each_list(cast, login, campaign):
         data=b"0612345680\n",
         screened_on=timezone.localdate(),
     )
+    campaign_numbers_import(actor=cast.alice, campaign=campaign, data=b"0612345697\n")
     page = login(cast.alice).get(_url("change", campaign)).content.decode()
     assert "Numbers removed, by list" in page
-    assert "50%" in page  # the internal list and the opt-outs: 2 of 4
-    assert "25%" in page  # Bloctel: 1 of 4
+    assert "40%" in page  # the internal list and the opt-outs: 2 of 5
+    assert "25%" in page  # Bloctel: 1 of the 4 submitted
+    # The number added after the export is not screened by Bloctel yet.
+    assert "<td><strong>1</strong></td>" in page
 
 
 def test_dave_reads_campaigns_but_may_not_upload_or_export(cast, login, campaign):
