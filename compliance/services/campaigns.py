@@ -95,8 +95,11 @@ def campaign_create_check(
         raise Refused(f"the name must be at most {limit} printable characters", field="name")
     if Campaign.objects.filter(tenant=tenant, name=name).exists():
         raise Refused(f"{tenant.name} already has a campaign named {name!r}", field="name")
-    if purpose is None or purpose.tenant_id not in (None, tenant.pk):
-        raise Refused("the purpose must be the platform's or the tenant's own", field="purpose")
+    if purpose is None or not Purpose.objects.available_to(tenant).filter(pk=purpose.pk).exists():
+        raise Refused(
+            "the purpose must be an active purpose of the platform or of the tenant",
+            field="purpose",
+        )
     if legal_basis not in LegalBasis.values:
         raise Refused(
             f"legal_basis must be one of {', '.join(LegalBasis.values)}", field="legal_basis"

@@ -207,6 +207,18 @@ def test_the_page_shows_the_share_removed_by_each_list(cast, login, campaign):
     assert "<td><strong>1</strong></td>" in page
 
 
+def test_erin_screens_globexs_spanish_numbers_with_lista_robinson(cast, login):
+    campaign = campaign_for(tenant=cast.globex, name="Ofertas", numbers=("612345678", "712345678"))
+    client = login(cast.erin)
+    page = client.get(_url("export", campaign)).content.decode()
+    assert '<option value="robinson">Lista Robinson (Spain)</option>' in page
+    assert '<option value="bloctel">' not in page
+    response = client.post(_url("export", campaign), {"source": "robinson"})
+    assert response.content == b"612345678\n712345678\n"
+    response = client.post(_url("export", campaign), {"source": "bloctel"})
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+
+
 def test_dave_reads_campaigns_but_may_not_upload_or_export(cast, login, campaign):
     client = login(cast.dave)
     assert client.get(reverse(CHANGELIST)).status_code == 200

@@ -82,6 +82,9 @@ def test_a_campaign_name_is_once_per_tenant_and_the_purpose_the_tenants(cast):
     with pytest.raises(Refused) as refused:
         _create(cast, name="Other", purpose=PurposeFactory(tenant=cast.globex))
     assert refused.value.field == "purpose"
+    with pytest.raises(Refused) as refused:
+        _create(cast, name="Retired", purpose=PurposeFactory(tenant=cast.acme, active=False))
+    assert refused.value.field == "purpose"
 
 
 def test_only_a_role_that_may_add_campaigns_in_the_tenant_creates_one(cast):
