@@ -17,7 +17,7 @@ from compliance.access_rules import AccessNeed
 
 from ..browser import csp_violations as _csp_violations
 from ..browser import sign_in as _sign_in
-from ..factories import consent_for
+from ..factories import campaign_for, consent_for
 from ..recordings.helpers import ingest
 
 pytestmark = [
@@ -177,4 +177,21 @@ def test_the_platform_operator_sees_the_tenant_column_too(cast, page):
     _assert_fits(page, ("call_id", "started_at", "purpose", "status", "tenant"))
     page.goto("/admin/compliance/consent/")
     _assert_fits(page, ("customer", "purpose", "decision", "tenant"))
+    assert _csp_violations(page) == []
+
+
+def test_the_campaigns_fit_a_laptop_screen(cast, page):  # noqa: F811
+    """A campaign calling France and the UK, never screened: every list that applies and the
+    stale ones are named, in the list's width."""
+    campaign_for(
+        tenant=cast.acme,
+        name="Home insurance renewals, spring offers for existing customers",
+        numbers=("0612345678", "+447911123456"),
+    )
+    page.set_viewport_size(LAPTOPS[0])
+    _sign_in(page, "alice")
+    page.goto("/admin/compliance/campaign/")
+    _assert_fits(page, ("name", "purpose_label", "period", "numbers", "lists", "freshness"))
+    freshness = page.locator("#result_list td.field-freshness").first.inner_text()
+    assert "Bloctel (France): never screened" in freshness
     assert _csp_violations(page) == []
