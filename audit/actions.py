@@ -166,6 +166,17 @@ ACTION_CHOICES = [
     ("dnc_opt_out.refused", _("Internal opt-out refused at the API (nothing added)")),
     ("dnc_opt_out.viewed", _("Internal opt-out viewed (full number)")),
     ("dnc_opt_out.searched", _("Internal opt-outs searched by a customer's number")),
+    ("campaign.created", _("Marketing campaign created (the do-not-call lists that apply set)")),
+    (
+        "campaign.numbers_imported",
+        _("Numbers imported into a campaign (the lists that apply recomputed)"),
+    ),
+    ("screening.exported", _("Campaign file exported for a do-not-call screening service")),
+    ("screening.file_downloaded", _("Campaign file of a do-not-call screening downloaded again")),
+    (
+        "screening.answer_imported",
+        _("Do-not-call screening answer imported: the numbers to remove recorded"),
+    ),
 ]
 
 ACTION_LABELS = dict(ACTION_CHOICES)

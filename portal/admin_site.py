@@ -32,6 +32,7 @@ SHOWN = 10
 class PortalAdminSite(admin.AdminSite):
     site_header = "Custodia"
     site_title = "Custodia"
+    # The dashboard's heading, in the reader's language.
     index_title = gettext_lazy("Call recordings compliance")
     # No "View site" link: the admin is the site (/ redirects here), and the link looped back.
     site_url = None

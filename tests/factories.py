@@ -23,7 +23,18 @@ from audit.models import (
     SiemForwarder,
 )
 from audit.services import event_record
-from compliance.dnc_models import DncList, DncListStatus, DncOptOut, OptOutChannel
+from compliance.dnc_models import (
+    Campaign,
+    CampaignNumber,
+    DncList,
+    DncListStatus,
+    DncOptOut,
+    OptOutChannel,
+    Screening,
+    ScreeningRemoval,
+    ScreeningStatus,
+)
+from compliance.dnc_sources import sources_for_countries
 from compliance.models import (
     ApiKey,
     Consent,
@@ -41,12 +52,14 @@ from compliance.models import (
     Tenant,
 )
 from compliance.services.api_keys import api_key_create
+from compliance.services.campaigns import campaign_create, campaign_numbers_import
 from compliance.services.consents import consent_record
 from compliance.services.dnc_opt_outs import dnc_opt_out_add
 from compliance.services.dpia import dpia_save
 from compliance.services.legal_holds import legal_hold_place
 from compliance.services.processors import platform_processor_ensure, processor_save
 from compliance.services.risks import measure_save, risk_save
+from compliance.services.screenings import screening_export
 from compliance.services.subject_requests import subject_request_receive
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.ingest import recording_ingest
@@ -338,6 +351,130 @@ def dnc_opt_out_for(*, tenant: Tenant, number: str = "", note: str = "") -> DncO
     return opt_out
 
 
+def campaign_for(
+    *, tenant: Tenant, name: str = "", numbers: tuple[str, ...] = (), purpose=None
+) -> Campaign:
+    """A campaign running from last week to next month, with `numbers` (one per line,
+    national numbers read in the tenant's country) imported through the service."""
+    today = timezone.localdate()
+    campaign = campaign_create(
+        actor="test",
+        tenant=tenant,
+        name=name or f"Campaign {uuid.uuid4().hex[:6]}",
+        purpose=purpose or PurposeFactory(tenant=tenant),
+        legal_basis=LegalBasis.LEGITIMATE_INTEREST,
+        starts_on=today - timedelta(days=7),
+        ends_on=today + timedelta(days=30),
+    )
+    if numbers:
+        campaign_numbers_import(
+            actor="test", campaign=campaign, data="\n".join(numbers).encode() + b"\n"
+        )
+        campaign.refresh_from_db()
+    return campaign
+
+
+def screening_for(*, tenant: Tenant, campaign: Campaign | None = None) -> Screening:
+    """A screening awaiting its answer, of the tenant's national service (Bloctel for a French
+    tenant, Lista Robinson for a Spanish one)."""
+    source = "bloctel" if tenant.country_code == "FR" else "robinson"
+    number = "0612345678" if tenant.country_code == "FR" else "612345678"
+    campaign = campaign or campaign_for(tenant=tenant, numbers=(number,))
+    return screening_export(actor="test", campaign=campaign, source=source).screening
+
+
+def dnc_entries_add(dnc_list: DncList, numbers: list[int]) -> DncList:
+    """Numbers (E.164 without "+", as stored) in a version's entries: its partition created and
+    attached at once, as an import leaves it (the import's own tests load real files)."""
+    from django.db import connection
+
+    table = f"compliance_dncentry_{int(dnc_list.pk)}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} PARTITION OF compliance_dncentry "  # nosec B608
+            f"FOR VALUES IN ({int(dnc_list.pk)})"
+        )
+        cursor.execute(
+            f"INSERT INTO {table} (list_id, number) "  # nosec B608
+            "SELECT %s, unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
+            [dnc_list.pk, numbers],
+        )
+    return dnc_list
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A campaign running today (a week before to a month after), its sources those of its
+    tenant's country."""
+
+    class Meta:
+        model = Campaign
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    purpose = factory.LazyAttribute(
+        lambda campaign: (
+            Purpose.objects.by_code(campaign.tenant, "telemarketing")
+            or PurposeFactory(tenant=campaign.tenant, code="telemarketing", name="Telemarketing")
+        )
+    )
+    legal_basis = LegalBasis.CONSENT
+    sources = factory.LazyAttribute(
+        lambda campaign: sources_for_countries({campaign.tenant.country_code})
+    )
+    starts_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=7))
+    ends_on = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=30))
+
+
+def campaign_numbers_add(
+    campaign: Campaign, numbers: list[int], *, country: str = "", added_at=None
+) -> list[CampaignNumber]:
+    """Numbers in a campaign's file (added an hour ago by default)."""
+    added_at = added_at or timezone.now() - timedelta(hours=1)
+    created = CampaignNumber.objects.bulk_create(
+        CampaignNumber(
+            campaign=campaign,
+            number=number,
+            country=country or campaign.tenant.country_code,
+            added_at=added_at,
+        )
+        for number in numbers
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(
+        number_count=CampaignNumber.objects.filter(campaign=campaign).count()
+    )
+    return created
+
+
+class ScreeningFactory(factory.django.DjangoModelFactory):
+    """A campaign's file screened by a service and its answer imported (two days ago: fresh),
+    its numbers to remove given as `removed`."""
+
+    class Meta:
+        model = Screening
+        skip_postgeneration_save = True
+
+    campaign = factory.SubFactory(CampaignFactory)
+    source = "bloctel"
+    status = ScreeningStatus.ANSWERED
+    exported_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=3))
+    screened_at = factory.LazyAttribute(
+        lambda screening: (
+            screening.exported_at + timedelta(days=1)
+            if screening.status == ScreeningStatus.ANSWERED
+            else None
+        )
+    )
+    answer_file_name = "answer.csv"
+
+    @factory.post_generation
+    def removed(screening, create, numbers, **kwargs):
+        if create and numbers:
+            ScreeningRemoval.objects.bulk_create(
+                ScreeningRemoval(screening=screening, number=number) for number in numbers
+            )
+            Screening.objects.filter(pk=screening.pk).update(removed_count=len(numbers))
+
+
 SCOPED_FACTORIES = {
     Tenant: lambda tenant: tenant,
     Membership: lambda tenant: MembershipFactory(tenant=tenant),
@@ -360,4 +497,5 @@ SCOPED_FACTORIES = {
     Dpia: lambda tenant: dpia_for(tenant=tenant),
     DncList: lambda tenant: dnc_list_for(tenant=tenant),
     DncOptOut: lambda tenant: dnc_opt_out_for(tenant=tenant),
+    Campaign: lambda tenant: campaign_for(tenant=tenant),
 }

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audit', '0008_siem_forwarding'),
-        ('compliance', '0028_purge_dry_run_permission'),
+        ('compliance', '0032_campaign_permissions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -49,7 +49,7 @@ from audit.models import (
     PlaybookAction,
     SiemForwarder,
 )
-from compliance.dnc_models import DncList, DncOptOut
+from compliance.dnc_models import Campaign, DncList, DncOptOut
 from compliance.models import (
     ApiKey,
     Consent,
@@ -86,6 +86,7 @@ from ..factories import (
     alert_for,
     alert_rule_setting_for,
     audit_event_for,
+    campaign_for,
     consent_for,
     dnc_list_for,
     dnc_opt_out_for,
@@ -198,6 +199,18 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
     "admin:compliance_risk_analysis_csv": ObjectView(Tenant),
     "admin:compliance_risk_adopt": ObjectView(Tenant, "compliance.add_risk"),
     "admin:compliance_dpia_summary": ObjectView(Dpia),
+    # A campaign's pages: its numbers uploaded, the file for a screening service exported (a
+    # download), the service's answer imported.
+    "admin:compliance_campaign_numbers": ObjectView(
+        Campaign, "compliance.change_campaign", {"max_rejected": "0"}
+    ),
+    "admin:compliance_campaign_export": ObjectView(
+        Campaign, "compliance.change_campaign", {"source": "bloctel"}
+    ),
+    "admin:compliance_campaign_submitted_file": ObjectView(Campaign, "compliance.change_campaign"),
+    "admin:compliance_campaign_answer": ObjectView(
+        Campaign, "compliance.change_campaign", {"screened_on": "2026-01-01"}
+    ),
     # A tenant's compliance dashboard on a page of its own (reads only).
     "admin:dashboard": ObjectView(Tenant),
     "admin:otp_totp_totpdevice_config": ObjectView(TOTPDevice),
@@ -465,6 +478,12 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         # The tenant's internal do-not-call list (a version in force) and an opt-out.
         DncList: dnc_list_for(tenant=tenant, version=f"{secret}-list", file_name=f"{secret}.csv"),
         DncOptOut: dnc_opt_out_for(tenant=tenant, number=number, note=f"{secret} asked by phone"),
+        # A campaign with one number of the tenant's country, to export for its screening.
+        Campaign: campaign_for(
+            tenant=tenant,
+            name=f"{secret} campaign",
+            numbers=("0612345678" if tenant.country_code == "FR" else "612345678",),
+        ),
         User: member,
         # A member's sign-in defences: their pages name the member, a marker of the tenant.
         AccessAttempt: AccessAttempt.objects.create(
