@@ -17,6 +17,8 @@ from collections.abc import Mapping
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from .limits import QUERY_STRING_VALUE
 
@@ -28,21 +30,21 @@ def holds_nul(value: object) -> bool:
     return isinstance(value, str) and NUL in value
 
 
-def unstorable(value: object) -> str | None:
-    """What in `value` PostgreSQL cannot store, in words for an error message; None if nothing
-    (or if it is no string)."""
+def unstorable(value: object) -> str | Promise | None:
+    """What in `value` PostgreSQL cannot store, in words for an error message (in the reader's
+    language); None if nothing (or if it is no string)."""
     if not isinstance(value, str):
         return None
     if NUL in value:
-        return "NUL characters"
+        return _("NUL characters")
     if _LONE_SURROGATE.search(value):
-        return "lone surrogates (\\ud800 to \\udfff): it is not valid Unicode text"
+        return _("lone surrogates (\\ud800 to \\udfff): it is not valid Unicode text")
     return None
 
 
 def first_unstorable_field(
     fields: Mapping[str, object], names: tuple[str, ...]
-) -> tuple[str, str] | None:
+) -> tuple[str, str | Promise] | None:
     """The first of `names` whose value in `fields` cannot be stored, with what it holds."""
     for name in names:
         problem = unstorable(fields.get(name))
