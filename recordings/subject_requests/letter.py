@@ -288,7 +288,7 @@ def subject_request_letter(
     subject_request_letter_view_record(user=http_request.user, request=request, language=language)
     context = {
         **admin.site.each_context(http_request),
-        "title": f"Answer letter, {request}",
+        "title": format_lazy(_("Answer letter, {request}"), request=request),
         "letter": letter,
     }
     return render(http_request, TEMPLATES[language], context)
