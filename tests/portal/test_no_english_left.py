@@ -5,6 +5,7 @@ every language, and never a message of the catalogue."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from functools import cache
 from html.parser import HTMLParser
@@ -18,6 +19,7 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language_info
 
 from audit.models import AuditEvent
+from compliance.services.api_keys import api_key_create
 from compliance.services.consents import consent_record
 from compliance.services.legal_holds import legal_hold_place
 from recordings.services.purge.run import purge_expired_recordings
@@ -184,3 +186,34 @@ def test_what_a_spanish_reader_does_is_kept_on_the_trail_in_english(cast, client
     ).content.decode()
     assert "Escucha concedida para una finalidad declarada" in listing
     assert f'llamada <span class="call-id">{recording.call_id}</span>' in listing
+
+
+@pytest.mark.parametrize(
+    ("language", "error"),
+    [
+        ("es", "finalidad desconocida o inactiva 'cold_calls'"),
+        ("fr", "finalité inconnue ou inactive 'cold_calls'"),
+    ],
+)
+def test_an_api_refusal_quoting_a_value_reads_in_the_caller_s_language_and_in_english_on_the_trail(
+    cast, client, language, error
+):
+    token = api_key_create(actor=cast.alice, tenant=cast.acme, name="Acme IVR")[1]
+    answer = client.post(
+        "/api/v1/consents",
+        json.dumps(
+            {
+                "customer_number": "06 44 44 44 44",
+                "purpose": "cold_calls",
+                "decision": "granted",
+                "decided_at": (timezone.now() - timedelta(minutes=5)).isoformat(),
+                "channel": "ivr",
+            }
+        ),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": language},
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"error": error, "field": "purpose"}
+    refused = AuditEvent.objects.get(action="consent.refused")
+    assert refused.extra["reason"] == "unknown or inactive purpose 'cold_calls'"
