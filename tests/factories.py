@@ -23,7 +23,18 @@ from audit.models import (
     SiemForwarder,
 )
 from audit.services import event_record
-from compliance.dnc_models import DncList, DncListStatus, DncOptOut, OptOutChannel
+from compliance.dnc_models import (
+    Campaign,
+    CampaignNumber,
+    DncList,
+    DncListStatus,
+    DncOptOut,
+    OptOutChannel,
+    Screening,
+    ScreeningRemoval,
+    ScreeningStatus,
+)
+from compliance.dnc_sources import sources_for_countries
 from compliance.models import (
     ApiKey,
     Consent,
@@ -336,6 +347,98 @@ def dnc_opt_out_for(*, tenant: Tenant, number: str = "", note: str = "") -> DncO
         actor="test", tenant=tenant, number=number, channel=OptOutChannel.ADMIN, note=note
     )
     return opt_out
+
+
+def dnc_entries_add(dnc_list: DncList, numbers: list[int]) -> DncList:
+    """Numbers (E.164 without "+", as stored) in a version's entries: its partition created and
+    attached at once, as an import leaves it (the import's own tests load real files)."""
+    from django.db import connection
+
+    table = f"compliance_dncentry_{int(dnc_list.pk)}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} PARTITION OF compliance_dncentry "  # nosec B608
+            f"FOR VALUES IN ({int(dnc_list.pk)})"
+        )
+        cursor.execute(
+            f"INSERT INTO {table} (list_id, number) "  # nosec B608
+            "SELECT %s, unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
+            [dnc_list.pk, numbers],
+        )
+    return dnc_list
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A campaign running today (a week before to a month after), its sources those of its
+    tenant's country."""
+
+    class Meta:
+        model = Campaign
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    purpose = factory.LazyAttribute(
+        lambda campaign: (
+            Purpose.objects.by_code(campaign.tenant, "telemarketing")
+            or PurposeFactory(tenant=campaign.tenant, code="telemarketing", name="Telemarketing")
+        )
+    )
+    legal_basis = LegalBasis.CONSENT
+    sources = factory.LazyAttribute(
+        lambda campaign: sources_for_countries({campaign.tenant.country_code})
+    )
+    starts_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=7))
+    ends_on = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=30))
+
+
+def campaign_numbers_add(
+    campaign: Campaign, numbers: list[int], *, country: str = "", added_at=None
+) -> list[CampaignNumber]:
+    """Numbers in a campaign's file (added an hour ago by default)."""
+    added_at = added_at or timezone.now() - timedelta(hours=1)
+    created = CampaignNumber.objects.bulk_create(
+        CampaignNumber(
+            campaign=campaign,
+            number=number,
+            country=country or campaign.tenant.country_code,
+            added_at=added_at,
+        )
+        for number in numbers
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(
+        number_count=CampaignNumber.objects.filter(campaign=campaign).count()
+    )
+    return created
+
+
+class ScreeningFactory(factory.django.DjangoModelFactory):
+    """A campaign's file screened by a service and its answer imported (two days ago: fresh),
+    its numbers to remove given as `removed`."""
+
+    class Meta:
+        model = Screening
+        skip_postgeneration_save = True
+
+    campaign = factory.SubFactory(CampaignFactory)
+    source = "bloctel"
+    status = ScreeningStatus.ANSWERED
+    exported_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=3))
+    screened_at = factory.LazyAttribute(
+        lambda screening: (
+            screening.exported_at + timedelta(days=1)
+            if screening.status == ScreeningStatus.ANSWERED
+            else None
+        )
+    )
+    answer_file_name = "answer.csv"
+
+    @factory.post_generation
+    def removed(screening, create, numbers, **kwargs):
+        if create and numbers:
+            ScreeningRemoval.objects.bulk_create(
+                ScreeningRemoval(screening=screening, number=number) for number in numbers
+            )
+            Screening.objects.filter(pk=screening.pk).update(removed_count=len(numbers))
 
 
 SCOPED_FACTORIES = {
