@@ -1,0 +1,249 @@
+"""The do-not-call decision: may this campaign call these numbers, and if not, why.
+
+For a campaign and a batch of numbers (E.164 without "+", as stored), every number gets a verdict
+with its reasons. The rules, each in one place here (the sources' own rules are
+compliance/dnc_sources.py's, their freshness compliance/dnc_freshness.py's):
+
+- The tenant's internal opt-outs (the numbers added one by one, `DncOptOut`, and its own
+  internal list in force) apply to every number, and no consent lifts them (GDPR Art. 21(3)).
+- A national source applies to the numbers of its country (by country calling code: the UK's
+  TPS covers +44, the Crown Dependencies' numbers included). The sources that apply to a number
+  are the campaign's (set from its tenant's country and its numbers' countries) and the national
+  ones of the number's own country, so that a number of another country checked against a
+  campaign is held to its own country's list.
+- A full list (TPS, CTPS) listing the number in a version in force: reason `<source>`.
+- A submitted file (Bloctel, Lista Robinson): the number among the removals of the campaign's
+  latest answered screening of that source: reason `<source>`; the number not covered by that
+  screening (not in the campaign's file, or added to it after the file was exported):
+  `unscreened:<source>`.
+- A source the number depends on that is not fresh (stale, never screened, no version in
+  force): `stale:<source>`; the answer carries the source's sentence saying since when.
+- Express consent (the latest decision of the caller for the campaign's purpose, granted, with
+  the tenant) lifts every reason of a source whose rule lets consent override it (Lista
+  Robinson, TPS, CTPS): listed, unscreened or stale, that source does not apply to that person.
+  Never the internal opt-outs, never Bloctel.
+- Outside the campaign's dates (starts_on to ends_on, in the tenant's days):
+  `campaign_not_started` / `campaign_ended`, for every number.
+
+A batch is decided with one query (the numbers as an array, unnested and probed against the
+entries, the opt-outs, the removals, the campaign's numbers and the consents, each through its
+index) after the campaign's state (its sources' freshness: two queries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from .dnc_freshness import SourceState, sources_state
+from .dnc_models import Campaign
+from .dnc_sources import NATIONAL_SOURCES, Delivery, DncSource, rule_for
+
+CAMPAIGN_NOT_STARTED = "campaign_not_started"
+CAMPAIGN_ENDED = "campaign_ended"
+UNSCREENED = "unscreened:"
+STALE = "stale:"
+
+
+def reason_label(code: str) -> str:
+    """A reason's human label (in the active language)."""
+    if code == CAMPAIGN_NOT_STARTED:
+        return gettext("The campaign has not started yet")
+    if code == CAMPAIGN_ENDED:
+        return gettext("The campaign has ended")
+    if code == DncSource.INTERNAL:
+        return gettext("On the tenant's internal opt-outs")
+    for prefix, text in (
+        (UNSCREENED, gettext("Not covered by the campaign's latest %(source)s screening")),
+        (STALE, gettext("%(source)s is not fresh enough to call")),
+    ):
+        if code.startswith(prefix):
+            return text % {"source": DncSource(code[len(prefix) :]).label}
+    return gettext("Listed on %(source)s") % {"source": DncSource(code).label}
+
+
+def reason_codes() -> list[str]:
+    """Every reason a verdict may give (for the documentation and the label tests)."""
+    sources = [str(s) for s in DncSource.values]
+    national = [s for s in sources if s != DncSource.INTERNAL]
+    submitted = [s for s in national if rule_for(s).delivery == Delivery.SUBMITTED_FILE]
+    return [
+        *sources,
+        *(UNSCREENED + s for s in submitted),
+        *(STALE + s for s in national),
+        CAMPAIGN_NOT_STARTED,
+        CAMPAIGN_ENDED,
+    ]
+
+
+@cache
+def _calling_codes() -> dict[str, str]:
+    """Country calling code -> its main region (44 -> GB), for the codes a source covers."""
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+    return {str(code): regions[0] for code, regions in COUNTRY_CODE_TO_REGION_CODE.items()}
+
+
+def country_of(number: int) -> str | None:
+    """The main region of a stored number's country calling code (447911123456 -> GB); country
+    calling codes are a prefix code, one to three digits."""
+    digits = str(number)
+    codes = _calling_codes()
+    for length in (1, 2, 3):
+        region = codes.get(digits[:length])
+        if region is not None:
+            return region
+    return None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    number: int
+    callable: bool
+    reasons: tuple[str, ...]
+    # The sources this number depends on, in the campaign's order.
+    sources: tuple[str, ...]
+
+
+# One query for a batch: every probe is an index lookup per number (entries: each partition's
+# number index; opt-outs: (tenant, number) unique; removals: (screening, number) unique;
+# campaign numbers: (campaign, number) unique; consents: consent_subject_latest).
+_DECIDE_SQL = """
+SELECT b.number,
+    EXISTS (
+        SELECT 1 FROM compliance_dncoptout o
+        WHERE o.tenant_id = %(tenant)s AND o.number = '+' || b.number::text
+    ),
+    ARRAY (
+        SELECT e.list_id FROM compliance_dncentry e
+        WHERE e.list_id = ANY (%(lists)s::bigint[]) AND e.number = b.number
+    ),
+    ARRAY (
+        SELECT r.screening_id FROM compliance_screeningremoval r
+        WHERE r.screening_id = ANY (%(screenings)s::bigint[]) AND r.number = b.number
+    ),
+    (
+        SELECT n.added_at FROM compliance_campaignnumber n
+        WHERE n.campaign_id = %(campaign)s AND n.number = b.number
+    ),
+    COALESCE((
+        SELECT c.decision = 'granted' FROM compliance_consent c
+        WHERE c.tenant_id = %(tenant)s AND c.customer_number = '+' || b.number::text
+            AND c.purpose_id = %(purpose)s
+        ORDER BY c.decided_at DESC, c.id DESC LIMIT 1
+    ), false)
+FROM (SELECT DISTINCT unnest(%(numbers)s::bigint[]) AS number) AS b
+"""
+
+
+class CampaignCheck:
+    """A campaign's state for deciding batches of numbers: its dates, its sources' freshness
+    (read when first needed, the national sources of other countries as numbers bring them).
+    Meant for one request or one scrub: a list imported or a screening answered meanwhile is
+    seen by the next one."""
+
+    def __init__(self, campaign: Campaign, *, now: datetime | None = None):
+        self.campaign = campaign
+        self.now = now or timezone.now()
+        self.today: date = campaign.tenant.today()
+        self.states: dict[str, SourceState] = {}
+        self._load(list(campaign.sources))
+
+    def _load(self, sources: list[str]) -> None:
+        missing = [s for s in dict.fromkeys(sources) if s not in self.states]
+        if missing:
+            for state in sources_state(campaign=self.campaign, sources=missing, now=self.now):
+                self.states[state.source] = state
+
+    @property
+    def window_reasons(self) -> tuple[str, ...]:
+        if self.today < self.campaign.starts_on:
+            return (CAMPAIGN_NOT_STARTED,)
+        if self.today > self.campaign.ends_on:
+            return (CAMPAIGN_ENDED,)
+        return ()
+
+    def sources_for(self, number: int) -> tuple[str, ...]:
+        """The sources `number` depends on: the internal opt-outs, and the national sources of
+        its own country, the campaign's first."""
+        country = country_of(number)
+        national = NATIONAL_SOURCES.get(country or "", ())
+        ordered = [s for s in self.campaign.sources if s == DncSource.INTERNAL or s in national]
+        if DncSource.INTERNAL not in ordered:
+            ordered.insert(0, DncSource.INTERNAL.value)
+        ordered += [str(s) for s in national if s not in ordered]
+        return tuple(ordered)
+
+    def decide(self, numbers: Sequence[int]) -> list[Verdict]:
+        """A verdict per number, in the order given (a number given twice, twice)."""
+        if not numbers:
+            return []
+        depends = {number: self.sources_for(number) for number in set(numbers)}
+        self._load([s for sources in depends.values() for s in sources])
+        list_source = {
+            list_id: state.source for state in self.states.values() for list_id in state.list_ids
+        }
+        screening_source = {
+            state.screening_id: state.source
+            for state in self.states.values()
+            if state.screening_id is not None
+        }
+        campaign = self.campaign
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _DECIDE_SQL,
+                {
+                    "tenant": campaign.tenant_id,
+                    "campaign": campaign.pk,
+                    "purpose": campaign.purpose_id,
+                    "lists": list(list_source),
+                    "screenings": list(screening_source),
+                    "numbers": list(depends),
+                },
+            )
+            rows = {row[0]: row for row in cursor.fetchall()}
+        window = self.window_reasons
+        verdicts = {}
+        for number, sources in depends.items():
+            _, opted_out, lists, removed_by, added_at, consented = rows[number]
+            listed = {list_source[list_id] for list_id in lists}
+            removed = {screening_source[screening_id] for screening_id in removed_by}
+            reasons = list(window)
+            if opted_out or DncSource.INTERNAL in listed:
+                reasons.append(DncSource.INTERNAL.value)
+            for source in sources:
+                if source == DncSource.INTERNAL:
+                    continue  # never stale, never lifted: above
+                found = self._source_reasons(source, listed, removed, added_at)
+                if found and consented and rule_for(source).consent_overrides:
+                    continue
+                reasons += found
+            verdicts[number] = Verdict(number, not reasons, tuple(reasons), sources)
+        return [verdicts[number] for number in numbers]
+
+    def _source_reasons(
+        self, source: str, listed: set[str], removed: set[str], added_at: datetime | None
+    ) -> list[str]:
+        state = self.states[source]
+        found = []
+        if rule_for(source).delivery == Delivery.FULL_LIST:
+            if source in listed:
+                found.append(source)
+        elif state.screening_id is not None:
+            if source in removed:
+                found.append(source)
+            elif added_at is None or added_at > state.exported_at:
+                found.append(UNSCREENED + source)
+        if not state.fresh:
+            found.append(STALE + source)
+        return found
+
+    def stale_messages(self, sources: Sequence[str]) -> list[str]:
+        """The sentences of the sources among `sources` that are not fresh."""
+        return [self.states[s].message for s in sources if not self.states[s].fresh]
