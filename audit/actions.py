@@ -142,6 +142,13 @@ ACTION_CHOICES = [
     ("dnc_opt_out.refused", "Internal opt-out refused at the API (nothing added)"),
     ("dnc_opt_out.viewed", "Internal opt-out viewed (full number)"),
     ("dnc_opt_out.searched", "Internal opt-outs searched by a customer's number"),
+    (
+        "dnc.checked",
+        "Do-not-call checks counted: how many numbers a campaign's dialer checked, by outcome",
+    ),
+    ("dnc.scrubbed", "File of numbers scrubbed against the do-not-call lists for a campaign"),
+    ("dnc.scrub_refused", "Do-not-call scrub refused: the file could not be read (nothing kept)"),
+    ("dnc.scrub_downloaded", "Removed rows of a do-not-call scrub downloaded"),
 ]
 
 ACTION_LABELS = dict(ACTION_CHOICES)

@@ -4,7 +4,7 @@ dialer)."""
 
 from django.urls import path
 
-from . import api, api_dnc_opt_outs, api_subject_requests
+from . import api, api_dnc_check, api_dnc_opt_outs, api_subject_requests
 
 urlpatterns = [
     path("consents", api.consents_create, name="api_consents_create"),
@@ -18,4 +18,5 @@ urlpatterns = [
         api_dnc_opt_outs.dnc_opt_outs_create,
         name="api_dnc_opt_outs_create",
     ),
+    path("dnc/check", api_dnc_check.dnc_check, name="api_dnc_check"),
 ]

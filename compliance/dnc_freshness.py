@@ -51,6 +51,8 @@ class SourceState:
     # The latest answered screening's file export: numbers added to the campaign after it were
     # not in the file the service screened.
     exported_at: datetime | None = None
+    # The version's name as its provider gives it (the oldest in force), for the API.
+    version: str = ""
 
 
 def _day(value: datetime, tenant) -> str:
@@ -103,7 +105,15 @@ def _full_list_state(source: str, versions: list[DncList], tenant, now: datetime
     stale_since = stale_after(source, oldest.delivered_at)
     if stale_since is None or now < stale_since:
         return SourceState(
-            source, label, oldest.delivered_at, stale_since, True, reference, "", ids
+            source,
+            label,
+            oldest.delivered_at,
+            stale_since,
+            True,
+            reference,
+            "",
+            ids,
+            version=oldest.version,
         )
     message = _stale_message(
         source,
@@ -113,7 +123,15 @@ def _full_list_state(source: str, versions: list[DncList], tenant, now: datetime
         tenant,
     )
     return SourceState(
-        source, label, oldest.delivered_at, stale_since, False, reference, message, ids
+        source,
+        label,
+        oldest.delivered_at,
+        stale_since,
+        False,
+        reference,
+        message,
+        ids,
+        version=oldest.version,
     )
 
 
