@@ -15,6 +15,7 @@ from .api_limits import api_auth_failures_summarise, api_request_counts_prune
 from .dnc_check_counts import dnc_checks_record
 from .models import Tenant
 from .services.dnc_lists import IMPORT_TIME_LIMIT_SECONDS, dnc_list_import_upload
+from .services.dnc_scrubs import dnc_scrubs_expire
 from .services.processors import processor_reminders_send
 from .services.subject_request_reminders import (
     subject_request_deadline_remind,
@@ -52,6 +53,18 @@ def record_dnc_checks() -> dict:
     `dnc.checked` event per tenant, campaign and API key (compliance/dnc_check_counts.py)."""
     with acting_as("task:compliance.tasks.record_dnc_checks"):
         return dnc_checks_record()
+
+
+@shared_task(
+    name="compliance.tasks.expire_dnc_scrubs",
+    acks_late=True,
+    time_limit=600,
+    soft_time_limit=540,
+)
+def expire_dnc_scrubs() -> dict:
+    """Hourly: the removed rows of scrubs past DNC_SCRUB_KEEP_HOURS are deleted, their keys
+    destroyed."""
+    return {"expired": dnc_scrubs_expire()}
 
 
 @shared_task(

@@ -512,6 +512,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "compliance.tasks.record_dnc_checks",
         "schedule": 60,
     },
+    # Hourly: a do-not-call scrub's removed rows past DNC_SCRUB_KEEP_HOURS are deleted.
+    "expire-dnc-scrubs": {
+        "task": "compliance.tasks.expire_dnc_scrubs",
+        "schedule": 3600,
+    },
     # Weekly, Saturday early morning (no purge conflict, before Sunday's integrity check): re-hash
     # the whole trail, so that a change to an event older than the last checkpoint is found.
     "verify-audit-chain-full": {
