@@ -16,9 +16,10 @@ answer. Each check is counted for the audit trail (compliance/dnc_check_counts.p
 `dnc.checked` event per tenant, campaign and API key a minute, not one per number); a refused
 check is counted with its outcome `refused:<field>`.
 
-A few queries per check: the key (compliance.api_auth), the campaign, the sources' freshness
-(two) and the decision (one). Nothing is cached between requests: a list version put in force or
-a screening answered applies to the very next check.
+Three queries per check, each prepared once per connection: the key and its rate limit
+(compliance.api_auth), the campaign with its sources' state (the versions in force, its latest
+screenings: `campaign_check_load`), and the decision. Nothing is cached between requests: a list
+version put in force or a screening answered applies to the very next check.
 """
 
 from __future__ import annotations
@@ -34,22 +35,32 @@ from .dnc_check_counts import dnc_check_count
 from .dnc_freshness import SourceState
 from .dnc_models import Campaign
 from .dnc_numbers import as_e164, as_stored
-from .dnc_screening import CampaignCheck, reason_label
+from .dnc_screening import campaign_check_load, reason_label
 from .dnc_sources import Delivery, rule_for
 from .phone import InvalidNumber, normalise_number
 
 
-def campaign_of(request: HttpRequest) -> Campaign:
-    """The campaign named by the `campaign` parameter, of the key's tenant; Refused naming
-    `campaign` (400 for a missing or malformed id, 404 for one of no campaign of the tenant)."""
+def campaign_id_of(request: HttpRequest) -> int:
+    """The `campaign` parameter: a campaign's id; Refused naming `campaign` when missing or
+    malformed."""
     raw = request.GET.get("campaign", "").strip()
     if not raw:
         raise Refused(gettext("campaign is required (the campaign's id)"), field="campaign")
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise Refused(gettext("campaign must be a campaign's id (a number)"), field="campaign")
-    campaign = Campaign.objects.filter(pk=int(raw), tenant=request.tenant).first()
+    return int(raw)
+
+
+def _no_such_campaign() -> Refused:
+    return Refused(gettext("no such campaign"), field="campaign", status=404)
+
+
+def campaign_of(request: HttpRequest) -> Campaign:
+    """The campaign named by the `campaign` parameter, of the key's tenant; Refused naming
+    `campaign` (400 for a missing or malformed id, 404 for one of no campaign of the tenant)."""
+    campaign = Campaign.objects.filter(pk=campaign_id_of(request), tenant=request.tenant).first()
     if campaign is None:
-        raise Refused(gettext("no such campaign"), field="campaign", status=404)
+        raise _no_such_campaign()
     campaign.tenant = request.tenant
     return campaign
 
@@ -93,7 +104,10 @@ def dnc_check(request: HttpRequest) -> HttpResponse:
         return response
     campaign_id = None
     try:
-        campaign = campaign_of(request)
+        check = campaign_check_load(tenant=request.tenant, campaign_id=campaign_id_of(request))
+        if check is None:
+            raise _no_such_campaign()
+        campaign = check.campaign
         campaign_id = campaign.pk
         number = _number(request)
     except Refused as refusal:
@@ -104,7 +118,6 @@ def dnc_check(request: HttpRequest) -> HttpResponse:
             outcome=f"refused:{refusal.field}",
         )
         return api_error(refusal.message, field=refusal.field, status=refusal.status)
-    check = CampaignCheck(campaign)
     [verdict] = check.decide([number])
     dnc_check_count(
         tenant_id=request.tenant.pk,

@@ -27,22 +27,25 @@ compliance/dnc_sources.py's, their freshness compliance/dnc_freshness.py's):
 
 A batch is decided with one query (the numbers as an array, unnested and probed against the
 entries, the opt-outs, the removals, the campaign's numbers and the consents, each through its
-index) after the campaign's state (its sources' freshness: two queries).
+index) after the campaign's state (its sources' freshness: two queries, or one with the campaign
+itself for the API's check, `campaign_check_load`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .dnc_freshness import SourceState, sources_state
-from .dnc_models import Campaign
+from kit.sql import prepared_cursor
+
+from .dnc_freshness import SourceState, latest_screenings, source_state, versions_in_force
+from .dnc_models import Campaign, DncList, Screening
 from .dnc_sources import NATIONAL_SOURCES, Delivery, DncSource, rule_for
 
 CAMPAIGN_NOT_STARTED = "campaign_not_started"
@@ -143,23 +146,38 @@ FROM (SELECT DISTINCT unnest(%(numbers)s::bigint[]) AS number) AS b
 
 
 class CampaignCheck:
-    """A campaign's state for deciding batches of numbers: its dates, its sources' freshness
-    (read when first needed, the national sources of other countries as numbers bring them).
-    Meant for one request or one scrub: a list imported or a screening answered meanwhile is
-    seen by the next one."""
+    """A campaign's state for deciding batches of numbers: its dates, the list versions in force
+    that apply to its tenant and its latest answered screenings (read once, two queries, or
+    given by `campaign_check_load`'s one); each source's freshness follows from them. Meant for
+    one request or one scrub: a list imported or a screening answered meanwhile is seen by the
+    next one."""
 
-    def __init__(self, campaign: Campaign, *, now: datetime | None = None):
+    def __init__(
+        self,
+        campaign: Campaign,
+        *,
+        now: datetime | None = None,
+        versions: dict[str, list[DncList]] | None = None,
+        screenings: dict[str, Screening] | None = None,
+    ):
         self.campaign = campaign
         self.now = now or timezone.now()
         self.today: date = campaign.tenant.today()
+        self.versions = versions_in_force(campaign.tenant) if versions is None else versions
+        self.screenings = latest_screenings(campaign) if screenings is None else screenings
         self.states: dict[str, SourceState] = {}
         self._load(list(campaign.sources))
 
     def _load(self, sources: list[str]) -> None:
-        missing = [s for s in dict.fromkeys(sources) if s not in self.states]
-        if missing:
-            for state in sources_state(campaign=self.campaign, sources=missing, now=self.now):
-                self.states[state.source] = state
+        for source in sources:
+            if source not in self.states:
+                self.states[source] = source_state(
+                    source,
+                    tenant=self.campaign.tenant,
+                    versions=self.versions,
+                    screenings=self.screenings,
+                    now=self.now,
+                )
 
     @property
     def window_reasons(self) -> tuple[str, ...]:
@@ -195,7 +213,7 @@ class CampaignCheck:
             if state.screening_id is not None
         }
         campaign = self.campaign
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 _DECIDE_SQL,
                 {
@@ -247,3 +265,81 @@ class CampaignCheck:
     def stale_messages(self, sources: Sequence[str]) -> list[str]:
         """The sentences of the sources among `sources` that are not fresh."""
         return [self.states[s].message for s in sources if not self.states[s].fresh]
+
+
+# The campaign of a tenant by id, with what its check needs (the list versions in force that
+# apply to the tenant, the campaign's latest answered screening of each source), in one
+# statement, prepared once per connection: the API's check runs it on every call.
+_CAMPAIGN_SQL = """
+SELECT c.id, c.name, c.purpose_id, c.legal_basis, c.sources, c.starts_on, c.ends_on,
+    c.number_count, c.created_at, c.created_by,
+    (SELECT coalesce(json_agg(json_build_object(
+            'id', l.id, 'tenant_id', l.tenant_id, 'source', l.source, 'version', l.version,
+            'delivered_at', l.delivered_at) ORDER BY l.source, l.tenant_id NULLS FIRST), '[]')
+        FROM compliance_dnclist l
+        WHERE l.status = 'in_force' AND (l.tenant_id IS NULL OR l.tenant_id = c.tenant_id)),
+    (SELECT coalesce(json_agg(json_build_object(
+            'id', s.id, 'source', s.source, 'exported_at', s.exported_at,
+            'screened_at', s.screened_at)), '[]')
+        FROM (SELECT DISTINCT ON (source) id, source, exported_at, screened_at
+              FROM compliance_screening
+              WHERE campaign_id = c.id AND status = 'answered'
+              ORDER BY source, screened_at DESC, id DESC) AS s)
+FROM compliance_campaign c
+WHERE c.id = %s AND c.tenant_id = %s
+"""
+
+
+def _instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def campaign_check_load(*, tenant, campaign_id: int, now: datetime | None = None):
+    """The CampaignCheck of `tenant`'s campaign `campaign_id`, None when the tenant has no such
+    campaign; one query."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_CAMPAIGN_SQL, [campaign_id, tenant.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    campaign = Campaign(
+        id=row[0],
+        tenant=tenant,
+        name=row[1],
+        purpose_id=row[2],
+        legal_basis=row[3],
+        sources=row[4] if isinstance(row[4], list) else json.loads(row[4]),
+        starts_on=row[5],
+        ends_on=row[6],
+        number_count=row[7],
+        created_at=row[8],
+        created_by=row[9],
+    )
+    versions: dict[str, list[DncList]] = {}
+    for item in _json(row[10]):
+        versions.setdefault(item["source"], []).append(
+            DncList(
+                id=item["id"],
+                tenant_id=item["tenant_id"],
+                source=item["source"],
+                version=item["version"],
+                delivered_at=_instant(item["delivered_at"]),
+                status="in_force",
+            )
+        )
+    screenings = {
+        item["source"]: Screening(
+            id=item["id"],
+            campaign=campaign,
+            source=item["source"],
+            status="answered",
+            exported_at=_instant(item["exported_at"]),
+            screened_at=_instant(item["screened_at"]),
+        )
+        for item in _json(row[11])
+    }
+    return CampaignCheck(campaign, now=now, versions=versions, screenings=screenings)
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str | bytes) else value
