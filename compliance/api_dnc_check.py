@@ -16,10 +16,10 @@ answer. Each check is counted for the audit trail (compliance/dnc_check_counts.p
 `dnc.checked` event per tenant, campaign and API key a minute, not one per number); a refused
 check is counted with its outcome `refused:<field>`.
 
-Three queries per check, each prepared once per connection: the key and its rate limit
-(compliance.api_auth), the campaign with its sources' state (the versions in force, its latest
-screenings: `campaign_check_load`), and the decision. Nothing is cached between requests: a list
-version put in force or a screening answered applies to the very next check.
+Two queries per check, each prepared once per connection: the key and its rate limit
+(compliance.api_auth), and the campaign with its sources' state (the versions in force, its
+latest screenings) and the number's facts (`campaign_check_one`). Nothing is cached between
+requests: a list version put in force or a screening answered applies to the very next check.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from .dnc_check_counts import dnc_check_count
 from .dnc_freshness import SourceState
 from .dnc_models import Campaign
 from .dnc_numbers import as_e164, as_stored
-from .dnc_screening import campaign_check_load, reason_label
+from .dnc_screening import campaign_check_one, reason_label
 from .dnc_sources import Delivery, rule_for
 from .phone import InvalidNumber, normalise_number
 
@@ -102,23 +102,24 @@ def dnc_check(request: HttpRequest) -> HttpResponse:
         response = api_error(gettext("only GET is allowed here"), field="method", status=405)
         response["Allow"] = "GET"
         return response
-    campaign_id = None
     try:
-        check = campaign_check_load(tenant=request.tenant, campaign_id=campaign_id_of(request))
-        if check is None:
-            raise _no_such_campaign()
-        campaign = check.campaign
-        campaign_id = campaign.pk
+        # The number first: a request refused for it is counted without a campaign (one of
+        # another tenant's, named here, must not appear on this tenant's trail).
         number = _number(request)
+        asked = campaign_id_of(request)
+        checked = campaign_check_one(tenant=request.tenant, campaign_id=asked, number=number)
+        if checked is None:
+            raise _no_such_campaign()
     except Refused as refusal:
         dnc_check_count(
             tenant_id=request.tenant.pk,
-            campaign_id=campaign_id,
+            campaign_id=None,
             api_key=request.api_key.prefix,
             outcome=f"refused:{refusal.field}",
         )
         return api_error(refusal.message, field=refusal.field, status=refusal.status)
-    [verdict] = check.decide([number])
+    check, verdict = checked
+    campaign = check.campaign
     dnc_check_count(
         tenant_id=request.tenant.pk,
         campaign_id=campaign.pk,

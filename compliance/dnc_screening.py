@@ -198,20 +198,18 @@ class CampaignCheck:
         ordered += [str(s) for s in national if s not in ordered]
         return tuple(ordered)
 
+    def _list_sources(self) -> dict[int, str]:
+        return {v.pk: source for source, found in self.versions.items() for v in found}
+
+    def _screening_sources(self) -> dict[int, str]:
+        return {screening.pk: source for source, screening in self.screenings.items()}
+
     def decide(self, numbers: Sequence[int]) -> list[Verdict]:
         """A verdict per number, in the order given (a number given twice, twice)."""
         if not numbers:
             return []
-        depends = {number: self.sources_for(number) for number in set(numbers)}
-        self._load([s for sources in depends.values() for s in sources])
-        list_source = {
-            list_id: state.source for state in self.states.values() for list_id in state.list_ids
-        }
-        screening_source = {
-            state.screening_id: state.source
-            for state in self.states.values()
-            if state.screening_id is not None
-        }
+        list_source = self._list_sources()
+        screening_source = self._screening_sources()
         campaign = self.campaign
         with prepared_cursor() as cursor:
             cursor.execute(
@@ -222,28 +220,44 @@ class CampaignCheck:
                     "purpose": campaign.purpose_id,
                     "lists": list(list_source),
                     "screenings": list(screening_source),
-                    "numbers": list(depends),
+                    "numbers": list(set(numbers)),
                 },
             )
-            rows = {row[0]: row for row in cursor.fetchall()}
-        window = self.window_reasons
-        verdicts = {}
-        for number, sources in depends.items():
-            _, opted_out, lists, removed_by, added_at, consented = rows[number]
-            listed = {list_source[list_id] for list_id in lists}
-            removed = {screening_source[screening_id] for screening_id in removed_by}
-            reasons = list(window)
-            if opted_out or DncSource.INTERNAL in listed:
-                reasons.append(DncSource.INTERNAL.value)
-            for source in sources:
-                if source == DncSource.INTERNAL:
-                    continue  # never stale, never lifted: above
-                found = self._source_reasons(source, listed, removed, added_at)
-                if found and consented and rule_for(source).consent_overrides:
-                    continue
-                reasons += found
-            verdicts[number] = Verdict(number, not reasons, tuple(reasons), sources)
+            verdicts = {
+                row[0]: self._verdict(*row, list_source, screening_source)
+                for row in cursor.fetchall()
+            }
         return [verdicts[number] for number in numbers]
+
+    def _verdict(
+        self,
+        number: int,
+        opted_out: bool,
+        lists: list[int],
+        removed_by: list[int],
+        added_at: datetime | None,
+        consented: bool,
+        list_source: dict[int, str],
+        screening_source: dict[int, str],
+    ) -> Verdict:
+        """One number's verdict from what the database said of it: opted out, the list
+        versions holding it, the screenings removing it (others than the latest are ignored),
+        when it joined the campaign's file, whether its consent is granted."""
+        sources = self.sources_for(number)
+        self._load(list(sources))
+        listed = {list_source[list_id] for list_id in lists if list_id in list_source}
+        removed = {screening_source[i] for i in removed_by if i in screening_source}
+        reasons = list(self.window_reasons)
+        if opted_out or DncSource.INTERNAL in listed:
+            reasons.append(DncSource.INTERNAL.value)
+        for source in sources:
+            if source == DncSource.INTERNAL:
+                continue  # never stale, never lifted: above
+            found = self._source_reasons(source, listed, removed, added_at)
+            if found and consented and rule_for(source).consent_overrides:
+                continue
+            reasons += found
+        return Verdict(number, not reasons, tuple(reasons), sources)
 
     def _source_reasons(
         self, source: str, listed: set[str], removed: set[str], added_at: datetime | None
@@ -290,6 +304,44 @@ WHERE c.id = %s AND c.tenant_id = %s
 """
 
 
+# The same, with one number's facts (as _DECIDE_SQL gives them): the API's check in one
+# statement. The removals are those of any of the campaign's screenings; only the latest
+# answered one's count (CampaignCheck._verdict).
+_CHECK_SQL = _CAMPAIGN_SQL.replace(
+    "FROM compliance_campaign c\n",
+    """,
+    EXISTS (
+        SELECT 1 FROM compliance_dncoptout o
+        WHERE o.tenant_id = c.tenant_id AND o.number = '+' || %(number)s::bigint::text
+    ),
+    ARRAY (
+        SELECT e.list_id FROM compliance_dncentry e
+        WHERE e.number = %(number)s AND e.list_id IN (
+            SELECT l.id FROM compliance_dnclist l
+            WHERE l.status = 'in_force' AND (l.tenant_id IS NULL OR l.tenant_id = c.tenant_id))
+    ),
+    ARRAY (
+        SELECT r.screening_id FROM compliance_screeningremoval r
+        JOIN compliance_screening s ON s.id = r.screening_id
+        WHERE s.campaign_id = c.id AND r.number = %(number)s
+    ),
+    (
+        SELECT n.added_at FROM compliance_campaignnumber n
+        WHERE n.campaign_id = c.id AND n.number = %(number)s
+    ),
+    COALESCE((
+        SELECT k.decision = 'granted' FROM compliance_consent k
+        WHERE k.tenant_id = c.tenant_id AND k.customer_number = '+' || %(number)s::bigint::text
+            AND k.purpose_id = c.purpose_id
+        ORDER BY k.decided_at DESC, k.id DESC LIMIT 1
+    ), false)
+FROM compliance_campaign c
+""",
+).replace(
+    "WHERE c.id = %s AND c.tenant_id = %s", "WHERE c.id = %(campaign)s AND c.tenant_id = %(tenant)s"
+)
+
+
 def _instant(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
@@ -300,8 +352,25 @@ def campaign_check_load(*, tenant, campaign_id: int, now: datetime | None = None
     with prepared_cursor() as cursor:
         cursor.execute(_CAMPAIGN_SQL, [campaign_id, tenant.pk])
         row = cursor.fetchone()
+    return None if row is None else _check_from(row, tenant, now)
+
+
+def campaign_check_one(
+    *, tenant, campaign_id: int, number: int, now: datetime | None = None
+) -> tuple[CampaignCheck, Verdict] | None:
+    """The check of one number for `tenant`'s campaign `campaign_id` in one query (the API's
+    check); None when the tenant has no such campaign."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_CHECK_SQL, {"campaign": campaign_id, "tenant": tenant.pk, "number": number})
+        row = cursor.fetchone()
     if row is None:
         return None
+    check = _check_from(row, tenant, now)
+    verdict = check._verdict(number, *row[12:17], check._list_sources(), check._screening_sources())
+    return check, verdict
+
+
+def _check_from(row, tenant, now: datetime | None) -> CampaignCheck:
     campaign = Campaign(
         id=row[0],
         tenant=tenant,

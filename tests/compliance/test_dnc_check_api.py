@@ -101,6 +101,7 @@ def test_stale_screening_answers_which_list_and_since_when(acme_token, cast):
     ("params", "field", "status"),
     [
         ({"number": "+33612345671"}, "campaign", 400),
+        ({"campaign": "999999"}, "number", 400),
         ({"number": "+33612345671", "campaign": "winter"}, "campaign", 400),
         ({"number": "+33612345671", "campaign": "999999"}, "campaign", 404),
         ({"campaign": "{campaign}"}, "number", 400),
@@ -142,14 +143,18 @@ def test_checks_are_one_event_per_batch_with_counts_by_outcome_and_reason(acme_t
         _check(acme_token, number=number, campaign=campaign.pk)
     _check(acme_token, number="nope", campaign=campaign.pk)
     assert _events() == []  # counted, not recorded one by one
-    assert record_dnc_checks() == {"events": 1, "checks": 4}
-    [event] = _events()
+    assert record_dnc_checks() == {"events": 2, "checks": 4}
+    by_target = {event.target_id: event for event in _events()}
+    event = by_target[str(campaign.pk)]
     assert event.tenant_id == campaign.tenant_id
-    assert event.target_id == str(campaign.pk)
-    assert event.extra["checks"] == 4
-    assert event.extra["outcomes"] == {"callable": 2, "not_callable": 1, "refused:number": 1}
+    assert event.extra["checks"] == 3
+    assert event.extra["outcomes"] == {"callable": 2, "not_callable": 1}
     assert event.extra["reasons"] == {"bloctel": 1}
     assert event.extra["first"] and event.extra["last"]
+    # A refused request is counted without its campaign.
+    refused = by_target[""]
+    assert refused.tenant_id == campaign.tenant_id
+    assert refused.extra["outcomes"] == {"refused:number": 1}
     # Nothing is recorded twice.
     assert dnc_checks_record() == {"events": 0, "checks": 0}
 
