@@ -190,3 +190,39 @@ def test_get_is_refused(acme_token, campaign):
         f"{URL}?campaign={campaign.pk}", HTTP_AUTHORIZATION=f"Bearer {acme_token}"
     )
     assert response.status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_end_to_end_a_file_streamed_to_a_live_server_comes_back_scrubbed(cast, live_server):
+    """Through a real HTTP server: the body sent in pieces with its Content-Length, the
+    callable rows read back as they stream, the removed rows fetched from the URL given."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    campaign = CampaignFactory(tenant=cast.acme, name="Spring offers")
+    numbers = [33612100000 + n for n in range(2500)]
+    campaign_numbers_add(campaign, numbers, added_at=timezone.now() - timedelta(days=5))
+    ScreeningFactory(
+        campaign=campaign, exported_at=timezone.now() - timedelta(days=4), removed=numbers[:25]
+    )
+    token = api_key_create(actor=cast.alice, tenant=cast.acme, name="Acme dialer")[1]
+    body = _file([["phone", "note"], *([f"+{n}", "x" * 50] for n in numbers)])
+    parsed = urlsplit(live_server.url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    connection.putrequest("POST", f"{URL}?campaign={campaign.pk}")
+    connection.putheader("Authorization", f"Bearer {token}")
+    connection.putheader("Content-Type", "text/csv")
+    connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders()
+    for start in range(0, len(body), 7_000):
+        connection.send(body[start : start + 7_000])
+    response = connection.getresponse()
+    assert response.status == 200
+    rows = list(csv.reader(io.StringIO(response.read().decode())))
+    connection.close()
+    assert len(rows) == 1 + 2500 - 25
+    assert response.getheader("X-Scrub-Removed-By") == "bloctel=25"
+    removed = Client().get(
+        response.getheader("X-Scrub-Removed-Url"), HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert len(_csv(removed)) == 1 + 25
