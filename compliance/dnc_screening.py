@@ -50,6 +50,8 @@ from .dnc_sources import NATIONAL_SOURCES, Delivery, DncSource, rule_for
 
 CAMPAIGN_NOT_STARTED = "campaign_not_started"
 CAMPAIGN_ENDED = "campaign_ended"
+# A scrub's row whose cell holds no valid number (compliance/services/dnc_scrubs.py).
+INVALID_NUMBER = "invalid_number"
 UNSCREENED = "unscreened:"
 STALE = "stale:"
 
@@ -60,6 +62,8 @@ def reason_label(code: str) -> str:
         return gettext("The campaign has not started yet")
     if code == CAMPAIGN_ENDED:
         return gettext("The campaign has ended")
+    if code == INVALID_NUMBER:
+        return gettext("Not a valid phone number")
     if code == DncSource.INTERNAL:
         return gettext("On the tenant's internal opt-outs")
     for prefix, text in (
@@ -82,6 +86,7 @@ def reason_codes() -> list[str]:
         *(STALE + s for s in national),
         CAMPAIGN_NOT_STARTED,
         CAMPAIGN_ENDED,
+        INVALID_NUMBER,
     ]
 
 

@@ -50,14 +50,13 @@ from kit.sealed_files import SealedWriter, new_key, sealed_records
 from ..dnc_files import NUMBER_COLUMNS, UTF16_BOMS, _header_name
 from ..dnc_models import Campaign, DncScrub
 from ..dnc_numbers import ListNumberReader
-from ..dnc_screening import CampaignCheck
+from ..dnc_screening import INVALID_NUMBER, CampaignCheck
 from ..models import Tenant
 from ..phone import InvalidNumber
 
 BLOCK_BYTES = 1 << 16
 CHUNK_ROWS = 10_000
 LONGEST_LINE = 1 << 16
-INVALID_NUMBER = "invalid_number"
 DELIMITERS = (",", ";", "\t", "|")
 _PHONE_CELL = re.compile(r"[+0-9 ().\-]+\Z")
 BOM = "\ufeff"
