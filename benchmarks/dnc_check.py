@@ -345,7 +345,7 @@ def numbers_for(client: int, per_client: int, listed: list[int], unlisted: list[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--numbers", type=int, default=20_000_000, help="default 20,000,000")
-    parser.add_argument("--requests", type=int, default=500, help="timed per client and round")
+    parser.add_argument("--requests", type=int, default=200, help="timed per client and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--redis-db", type=int, default=6, help="Redis DB of the counters")
     parser.add_argument("--time-limit-minutes", type=int, default=60)

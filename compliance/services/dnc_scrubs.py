@@ -372,11 +372,18 @@ def dnc_scrub_removed_rows(*, actor: str, scrub: DncScrub) -> Iterator[bytes]:
 
 
 def dnc_scrubs_expire(*, now=None) -> int:
-    """Removed rows past their time: file deleted, key destroyed. Returns how many."""
+    """Removed rows past their time: file deleted, key destroyed. Returns how many. Also
+    deletes the files a killed worker left (a scrub never finished: no row names them, and
+    their keys were in its memory only), once older than an hour."""
     now = now or timezone.now()
     expired = 0
     for scrub in DncScrub.objects.filter(expired_at__isnull=True, expires_at__lte=now):
         (scrub_root() / scrub.file_name).unlink(missing_ok=True)
         DncScrub.objects.filter(pk=scrub.pk).update(expired_at=now, file_key=None)
         expired += 1
+    kept = set(DncScrub.objects.filter(expired_at__isnull=True).values_list("file_name", flat=True))
+    cutoff = (now - timedelta(hours=1)).timestamp()
+    for path in scrub_root().iterdir():
+        if path.name not in kept and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
     return expired

@@ -141,6 +141,20 @@ def test_removed_rows_expire(acme_token, campaign, _scrub_root):
     assert gone.json()["field"] == "scrub"
 
 
+def test_files_a_killed_scrub_left_are_deleted_after_an_hour(_scrub_root):
+    import os
+
+    _scrub_root.mkdir(parents=True, exist_ok=True)
+    left = _scrub_root / "0f0e.callable"
+    left.write_bytes(b"sealed rows")
+    assert dnc_scrubs_expire() == 0
+    assert left.exists()  # a scrub may be running
+    hour_ago = (timezone.now() - timedelta(hours=1, minutes=1)).timestamp()
+    os.utime(left, (hour_ago, hour_ago))
+    dnc_scrubs_expire()
+    assert not left.exists()
+
+
 def test_another_tenant_gets_404_for_the_campaign_and_the_removed_rows(acme_token, campaign, cast):
     globex_token = api_key_create(actor=cast.erin, tenant=cast.globex, name="Globex")[1]
     refused = _post(globex_token, _file([["number"], [f"+{NUMBERS[1]}"]]), campaign.pk)
