@@ -34,10 +34,10 @@ from .api_auth import api_error, api_key_required
 from .dnc_check_counts import dnc_check_count
 from .dnc_freshness import SourceState
 from .dnc_models import Campaign
-from .dnc_numbers import as_e164, as_stored
+from .dnc_numbers import as_e164, number_reader
 from .dnc_screening import campaign_check_one, reason_label
 from .dnc_sources import Delivery, rule_for
-from .phone import InvalidNumber, normalise_number
+from .phone import InvalidNumber
 
 
 def campaign_id_of(request: HttpRequest) -> int:
@@ -70,8 +70,8 @@ def _number(request: HttpRequest) -> int:
     if not raw.strip():
         raise Refused(gettext("number is required"), field="number")
     try:
-        return as_stored(normalise_number(raw[:64], default_region=request.tenant.country_code))
-    except InvalidNumber as error:
+        return int(number_reader(request.tenant.country_code).digits(raw[:64].strip().encode()))
+    except (InvalidNumber, UnicodeError) as error:
         raise Refused(
             gettext("number is not a valid phone number: %(reason)s") % {"reason": error},
             field="number",

@@ -3,7 +3,7 @@ recorded one by one.
 
 A dialer checks a number before each call: thousands a minute. One event per check would make
 the trail (hash-chained, one writer at a time) the check's bottleneck and bury everything else
-on it. So each check adds to counters in Redis, atomically (one MULTI: the total, the outcome,
+on it. So each check adds to counters in Redis, atomically (one Lua script: the total, the outcome,
 each reason, the first and last check's time), per tenant, campaign and API key; a Celery beat
 task (`compliance.tasks.record_dnc_checks`, every minute) turns each set of counters into one
 `dnc.checked` event: how many checks, how many callable, how many refused by each reason.
@@ -51,6 +51,27 @@ def client() -> redis.Redis:
     return _client(settings.DNC_CHECK_COUNTS_URL)
 
 
+# One check's counts in one command, atomic as every script (Redis runs one at a time): each
+# field of ARGV but the last incremented, the last the check's time (first and last), the key
+# in the index. One round trip and one reply, where a MULTI of the same commands parses one per
+# command.
+_COUNT_SCRIPT = """
+local key = KEYS[1]
+for i = 1, #ARGV - 1 do
+    redis.call('HINCRBY', key, ARGV[i], 1)
+end
+redis.call('HSETNX', key, 'first', ARGV[#ARGV])
+redis.call('HSET', key, 'last', ARGV[#ARGV])
+redis.call('SADD', KEYS[2], key)
+return 1
+"""
+
+
+@cache
+def _count_script(url: str):
+    return _client(url).register_script(_COUNT_SCRIPT)
+
+
 def _key(tenant_id: int, campaign_id: int | None, api_key: str) -> str:
     return f"{PREFIX}:{tenant_id}:{campaign_id or 0}:{api_key}"
 
@@ -94,13 +115,9 @@ def dnc_check_count(
     key = _key(tenant_id, campaign_id, api_key)
     now = timezone.now().isoformat()
     try:
-        with client().pipeline(transaction=True) as pipe:
-            for field in _fields(outcome, reasons):
-                pipe.hincrby(key, field, 1)
-            pipe.hsetnx(key, "first", now)
-            pipe.hset(key, "last", now)
-            pipe.sadd(INDEX, key)
-            pipe.execute()
+        _count_script(settings.DNC_CHECK_COUNTS_URL)(
+            keys=[key, INDEX], args=[*_fields(outcome, reasons), now]
+        )
     except redis.RedisError:
         logger.warning("do-not-call check counters unavailable: recording the check alone")
         with transaction.atomic():

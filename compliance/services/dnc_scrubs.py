@@ -49,7 +49,7 @@ from kit.sealed_files import SealedWriter, new_key, sealed_records
 
 from ..dnc_files import NUMBER_COLUMNS, UTF16_BOMS, _header_name
 from ..dnc_models import Campaign, DncScrub
-from ..dnc_numbers import ListNumberReader
+from ..dnc_numbers import number_reader
 from ..dnc_screening import INVALID_NUMBER, CampaignCheck
 from ..models import Tenant
 from ..phone import InvalidNumber
@@ -185,7 +185,7 @@ def _escaped(row: list[str], column: int) -> list[object]:
 class _Scrub:
     def __init__(self, campaign: Campaign, output: _Output):
         self.check = CampaignCheck(campaign)
-        self.numbers = ListNumberReader(country=None, default_region=campaign.tenant.country_code)
+        self.numbers = number_reader(campaign.tenant.country_code)
         self.output = output
         self.rows_read = 0
         self.callable = 0
