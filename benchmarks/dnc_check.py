@@ -26,8 +26,10 @@ The baseline: `SELECT 1 FROM compliance_dncentry WHERE list_id = <the TPS versio
 module written for the run), served by the same gunicorn through the same middleware, from the
 same 16 client processes, the same numbers: the least an HTTP check of one number does. Also
 shown: the same SELECT straight over psycopg from 16 processes, each its own connection (what
-HTTP and Django add). Kinds run in interleaved rounds (SELECT, bare view, check) so that other
-load weighs on all alike.
+HTTP and Django add), and the bare view behind the API's key check (`api_key_required`: the key
+and its rate limit's per-minute counter, one durable UPSERT per call), what any API call pays
+before its view. Kinds run in interleaved rounds (SELECT, bare view, keyed bare view, check) so
+that other load weighs on all alike.
 
 Targets: the check's p99 under 10 ms, and within 3× the bare SELECT view's (p99 to p99). At the end
 the counted checks are turned into `dnc.checked` events (compliance/dnc_check_counts.py) and
@@ -76,6 +78,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.urls import path
 
+from compliance.api_auth import api_key_required
 from portal import urls as portal_urls
 
 
@@ -90,7 +93,15 @@ def bare_select(request):
     return JsonResponse({"listed": listed})
 
 
-urlpatterns = [path("bench/bare-select", bare_select), *portal_urls.urlpatterns]
+# The same behind the API's key check (compliance.api_auth: the key, its rate limit's counter):
+# what every API call pays before its view runs.
+bare_select_with_key = api_key_required(bare_select)
+
+urlpatterns = [
+    path("bench/bare-select", bare_select),
+    path("bench/bare-select-with-key", bare_select_with_key),
+    *portal_urls.urlpatterns,
+]
 """
 
 
@@ -393,8 +404,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def bench(port: int, data: dict, arguments) -> dict:
     per_client = WARMUP + arguments.requests
-    latencies: dict[str, list[float]] = {"select": [], "bare": [], "check": []}
-    seconds: dict[str, float] = {"select": 0.0, "bare": 0.0, "check": 0.0}
+    latencies: dict[str, list[float]] = {"select": [], "bare": [], "keyed": [], "check": []}
+    seconds: dict[str, float] = dict.fromkeys(latencies, 0.0)
     for round_number in range(arguments.rounds):
         numbers = [
             numbers_for(round_number * CLIENTS + c, per_client, data["listed"], data["unlisted"])
@@ -408,6 +419,20 @@ def bench(port: int, data: dict, arguments) -> dict:
                     (
                         port,
                         [f"/bench/bare-select?list={data['list_id']}&number={n}" for n in nums],
+                        data["token"],
+                    )
+                    for nums in numbers
+                ],
+            ),
+            "keyed": (
+                _http_client,
+                [
+                    (
+                        port,
+                        [
+                            f"/bench/bare-select-with-key?list={data['list_id']}&number={n}"
+                            for n in nums
+                        ],
                         data["token"],
                     )
                     for nums in numbers
@@ -482,6 +507,17 @@ def rows_add(report, results: dict, arguments, *, sent: int, recorded: dict) -> 
             measured=shown(check),
             baseline=f"bare SELECT, 16 psycopg connections: {shown(select)}",
             ratio=f"{check['p99_ms'] / select['p99_ms']:.1f}× (p99)",
+            passed=None,
+        )
+    )
+    keyed = summary["keyed"]
+    report.add(
+        _setup.Row(
+            figure="2d. The check against the bare SELECT view behind the API's key check",
+            target="informative: what the check adds to any API call",
+            measured=shown(check),
+            baseline=f"bare SELECT behind api_key_required: {shown(keyed)}",
+            ratio=f"{check['p99_ms'] / keyed['p99_ms']:.2f}× (p99)",
             passed=None,
         )
     )
