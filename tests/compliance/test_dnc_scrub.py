@@ -240,3 +240,26 @@ def test_end_to_end_a_file_streamed_to_a_live_server_comes_back_scrubbed(cast, l
         response.getheader("X-Scrub-Removed-Url"), HTTP_AUTHORIZATION=f"Bearer {token}"
     )
     assert len(_csv(removed)) == 1 + 25
+
+
+def test_a_sealed_file_altered_cut_short_or_renamed_does_not_read_back(tmp_path):
+    from kit.sealed_files import RECORD_BYTES, SealBroken, SealedWriter, new_key, sealed_records
+
+    key = new_key()
+    writer = SealedWriter(tmp_path / "a", key, "a")
+    writer.write(b"x" * (RECORD_BYTES * 2 + 10))
+    writer.close()
+    data = (tmp_path / "a").read_bytes()
+    assert b"".join(sealed_records(io.BytesIO(data), key, "a")) == b"x" * (RECORD_BYTES * 2 + 10)
+    altered = bytearray(data)
+    altered[100] ^= 1
+    cut = data[: len(data) - (len(data) - 4) // 3]  # ends inside a record
+    whole_records = data[: 4 + 12 + RECORD_BYTES + 16]  # the first record only: not the last
+    for stream, name in (
+        (bytes(altered), "a"),
+        (cut, "a"),
+        (whole_records, "a"),
+        (data, "b"),  # another file's name
+    ):
+        with pytest.raises(SealBroken):
+            b"".join(sealed_records(io.BytesIO(stream), key, name))
