@@ -203,3 +203,27 @@ def test_every_reason_has_a_human_label():
     for code in reason_codes():
         label = reason_label(code)
         assert label and label != code and "_" not in label and ":" not in label
+
+
+def test_the_apis_one_statement_check_agrees_with_the_batch_decision(cast):
+    """Two statements decide (a batch; the API's one number with its campaign): on every kind of
+    number they give the same verdict."""
+    from compliance.dnc_screening import campaign_check_one
+
+    campaign = CampaignFactory(tenant=cast.acme)
+    old = timezone.now() - timedelta(days=5)
+    campaign_numbers_add(campaign, [FR_1, FR_2, FR_3], added_at=old)
+    campaign_numbers_add(campaign, [33612345679], added_at=timezone.now())
+    # An older screening removing FR_1: only the latest answered one counts.
+    ScreeningFactory(campaign=campaign, exported_at=old - timedelta(days=9), removed=[FR_1])
+    ScreeningFactory(campaign=campaign, exported_at=old + timedelta(days=1), removed=[FR_2])
+    dnc_opt_out_for(tenant=cast.acme, number="+33612345673")
+    dnc_entries_add(dnc_list_for(tenant=None, source="tps"), [GB_1])
+    consent_for(tenant=cast.acme, number="+447911123451", purpose_code="telemarketing")
+    numbers = [FR_1, FR_2, FR_3, 33612345679, 33612345600, ES_1, GB_1, GB_2]
+    batch = {v.number: v for v in CampaignCheck(campaign).decide(numbers)}
+    for number in numbers:
+        _, single = campaign_check_one(tenant=cast.acme, campaign_id=campaign.pk, number=number)
+        assert single == batch[number], number
+    assert batch[FR_1].callable
+    assert campaign_check_one(tenant=cast.globex, campaign_id=campaign.pk, number=FR_1) is None
