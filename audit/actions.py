@@ -142,6 +142,17 @@ ACTION_CHOICES = [
     ("dnc_opt_out.refused", "Internal opt-out refused at the API (nothing added)"),
     ("dnc_opt_out.viewed", "Internal opt-out viewed (full number)"),
     ("dnc_opt_out.searched", "Internal opt-outs searched by a customer's number"),
+    ("campaign.created", "Marketing campaign created (the do-not-call lists that apply set)"),
+    (
+        "campaign.numbers_imported",
+        "Numbers imported into a campaign (the lists that apply recomputed)",
+    ),
+    ("screening.exported", "Campaign file exported for a do-not-call screening service"),
+    ("screening.file_downloaded", "Campaign file of a do-not-call screening downloaded again"),
+    (
+        "screening.answer_imported",
+        "Do-not-call screening answer imported: the numbers to remove recorded",
+    ),
     (
         "dnc.checked",
         "Do-not-call checks counted: how many numbers a campaign's dialer checked, by outcome",

@@ -17,6 +17,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .models import Role
 from .roles import tenant_permits, tenant_role
@@ -25,12 +26,12 @@ from .roles import tenant_permits, tenant_role
 class AccessNeed(models.TextChoices):
     """The need a person states before hearing a recording (stored on the grant and the trail)."""
 
-    QUALITY = "quality", "Quality review"
-    TRAINING = "training", "Agent training"
-    SUPERVISION = "supervision", "Performance supervision"
-    COMPLAINT = "complaint", "Complaint investigation"
-    LEGAL = "legal", "Legal or regulatory request"
-    SUBJECT_ACCESS = "subject_access", "Data-subject access request (GDPR Art. 15)"
+    QUALITY = "quality", _("Quality review")
+    TRAINING = "training", _("Agent training")
+    SUPERVISION = "supervision", _("Performance supervision")
+    COMPLAINT = "complaint", _("Complaint investigation")
+    LEGAL = "legal", _("Legal or regulatory request")
+    SUBJECT_ACCESS = "subject_access", _("Data-subject access request (GDPR Art. 15)")
 
 
 # Needs that every recording is compatible with, whatever it was made for:

@@ -1,6 +1,7 @@
 """Compliance's panels of the admin's dashboard (kit/dashboard.py), registered by
-compliance/apps.py: the legal holds in force and the open data-subject requests by the days
-left before their deadline. Both tables are small (a tenant's holds, its open requests); each
+compliance/apps.py: the legal holds in force, the open data-subject requests by the days left
+before their deadline, and the freshness of the do-not-call lists and of the running campaigns'
+screenings. The tables are small (a tenant's holds, its open requests, its campaigns); each
 count is its list's, through the list's own filters."""
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from kit.charts import Bar, Segment, bar_chart
 from kit.dashboard import Board, Fact, Figure, Panel, PanelContent, capped_count
 from kit.times import in_tenant_zone
 
+from .dnc_freshness import SourceState, campaign_freshness, list_freshness
+from .dnc_models import Campaign
+from .dnc_sources import Delivery, rule_for
 from .models import LegalHold, SubjectRequest
 from .subject_request_models import DUE_SOON_DAYS, due_within
 
@@ -80,6 +84,81 @@ def requests_by_days_left(board: Board) -> PanelContent:
     )
 
 
+# The running campaigns named on the do-not-call panel, the stale ones first; the list has the rest.
+CAMPAIGNS_NAMED = 5
+
+
+def _freshness_text(state: SourceState, tenant) -> str:
+    if not state.fresh:
+        return state.message
+    if state.stale_since is None:
+        return _("%(reference)s: fresh") % {"reference": state.reference}
+    return _("%(reference)s: fresh until %(when)s") % {
+        "reference": state.reference,
+        "when": in_tenant_zone(state.stale_since, tenant),
+    }
+
+
+def dnc_freshness(board: Board) -> PanelContent:
+    """The lists the tenant screens against (the national lists of its country and its own
+    list): each version in force, fresh or stale since when; the running campaigns, those whose
+    list or screening is stale counted and named first, with each screening's age."""
+    tenant = board.tenant
+    facts = [
+        Fact(
+            str(state.label),
+            _freshness_text(state, tenant),
+            _list_url(
+                "admin:compliance_dnclist_changelist",
+                source__exact=state.source,
+                status__exact="in_force",
+            ),
+        )
+        for state in list_freshness(tenant=tenant, now=board.now)
+    ]
+    running = list(
+        Campaign.objects.filter(tenant=tenant, starts_on__lte=board.today, ends_on__gte=board.today)
+        .select_related("tenant")
+        .order_by("ends_on", "name")
+    )
+    states = {campaign.pk: campaign_freshness(campaign, now=board.now) for campaign in running}
+    stale = [c for c in running if not all(state.fresh for state in states[c.pk])]
+    figures = [
+        Figure(
+            _("Running campaigns"),
+            len(running),
+            _list_url("admin:compliance_campaign_changelist", state="running", tenant=tenant.pk),
+        ),
+        Figure(
+            _("Running campaigns with a stale list or screening"),
+            len(stale),
+            _list_url(
+                "admin:compliance_campaign_changelist",
+                state="running",
+                freshness="stale",
+                tenant=tenant.pk,
+            ),
+            tone="danger",
+        ),
+    ]
+    named = sorted(running, key=lambda campaign: campaign not in stale)[:CAMPAIGNS_NAMED]
+    for campaign in named:
+        screenings = [
+            state
+            for state in states[campaign.pk]
+            if rule_for(state.source).delivery == Delivery.SUBMITTED_FILE or not state.fresh
+        ]
+        for state in screenings:
+            facts.append(
+                Fact(
+                    f"{campaign.name} — {state.label}",
+                    _freshness_text(state, tenant),
+                    reverse("admin:compliance_campaign_change", args=[campaign.pk]),
+                )
+            )
+    return PanelContent(figures=figures, facts=facts)
+
+
 PANELS = (
     Panel(
         key="compliance.legal_holds",
@@ -94,5 +173,12 @@ PANELS = (
         build=requests_by_days_left,
         permissions=("compliance.view_subjectrequest",),
         order=60,
+    ),
+    Panel(
+        key="compliance.dnc_freshness",
+        title=gettext_lazy("Do-not-call list freshness"),
+        build=dnc_freshness,
+        permissions=("compliance.view_dnclist", "compliance.view_campaign"),
+        order=70,
     ),
 )

@@ -54,6 +54,11 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("compliance", "add_dnclist"),
         ("compliance", "view_dncoptout"),
         ("compliance", "add_dncoptout"),
+        # Marketing campaigns: created, their numbers imported, screened by Bloctel or Lista
+        # Robinson (file exported, answer imported: changes of the campaign); never deleted.
+        ("compliance", "view_campaign"),
+        ("compliance", "add_campaign"),
+        ("compliance", "change_campaign"),
         ("recordings", "view_purgerun"),
         # What the next purge would delete, counted now: nothing is deleted.
         ("recordings", "start_purge_dry_run"),
@@ -114,6 +119,7 @@ ROLE_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("compliance", "view_legalhold"),
         ("compliance", "view_dnclist"),
         ("compliance", "view_dncoptout"),
+        ("compliance", "view_campaign"),
         ("recordings", "view_purgerun"),
         ("recordings", "view_deletioncertificate"),
         ("compliance", "view_purpose"),

@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audit.models import ALERT_OPEN_STATUSES, Alert, Incident, IncidentStatus, severity_rank
 from compliance.models import Processor, Risk, SubjectRequest, Tenant
@@ -31,7 +32,8 @@ SHOWN = 10
 class PortalAdminSite(admin.AdminSite):
     site_header = "Custodia"
     site_title = "Custodia"
-    index_title = "Call recordings compliance"
+    # The dashboard's heading, in the reader's language.
+    index_title = gettext_lazy("Call recordings compliance")
     # No "View site" link: the admin is the site (/ redirects here), and the link looped back.
     site_url = None
 

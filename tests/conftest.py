@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 
 import pytest
 from django.apps import apps as django_apps
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import connection, connections
 
 from compliance.models import Role, Tenant
 from compliance.roles import sync_role_groups
 from compliance.services.memberships import membership_grant
 
+from .browser import CHROMIUM, CHROMIUM_ARGS, CHROMIUM_MISSING, STEP_TIMEOUT_MS
 from .factories import TenantFactory, UserFactory
 
 GENESIS = "0" * 64
@@ -150,3 +152,69 @@ def recordings_dir(settings, tmp_path_factory):
         },
     }
     return folder
+
+
+# --- the browser journeys (tests/browser.py) ------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that drive Chromium run last, all of them on one browser: Playwright's sync API
+    keeps an event loop running in this thread from the browser's start to the session's end,
+    which Django's ORM refuses unless told (DJANGO_ALLOW_ASYNC_UNSAFE), and no other test should
+    run under that. Without the chromium package they are skipped, saying so."""
+    in_browser = [item for item in items if "browser" in getattr(item, "fixturenames", ())]
+    if not in_browser:
+        return
+    if CHROMIUM is None:
+        for item in in_browser:
+            item.add_marker(pytest.mark.skip(reason=CHROMIUM_MISSING))
+    chosen = set(map(id, in_browser))
+    items[:] = [item for item in items if id(item) not in chosen] + in_browser
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the whole session (never a downloaded browser)."""
+    if CHROMIUM is None:
+        pytest.skip(CHROMIUM_MISSING)
+    from playwright.sync_api import sync_playwright
+
+    # From here on Playwright's loop runs in this thread; Django's ORM calls made by the tests
+    # themselves (fixtures, assertions) are still synchronous and safe.
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A new browser context (a new session) on the live server, its waits bounded; it records
+    every Content-Security-Policy violation (tests.browser.csp_violations reads them)."""
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    page = context.new_page()
+    page.console_errors = []
+    page.on(
+        "console",
+        lambda message: message.type == "error" and page.console_errors.append(message.text),
+    )
+    # The init script runs outside the page's policy.
+    page.add_init_script(
+        "window.__violations = [];"
+        "document.addEventListener('securitypolicyviolation', event =>"
+        " window.__violations.push(event.violatedDirective + ' ' + event.blockedURI));"
+    )
+    yield page
+    context.close()
+    # The test's own queries opened ORM connections while Playwright's loop ran: closed here, or
+    # pytest-django could not flush and drop the test database ("being accessed by other users").
+    connections.close_all()

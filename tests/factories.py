@@ -52,12 +52,14 @@ from compliance.models import (
     Tenant,
 )
 from compliance.services.api_keys import api_key_create
+from compliance.services.campaigns import campaign_create, campaign_numbers_import
 from compliance.services.consents import consent_record
 from compliance.services.dnc_opt_outs import dnc_opt_out_add
 from compliance.services.dpia import dpia_save
 from compliance.services.legal_holds import legal_hold_place
 from compliance.services.processors import platform_processor_ensure, processor_save
 from compliance.services.risks import measure_save, risk_save
+from compliance.services.screenings import screening_export
 from compliance.services.subject_requests import subject_request_receive
 from recordings.models import DeletionCertificate, Recording
 from recordings.services.ingest import recording_ingest
@@ -349,6 +351,38 @@ def dnc_opt_out_for(*, tenant: Tenant, number: str = "", note: str = "") -> DncO
     return opt_out
 
 
+def campaign_for(
+    *, tenant: Tenant, name: str = "", numbers: tuple[str, ...] = (), purpose=None
+) -> Campaign:
+    """A campaign running from last week to next month, with `numbers` (one per line,
+    national numbers read in the tenant's country) imported through the service."""
+    today = timezone.localdate()
+    campaign = campaign_create(
+        actor="test",
+        tenant=tenant,
+        name=name or f"Campaign {uuid.uuid4().hex[:6]}",
+        purpose=purpose or PurposeFactory(tenant=tenant),
+        legal_basis=LegalBasis.LEGITIMATE_INTEREST,
+        starts_on=today - timedelta(days=7),
+        ends_on=today + timedelta(days=30),
+    )
+    if numbers:
+        campaign_numbers_import(
+            actor="test", campaign=campaign, data="\n".join(numbers).encode() + b"\n"
+        )
+        campaign.refresh_from_db()
+    return campaign
+
+
+def screening_for(*, tenant: Tenant, campaign: Campaign | None = None) -> Screening:
+    """A screening awaiting its answer, of the tenant's national service (Bloctel for a French
+    tenant, Lista Robinson for a Spanish one)."""
+    source = "bloctel" if tenant.country_code == "FR" else "robinson"
+    number = "0612345678" if tenant.country_code == "FR" else "612345678"
+    campaign = campaign or campaign_for(tenant=tenant, numbers=(number,))
+    return screening_export(actor="test", campaign=campaign, source=source).screening
+
+
 def dnc_entries_add(dnc_list: DncList, numbers: list[int]) -> DncList:
     """Numbers (E.164 without "+", as stored) in a version's entries: its partition created and
     attached at once, as an import leaves it (the import's own tests load real files)."""
@@ -463,4 +497,5 @@ SCOPED_FACTORIES = {
     Dpia: lambda tenant: dpia_for(tenant=tenant),
     DncList: lambda tenant: dnc_list_for(tenant=tenant),
     DncOptOut: lambda tenant: dnc_opt_out_for(tenant=tenant),
+    Campaign: lambda tenant: campaign_for(tenant=tenant),
 }

@@ -11,6 +11,8 @@ this package; importing each module registers its admins.
 - dpia: data-protection impact assessments and their printable summaries;
 - dnc: do-not-call lists (their versions, uploaded and imported by the worker) and internal
   opt-outs;
+- campaigns: marketing campaigns, their numbers and their screenings by Bloctel and Lista
+  Robinson;
 - documents: what the pages generating a tenant's documents share.
 
 Every admin inherits compliance/tenancy.py's PortalAdmin, TenantScopedAdmin or
@@ -20,6 +22,7 @@ TenantScopedHistoryAdmin, and writes through the services of compliance/services
 from . import (  # noqa: F401  (registration)
     accounts,
     api_keys,
+    campaigns,
     consents,
     dnc,
     dpia,

@@ -34,6 +34,7 @@ from kit.paginators import CappedCountPaginator
 from kit.refusals import Refused, as_form_error
 from kit.times import in_tenant_zone
 
+from ..dnc_freshness import list_freshness
 from ..dnc_models import DncList, DncListStatus, DncOptOut, OptOutChannel
 from ..dnc_sources import RULES, Delivery, DncSource
 from ..phone import numbers_by_tenant
@@ -49,6 +50,14 @@ FULL_LIST_SOURCES = [
     for source, label in DncSource.choices
     if RULES[source].delivery == Delivery.FULL_LIST
 ]
+
+
+def _age(dated, now) -> str:
+    """How old a list version is, in days; "—" for none."""
+    if dated is None:
+        return "—"
+    days = (now - dated).days
+    return ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
 
 
 def _zone(tenant) -> ZoneInfo:
@@ -114,6 +123,7 @@ class DncListAdmin(TenantScopedAdmin):
     platform_rows_visible = True
     form = DncListUploadForm
     change_form_template = "admin/compliance/dnclist/change_form.html"
+    change_list_template = "admin/compliance/dnclist/change_list.html"
     list_display = (
         "source",
         "version",
@@ -213,6 +223,36 @@ class DncListAdmin(TenantScopedAdmin):
             context["refresh_seconds"] = REFRESH_SECONDS
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def changelist_view(self, request, extra_context=None):
+        """Above the versions, each list the viewer's tenants screen against as
+        compliance/dnc_freshness.py judges it (the one a check reads): its version in force,
+        its age, fresh until or stale since when; the platform's lists for an operator."""
+        tenants = [None] if request.user.is_superuser else list(self.visible_tenants(request))
+        boards = []
+        now = timezone.now()
+        for tenant in tenants:
+            states = list_freshness(tenant=tenant, now=now)
+            boards.append(
+                {
+                    "tenant": tenant,
+                    "states": [
+                        {
+                            "label": state.label,
+                            "reference": state.reference,
+                            "age": _age(state.dated, now),
+                            "fresh": state.fresh,
+                            "stale_since": in_tenant_zone(state.stale_since, tenant)
+                            if state.stale_since
+                            else "",
+                            "message": state.message,
+                        }
+                        for state in states
+                    ],
+                }
+            )
+        extra_context = {**(extra_context or {}), "freshness_boards": boards}
+        return super().changelist_view(request, extra_context)
+
     # --- columns ----------------------------------------------------------------------------------
 
     @admin.display(description=_("delivered"), ordering="delivered_at")
@@ -233,8 +273,7 @@ class DncListAdmin(TenantScopedAdmin):
 
     @admin.display(description=_("age"))
     def age(self, dnc_list: DncList) -> str:
-        days = (timezone.now() - dnc_list.delivered_at).days
-        return ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
+        return _age(dnc_list.delivered_at, timezone.now())
 
     @admin.display(description=_("freshness"))
     def freshness(self, dnc_list: DncList) -> str:

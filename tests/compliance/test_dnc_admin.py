@@ -152,6 +152,21 @@ def test_the_list_shows_each_versions_age_numbers_status_and_freshness(cast, log
 
 
 @pytest.mark.django_db
+def test_the_list_opens_with_each_list_the_tenant_screens_against_and_its_freshness(cast, login):
+    now = timezone.now()
+    dnc_list_for(
+        tenant=None, source="tps", version="tps-old", delivered_at=now - timedelta(days=40)
+    )
+    dnc_list_for(tenant=cast.acme, version="acme-2026-12", delivered_at=now - timedelta(days=2))
+    page = login(cast.alice).get(reverse(CHANGELIST)).content.decode()
+    assert "The lists Acme Insurance screens against" in page
+    assert "version acme-2026-12" in page and "2 days" in page
+    # The TPS applies to every tenant once in force: stale after 28 days, and since when.
+    assert "TPS: the version in force, tps-old, (" in page and "stale since" in page
+    assert "Globex" not in page
+
+
+@pytest.mark.django_db
 def test_a_version_being_imported_shows_its_progress_and_refreshes_itself(cast, login):
     building = dnc_list_for(
         tenant=cast.acme,

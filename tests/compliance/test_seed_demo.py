@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.models import Alert, AuditEvent, Incident
+from compliance.dnc_models import Campaign, Screening
 from compliance.models import (
     Consent,
     Dpia,
@@ -37,6 +38,8 @@ def _snapshot():
         list(Processor.objects.order_by("pk").values_list("name", "parent__name", "status")),
         Risk.objects.count(),
         Dpia.objects.count(),
+        list(Campaign.objects.values_list("name", "number_count")),
+        list(Screening.objects.values_list("source", "status", "removed_count")),
     )
 
 
@@ -85,6 +88,16 @@ def test_seed_demo_creates_the_cast_and_a_second_run_changes_nothing(capsys):
     assert list(expired.values_list("name", flat=True)) == ["Transcribo Speech Analytics GmbH"]
     assert Risk.objects.filter(tenant=acme).count() == len(DEFAULT_RISKS)
     assert Dpia.objects.filter(tenant=acme).count() == 1
+    # A running campaign with French numbers and a UK one, screened by Bloctel today.
+    campaign = Campaign.objects.get(tenant=acme)
+    assert campaign.number_count == 9
+    assert campaign.sources == ["internal", "bloctel", "tps", "ctps"]
+    screening = Screening.objects.get(campaign=campaign)
+    assert (screening.status, screening.exported_count, screening.removed_count) == (
+        "answered",
+        8,
+        1,
+    )
     call_command("seed_demo")
     assert _snapshot() == first
     assert "nothing changed" in capsys.readouterr().out

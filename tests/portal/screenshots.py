@@ -3,7 +3,8 @@
 leaves the worktree as it found it:
 
     CUSTODIA_SCREENSHOTS=1 .venv/bin/python -m pytest tests/portal/test_subject_request_journey.py \
-        tests/portal/test_register_journey.py
+        tests/portal/test_register_journey.py tests/portal/test_dashboard_journey.py \
+        tests/portal/test_language_browser.py tests/audit/test_access_review_browser.py
 
 (docs/take_screenshots.py takes the others from a running `make run`.)
 """

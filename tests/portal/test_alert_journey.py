@@ -9,7 +9,6 @@ reason where the chromium package is missing.
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 
 import pytest
@@ -22,10 +21,9 @@ from audit.models import Alert, AlertStatus, AlertStatusChange, AuditEvent, Inci
 from recordings.services.ingest import recording_ingest
 
 from ..audio import tone_wav
-from .test_browser import _sign_in, page  # noqa: F401 - the browser fixture
+from ..browser import sign_in as _sign_in
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed"),
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -62,7 +60,7 @@ def _carol_plays_thirty_calls(cast) -> None:
     assert plays.count() == PLAYS
 
 
-def test_thirty_plays_raise_one_alert_alice_triages_into_a_breach_with_its_clock(cast, page):  # noqa: F811
+def test_thirty_plays_raise_one_alert_alice_triages_into_a_breach_with_its_clock(cast, page):
     _carol_plays_thirty_calls(cast)
     call_command("evaluate_alert_rules", verbosity=0)
     [alert] = Alert.objects.filter(tenant=cast.acme, rule="volume")

@@ -1,91 +1,28 @@
 """As a person would: sign in through the browser and see only your own tenant.
 
-Headless Debian Chromium driven by Playwright (never a downloaded browser). `make test` installs
+Headless Debian Chromium driven by Playwright (never a downloaded browser), with the fixtures and
+helpers every browser journey shares (tests/conftest.py, tests/browser.py). `make test` installs
 the chromium package where it can; on a machine without it these tests are skipped with a reason.
 """
 
 from __future__ import annotations
 
-import base64
-import shutil
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
-from django_otp.oath import totp
 
 from audit.models import AuditEvent
 from recordings.services.ingest import recording_ingest
 
 from ..audio import tone_wav
+from ..browser import authenticator_code as _authenticator_code
+from ..browser import csp_violations as _csp_violations
+from ..browser import sign_in as _sign_in
+from ..browser import sign_out as _sign_out
 
-CHROMIUM = shutil.which("chromium")
-
-pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium package is not installed"),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-@pytest.fixture
-def page(live_server, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
-    # test itself (fixtures, assertions) are still synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(base_url=live_server.url)
-        page = context.new_page()
-        # Every Content-Security-Policy violation, as the console reports it and as the page's
-        # own securitypolicyviolation event does (the init script runs outside the policy).
-        page.console_errors = []
-        page.on(
-            "console",
-            lambda message: message.type == "error" and page.console_errors.append(message.text),
-        )
-        page.add_init_script(
-            "window.__violations = [];"
-            "document.addEventListener('securitypolicyviolation', event =>"
-            " window.__violations.push(event.violatedDirective + ' ' + event.blockedURI));"
-        )
-        yield page
-        # While Playwright's loop runs, Django keeps this thread's ORM connections per context:
-        # the ones the test's own queries opened are closed here, not by pytest-django (which
-        # then could not drop the test database: "being accessed by other users").
-        connections.close_all()
-        browser.close()
-
-
-def _csp_violations(page) -> list[str]:
-    reported = page.evaluate("window.__violations")
-    console = [text for text in page.console_errors if "Content Security Policy" in text]
-    return reported + console
-
-
-def _sign_in(page, username: str, lands_on: str = "**/admin/") -> None:
-    page.goto("/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "custodia-demo")
-    page.click("input[type=submit]")
-    page.wait_for_url(lands_on)
-
-
-def _sign_out(page) -> None:
-    page.goto("/admin/")
-    page.click("#logout-form button")
-    page.wait_for_url("**/admin/logout/")
-
-
-def _authenticator_code(secret: str, *, steps_ahead: int = 0) -> str:
-    """What an authenticator app shows for this secret (RFC 6238: 30-second steps, 6 digits)."""
-    return f"{totp(base64.b32decode(secret), step=30, digits=6, drift=steps_ahead):06d}"
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.mark.parametrize(

@@ -20,14 +20,24 @@ from django.utils import timezone
 from audit.models import AlertStatus, AuditEvent, Checkpoint, Severity
 from audit.services import Event, event_record, events_record_bulk
 from audit.verification import audit_chain_verify
+from compliance.dnc_models import Campaign
 from compliance.models import Purpose
 from compliance.services.legal_holds import legal_hold_release
+from compliance.services.screenings import screening_answer_import
 from kit.dashboard import Figure, Panel, PanelContent, panel_register, panel_unregister
 from recordings.models import Recording, Status
 from recordings.services.access import AccessRefused, access_grant_request
 from recordings.services.purge.run import purge_expired_recordings
 
-from ..factories import alert_for, incident_for, legal_hold_for, subject_request_for
+from ..factories import (
+    alert_for,
+    campaign_for,
+    dnc_list_for,
+    incident_for,
+    legal_hold_for,
+    screening_for,
+    subject_request_for,
+)
 from ..recordings.helpers import ingest
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +51,7 @@ EVERY_TENANT_PANEL = {
     "recordings.listening",
     "compliance.legal_holds",
     "compliance.subject_requests",
+    "compliance.dnc_freshness",
     "audit.alerts",
     "audit.chain",
 }
@@ -154,6 +165,17 @@ def _seed(tenant, people) -> dict:
             purpose="supervision",
             justification=JUSTIFICATION,
         )
+    # Do-not-call: the tenant's own list in force; a running campaign screened today (fresh),
+    # one never screened (stale), one ended (not counted).
+    dnc_list_for(tenant=tenant, version="internal-2026-12")
+    screened = screening_for(tenant=tenant)
+    Campaign.objects.filter(pk=screened.campaign_id).update(name="Screened campaign")
+    screening_answer_import(actor="test", screening=screened, data=b"", screened_on=today)
+    campaign_for(tenant=tenant, name="Unscreened campaign")
+    ended = campaign_for(tenant=tenant, name="Ended campaign")
+    Campaign.objects.filter(pk=ended.pk).update(
+        starts_on=today - timedelta(days=90), ends_on=today - timedelta(days=60)
+    )
     return {"held": held}
 
 
@@ -208,6 +230,7 @@ def world(cast):
                 "recordings.retention",
                 "recordings.purge",
                 "compliance.legal_holds",
+                "compliance.dnc_freshness",
                 "audit.alerts",
                 "audit.chain",
             },
@@ -299,6 +322,10 @@ def test_each_panel_counts_the_seeded_data_of_its_tenant_only(cast, client, worl
         "Alerts being investigated": "1",
         "Open personal-data breach incidents": "1",
     }
+    assert shown["compliance.dnc_freshness"] == {
+        "Running campaigns": "2",
+        "Running campaigns with a stale list or screening": "1",
+    }
     # The purge run: what it found for Acme (the one expired quality call).
     assert shown["recordings.purge"] == {
         "Found to delete": "1",
@@ -342,6 +369,19 @@ def test_the_platform_purge_panel_shows_the_runs_totals(cast, client, world):
     figures = _figures(_panels(_boards(html)[""])["recordings.purge_platform"])
     assert figures["Deleted"][0] == "2"  # Acme's expired call and Globex's
     assert figures["Failed"][0] == "0"
+
+
+def test_dnc_panel_names_each_list_and_the_stale_campaigns_first(cast, client, world):
+    board = _boards(_index(client, cast.alice))[str(cast.acme.pk)]
+    panel = _visible_text(_panels(board)["compliance.dnc_freshness"])
+    assert "Internal opt-outs" in panel and "version internal-2026-12: fresh" in panel
+    stale = panel.index("Unscreened campaign — Bloctel (France)")
+    assert "this campaign's file has never been screened" in panel[stale:]
+    fresh = panel.index("Screened campaign — Bloctel (France)")
+    assert stale < fresh and "Ended campaign" not in panel
+    assert "fresh until" in panel[fresh:]
+    erin = _visible_text(_boards(_index(client, cast.erin))[str(cast.globex.pk)])
+    assert "Lista Robinson (Spain)" in erin and "Bloctel" not in erin
 
 
 def test_chain_panel_names_the_last_verification_and_its_range(cast, client, world):

@@ -14,18 +14,18 @@ reason where the chromium package is missing.
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from django.core.management import call_command
 
 from compliance.models import Tenant
 
+from ..browser import csp_violations as _csp_violations
+from ..browser import sign_in as _sign_in
+from ..browser import sign_out as _sign_out
 from .screenshots import WINDOW, readme_screenshot
-from .test_browser import _csp_violations, _sign_in, _sign_out, page  # noqa: F401 - the browser fixture
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed"),
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(90),  # a journey stuck on a page fails, with the rest still run
 ]
@@ -37,7 +37,7 @@ def _brightness(colour: str) -> float:
     return sum(channels) / 3
 
 
-def test_alice_reads_acmes_dashboard_in_both_themes_and_follows_a_number(page):  # noqa: F811
+def test_alice_reads_acmes_dashboard_in_both_themes_and_follows_a_number(page):
     page.set_default_timeout(15_000)
     page.set_viewport_size(WINDOW)
     call_command("seed_demo", verbosity=0)

@@ -81,13 +81,13 @@ from recordings.subject_requests.export import subject_export_build, subject_exp
 
 from ..factories import (
     SCOPED_FACTORIES,
-    CampaignFactory,
     PurposeFactory,
     RetentionPolicyFactory,
     UserFactory,
     alert_for,
     alert_rule_setting_for,
     audit_event_for,
+    campaign_for,
     consent_for,
     dnc_list_for,
     dnc_opt_out_for,
@@ -200,6 +200,18 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
     "admin:compliance_risk_analysis_csv": ObjectView(Tenant),
     "admin:compliance_risk_adopt": ObjectView(Tenant, "compliance.add_risk"),
     "admin:compliance_dpia_summary": ObjectView(Dpia),
+    # A campaign's pages: its numbers uploaded, the file for a screening service exported (a
+    # download), the service's answer imported.
+    "admin:compliance_campaign_numbers": ObjectView(
+        Campaign, "compliance.change_campaign", {"max_rejected": "0"}
+    ),
+    "admin:compliance_campaign_export": ObjectView(
+        Campaign, "compliance.change_campaign", {"source": "bloctel"}
+    ),
+    "admin:compliance_campaign_submitted_file": ObjectView(Campaign, "compliance.change_campaign"),
+    "admin:compliance_campaign_answer": ObjectView(
+        Campaign, "compliance.change_campaign", {"screened_on": "2026-01-01"}
+    ),
     # A tenant's compliance dashboard on a page of its own (reads only).
     "admin:dashboard": ObjectView(Tenant),
     "admin:otp_totp_totpdevice_config": ObjectView(TOTPDevice),
@@ -435,7 +447,11 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         alerts=[alert],
         description=f"{secret} description",
     )
-    campaign = CampaignFactory(tenant=tenant, name=f"{secret} campaign")
+    campaign = campaign_for(
+        tenant=tenant,
+        name=f"{secret} campaign",
+        numbers=("0612345678" if tenant.country_code == "FR" else "612345678",),
+    )
     objects = {
         Tenant: tenant,
         Membership: membership,
@@ -473,6 +489,7 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         # The tenant's internal do-not-call list (a version in force) and an opt-out.
         DncList: dnc_list_for(tenant=tenant, version=f"{secret}-list", file_name=f"{secret}.csv"),
         DncOptOut: dnc_opt_out_for(tenant=tenant, number=number, note=f"{secret} asked by phone"),
+        # A campaign with one number of the tenant's country, to export for its screening.
         Campaign: campaign,
         # A scrub of the campaign, its removed rows kept (the API's download URL).
         DncScrub: DncScrub.objects.create(

@@ -9,20 +9,18 @@ reason where the chromium package is missing.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from audit.context import AuditContext, bound_context
 from audit.services import event_record
 from compliance.access_rules import AccessNeed
 
-from ..factories import consent_for
+from ..browser import csp_violations as _csp_violations
+from ..browser import sign_in as _sign_in
+from ..factories import campaign_for, consent_for
 from ..recordings.helpers import ingest
-from .test_browser import _csp_violations, _sign_in, page  # noqa: F401 - the browser fixture
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed"),
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(120),
 ]
@@ -68,7 +66,7 @@ def _world(cast) -> None:
                 )
 
 
-def _layout(page) -> dict:  # noqa: F811
+def _layout(page) -> dict:
     return page.evaluate(
         """() => {
             const table = document.querySelector('#result_list');
@@ -84,7 +82,7 @@ def _layout(page) -> dict:  # noqa: F811
     )
 
 
-def _assert_fits(page, columns: tuple[str, ...]) -> None:  # noqa: F811
+def _assert_fits(page, columns: tuple[str, ...]) -> None:
     layout = _layout(page)
     assert layout["page_overflow"] <= 0, layout
     assert layout["table_overflow"] <= 0, layout
@@ -96,7 +94,7 @@ def _assert_fits(page, columns: tuple[str, ...]) -> None:  # noqa: F811
         assert box["x"] >= 0 and box["x"] + box["width"] <= layout["viewport"], (column, box)
 
 
-def _lines(page, selector: str) -> list[int]:  # noqa: F811
+def _lines(page, selector: str) -> list[int]:
     """How many lines each matching element's text runs on."""
     return page.eval_on_selector_all(
         selector,
@@ -107,7 +105,7 @@ def _lines(page, selector: str) -> list[int]:  # noqa: F811
 
 
 @pytest.mark.parametrize("screen", LAPTOPS, ids=lambda screen: str(screen["width"]))
-def test_the_trail_recordings_and_consents_fit_a_laptop_screen(cast, page, screen):  # noqa: F811
+def test_the_trail_recordings_and_consents_fit_a_laptop_screen(cast, page, screen):
     _world(cast)
     page.set_viewport_size(screen)
     _sign_in(page, "alice")
@@ -156,7 +154,7 @@ def test_the_trail_recordings_and_consents_fit_a_laptop_screen(cast, page, scree
     assert _csp_violations(page) == []  # the stylesheet is a file, no inline style
 
 
-def test_the_platform_operator_sees_the_tenant_column_too(cast, page):  # noqa: F811
+def test_the_platform_operator_sees_the_tenant_column_too(cast, page):
     _world(cast)
     page.set_viewport_size(LAPTOPS[0])
     _sign_in(page, "root")
@@ -179,4 +177,21 @@ def test_the_platform_operator_sees_the_tenant_column_too(cast, page):  # noqa: 
     _assert_fits(page, ("call_id", "started_at", "purpose", "status", "tenant"))
     page.goto("/admin/compliance/consent/")
     _assert_fits(page, ("customer", "purpose", "decision", "tenant"))
+    assert _csp_violations(page) == []
+
+
+def test_the_campaigns_fit_a_laptop_screen(cast, page):  # noqa: F811
+    """A campaign calling France and the UK, never screened: every list that applies and the
+    stale ones are named, in the list's width."""
+    campaign_for(
+        tenant=cast.acme,
+        name="Home insurance renewals, spring offers for existing customers",
+        numbers=("0612345678", "+447911123456"),
+    )
+    page.set_viewport_size(LAPTOPS[0])
+    _sign_in(page, "alice")
+    page.goto("/admin/compliance/campaign/")
+    _assert_fits(page, ("name", "purpose_label", "period", "numbers", "lists", "freshness"))
+    freshness = page.locator("#result_list td.field-freshness").first.inner_text()
+    assert "Bloctel (France): never screened" in freshness
     assert _csp_violations(page) == []

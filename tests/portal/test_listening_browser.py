@@ -1,18 +1,16 @@
 """As a quality analyst would: state a purpose and hear a recording in Chromium, whatever codec
 its recorder stored it in (issue 17), and be told when a recording cannot be played.
 
-Headless Debian Chromium driven by Playwright, as in test_browser.py; one browser for the whole
-module (a new context, i.e. a new session, per test) so that the codecs' cases stay quick.
+Headless Debian Chromium driven by Playwright, on the session's one browser (a new context, i.e. a
+new session, per test: tests/conftest.py) so that the codecs' cases stay quick.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -21,12 +19,7 @@ from recordings.services.ingest import recording_ingest
 from ..audio import sample_bytes, wav_with_format_tag
 from ..recordings.helpers import as_stored_before_codecs_were_checked
 
-CHROMIUM = shutil.which("chromium")
-
-pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium package is not installed"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 # One sample per codec family call recorders store (tests/audio_samples/README.md).
 FAMILIES = {
@@ -40,46 +33,6 @@ FAMILIES = {
     "FLAC": "flac-16k-es.flac",
 }
 HEARD_SECONDS = 0.5  # of playback, as the audio element counts it
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
-    # test itself (fixtures, assertions) are still synchronous and safe.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                # play() from the test, with no click on the page; heard by nobody.
-                "--autoplay-policy=no-user-gesture-required",
-                "--mute-audio",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, live_server, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    context = browser.new_context(base_url=live_server.url)
-    page = context.new_page()
-    page.add_init_script(
-        "window.__violations = [];"
-        "document.addEventListener('securitypolicyviolation', event =>"
-        " window.__violations.push(event.violatedDirective + ' ' + event.blockedURI));"
-    )
-    yield page
-    context.close()
-    # The test's own queries opened ORM connections in Playwright's loop: closed here, or
-    # pytest-django could not flush and drop the test database.
-    connections.close_all()
 
 
 def _ingest(tenant, audio: bytes):

@@ -12,7 +12,6 @@ reason where the chromium package is missing.
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from django.core.management import call_command
@@ -20,12 +19,11 @@ from django.core.management import call_command
 from compliance.models import Processor, Purpose, Tenant
 from compliance.risk_defaults import DEFAULT_RISKS
 
+from ..browser import sign_in as _sign_in
 from ..factories import PurposeFactory, processor_for
 from .screenshots import WINDOW, readme_screenshot
-from .test_browser import _sign_in, page  # noqa: F401 - the browser fixture
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed"),
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(90),  # a journey stuck on a page fails, with the rest still run
 ]
@@ -44,7 +42,7 @@ ACME_PURPOSES = [
 ]
 
 
-def test_alice_finds_the_expired_agreement_then_the_register_and_the_risk_analysis(page):  # noqa: F811
+def test_alice_finds_the_expired_agreement_then_the_register_and_the_risk_analysis(page):
     page.set_default_timeout(15_000)
     page.set_viewport_size(WINDOW)
     call_command("seed_demo", verbosity=0)

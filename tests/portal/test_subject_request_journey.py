@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import re
-import shutil
 import time
 import wave
 import zipfile
@@ -36,13 +35,13 @@ from recordings.models import DeletionCertificate, ExportStatus, Recording, Subj
 from recordings.subject_requests.document import SCHEMA_PATH
 
 from ..audio import tone_wav
+from ..browser import sign_in as _sign_in
+from ..browser import sign_out as _sign_out
 from ..recordings.helpers import ingest
 from ..recordings.test_ingest_api import push
 from .screenshots import WINDOW, readme_screenshot
-from .test_browser import _sign_in, _sign_out, page  # noqa: F401 - the browser fixture
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed"),
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(90),  # a journey stuck on a page fails, with the rest still run
 ]
@@ -55,7 +54,7 @@ STEP_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(autouse=True)
-def _bounded_waits(page):  # noqa: F811 - the browser fixture
+def _bounded_waits(page):
     """Every wait of a step bounded; the window the README's screenshots are taken at."""
     page.set_default_timeout(STEP_TIMEOUT_MS)
     page.set_viewport_size(WINDOW)
@@ -174,7 +173,7 @@ def _wait_until_built(request_id: int, *, seconds: float = 30) -> SubjectExport:
 def test_access_request_received_verified_exported_downloaded_and_answered(
     cast,
     celery_worker,
-    page,  # noqa: F811
+    page,
 ):
     first = ingest(cast.acme, call_id="ACME-2026-0001", seconds=0.4)
     second = ingest(cast.acme, call_id="ACME-2026-0002", number=SECOND_NUMBER, seconds=0.3)
@@ -237,7 +236,7 @@ def test_access_request_received_verified_exported_downloaded_and_answered(
 # --- erasure ------------------------------------------------------------------------------------
 
 
-def test_erasure_request_previewed_executed_reported_and_partially_fulfilled(cast, page):  # noqa: F811
+def test_erasure_request_previewed_executed_reported_and_partially_fulfilled(cast, page):
     erased = [ingest(cast.acme, call_id=f"ACME-ERASE-{n}") for n in (1, 2)]
     held = ingest(cast.acme, call_id="ACME-HELD")
     mifid = ingest(cast.acme, call_id="ACME-MIFID", purpose="investment_services")
@@ -310,7 +309,7 @@ def test_erasure_request_previewed_executed_reported_and_partially_fulfilled(cas
 
 def test_objection_accepted_then_the_recorder_is_refused_the_number_for_that_purpose(
     cast,
-    page,  # noqa: F811
+    page,
 ):
     token = api_key_create(actor=cast.alice, tenant=cast.acme, name="Genesys recorder")[1]
     existing = ingest(cast.acme, call_id="ACME-QUALITY-1")
@@ -336,7 +335,7 @@ def test_objection_accepted_then_the_recorder_is_refused_the_number_for_that_pur
     assert "We accepted your objection" in _letter(page, request_id)
 
 
-def test_restriction_applied_then_bob_may_not_listen(cast, page):  # noqa: F811
+def test_restriction_applied_then_bob_may_not_listen(cast, page):
     recording = ingest(cast.acme, call_id="ACME-RESTRICT-1")
     _sign_in(page, "alice")
     request_id = _receive(page, "restriction")
@@ -365,7 +364,7 @@ def test_restriction_applied_then_bob_may_not_listen(cast, page):  # noqa: F811
     _answer(page, request_id, "completed", "The recording is kept, unheard, until the claim ends")
 
 
-def test_rectification_corrects_a_campaign_whose_history_shows_old_and_new(cast, page):  # noqa: F811
+def test_rectification_corrects_a_campaign_whose_history_shows_old_and_new(cast, page):
     recording = ingest(cast.acme, call_id="ACME-RECTIFY-1", campaign="autum-renewals")
     _sign_in(page, "alice")
     request_id = _receive(page, "rectification")

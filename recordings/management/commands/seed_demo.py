@@ -16,6 +16,7 @@ from audit.alerts.engine import alert_rules_evaluate
 from audit.context import acting_as, acting_for
 from audit.incidents import incident_open
 from audit.models import Alert, Incident
+from compliance.dnc_models import Campaign
 from compliance.models import (
     ApiKey,
     Consent,
@@ -29,12 +30,14 @@ from compliance.models import (
     Tenant,
 )
 from compliance.services.api_keys import api_key_create
+from compliance.services.campaigns import campaign_create, campaign_numbers_import
 from compliance.services.consents import consent_record
 from compliance.services.dpia import dpia_save
 from compliance.services.legal_holds import legal_hold_place
 from compliance.services.memberships import membership_grant
 from compliance.services.processors import platform_processor_ensure, processor_save
 from compliance.services.risks import risk_defaults_adopt
+from compliance.services.screenings import screening_answer_import, screening_export
 from compliance.services.subject_requests import (
     subject_request_receive,
     subject_request_verify_identity,
@@ -71,6 +74,14 @@ CONSENT_GRANTED, CONSENT_REFUSED, CONSENT_WITHDRAWN = "+33612349001", "+33612349
 DEMO_HOLD = "RG 26/00421"
 DEMO_STORAGE = "Nimbus Object Storage SAS"
 DEMO_INCIDENT = "Team leader's laptop stolen from a car"
+DEMO_CAMPAIGN = "Home insurance renewals"
+# Acme's campaign: French numbers, and one UK number (which brings the TPS and the CTPS); Bloctel
+# answers that one French number is registered.
+DEMO_CAMPAIGN_NUMBERS = [
+    *(f"06 12 35 {n:02d} {n + 10:02d}" for n in range(10, 18)),
+    "+447911123456",
+]
+DEMO_BLOCTEL_REMOVED = "0612351222"
 # Calls carol opens in a few minutes: more than the volume rule allows (audit/alerts/rules.py),
 # so that a newcomer finds its alert open.
 DEMO_ALERT_PLAYS = 25
@@ -97,6 +108,7 @@ class Command(BaseCommand):
             holds += self._subject_requests(tenants["acme"])
             holds += self._processors(tenants)
             holds += self._risks_and_dpia(tenants["acme"])
+            holds += self._campaign(tenants["acme"])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for username, slug, role in PEOPLE:
             self.stdout.write(f"  {username:<6} {Role(role).label} at {tenants[slug].name}")
@@ -380,6 +392,40 @@ class Command(BaseCommand):
             )
             created.append("a DPIA")
         return created
+
+    def _campaign(self, acme: Tenant) -> list[str]:
+        """A running telemarketing campaign with a few numbers, screened by Bloctel today (one
+        number to remove); never screened against the TPS, which has no version here: the
+        campaign's page and the dashboard show what is stale."""
+        if Campaign.objects.filter(tenant=acme, name=DEMO_CAMPAIGN).exists():
+            return []
+        alice = get_user_model().objects.get(username="alice")
+        purpose = Purpose.objects.by_code(acme, "telemarketing")
+        today = acme.today()
+        campaign = campaign_create(
+            actor=alice,
+            tenant=acme,
+            name=DEMO_CAMPAIGN,
+            purpose=purpose,
+            legal_basis=purpose.legal_basis,
+            starts_on=today - timedelta(days=3),
+            ends_on=today + timedelta(days=45),
+        )
+        campaign_numbers_import(
+            actor=alice,
+            campaign=campaign,
+            data=("\n".join(["numero", *DEMO_CAMPAIGN_NUMBERS]) + "\n").encode(),
+            file_name="renewals.csv",
+        )
+        screening = screening_export(actor=alice, campaign=campaign, source="bloctel").screening
+        screening_answer_import(
+            actor=alice,
+            screening=screening,
+            data=f"{DEMO_BLOCTEL_REMOVED}\n".encode(),
+            screened_on=today,
+            file_name="bloctel-answer.txt",
+        )
+        return [f"campaign {DEMO_CAMPAIGN} with its Bloctel screening"]
 
     def _recordings(self, tenants) -> int:
         """Calls spread over the last nine months, so that some have outlived the CNIL's six."""
