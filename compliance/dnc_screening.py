@@ -92,22 +92,30 @@ def reason_codes() -> list[str]:
 
 @cache
 def _calling_codes() -> dict[str, str]:
-    """Country calling code -> its main region (44 -> GB), for the codes a source covers."""
+    """Country calling code -> its main region (44 -> GB); none for the codes of no country
+    (+800, +882...: phonenumbers' region "001")."""
     from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
-    return {str(code): regions[0] for code, regions in COUNTRY_CODE_TO_REGION_CODE.items()}
+    return {
+        str(code): regions[0]
+        for code, regions in COUNTRY_CODE_TO_REGION_CODE.items()
+        if regions and regions[0] != "001"
+    }
 
 
-def country_of(number: int) -> str | None:
-    """The main region of a stored number's country calling code (447911123456 -> GB); country
-    calling codes are a prefix code, one to three digits."""
+def country_of(number: int) -> str:
+    """The country whose national list covers a stored number: the main region of its country
+    calling code (447911123456 -> GB; +44 is GB's, Guernsey's and Jersey's numbers included: the
+    TPS covers every +44 number); "" for a code of no country. Country calling codes are a prefix
+    code of one to three digits, so this reads the digits, not phonenumbers' parser: a batch of
+    10,000 numbers asks it 10,000 times."""
     digits = str(number)
     codes = _calling_codes()
     for length in (1, 2, 3):
         region = codes.get(digits[:length])
         if region is not None:
             return region
-    return None
+    return ""
 
 
 @dataclass(frozen=True)
@@ -196,7 +204,7 @@ class CampaignCheck:
         """The sources `number` depends on: the internal opt-outs, and the national sources of
         its own country, the campaign's first."""
         country = country_of(number)
-        national = NATIONAL_SOURCES.get(country or "", ())
+        national = NATIONAL_SOURCES.get(country, ())
         ordered = [s for s in self.campaign.sources if s == DncSource.INTERNAL or s in national]
         if DncSource.INTERNAL not in ordered:
             ordered.insert(0, DncSource.INTERNAL.value)
