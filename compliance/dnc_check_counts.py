@@ -148,8 +148,22 @@ def _take(connection: redis.Redis, key: str) -> str | None:
 
 def dnc_checks_record() -> dict[str, int]:
     """Every counted set of checks becomes one `dnc.checked` event (with the batches a killed
-    run left). Returns the events and checks recorded."""
+    run left). Returns the events and checks recorded. One run at a time (a Redis lock, which
+    expires with the task's time limit): two would both record a batch a killed run left."""
     connection = client()
+    lock = connection.lock(f"{PREFIX}:recording", timeout=300, blocking=False)
+    if not lock.acquire():
+        return {"events": 0, "checks": 0}
+    try:
+        return _record(connection)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            pass  # expired meanwhile: the next run takes it
+
+
+def _record(connection: redis.Redis) -> dict[str, int]:
     batches = [key.decode() for key in connection.scan_iter(match=f"{BATCHES}*", count=1000)]
     for key in connection.smembers(INDEX):
         batch = _take(connection, key.decode())

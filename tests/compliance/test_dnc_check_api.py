@@ -169,6 +169,17 @@ def test_a_batch_left_by_a_killed_run_is_recorded_by_the_next(acme_token, campai
     assert dnc_checks_record() == {"events": 1, "checks": 1}
 
 
+def test_a_second_run_while_one_records_records_nothing(acme_token, campaign):
+    _check(acme_token, number="+33612345671", campaign=campaign.pk)
+    held = client().lock(f"{PREFIX}:recording", timeout=30)
+    assert held.acquire(blocking=False)
+    try:
+        assert dnc_checks_record() == {"events": 0, "checks": 0}
+    finally:
+        held.release()
+    assert dnc_checks_record() == {"events": 1, "checks": 1}
+
+
 def test_without_redis_each_check_records_its_own_event(acme_token, campaign, settings):
     settings.DNC_CHECK_COUNTS_URL = "redis://127.0.0.1:1/0"
     response = _check(acme_token, number="+33612345672", campaign=campaign.pk)
