@@ -42,6 +42,13 @@ def _only(request: HttpRequest, method: str) -> HttpResponse | None:
     return response
 
 
+def _declared_bytes(request: HttpRequest) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
 @api_key_required(upload=True)
 def dnc_scrub(request: HttpRequest) -> HttpResponse:
     if (refused := _only(request, "POST")) is not None:
@@ -54,6 +61,7 @@ def dnc_scrub(request: HttpRequest) -> HttpResponse:
             campaign=campaign,
             stream=request,
             api_key=request.api_key.prefix,
+            declared_bytes=_declared_bytes(request),
         )
     except Refused as refusal:
         return api_error(refusal.message, field=refusal.field, status=refusal.status)

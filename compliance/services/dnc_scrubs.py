@@ -275,19 +275,46 @@ def _refusal_record(*, tenant: Tenant, campaign: Campaign, api_key: str, refusal
         )
 
 
+class _Counted:
+    """The body as read, counted: a body shorter than its Content-Length (the client gone
+    mid-upload) is a file cut short, never scrubbed as if whole."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.read_bytes = 0
+
+    def read(self, size: int) -> bytes:
+        data = self.stream.read(size)
+        self.read_bytes += len(data)
+        return data
+
+
 def dnc_scrub_run(
-    *, actor: str, tenant: Tenant, campaign: Campaign, stream, api_key: str
+    *,
+    actor: str,
+    tenant: Tenant,
+    campaign: Campaign,
+    stream,
+    api_key: str,
+    declared_bytes: int | None = None,
 ) -> ScrubResult:
-    """Scrub the file read from `stream` for `campaign`. Refused (ScrubRefused) as a whole on a
-    bad file, with a `dnc.scrub_refused` event and nothing kept; else a DncScrub and its
-    `dnc.scrubbed` event, and the callable rows' sealed file for the response."""
+    """Scrub the file read from `stream` for `campaign` (`declared_bytes`: its Content-Length).
+    Refused (ScrubRefused) as a whole on a bad file, with a `dnc.scrub_refused` event and
+    nothing kept; else a DncScrub and its `dnc.scrubbed` event, and the callable rows' sealed
+    file for the response."""
     if campaign.tenant_id != tenant.pk:
         raise Refused("no such campaign", field="campaign", status=404)
     scrub_id = uuid.uuid4()
     output = _Output(scrub_id)
     scrub = _Scrub(campaign, output)
+    body = _Counted(stream)
     try:
-        _rows(stream, scrub)
+        _rows(body, scrub)
+        if declared_bytes is not None and body.read_bytes < declared_bytes:
+            raise ScrubRefused(
+                f"the body ended after {body.read_bytes:,} of its {declared_bytes:,} bytes: "
+                "it was cut short"
+            )
         output.callable.close()
         output.removed.close()
     except ScrubRefused as refusal:

@@ -193,6 +193,23 @@ def test_bad_file_is_refused_whole_and_nothing_is_kept(
     assert _events("dnc.scrubbed") == []
 
 
+def test_a_body_shorter_than_its_content_length_is_refused(acme_token, campaign, cast):
+    from compliance.services.dnc_scrubs import ScrubRefused, dnc_scrub_run
+
+    body = io.BytesIO(b"number\n+33612000001\n")  # the client went away after these bytes
+    with pytest.raises(ScrubRefused, match="cut short"):
+        dnc_scrub_run(
+            actor="test",
+            tenant=cast.acme,
+            campaign=campaign,
+            stream=body,
+            api_key="test",
+            declared_bytes=1_000,
+        )
+    assert not DncScrub.objects.exists()
+    assert len(_events("dnc.scrub_refused")) == 1
+
+
 def test_missing_campaign_is_refused(acme_token, campaign):
     response = _post(acme_token, b"number\n+33612000001\n")
     assert response.status_code == 400
