@@ -41,16 +41,18 @@ RUN DEBUG=false \
     CELERY_BROKER_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --no-input
 
-# An unprivileged user owns only what the processes write: the recordings and the uploaded
-# do-not-call lists (volumes in docker-compose, which take these directories' owner on first
+# An unprivileged user owns only what the processes write: the recordings, the uploaded
+# do-not-call lists and the scrubs' removed rows (volumes in docker-compose, which take these directories' owner on first
 # use) and var/ (Celery beat's schedule file). The code and the static files stay read-only to it.
 RUN groupadd --system --gid 10001 custodia \
     && useradd --system --uid 10001 --gid custodia --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin custodia \
     && mkdir -p /app/var "$RECORDINGS_ROOT" /var/lib/custodia/dnc-uploads \
+        /var/lib/custodia/dnc-scrubs \
     && chown custodia:custodia /app/var "$RECORDINGS_ROOT" /var/lib/custodia/dnc-uploads \
+        /var/lib/custodia/dnc-scrubs \
     && chmod 0750 "$RECORDINGS_ROOT" \
-    && chmod 0700 /var/lib/custodia/dnc-uploads
+    && chmod 0700 /var/lib/custodia/dnc-uploads /var/lib/custodia/dnc-scrubs
 USER custodia:custodia
 
 EXPOSE 8000

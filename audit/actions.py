@@ -177,6 +177,13 @@ ACTION_CHOICES = [
         "screening.answer_imported",
         _("Do-not-call screening answer imported: the numbers to remove recorded"),
     ),
+    (
+        "dnc.checked",
+        "Do-not-call checks counted: how many numbers a campaign's dialer checked, by outcome",
+    ),
+    ("dnc.scrubbed", "File of numbers scrubbed against the do-not-call lists for a campaign"),
+    ("dnc.scrub_refused", "Do-not-call scrub refused: the file could not be read (nothing kept)"),
+    ("dnc.scrub_downloaded", "Removed rows of a do-not-call scrub downloaded"),
 ]
 
 ACTION_LABELS = dict(ACTION_CHOICES)

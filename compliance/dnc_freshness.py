@@ -51,6 +51,8 @@ class SourceState:
     # The latest answered screening's file export: numbers added to the campaign after it were
     # not in the file the service screened.
     exported_at: datetime | None = None
+    # The version's name as its provider gives it (the oldest in force), for the API.
+    version: str = ""
 
 
 def _day(value: datetime, tenant) -> str:
@@ -103,7 +105,15 @@ def _full_list_state(source: str, versions: list[DncList], tenant, now: datetime
     stale_since = stale_after(source, oldest.delivered_at)
     if stale_since is None or now < stale_since:
         return SourceState(
-            source, label, oldest.delivered_at, stale_since, True, reference, "", ids
+            source,
+            label,
+            oldest.delivered_at,
+            stale_since,
+            True,
+            reference,
+            "",
+            ids,
+            version=oldest.version,
         )
     message = _stale_message(
         source,
@@ -113,7 +123,15 @@ def _full_list_state(source: str, versions: list[DncList], tenant, now: datetime
         tenant,
     )
     return SourceState(
-        source, label, oldest.delivered_at, stale_since, False, reference, message, ids
+        source,
+        label,
+        oldest.delivered_at,
+        stale_since,
+        False,
+        reference,
+        message,
+        ids,
+        version=oldest.version,
     )
 
 
@@ -152,7 +170,7 @@ def _screening_state(source: str, screening: Screening | None, tenant, now) -> S
     )
 
 
-def _versions_in_force(tenant) -> dict[str, list[DncList]]:
+def versions_in_force(tenant) -> dict[str, list[DncList]]:
     """The versions in force that apply to `tenant` (platform-wide, and its own), by source."""
     scope = Q(tenant__isnull=True) if tenant is None else Q(tenant__isnull=True) | Q(tenant=tenant)
     by_source: dict[str, list[DncList]] = {}
@@ -161,34 +179,48 @@ def _versions_in_force(tenant) -> dict[str, list[DncList]]:
     return by_source
 
 
+def latest_screenings(campaign: Campaign) -> dict[str, Screening]:
+    """The campaign's latest answered screening of each source (PostgreSQL's DISTINCT ON)."""
+    return {
+        screening.source: screening
+        for screening in Screening.objects.filter(
+            campaign=campaign, status=ScreeningStatus.ANSWERED
+        )
+        .order_by("source", "-screened_at", "-pk")
+        .distinct("source")
+    }
+
+
+def source_state(
+    source: str,
+    *,
+    tenant,
+    versions: dict[str, list[DncList]],
+    screenings: dict[str, Screening],
+    now: datetime,
+) -> SourceState:
+    """The state of one source from what applies (`versions_in_force`, `latest_screenings`, or
+    the same read otherwise): no query."""
+    if rule_for(source).delivery == Delivery.FULL_LIST:
+        return _full_list_state(source, versions.get(source, []), tenant, now)
+    return _screening_state(source, screenings.get(source), tenant, now)
+
+
 def sources_state(
     *, campaign: Campaign, sources: list[str], now: datetime | None = None
 ) -> list[SourceState]:
     """The state of `sources` for `campaign` (a campaign's own sources, or more: the national
-    list of a number of another country checked against it). Three queries at most."""
+    list of a number of another country checked against it). Two queries at most."""
     now = now or timezone.now()
     tenant = campaign.tenant
-    full = [s for s in sources if rule_for(s).delivery == Delivery.FULL_LIST]
-    submitted = [s for s in sources if rule_for(s).delivery == Delivery.SUBMITTED_FILE]
-    versions = _versions_in_force(tenant) if full else {}
-    screenings: dict[str, Screening] = {}
-    if submitted:
-        # The latest answered screening of each source: PostgreSQL's DISTINCT ON, one query.
-        for screening in (
-            Screening.objects.filter(
-                campaign=campaign, source__in=submitted, status=ScreeningStatus.ANSWERED
-            )
-            .order_by("source", "-screened_at", "-pk")
-            .distinct("source")
-        ):
-            screenings[screening.source] = screening
-    states = []
-    for source in sources:
-        if source in full:
-            states.append(_full_list_state(source, versions.get(source, []), tenant, now))
-        else:
-            states.append(_screening_state(source, screenings.get(source), tenant, now))
-    return states
+    full = any(rule_for(s).delivery == Delivery.FULL_LIST for s in sources)
+    submitted = any(rule_for(s).delivery == Delivery.SUBMITTED_FILE for s in sources)
+    versions = versions_in_force(tenant) if full else {}
+    screenings = latest_screenings(campaign) if submitted else {}
+    return [
+        source_state(s, tenant=tenant, versions=versions, screenings=screenings, now=now)
+        for s in sources
+    ]
 
 
 def campaign_freshness(campaign: Campaign, *, now: datetime | None = None) -> list[SourceState]:
@@ -202,7 +234,7 @@ def list_freshness(*, tenant=None, now: datetime | None = None) -> list[SourceSt
     full lists of the tenant's country that have no version in force (for the admin and the
     dashboard). Every platform-wide national list without a tenant."""
     now = now or timezone.now()
-    versions = _versions_in_force(tenant)
+    versions = versions_in_force(tenant)
     if tenant is None:
         expected = [
             s

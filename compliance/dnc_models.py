@@ -16,6 +16,8 @@ Imported by compliance/models.py, so that Django registers these models with the
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -317,3 +319,48 @@ class ScreeningRemoval(models.Model):
 
     def __str__(self) -> str:
         return f"+{str(self.number)[:-4]}····"
+
+
+class DncScrub(models.Model):
+    """A file of numbers scrubbed for a campaign through the API (POST /api/v1/dnc/scrub): its
+    counts, and its removed rows with their reasons, kept encrypted for download until
+    `expires_at` (compliance/services/dnc_scrubs.py). The callable rows are the response itself
+    and are not kept."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(
+        "compliance.Tenant",
+        verbose_name=_("tenant"),
+        on_delete=models.PROTECT,
+        related_name="dnc_scrubs",
+    )
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="scrubs"
+    )
+    api_key_prefix = models.CharField(_("API key"), max_length=16)
+    created_at = models.DateTimeField(_("scrubbed at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("removed rows kept until"))
+    rows_read = models.PositiveBigIntegerField(_("rows read"), default=0)
+    callable_count = models.PositiveBigIntegerField(_("callable rows"), default=0)
+    removed_count = models.PositiveBigIntegerField(_("removed rows"), default=0)
+    # {"bloctel": 12, "internal": 3, "invalid_number": 1}: a row may count under several.
+    removed_by_reason = models.JSONField(_("removed by reason"), default=dict, blank=True)
+    file_name = models.CharField(_("removed rows' file"), max_length=255, blank=True)
+    # The key of the removed rows' file: destroyed with the file when the scrub expires.
+    file_key = models.BinaryField(_("file key"), null=True, blank=True, editable=False)
+    expired_at = models.DateTimeField(_("removed rows deleted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("do-not-call scrub")
+        verbose_name_plural = _("do-not-call scrubs")
+        ordering = ("-created_at",)
+        indexes = [
+            models.Index(
+                fields=("expires_at",),
+                name="dnc_scrub_to_expire",
+                condition=Q(expired_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign}: {self.rows_read} rows"

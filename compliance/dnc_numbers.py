@@ -330,3 +330,11 @@ class ListNumberReader:
                     "numbers only"
                 )
         return e164[1:].encode()
+
+
+@cache
+def number_reader(region: str) -> ListNumberReader:
+    """A reader of any valid number, national ones read in `region` (a tenant's country): what
+    normalise_number gives, through the fast path for the common shapes. One per region, built
+    once per process (its patterns are compiled once)."""
+    return ListNumberReader(country=None, default_region=region)

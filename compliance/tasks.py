@@ -12,8 +12,10 @@ from audit.context import acting_as
 from audit.tasks import MAIL_RETRY
 
 from .api_limits import api_auth_failures_summarise, api_request_counts_prune
+from .dnc_check_counts import dnc_checks_record
 from .models import Tenant
 from .services.dnc_lists import IMPORT_TIME_LIMIT_SECONDS, dnc_list_import_upload
+from .services.dnc_scrubs import dnc_scrubs_expire
 from .services.processors import processor_reminders_send
 from .services.subject_request_reminders import (
     subject_request_deadline_remind,
@@ -38,6 +40,31 @@ def count_api_auth_failures() -> dict:
         windows, failures = api_auth_failures_summarise()
     api_request_counts_prune(now=now)
     return {"windows": windows, "failures": failures}
+
+
+@shared_task(
+    name="compliance.tasks.record_dnc_checks",
+    acks_late=True,
+    time_limit=300,
+    soft_time_limit=240,
+)
+def record_dnc_checks() -> dict:
+    """Every minute: the do-not-call checks counted since the last run go on the trail, one
+    `dnc.checked` event per tenant, campaign and API key (compliance/dnc_check_counts.py)."""
+    with acting_as("task:compliance.tasks.record_dnc_checks"):
+        return dnc_checks_record()
+
+
+@shared_task(
+    name="compliance.tasks.expire_dnc_scrubs",
+    acks_late=True,
+    time_limit=600,
+    soft_time_limit=540,
+)
+def expire_dnc_scrubs() -> dict:
+    """Hourly: the removed rows of scrubs past DNC_SCRUB_KEEP_HOURS are deleted, their keys
+    destroyed."""
+    return {"expired": dnc_scrubs_expire()}
 
 
 @shared_task(

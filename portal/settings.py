@@ -262,6 +262,12 @@ if not 1 <= SUBJECT_EXPORT_DAYS <= 90:
 DNC_UPLOAD_ROOT = Path(env.str("DNC_UPLOAD_ROOT", default=str(VAR_DIR / "dnc-uploads")))
 # The largest list file the admin accepts (a UK TPS file of 20 million numbers is about 280 MB).
 DNC_UPLOAD_MAX_BYTES = env.int("DNC_UPLOAD_MAX_BYTES", default=2 * 1024**3)
+# A scrub's removed rows (POST /api/v1/dnc/scrub) wait here, encrypted, for their download, then
+# are deleted when DNC_SCRUB_KEEP_HOURS have passed (compliance/services/dnc_scrubs.py).
+DNC_SCRUB_ROOT = Path(env.str("DNC_SCRUB_ROOT", default=str(VAR_DIR / "dnc-scrubs")))
+DNC_SCRUB_KEEP_HOURS = env.int("DNC_SCRUB_KEEP_HOURS", default=24)
+if not 1 <= DNC_SCRUB_KEEP_HOURS <= 24 * 7:
+    raise ImproperlyConfigured("DNC_SCRUB_KEEP_HOURS must be between 1 and 168")
 
 STATIC_URL = "static/"
 # The site's own static files (the dashboard's and the lists' stylesheets), besides each app's.
@@ -432,6 +438,14 @@ CELERY_RESULT_BACKEND = env.str(
     else f"file://{VAR_DIR / 'celery-results'}",
 )
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
+# The counters of do-not-call checks, turned into audit events every minute
+# (compliance/dnc_check_counts.py): the broker's Redis unless another is named.
+DNC_CHECK_COUNTS_URL = env.str(
+    "DNC_CHECK_COUNTS_URL",
+    default=CELERY_BROKER_URL
+    if CELERY_BROKER_URL.startswith("redis")
+    else "redis://127.0.0.1:6379/0",
+)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -491,6 +505,17 @@ CELERY_BEAT_SCHEDULE = {
     "count-api-auth-failures": {
         "task": "compliance.tasks.count_api_auth_failures",
         "schedule": 300,
+    },
+    # Every minute: the do-not-call checks counted in Redis go on the trail, one event per
+    # tenant, campaign and API key (a check is never one event of its own).
+    "record-dnc-checks": {
+        "task": "compliance.tasks.record_dnc_checks",
+        "schedule": 60,
+    },
+    # Hourly: a do-not-call scrub's removed rows past DNC_SCRUB_KEEP_HOURS are deleted.
+    "expire-dnc-scrubs": {
+        "task": "compliance.tasks.expire_dnc_scrubs",
+        "schedule": 3600,
     },
     # Weekly, Saturday early morning (no purge conflict, before Sunday's integrity check): re-hash
     # the whole trail, so that a change to an event older than the last checkpoint is found.

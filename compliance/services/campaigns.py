@@ -24,10 +24,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-import phonenumbers
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -40,6 +38,7 @@ from ..date_window import EARLIEST
 from ..dnc_files import FileRefused, Rejection
 from ..dnc_models import Campaign, CampaignNumber
 from ..dnc_numbers import ListNumberReader
+from ..dnc_screening import country_of
 from ..dnc_sources import sources_for_countries
 from ..models import LegalBasis, Purpose, Tenant
 from ..roles import tenant_permits
@@ -184,15 +183,6 @@ def rejections_named(rejections: list[Rejection]) -> str:
     named = "; ".join(f"line {r.line}: {r.reason}" for r in rejections[:REJECTIONS_NAMED])
     more = len(rejections) - REJECTIONS_NAMED
     return named + (f"; and {more:,} more" if more > 0 else "")
-
-
-def country_of(stored: int) -> str:
-    """The country whose national list covers a stored number: the main region of its country
-    calling code (+44 is GB's, Guernsey's and Jersey's numbers included: the TPS covers every
-    +44 number); "" for a code of no country (+800)."""
-    country_code = phonenumbers.parse(f"+{stored}").country_code
-    regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
-    return regions[0] if regions and regions[0] != "001" else ""
 
 
 def campaign_sources(campaign: Campaign) -> list[str]:

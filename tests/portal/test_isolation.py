@@ -20,6 +20,7 @@ needs) before the suite passes again.
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -49,7 +50,7 @@ from audit.models import (
     PlaybookAction,
     SiemForwarder,
 )
-from compliance.dnc_models import Campaign, DncList, DncOptOut
+from compliance.dnc_models import Campaign, DncList, DncOptOut, DncScrub
 from compliance.models import (
     ApiKey,
     Consent,
@@ -221,6 +222,7 @@ OBJECT_VIEWS: dict[str, ObjectView] = {
 #   page      — GET: no other tenant's marker, nothing written;
 #   export    — a CSV of a list: as a page, and a filter naming another tenant is refused;
 #   api       — the machine clients' API: without a key, a 401 that writes nothing;
+#   api_object — the same for an API URL naming one of the other tenant's objects (DncScrub);
 #   app_list  — the admin's page of one app, for each app label;
 #   autocomplete, view_on_site — probed for every relation field and every model;
 #   catch_all — the admin's answer to any other path under /admin/;
@@ -241,6 +243,10 @@ OTHER_VIEWS: dict[str, str] = {
     "api_consents_create": "api",
     "api_subject_requests_create": "api",
     "api_dnc_opt_outs_create": "api",
+    "api_dnc_check": "api",
+    "api_dnc_scrub": "api",
+    # A scrub's removed rows, by the scrub's id: without a key, a 401 that writes nothing.
+    "api_dnc_scrub_removed": "api_object",
     "health": "page",
     "signin:verify": "page",
     "signin:enrol": "page",
@@ -441,6 +447,11 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         alerts=[alert],
         description=f"{secret} description",
     )
+    campaign = campaign_for(
+        tenant=tenant,
+        name=f"{secret} campaign",
+        numbers=("0612345678" if tenant.country_code == "FR" else "612345678",),
+    )
     objects = {
         Tenant: tenant,
         Membership: membership,
@@ -479,10 +490,15 @@ def _tenant_world(tenant: Tenant, root) -> TenantWorld:
         DncList: dnc_list_for(tenant=tenant, version=f"{secret}-list", file_name=f"{secret}.csv"),
         DncOptOut: dnc_opt_out_for(tenant=tenant, number=number, note=f"{secret} asked by phone"),
         # A campaign with one number of the tenant's country, to export for its screening.
-        Campaign: campaign_for(
+        Campaign: campaign,
+        # A scrub of the campaign, its removed rows kept (the API's download URL).
+        DncScrub: DncScrub.objects.create(
             tenant=tenant,
-            name=f"{secret} campaign",
-            numbers=("0612345678" if tenant.country_code == "FR" else "612345678",),
+            campaign=campaign,
+            api_key_prefix="probe",
+            expires_at=timezone.now() + timedelta(hours=1),
+            file_name=f"{secret}.removed",
+            file_key=b"0" * 32,
         ),
         User: member,
         # A member's sign-in defences: their pages name the member, a marker of the tenant.
@@ -718,7 +734,9 @@ def _history_version(obj) -> int | None:
     return history.latest().history_id if history is not None else None
 
 
-def _missing_id(model) -> int:
+def _missing_id(model) -> int | uuid.UUID:
+    if model._meta.pk.get_internal_type() == "UUIDField":
+        return uuid.uuid4()
     last = model._default_manager.order_by("-pk").values_list("pk", flat=True).first() or 0
     return last + 100_000
 
@@ -815,6 +833,8 @@ def _foreign_probes(world: TenantWorld, root) -> list[Probe]:
             probes.append(Probe("GET", f"/admin/{secret}/", refused=False))
         elif kind == "api":
             probes.append(Probe("POST", reverse(route.name), {"tenant": world.tenant.pk}))
+        elif kind == "api_object":
+            probes.append(Probe("GET", reverse(route.name, args=[world.object(DncScrub).pk])))
         elif kind == "page":
             path = "/" + route.route if not route.name else reverse(route.name)
             probes.append(Probe("GET", path, refused=False, own_write=OWN_WRITES.get(route.name)))
@@ -1045,6 +1065,7 @@ def test_the_probes_cover_every_kind_of_view(cast, world):
         "view_on_site",
         "export",
         "api",
+        "api_object",
         "page",
         "catch_all",
         "legacy_redirect",
@@ -1060,3 +1081,33 @@ def test_the_write_detector_sees_a_write(cast):
     Tenant.objects.filter(pk=cast.acme.pk).update(name="Acme Insurance SA")
     prober.check_writes(Probe("GET", "/"))
     assert prober.problems == ["alice GET /: wrote to compliance_tenant"]
+
+
+def test_an_api_key_reaches_no_other_tenants_campaign_or_scrub(cast, world, settings, tmp_path):
+    """The do-not-call API names objects by id: another tenant's campaign (check, scrub) and
+    another tenant's scrub (its removed rows) answer 404 in the API's shape, leak no marker of
+    that tenant and write nothing."""
+    settings.DNC_SCRUB_ROOT = tmp_path
+    acme, globex = world["acme"], world["globex"]
+    token = api_key_create(actor=None, tenant=acme.tenant, name="Acme dialer")[1]
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    campaign = globex.object(Campaign).pk
+    digests = _table_digests()
+    scrubs = DncScrub.objects.count()
+    responses = {
+        "check": client.get("/api/v1/dnc/check", {"number": "+34612345678", "campaign": campaign}),
+        "scrub": client.post(
+            f"/api/v1/dnc/scrub?campaign={campaign}",
+            b"number\n+34612345678\n",
+            content_type="text/csv",
+        ),
+        "removed": client.get(reverse("api_dnc_scrub_removed", args=[globex.object(DncScrub).pk])),
+    }
+    for name, response in responses.items():
+        assert response.status_code == 404, name
+        assert set(response.json()) == {"error", "field"}, name
+        assert globex.leaked(response.content) == [], name
+    assert DncScrub.objects.count() == scrubs
+    changed = {table for table, digest in _table_digests().items() if digests.get(table) != digest}
+    # The key's own use (last_used_at, the rate limit's counter) is all that is written.
+    assert changed <= {"compliance_apikey", "compliance_apikeyrequestcount"}, changed
