@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audit', '0008_siem_forwarding'),
-        ('compliance', '0032_campaign_permissions'),
+        ('compliance', '0030_merge_dnc_scrub_campaign_permissions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -12,7 +12,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0032_campaign_permissions'),
+        ('compliance', '0030_merge_dnc_scrub_campaign_permissions'),
         ('recordings', '0015_certificate_search_and_dry_run'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

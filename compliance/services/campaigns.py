@@ -26,6 +26,8 @@ from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -59,19 +61,27 @@ def refuse_unless_permitted(actor, tenant: Tenant, permission: str, doing: str) 
     """A person must hold `permission` in the tenant; a command (actor a label or None) is the
     platform's own shell."""
     if hasattr(actor, "get_username") and not tenant_permits(actor, tenant.pk, permission):
-        raise Refused(f"you may not {doing} for {tenant.name}", field="actor", status=403)
+        raise Refused(
+            format_lazy(_("you may not {doing} for {name}"), doing=doing, name=tenant.name),
+            field="actor",
+            status=403,
+        )
 
 
 def _refuse_bad_day(value, field: str) -> None:
     """A campaign's day: within compliance/date_window.py's window, except that a campaign is
     planned ahead: up to PLANNED_AHEAD from today (further is a typo: 2207 for 2027)."""
     if not isinstance(value, date) or isinstance(value, datetime):
-        raise Refused(f"{field} must be a date", field=field)
+        raise Refused(format_lazy(_("{field} must be a date"), field=field), field=field)
     latest = timezone.localdate() + PLANNED_AHEAD
     if value < EARLIEST or value > latest:
         raise Refused(
-            f"{field} is outside the dates a campaign may have ({EARLIEST.isoformat()} to "
-            f"{latest.isoformat()})",
+            format_lazy(
+                _("{field} is outside the dates a campaign may have ({isoformat} to {isoformat2})"),
+                field=field,
+                isoformat=EARLIEST.isoformat(),
+                isoformat2=latest.isoformat(),
+            ),
             field=field,
         )
 
@@ -89,24 +99,35 @@ def campaign_create_check(
     name = (name or "").strip()
     limit = Campaign._meta.get_field("name").max_length
     if not name:
-        raise Refused("a campaign needs a name", field="name")
+        raise Refused(_("a campaign needs a name"), field="name")
     if len(name) > limit or unstorable(name):
-        raise Refused(f"the name must be at most {limit} printable characters", field="name")
+        raise Refused(
+            format_lazy(_("the name must be at most {limit} printable characters"), limit=limit),
+            field="name",
+        )
     if Campaign.objects.filter(tenant=tenant, name=name).exists():
-        raise Refused(f"{tenant.name} already has a campaign named {name!r}", field="name")
+        raise Refused(
+            format_lazy(
+                _("{name} already has a campaign named {name2}"), name=tenant.name, name2=repr(name)
+            ),
+            field="name",
+        )
     if purpose is None or not Purpose.objects.available_to(tenant).filter(pk=purpose.pk).exists():
         raise Refused(
-            "the purpose must be an active purpose of the platform or of the tenant",
+            _("the purpose must be an active purpose of the platform or of the tenant"),
             field="purpose",
         )
     if legal_basis not in LegalBasis.values:
         raise Refused(
-            f"legal_basis must be one of {', '.join(LegalBasis.values)}", field="legal_basis"
+            format_lazy(
+                _("legal_basis must be one of {value}"), value=", ".join(LegalBasis.values)
+            ),
+            field="legal_basis",
         )
     _refuse_bad_day(starts_on, "starts_on")
     _refuse_bad_day(ends_on, "ends_on")
     if ends_on < starts_on:
-        raise Refused("the campaign ends before it starts", field="ends_on")
+        raise Refused(_("the campaign ends before it starts"), field="ends_on")
     return name
 
 
@@ -147,7 +168,11 @@ def campaign_create(
             )
     except IntegrityError as error:  # created meanwhile under the same name
         raise Refused(
-            f"{tenant.name} already has a campaign named {name!r}", field="name", status=409
+            format_lazy(
+                _("{name} already has a campaign named {name2}"), name=tenant.name, name2=repr(name)
+            ),
+            field="name",
+            status=409,
         ) from error
     event_record(
         action="campaign.created",
@@ -199,19 +224,25 @@ def campaign_sources(campaign: Campaign) -> list[str]:
 def campaign_numbers_check(*, campaign: Campaign, data: bytes, max_rejected: int = 0) -> None:
     """What may be refused before the file is read (the admin's form asks it too)."""
     if not isinstance(max_rejected, int) or max_rejected < 0:
-        raise Refused("max_rejected must be a whole number, 0 or more", field="max_rejected")
+        raise Refused(_("max_rejected must be a whole number, 0 or more"), field="max_rejected")
     if len(data) > FILE_MAX_BYTES:
         raise Refused(
-            f"the file is larger than {FILE_MAX_BYTES:,} bytes: no campaign's file is",
+            format_lazy(
+                _("the file is larger than {file_max_bytes} bytes: no campaign's file is"),
+                file_max_bytes=format(FILE_MAX_BYTES, ","),
+            ),
             field="file",
             status=413,
         )
     if not data:
-        raise Refused("the file is empty", field="file")
+        raise Refused(_("the file is empty"), field="file")
     today = tenant_day(timezone.now(), campaign.tenant)
     if campaign.ends_on < today:
         raise Refused(
-            f"the campaign ended on {campaign.ends_on.isoformat()}: no number may be added",
+            format_lazy(
+                _("the campaign ended on {isoformat}: no number may be added"),
+                isoformat=campaign.ends_on.isoformat(),
+            ),
             field="campaign",
         )
 
@@ -237,15 +268,21 @@ def campaign_numbers_import(
     try:
         read = read_numbers(data, numbers=reader)
     except FileRefused as refused:
-        raise Refused(f"nothing was imported: {refused.reason}", field="file") from None
+        raise Refused(
+            format_lazy(_("nothing was imported: {reason}"), reason=refused.reason), field="file"
+        ) from None
     if len(read.rejections) > max_rejected:
         raise Refused(
-            f"nothing was imported: {len(read.rejections):,} rejected lines, {max_rejected:,} "
-            f"allowed: {rejections_named(read.rejections)}",
+            format_lazy(
+                _("nothing was imported: {value} rejected lines, {max_rejected} allowed: {value2}"),
+                value=format(len(read.rejections), ","),
+                max_rejected=format(max_rejected, ","),
+                value2=rejections_named(read.rejections),
+            ),
             field="file",
         )
     if not read.numbers:
-        raise Refused("nothing was imported: the file holds no number", field="file")
+        raise Refused(_("nothing was imported: the file holds no number"), field="file")
     unique = list(dict.fromkeys(read.numbers))
     existing = set(
         CampaignNumber.objects.filter(campaign=campaign, number__in=unique).values_list(

@@ -40,6 +40,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import Outcome
 from audit.services import event_record
@@ -303,7 +304,7 @@ def dnc_scrub_run(
     nothing kept; else a DncScrub and its `dnc.scrubbed` event, and the callable rows' sealed
     file for the response."""
     if campaign.tenant_id != tenant.pk:
-        raise Refused("no such campaign", field="campaign", status=404)
+        raise Refused(_("no such campaign"), field="campaign", status=404)
     scrub_id = uuid.uuid4()
     output = _Output(scrub_id)
     scrub = _Scrub(campaign, output)
@@ -379,7 +380,7 @@ def dnc_scrub_removed_rows(*, actor: str, scrub: DncScrub) -> Iterator[bytes]:
     """The removed rows of a scrub still kept, with a `dnc.scrub_downloaded` event; Refused (410)
     once expired."""
     if scrub.expired_at is not None or scrub.expires_at <= timezone.now() or not scrub.file_key:
-        raise Refused("these removed rows have expired", field="scrub", status=410)
+        raise Refused(_("these removed rows have expired"), field="scrub", status=410)
     path = scrub_root() / scrub.file_name
     stream = path.open("rb")
     with transaction.atomic():

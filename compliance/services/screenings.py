@@ -25,6 +25,8 @@ from datetime import date, datetime, time
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.services import event_record
@@ -53,13 +55,18 @@ def screening_format_for(campaign: Campaign, source: str) -> ScreeningFormat:
     if found is None:
         label = DncSource(source).label if source in DncSource.values else repr(source)
         raise Refused(
-            f"{label} is not screened by submitting a file: it is a list Custodia holds",
+            format_lazy(
+                _("{label} is not screened by submitting a file: it is a list Custodia holds"),
+                label=label,
+            ),
             field="source",
         )
     if source not in (campaign.sources or []):
         raise Refused(
-            f"{DncSource(source).label} does not apply to this campaign (it calls no number of "
-            "its country)",
+            format_lazy(
+                _("{label} does not apply to this campaign (it calls no number of its country)"),
+                label=DncSource(source).label,
+            ),
             field="source",
         )
     return found
@@ -89,7 +96,10 @@ def screening_export(*, actor, campaign: Campaign, source: str) -> ExportedFile:
     )
     if not numbers:
         raise Refused(
-            f"the campaign holds no number for {DncSource(source).label}: nothing to submit",
+            format_lazy(
+                _("the campaign holds no number for {label}: nothing to submit"),
+                label=DncSource(source).label,
+            ),
             field="source",
         )
     content = file_format.file(numbers)
@@ -138,8 +148,10 @@ def screening_file_download(*, actor, screening: Screening) -> ExportedFile:
     content = file_format.file(numbers)
     if hashlib.sha256(content).hexdigest() != screening.export_sha256:
         raise Refused(
-            "the campaign's numbers are no longer those this screening submitted: export the "
-            "file again for a new screening",
+            _(
+                "the campaign's numbers are no longer those this screening submitted: export the "
+                "file again for a new screening"
+            ),
             field="screening",
             status=409,
         )
@@ -159,21 +171,28 @@ def screened_at_for(screening: Screening, screened_on: date) -> datetime:
     """When an answer dated `screened_on` screened the file, or Refused (field "screened_on")
     for a day in the future or before the export."""
     if not isinstance(screened_on, date) or isinstance(screened_on, datetime):
-        raise Refused("screened_on must be a date", field="screened_on")
+        raise Refused(_("screened_on must be a date"), field="screened_on")
     error = date_window_error(screened_on)
     if error is not None:
-        raise Refused(f"screened_on {error}", field="screened_on")
+        raise Refused(format_lazy(_("screened_on {error}"), error=error), field="screened_on")
     tenant = screening.campaign.tenant
     today = tenant_day(timezone.now(), tenant)
     if screened_on > today:
         raise Refused(
-            f"the answer's date ({screened_on.isoformat()}) is in the future", field="screened_on"
+            format_lazy(
+                _("the answer's date ({isoformat}) is in the future"),
+                isoformat=screened_on.isoformat(),
+            ),
+            field="screened_on",
         )
     exported_on = tenant_day(screening.exported_at, tenant)
     if screened_on < exported_on:
         raise Refused(
-            f"the answer's date ({screened_on.isoformat()}) is before the file was exported "
-            f"({exported_on.isoformat()})",
+            format_lazy(
+                _("the answer's date ({isoformat}) is before the file was exported ({isoformat2})"),
+                isoformat=screened_on.isoformat(),
+                isoformat2=exported_on.isoformat(),
+            ),
             field="screened_on",
         )
     start = timezone.make_aware(datetime.combine(screened_on, time(0, 0)), zone_of(tenant))
@@ -184,13 +203,22 @@ def screening_answer_check(*, screening: Screening, data: bytes, screened_on: da
     """What may be refused before the answer is read (the admin's form asks it too)."""
     if screening.status != ScreeningStatus.SUBMITTED:
         raise Refused(
-            "this screening's answer was already imported: export the file again for a new "
-            "screening",
+            _(
+                "this screening's answer was already imported: export the file again for a new "
+                "screening"
+            ),
             field="screening",
             status=409,
         )
     if len(data) > FILE_MAX_BYTES:
-        raise Refused(f"the file is larger than {FILE_MAX_BYTES:,} bytes", field="file", status=413)
+        raise Refused(
+            format_lazy(
+                _("the file is larger than {file_max_bytes} bytes"),
+                file_max_bytes=format(FILE_MAX_BYTES, ","),
+            ),
+            field="file",
+            status=413,
+        )
     return screened_at_for(screening, screened_on)
 
 
@@ -223,8 +251,12 @@ def screening_answer_import(
     read = read_number_lines(data, numbers=reader)
     if read.rejections:
         raise Refused(
-            f"nothing was imported: {len(read.rejections):,} lines hold no number of "
-            f"{file_format.country}: {rejections_named(read.rejections)}",
+            format_lazy(
+                _("nothing was imported: {value} lines hold no number of {country}: {value2}"),
+                value=format(len(read.rejections), ","),
+                country=file_format.country,
+                value2=rejections_named(read.rejections),
+            ),
             field="file",
         )
     removed = list(dict.fromkeys(number for _line, number in read.numbers))
@@ -237,10 +269,17 @@ def screening_answer_import(
     if foreign:
         named = ", ".join(str(line) for line in foreign[:REJECTIONS_NAMED])
         more = len(foreign) - REJECTIONS_NAMED
+        if more > 0:
+            named = format_lazy(_("{named} and {more} more"), named=named, more=f"{more:,}")
         raise Refused(
-            f"nothing was imported: {len(foreign):,} lines name a number the submitted file did "
-            f"not hold (is this the answer to this screening's file?): lines {named}"
-            + (f" and {more:,} more" if more > 0 else ""),
+            format_lazy(
+                _(
+                    "nothing was imported: {count} lines name a number the submitted file did "
+                    "not hold (is this the answer to this screening's file?): lines {named}"
+                ),
+                count=f"{len(foreign):,}",
+                named=named,
+            ),
             field="file",
         )
     ScreeningRemoval.objects.bulk_create(

@@ -45,8 +45,10 @@ def telesales_outcome_record(
     ]
     if refused:
         raise Refused(
-            "your role in their tenant does not record contract outcomes: "
-            + ", ".join(refused[:5]),
+            format_lazy(
+                _("your role in their tenant does not record contract outcomes: {calls}"),
+                calls=", ".join(refused[:5]),
+            ),
             field="actor",
             status=403,
         )
