@@ -105,11 +105,11 @@ class CustodiaUserAdmin(PortalAdmin, UserAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
             return fieldsets
-        return (*fieldsets, ("Audit", {"fields": ("audit_trail",)}))
+        return (*fieldsets, (_("Audit"), {"fields": ("audit_trail",)}))
 
     @admin.display(description=_("Audit trail"))
     def audit_trail(self, user) -> str:
-        return audit_trail_link(f"actor={user.pk}", "What this person accessed, and why")
+        return audit_trail_link(f"actor={user.pk}", _("What this person accessed, and why"))
 
 
 admin.site.unregister(Group)
