@@ -9,7 +9,7 @@ starts gunicorn on a free port of 127.0.0.1 (`gunicorn portal.wsgi --workers 3`,
 docker-compose's command, DEBUG off), counts the checks in Redis DB `--redis-db` of
 127.0.0.1:6379, and removes everything at the end:
 
-    .venv/bin/python benchmarks/dnc_check.py --numbers 1000000 --rounds 1 --paced-requests 50  # ~3 min
+    .venv/bin/python benchmarks/dnc_check.py --numbers 1000000 --rounds 1 --paced-requests 50  # 3m
     .venv/bin/python benchmarks/dnc_check.py  # 20,000,000, paced at 100 and 200/s: ~15 minutes
 
 Figure 2 of issue 16. The data: the TPS in force with N numbers, imported through the service
