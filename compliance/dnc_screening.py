@@ -129,8 +129,10 @@ class Verdict:
 
 # One query for a batch: every probe is an index lookup per number (entries: each partition's
 # number index; opt-outs: (tenant, number) unique; removals: (screening, number) unique;
-# campaign numbers: (campaign, number) unique; consents: consent_subject_latest).
+# campaign numbers: (campaign, number) unique; consents: consent_subject_latest). Only the numbers
+# with a fact are returned (most of a batch has none: _NO_FACTS, not sent back and parsed).
 _DECIDE_SQL = """
+SELECT * FROM (
 SELECT b.number,
     EXISTS (
         SELECT 1 FROM compliance_dncoptout o
@@ -155,7 +157,11 @@ SELECT b.number,
         ORDER BY c.decided_at DESC, c.id DESC LIMIT 1
     ), false)
 FROM (SELECT DISTINCT unnest(%(numbers)s::bigint[]) AS number) AS b
+) AS f (number, opted_out, lists, removed_by, added_at, consented)
+WHERE f.opted_out OR f.lists <> '{}' OR f.removed_by <> '{}' OR f.added_at IS NOT NULL
+    OR f.consented
 """
+_NO_FACTS = (False, [], [], None, False)
 
 
 class CampaignCheck:
@@ -224,6 +230,7 @@ class CampaignCheck:
         list_source = self._list_sources()
         screening_source = self._screening_sources()
         campaign = self.campaign
+        distinct = set(numbers)
         with prepared_cursor() as cursor:
             cursor.execute(
                 _DECIDE_SQL,
@@ -233,13 +240,37 @@ class CampaignCheck:
                     "purpose": campaign.purpose_id,
                     "lists": list(list_source),
                     "screenings": list(screening_source),
-                    "numbers": list(set(numbers)),
+                    "numbers": list(distinct),
                 },
             )
-            verdicts = {
-                row[0]: self._verdict(*row, list_source, screening_source)
-                for row in cursor.fetchall()
-            }
+            facts = {row[0]: row[1:] for row in cursor.fetchall()}
+        # Numbers of the same country with the same facts have the same reasons: each such
+        # verdict is worked out once per batch (a scrub's 10,000 numbers are mostly alike).
+        alike: dict[tuple, Verdict] = {}
+        verdicts = {}
+        for number in distinct:
+            opted_out, lists, removed_by, added_at, consented = facts.get(number, _NO_FACTS)
+            key = (
+                country_of(number),
+                opted_out,
+                tuple(lists),
+                tuple(removed_by),
+                added_at,
+                consented,
+            )
+            verdict = alike.get(key)
+            if verdict is None:
+                verdict = alike[key] = self._verdict(
+                    number,
+                    opted_out,
+                    lists,
+                    removed_by,
+                    added_at,
+                    consented,
+                    list_source,
+                    screening_source,
+                )
+            verdicts[number] = Verdict(number, verdict.callable, verdict.reasons, verdict.sources)
         return [verdicts[number] for number in numbers]
 
     def _verdict(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import itertools
 import re
 import uuid
@@ -60,6 +61,10 @@ CHUNK_ROWS = 10_000
 LONGEST_LINE = 1 << 16
 DELIMITERS = (",", ";", "\t", "|")
 _PHONE_CELL = re.compile(r"[+0-9 ().\-]+\Z")
+# A cell a spreadsheet might run (kit/csv_export.py's rule: a formula character after leading
+# blanks, or a tab or carriage return first), searched for in a row's cells joined by NUL: a row
+# with no match has no cell to escape and is written as it is, the others go cell by cell.
+_MAY_RUN = re.compile(r"(?:\A|\x00)(?:\s*[=+\-@\uff1d\uff0b\uff0d\uff20]|[\t\r])")
 BOM = "\ufeff"
 
 
@@ -168,8 +173,20 @@ class _Output:
             root / self.callable_name, self.callable_key, self.callable_name
         )
         self.removed = SealedWriter(root / self.removed_name, self.removed_key, self.removed_name)
-        self.callable_rows = csv.writer(self.callable, quoting=csv.QUOTE_MINIMAL)
-        self.removed_rows = csv.writer(self.removed, quoting=csv.QUOTE_MINIMAL)
+        # Rows are written a chunk at a time through a text buffer, then sealed in one write.
+        self.callable_text = io.StringIO()
+        self.removed_text = io.StringIO()
+        self.callable_rows = csv.writer(self.callable_text, quoting=csv.QUOTE_MINIMAL)
+        self.removed_rows = csv.writer(self.removed_text, quoting=csv.QUOTE_MINIMAL)
+
+    def flush(self) -> None:
+        for text, sealed in (
+            (self.callable_text, self.callable),
+            (self.removed_text, self.removed),
+        ):
+            sealed.write(text.getvalue())
+            text.seek(0)
+            text.truncate()
 
     def discard(self) -> None:
         self.callable.discard()
@@ -177,6 +194,8 @@ class _Output:
 
 
 def _escaped(row: list[str], column: int) -> list[object]:
+    if _MAY_RUN.search("\x00".join(row)) is None:
+        return row
     return [
         cell if index == column and _PHONE_CELL.match(cell) else csv_cell(cell)
         for index, cell in enumerate(row)
@@ -215,6 +234,7 @@ class _Scrub:
             else:
                 self.callable += 1
                 self.output.callable_rows.writerow(_escaped(row, column))
+        self.output.flush()
 
 
 def _rows(stream, scrub: _Scrub) -> None:
@@ -316,6 +336,7 @@ def dnc_scrub_run(
                 f"the body ended after {body.read_bytes:,} of its {declared_bytes:,} bytes: "
                 "it was cut short"
             )
+        output.flush()
         output.callable.close()
         output.removed.close()
     except ScrubRefused as refusal:
