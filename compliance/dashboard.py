@@ -15,7 +15,7 @@ from kit.charts import Bar, Segment, bar_chart
 from kit.dashboard import Board, Fact, Figure, Panel, PanelContent, capped_count
 from kit.times import in_tenant_zone
 
-from .dnc_freshness import SourceState, campaign_freshness, list_freshness
+from .dnc_freshness import SourceState, campaigns_freshness, list_freshness
 from .dnc_models import Campaign
 from .dnc_sources import Delivery, rule_for
 from .models import LegalHold, SubjectRequest
@@ -121,7 +121,7 @@ def dnc_freshness(board: Board) -> PanelContent:
         .select_related("tenant")
         .order_by("ends_on", "name")
     )
-    states = {campaign.pk: campaign_freshness(campaign, now=board.now) for campaign in running}
+    states = campaigns_freshness(running, now=board.now)
     stale = [c for c in running if not all(state.fresh for state in states[c.pk])]
     figures = [
         Figure(

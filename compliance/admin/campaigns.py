@@ -31,7 +31,7 @@ from kit.times import in_tenant_zone, tenant_day
 
 from ..campaign_files import FILE_MAX_BYTES
 from ..campaign_shares import removal_shares
-from ..dnc_freshness import campaign_freshness
+from ..dnc_freshness import campaign_freshness, campaigns_freshness
 from ..dnc_models import Campaign, Screening, ScreeningStatus
 from ..dnc_sources import Delivery, DncSource, rule_for
 from ..models import shown_name
@@ -258,11 +258,8 @@ class CampaignFreshnessFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() not in ("stale", "fresh"):
             return queryset
-        stale = [
-            campaign.pk
-            for campaign in queryset.select_related("tenant")
-            if not all(state.fresh for state in campaign_freshness(campaign))
-        ]
+        states = campaigns_freshness(list(queryset.select_related("tenant")))
+        stale = [pk for pk, sources in states.items() if not all(s.fresh for s in sources)]
         if self.value() == "stale":
             return queryset.filter(pk__in=stale)
         return queryset.exclude(pk__in=stale)
@@ -522,6 +519,17 @@ class CampaignAdmin(TenantScopedAdmin):
             ),
         )
 
+    def get_changelist_instance(self, request):
+        """The page's campaigns with their freshness read for all of them at once (two queries),
+        not two queries per row for the freshness column."""
+        changelist = super().get_changelist_instance(request)
+        campaigns = list(changelist.result_list)
+        states = campaigns_freshness(campaigns)
+        for campaign in campaigns:
+            campaign.freshness_states = states[campaign.pk]
+        changelist.result_list = campaigns
+        return changelist
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context["freshness"] = campaign_freshness(obj)
@@ -555,7 +563,10 @@ class CampaignAdmin(TenantScopedAdmin):
     @admin.display(description=_("freshness"))
     def freshness(self, campaign: Campaign) -> str:
         """ "fresh", or each stale list and since when, in short; the full sentences on hover."""
-        stale = [state for state in campaign_freshness(campaign) if not state.fresh]
+        states = getattr(campaign, "freshness_states", None)
+        if states is None:
+            states = campaign_freshness(campaign)
+        stale = [state for state in states if not state.fresh]
         if not stale:
             return format_html('<span class="dnc-fresh">{}</span>', gettext("fresh"))
         short = "; ".join(

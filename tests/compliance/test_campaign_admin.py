@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -89,6 +91,20 @@ def test_the_list_shows_purpose_dates_numbers_lists_and_freshness(cast, login, c
     assert "Bloctel (France)" in page and "Internal opt-outs" in page
     # Never screened by Bloctel: stale, and the page says which list.
     assert "Bloctel: this campaign&#x27;s file has never been screened." in page
+
+
+def test_the_lists_queries_do_not_grow_with_its_campaigns(cast, login, campaign):
+    """The freshness column is read for the whole page at once, not per row."""
+    client = login(cast.alice)
+    client.get(reverse(CHANGELIST))  # the session and caches warmed
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse(CHANGELIST))
+    for index in range(5):
+        campaign_for(tenant=cast.acme, name=f"Autumn {index}", numbers=("0612345678",))
+    with CaptureQueriesContext(connection) as six:
+        page = client.get(reverse(CHANGELIST)).content.decode()
+    assert "Autumn 4" in page
+    assert len(six.captured_queries) == len(one.captured_queries)
 
 
 def test_the_list_filters_campaigns_by_freshness(cast, login, campaign):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from compliance.dnc_freshness import campaign_freshness, list_freshness
+from compliance.dnc_freshness import campaign_freshness, campaigns_freshness, list_freshness
 from compliance.dnc_models import ScreeningStatus
 
 from ..factories import CampaignFactory, ScreeningFactory, TenantFactory, dnc_list_for
@@ -136,3 +136,22 @@ def test_list_freshness_of_the_platform_flags_missing_national_lists():
     states = _by_source(list_freshness(now=NOW))
     assert states["tps"].fresh
     assert not states["ctps"].fresh and states["ctps"].message == "CTPS: no version in force."
+
+
+def test_campaigns_read_together_have_the_freshness_each_has_alone(cast):
+    uk = TenantFactory(country_code="GB", time_zone="Europe/London")
+    dnc_list_for(tenant=None, source="tps", delivered_at=NOW - timedelta(days=3))
+    dnc_list_for(tenant=uk, source="tps", delivered_at=NOW - timedelta(days=40))
+    screened = CampaignFactory(tenant=cast.acme)
+    ScreeningFactory(
+        campaign=screened, exported_at=NOW - timedelta(days=5), screened_at=NOW - timedelta(days=4)
+    )
+    campaigns = [
+        screened,
+        CampaignFactory(tenant=cast.acme),
+        CampaignFactory(tenant=uk, sources=["internal", "tps"]),
+        CampaignFactory(tenant=cast.globex),
+    ]
+    together = campaigns_freshness(campaigns, now=NOW)
+    assert together == {c.pk: campaign_freshness(c, now=NOW) for c in campaigns}
+    assert [state.fresh for state in together[campaigns[2].pk]] == [True, False]
