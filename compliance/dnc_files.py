@@ -98,6 +98,21 @@ def _header_name(text: str) -> str:
     return "".join(c for c in plain.lower() if c.isalnum())
 
 
+def delimiter_of(line: str) -> str:
+    """The delimiter a CSV line uses most of (DELIMITERS); a comma when it holds none."""
+    counts = {delimiter: line.count(delimiter) for delimiter in DELIMITERS}
+    return max(counts, key=counts.get) if any(counts.values()) else ","
+
+
+def number_column(cells: list[str]) -> int | None:
+    """Which of a header's cells names the number column (NUMBER_COLUMNS, compared without case,
+    accents or punctuation); None when none does."""
+    for column, cell in enumerate(cells):
+        if _header_name(cell) in NUMBER_COLUMNS:
+            return column
+    return None
+
+
 def _layout(first_line: bytes, number: int) -> _Layout:
     """From the file's first line (`number`, after any empty ones): a header naming the number
     column (CSV), or a line of the list itself (one number per line)."""
@@ -105,14 +120,12 @@ def _layout(first_line: bytes, number: int) -> _Layout:
         text = first_line.decode("utf-8").strip()
     except UnicodeDecodeError as error:
         raise _not_utf8(number, error.start) from error
-    counts = {delimiter: text.count(delimiter) for delimiter in DELIMITERS}
-    delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
+    delimiter = delimiter_of(text)
     cells = next(csv.reader([text], delimiter=delimiter)) if text else []
     names = [_header_name(cell) for cell in cells]
-    for column, name in enumerate(names):
-        if name in NUMBER_COLUMNS:
-            return _Layout(column=column, delimiter=delimiter, header_lines=1)
-    if any(counts.values()):
+    if (column := number_column(cells)) is not None:
+        return _Layout(column=column, delimiter=delimiter, header_lines=1)
+    if delimiter in text:
         if not any(name.isalpha() for name in names):
             raise FileRefused(
                 f"line {number} is a CSV row without a header: a CSV file starts with a header "

@@ -49,7 +49,7 @@ from kit.csv_export import csv_cell
 from kit.refusals import Refused
 from kit.sealed_files import SealedWriter, new_key, sealed_records
 
-from ..dnc_files import NUMBER_COLUMNS, UTF16_BOMS, _header_name
+from ..dnc_files import UTF16_BOMS, delimiter_of, number_column
 from ..dnc_models import Campaign, DncScrub
 from ..dnc_numbers import number_reader
 from ..dnc_screening import INVALID_NUMBER, CampaignCheck
@@ -59,7 +59,6 @@ from ..phone import InvalidNumber
 BLOCK_BYTES = 1 << 16
 CHUNK_ROWS = 10_000
 LONGEST_LINE = 1 << 16
-DELIMITERS = (",", ";", "\t", "|")
 _PHONE_CELL = re.compile(r"[+0-9 ().\-]+\Z")
 # A cell a spreadsheet might run (kit/csv_export.py's rule: a formula character after leading
 # blanks, or a tab or carriage return first), searched for in a row's cells joined by NUL: a row
@@ -136,13 +135,10 @@ class _Layout:
 
 def _layout(first_line: str) -> _Layout:
     text = first_line.rstrip("\r\n")
-    counts = {delimiter: text.count(delimiter) for delimiter in DELIMITERS}
-    delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
+    delimiter = delimiter_of(text)
     cells = next(csv.reader([text], delimiter=delimiter), [])
-    names = [_header_name(cell) for cell in cells]
-    for column, name in enumerate(names):
-        if name in NUMBER_COLUMNS:
-            return _Layout(delimiter, column, len(cells), cells)
+    if (column := number_column(cells)) is not None:
+        return _Layout(delimiter, column, len(cells), cells)
     if len(cells) == 1 and not any(c.isalpha() for c in cells[0]):
         return _Layout(delimiter, 0, 1, None)  # one number per line, no header
     shown = ", ".join(cell.strip()[:40] for cell in cells[:8])
