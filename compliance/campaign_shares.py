@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import BigIntegerField, Q
+from django.db.models.functions import Cast, Substr
 
+from .dnc_freshness import latest_screenings, versions_in_force
 from .dnc_models import (
     Campaign,
     CampaignNumber,
@@ -24,9 +26,7 @@ from .dnc_models import (
     DncList,
     DncOptOut,
     Screening,
-    ScreeningStatus,
 )
-from .dnc_numbers import as_stored
 from .dnc_sources import Delivery, DncSource, rule_for
 
 
@@ -51,26 +51,24 @@ class RemovalShare:
         return self.removed / self.checked
 
 
-def _full_list_share(campaign: Campaign, source: str) -> RemovalShare:
+def _full_list_share(
+    campaign: Campaign, source: str, versions: dict[str, list[DncList]]
+) -> RemovalShare:
     rule = rule_for(source)
     numbers = CampaignNumber.objects.filter(campaign=campaign)
     if rule.country is not None:
         numbers = numbers.filter(country=rule.country)
-    versions = list(
-        DncList.objects.in_force()
-        .filter(Q(tenant__isnull=True) | Q(tenant=campaign.tenant_id), source=source)
-        .values_list("pk", flat=True)
-    )
-    listed = Q(number__in=DncEntry.objects.filter(list_id__in=versions).values("number"))
+    in_force = [version.pk for version in versions.get(source, [])]
+    listed = Q(number__in=DncEntry.objects.filter(list_id__in=in_force).values("number"))
     if source == DncSource.INTERNAL:
-        opt_outs = [
-            as_stored(number)
-            for number in DncOptOut.objects.filter(tenant=campaign.tenant_id).values_list(
-                "number", flat=True
-            )
-        ]
-        listed |= Q(number__in=opt_outs)
-    available = bool(versions) or source == DncSource.INTERNAL
+        # The opt-outs are E.164 text, the campaign's numbers stored digits: compared in SQL
+        # (compliance/dnc_numbers.py::as_stored), never loaded into the process.
+        listed |= Q(
+            number__in=DncOptOut.objects.filter(tenant=campaign.tenant_id)
+            .annotate(stored=Cast(Substr("number", 2), BigIntegerField()))
+            .values("stored")
+        )
+    available = bool(in_force) or source == DncSource.INTERNAL
     return RemovalShare(
         source=source,
         label=str(DncSource(source).label),
@@ -80,12 +78,7 @@ def _full_list_share(campaign: Campaign, source: str) -> RemovalShare:
     )
 
 
-def _screening_share(campaign: Campaign, source: str) -> RemovalShare:
-    latest = (
-        Screening.objects.filter(campaign=campaign, source=source, status=ScreeningStatus.ANSWERED)
-        .order_by("-screened_at", "-pk")
-        .first()
-    )
+def _screening_share(campaign: Campaign, source: str, latest: Screening | None) -> RemovalShare:
     numbers = CampaignNumber.objects.filter(campaign=campaign, country=rule_for(source).country)
     if latest is not None:
         numbers = numbers.filter(added_at__gt=latest.exported_at)
@@ -101,11 +94,14 @@ def _screening_share(campaign: Campaign, source: str) -> RemovalShare:
 
 
 def removal_shares(campaign: Campaign) -> list[RemovalShare]:
-    """One row per source that applies to the campaign, in its order."""
+    """One row per source that applies to the campaign, in its order. The versions in force and
+    the latest screenings are the ones its freshness is judged by (compliance/dnc_freshness.py)."""
+    sources = [source for source in campaign.sources or [] if source in DncSource.values]
+    versions = versions_in_force(campaign.tenant)
+    screenings = latest_screenings(campaign)
     return [
-        _full_list_share(campaign, source)
+        _full_list_share(campaign, source, versions)
         if rule_for(source).delivery == Delivery.FULL_LIST
-        else _screening_share(campaign, source)
-        for source in campaign.sources or []
-        if source in DncSource.values
+        else _screening_share(campaign, source, screenings.get(source))
+        for source in sources
     ]
