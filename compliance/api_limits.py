@@ -23,6 +23,14 @@ write (not atomic) everywhere but in Redis; and a slot must be freed when the pr
 dies, which a database session gives for free. Every API call pays one statement for all of it
 (`api_call_admit`, which also reads the key and its tenant for the key check), the uploads one
 more to release their slot.
+
+That statement commits on its own with `synchronous_commit` off for its transaction: the counter
+row of a key is locked from the UPSERT to the commit, so a durable commit (a WAL flush) made the
+concurrent calls of one key wait for each other's flush. The count is visible to every other call
+at once all the same; what a crash of PostgreSQL may lose is its last fraction of a second of
+counts, a bound of the rate limit, not a record (the trail's events are written by their own
+durable transactions). Run inside a caller's transaction, the statement leaves that transaction's
+commit as it was.
 """
 
 from __future__ import annotations
@@ -80,7 +88,10 @@ SELECT (SELECT own FROM failures), (SELECT shared FROM failures), hit.api_key_id
             LIMIT 1)
        END,
        {key_columns}, {tenant_columns}
-  FROM (SELECT 1) one
+  FROM (SELECT set_config('synchronous_commit',
+                          CASE WHEN %(relaxed)s THEN 'off'
+                               ELSE current_setting('synchronous_commit') END,
+                          true)) one
   LEFT JOIN hit ON true
   LEFT JOIN compliance_apikey k ON k.id = hit.api_key_id
   LEFT JOIN compliance_tenant t ON t.id = k.tenant_id
@@ -179,6 +190,8 @@ def api_call_admit(
                 "slots": slots,
                 "namespace": locks.UPLOAD_SLOT_NAMESPACE,
                 "slot_span": locks.UPLOAD_SLOT_SPAN,
+                # Only when the statement is its own transaction (see the module's notes).
+                "relaxed": not connection.in_atomic_block,
             },
         )
         row = cursor.fetchone()

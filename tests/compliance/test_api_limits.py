@@ -320,6 +320,41 @@ def test_key_over_its_rate_limit_gets_429_with_retry_after(cast, acme_key, setti
     assert push(client, globex_token, call_id="call-3").status_code == 201
 
 
+def _admit(token: str):
+    prefix = token.split("_")[1]
+    return api_limits.api_call_admit(
+        prefix=prefix, token=token, client_ip="127.0.0.1", upload=False, now=timezone.now()
+    )
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_rate_limit_counter_relaxes_only_its_own_commit(cast, acme_key):
+    """The counter's statement commits without waiting for the WAL flush, so that the calls of
+    one key do not queue behind each other's flush; the session's later transactions (the
+    trail's events among them) stay durable."""
+    api_key, token = acme_key
+    _wait_for_a_fresh_window(60)
+    assert _synchronous_commit() == "on"
+    first, second = _admit(token), _admit(token)
+    assert (first.api_key_id, first.calls, second.calls) == (api_key.pk, 1, 2)
+    assert _synchronous_commit() == "on"
+
+
+@pytest.mark.django_db
+def test_the_rate_limit_counter_leaves_a_callers_transaction_durable(cast, acme_key):
+    _, token = acme_key
+    with transaction.atomic():
+        assert _admit(token).calls == 1
+        # Still in the caller's transaction: its commit must wait for the flush as before.
+        assert _synchronous_commit() == "on"
+
+
 # Uploads in flight per key ------------------------------------------------------------------
 
 
