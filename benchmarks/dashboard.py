@@ -283,6 +283,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the trail's indexes rebuilt after its fill, on both databases: all of them "
         "(default), or only those the dashboard reads (a disk too small for 100M events with all)",
     )
+    parser.add_argument(
+        "--disk-margin-gb",
+        type=int,
+        default=subject_lookup.DISK_MARGIN_BYTES // subject_lookup.GB,
+        help="free space kept beyond the estimated peak (which has a tenth more already); the "
+        "fill stops when half of it is left (default 10)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     arguments = parser.parse_args(argv)
     recordings = arguments.recordings or (200_000 if arguments.quick else 10_000_000)
@@ -294,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= arguments.requests <= 1_000:
         parser.error("--requests must be between 1 and 1,000")
     time_limit = arguments.time_limit_minutes or (60 if arguments.quick else 360)
+    if not 2 <= arguments.disk_margin_gb <= 100:
+        parser.error("--disk-margin-gb must be between 2 and 100")
+    # Read by subject_lookup's fill (its check before each chunk) as well as below.
+    subject_lookup.DISK_MARGIN_BYTES = arguments.disk_margin_gb * subject_lookup.GB
 
     with _setup.Run(time_limit_minutes=time_limit, keep_database=arguments.keep_database) as run:
         _setup.configure_django(run.folder / "recordings")
