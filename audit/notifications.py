@@ -13,12 +13,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from kit.mail import mail_in_their_languages
 from kit.times import in_tenant_zone
 
 from .incidents import hours_left, is_overdue
@@ -48,6 +48,7 @@ def compliance_officers(tenant_id: int | None) -> list:
             is_active=True,
         )
         .exclude(email="")
+        .select_related("language_preference")
         .order_by("username")
     )
 
@@ -77,40 +78,41 @@ def alert_email_send(alert_id: int) -> dict:
     recipients = compliance_officers(alert.tenant_id)
     if not recipients:
         return {"alert": alert_id, "sent": 0}
-    # In the portal's language (LANGUAGE_CODE): a person's language is their browser's choice,
-    # which a mail sent by the worker does not know.
-    subject = ("[Custodia] " + _("High-severity alert: %(summary)s") % {"summary": alert.summary})[
-        :200
-    ]
-    body = "\n".join(
-        [
-            _("A high-severity alert was raised for %(tenant)s.") % {"tenant": alert.tenant},
-            "",
-            _("What: %(summary)s") % {"summary": alert.summary},
-            _("Subject: %(subject)s") % {"subject": alert.subject_label},
-            ngettext(
-                "Between %(start)s and %(end)s (%(count)d event).",
-                "Between %(start)s and %(end)s (%(count)d events).",
-                alert.event_count,
-            )
-            % {
-                "start": in_tenant_zone(alert.window_start, alert.tenant),
-                "end": in_tenant_zone(alert.window_end, alert.tenant),
-                "count": alert.event_count,
-            },
-            "",
-            _("Triage it: %(url)s") % {"url": _admin_url(f"/admin/audit/alert/{alert.pk}/change/")},
-        ]
-    )
-    addresses = [user.email for user in recipients]
-    send_mail(subject, body, None, addresses)
+
+    def compose() -> tuple[str, str]:
+        subject = "[Custodia] " + _("High-severity alert: %(summary)s") % {"summary": alert.summary}
+        body = "\n".join(
+            [
+                _("A high-severity alert was raised for %(tenant)s.") % {"tenant": alert.tenant},
+                "",
+                _("What: %(summary)s") % {"summary": alert.summary},
+                _("Subject: %(subject)s") % {"subject": alert.subject_label},
+                ngettext(
+                    "Between %(start)s and %(end)s (%(count)d event).",
+                    "Between %(start)s and %(end)s (%(count)d events).",
+                    alert.event_count,
+                )
+                % {
+                    "start": in_tenant_zone(alert.window_start, alert.tenant),
+                    "end": in_tenant_zone(alert.window_end, alert.tenant),
+                    "count": alert.event_count,
+                },
+                "",
+                _("Triage it: %(url)s")
+                % {"url": _admin_url(f"/admin/audit/alert/{alert.pk}/change/")},
+            ]
+        )
+        return subject[:200], body
+
+    # Each recipient's copy in the language they chose (kit/mail.py).
+    sent = mail_in_their_languages(recipients, compose)
     event_record(
         action="alert.notified",
         tenant=alert.tenant_id,
         target=alert,
         extra={"recipients": [user.get_username() for user in recipients]},
     )
-    return {"alert": alert_id, "sent": len(addresses)}
+    return {"alert": alert_id, "sent": sent}
 
 
 def incidents_due_for_reminder(now=None):
@@ -142,38 +144,35 @@ def incident_reminder_send(incident_id: int) -> dict:
         return {"incident": incident_id, "sent": 0}
     recipients = compliance_officers(incident.tenant_id)
     left = hours_left(incident)
-    if is_overdue(incident):
-        when = ngettext("%(hours)d hour ago", "%(hours)d hours ago", -left) % {"hours": -left}
-    else:
-        when = ngettext("in %(hours)d hour", "in %(hours)d hours", left) % {"hours": left}
-    body = "\n".join(
-        [
-            _("Personal-data breach: %(title)s (%(nature)s).")
-            % {"title": incident.title, "nature": incident.get_nature_display()},
-            "",
-            _(
-                "The supervisory authority must be notified within 72 hours of becoming aware of "
-                "the breach (GDPR Art. 33(1))."
-            ),
-            _("Deadline: %(deadline)s (%(when)s).")
-            % {"deadline": in_tenant_zone(incident.deadline, incident.tenant), "when": when},
-            "",
-            _("Incident: %(url)s")
-            % {"url": _admin_url(f"/admin/audit/incident/{incident.pk}/change/")},
-        ]
-    )
-    addresses = [user.email for user in recipients]
-    if addresses:
-        send_mail(
-            (
-                "[Custodia] "
-                + _("Breach notification due %(when)s: %(title)s")
-                % {"when": when, "title": incident.title}
-            )[:200],
-            body,
-            None,
-            addresses,
+
+    def compose() -> tuple[str, str]:
+        if is_overdue(incident):
+            when = ngettext("%(hours)d hour ago", "%(hours)d hours ago", -left) % {"hours": -left}
+        else:
+            when = ngettext("in %(hours)d hour", "in %(hours)d hours", left) % {"hours": left}
+        body = "\n".join(
+            [
+                _("Personal-data breach: %(title)s (%(nature)s).")
+                % {"title": incident.title, "nature": incident.get_nature_display()},
+                "",
+                _(
+                    "The supervisory authority must be notified within 72 hours of becoming "
+                    "aware of the breach (GDPR Art. 33(1))."
+                ),
+                _("Deadline: %(deadline)s (%(when)s).")
+                % {"deadline": in_tenant_zone(incident.deadline, incident.tenant), "when": when},
+                "",
+                _("Incident: %(url)s")
+                % {"url": _admin_url(f"/admin/audit/incident/{incident.pk}/change/")},
+            ]
         )
+        subject = "[Custodia] " + _("Breach notification due %(when)s: %(title)s") % {
+            "when": when,
+            "title": incident.title,
+        }
+        return subject[:200], body
+
+    sent = mail_in_their_languages(recipients, compose)
     incident.reminder_sent_at = timezone.now()
     incident.save(update_fields=["reminder_sent_at"])
     event_record(
@@ -185,4 +184,4 @@ def incident_reminder_send(incident_id: int) -> dict:
             "recipients": [user.get_username() for user in recipients],
         },
     )
-    return {"incident": incident_id, "sent": len(addresses)}
+    return {"incident": incident_id, "sent": sent}

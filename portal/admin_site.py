@@ -9,6 +9,7 @@ the platform's panels and a board per tenant one click away (`tenant_dashboard`)
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import Http404, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
@@ -22,6 +23,7 @@ from compliance.services.processors import flags_label, processors_flagged
 from compliance.services.risks import risks_flagged
 from compliance.subject_request_models import OPEN_STATUSES, deadline_expression
 from compliance.tenancy import cross_tenant_refusal_record, viewer_tenant_ids
+from signin.models import LanguagePreference
 
 from .dashboard import member_tenants, platform_board, tenant_board
 
@@ -36,6 +38,30 @@ class PortalAdminSite(admin.AdminSite):
     index_title = gettext_lazy("Call recordings compliance")
     # No "View site" link: the admin is the site (/ redirects here), and the link looped back.
     site_url = None
+
+    def login(self, request, extra_context=None):
+        """Signing in brings the language the person chose on their account (the header's
+        switcher, signin/languages.py) to this browser: a shared workstation shows each person
+        their own."""
+        response = super().login(request, extra_context)
+        if request.method == "POST" and request.user.is_authenticated:
+            chosen = (
+                LanguagePreference.objects.filter(user=request.user)
+                .values_list("language", flat=True)
+                .first()
+            )
+            if chosen:
+                response.set_cookie(
+                    settings.LANGUAGE_COOKIE_NAME,
+                    chosen,
+                    max_age=settings.LANGUAGE_COOKIE_AGE,
+                    path=settings.LANGUAGE_COOKIE_PATH,
+                    domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                    secure=settings.LANGUAGE_COOKIE_SECURE,
+                    httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                    samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+                )
+        return response
 
     def each_context(self, request):
         """Every admin page's header says in which tenant, with which role, the viewer acts."""

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from signin.views import language_set
+
 from .health import health
 from .view_on_site import view_on_site
 
@@ -21,6 +23,7 @@ urlpatterns = [
     path("compliance/", include("compliance.receipt_urls")),
     path("recordings/", include("recordings.urls")),
     path("signin/", include("signin.urls")),
-    # set_language: the language switcher's POST (portal/templates/admin/language_switcher.html).
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language switcher's POST (portal/templates/admin/language_switcher.html): Django's
+    # set_language, the choice also kept on the person's account (signin/languages.py).
+    path("i18n/setlang/", language_set, name="set_language"),
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -48,3 +49,27 @@ class SignInFailureWindow(models.Model):
             )
             % values
         )
+
+
+class LanguagePreference(models.Model):
+    """The language a person chose with the switcher in the header: what the portal shows them
+    (with the language cookie the switcher also sets) and what mail sent to them by the worker,
+    which has no browser to ask, is written in. Without one, mail is in LANGUAGE_CODE."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="language_preference",
+        verbose_name=_("user"),
+    )
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, verbose_name=_("language")
+    )
+    chosen_at = models.DateTimeField(auto_now=True, verbose_name=_("chosen at"))
+
+    class Meta:
+        verbose_name = _("language preference")
+        verbose_name_plural = _("language preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_language_display()})"

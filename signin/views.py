@@ -14,9 +14,10 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.i18n import set_language
 from django_otp import login as otp_login
 
-from . import services
+from . import languages, services
 from .forms import EnrolForm, VerifyForm
 
 
@@ -123,3 +124,13 @@ def locked_out(request, original_response=None, credentials=None):
         {"title": _("Sign-in refused"), "cooloff_minutes": minutes},
         status=429,
     )
+
+
+def language_set(request):
+    """The language switcher's POST: Django's set_language (the cookie, the redirect back), and
+    for a signed-in person the choice kept on their account for the mail sent to them."""
+    response = set_language(request)
+    language = request.POST.get("language", "") if request.method == "POST" else ""
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        languages.language_choose(request.user, language)
+    return response

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import format_lazy
@@ -22,6 +21,7 @@ from audit.notifications import compliance_officers
 from audit.services import event_record
 from kit import limits
 from kit.limits import refuse_longer_than
+from kit.mail import mail_in_their_languages
 from kit.refusals import Refused
 
 from ..date_window import date_window_error
@@ -261,38 +261,34 @@ def processor_reminders_send(tenant_id: int) -> dict:
     recipients = compliance_officers(tenant.pk)
     if not flagged or not recipients:
         return {"tenant": tenant_id, "processors": len(flagged), "sent": 0}
-    lines = [
-        _(
-            "Processors of %(tenant)s whose data processing agreement needs attention "
-            "(GDPR Art. 28(3)):"
-        )
-        % {"tenant": tenant.name},
-        "",
-    ]
-    for processor, flags in flagged:
-        dates = _("signed %(signed)s, expires %(expires)s, review due %(review)s") % {
-            "signed": processor.agreement_signed_on or "—",
-            "expires": processor.agreement_expires_on or "—",
-            "review": processor.review_due_on or "—",
-        }
-        lines.append(f"- {processor.name} ({processor.role_label()}): {flags_label(flags)}")
-        lines.append(f"  {dates}")
-        lines.append(f"  {_admin_url(f'/admin/compliance/processor/{processor.pk}/change/')}")
-    addresses = [user.email for user in recipients]
-    send_mail(
-        (
-            "[Custodia] "
-            + ngettext(
-                "%(count)d processor agreement to review for %(tenant)s",
-                "%(count)d processor agreements to review for %(tenant)s",
-                len(flagged),
+
+    def compose() -> tuple[str, str]:
+        lines = [
+            _(
+                "Processors of %(tenant)s whose data processing agreement needs attention "
+                "(GDPR Art. 28(3)):"
             )
-            % {"count": len(flagged), "tenant": tenant.name}
-        )[:200],
-        "\n".join(lines),
-        None,
-        addresses,
-    )
+            % {"tenant": tenant.name},
+            "",
+        ]
+        for processor, flags in flagged:
+            dates = _("signed %(signed)s, expires %(expires)s, review due %(review)s") % {
+                "signed": processor.agreement_signed_on or "—",
+                "expires": processor.agreement_expires_on or "—",
+                "review": processor.review_due_on or "—",
+            }
+            lines.append(f"- {processor.name} ({processor.role_label()}): {flags_label(flags)}")
+            lines.append(f"  {dates}")
+            lines.append(f"  {_admin_url(f'/admin/compliance/processor/{processor.pk}/change/')}")
+        subject = "[Custodia] " + ngettext(
+            "%(count)d processor agreement to review for %(tenant)s",
+            "%(count)d processor agreements to review for %(tenant)s",
+            len(flagged),
+        ) % {"count": len(flagged), "tenant": tenant.name}
+        return subject[:200], "\n".join(lines)
+
+    # Each recipient's copy in the language they chose (kit/mail.py).
+    sent = mail_in_their_languages(recipients, compose)
     event_record(
         action="processor.agreements_reminded",
         tenant=tenant.pk,
@@ -301,4 +297,4 @@ def processor_reminders_send(tenant_id: int) -> dict:
             "recipients": [user.get_username() for user in recipients],
         },
     )
-    return {"tenant": tenant_id, "processors": len(flagged), "sent": len(addresses)}
+    return {"tenant": tenant_id, "processors": len(flagged), "sent": sent}

@@ -24,7 +24,6 @@ data (no number, no name), since mail leaves the portal. Dates are the tenant's,
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -32,6 +31,7 @@ from django.utils.translation import ngettext
 from audit.models import AuditEvent
 from audit.notifications import compliance_officers
 from audit.services import event_record
+from kit.mail import mail_in_their_languages
 from kit.times import in_tenant_zone
 
 from ..roles import tenant_permits
@@ -174,10 +174,8 @@ def subject_request_deadline_remind(request_id: int) -> dict:
     if left > REMIND_WITHIN_DAYS or _reminded_on(request, today):
         return {"request": request_id, "sent": 0}
     recipients, to = _recipients(request)
-    addresses = [user.email for user in recipients]
-    if addresses:
-        subject, body = _message(request, left, to)
-        send_mail(subject, body, None, addresses)
+    # Each recipient's copy in the language they chose (kit/mail.py).
+    sent = mail_in_their_languages(recipients, lambda: _message(request, left, to))
     event_record(
         action=REMINDED,
         tenant=request.tenant_id,
@@ -190,4 +188,4 @@ def subject_request_deadline_remind(request_id: int) -> dict:
             "recipients": [user.get_username() for user in recipients],
         },
     )
-    return {"request": request_id, "sent": len(addresses)}
+    return {"request": request_id, "sent": sent}

@@ -40,6 +40,13 @@ def _wait_for_mail(count: int, timeout: float = 30) -> None:
         time.sleep(0.1)
 
 
+def _wait_for_commit(queryset, timeout: float = 30) -> None:
+    """The worker's mail leaves inside its task's transaction: wait for what it commits."""
+    deadline = time.monotonic() + timeout
+    while not queryset.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_high_severity_alert_is_mailed_to_the_tenants_officers_after_commit(cast, celery_worker):
     UserFactory(username="frank", email="")  # no address: never a recipient
@@ -53,6 +60,7 @@ def test_a_high_severity_alert_is_mailed_to_the_tenants_officers_after_commit(ca
     assert message.to == ["alice@example.com"]  # Acme's compliance officer; not erin, not bob
     assert "carol played 300 calls" in message.subject
     assert f"/admin/audit/alert/{alert.pk}/change/" in message.body
+    _wait_for_commit(AuditEvent.objects.filter(action="alert.notified"))
     event = AuditEvent.objects.get(action="alert.notified")
     assert event.extra == {"recipients": ["alice"]}
     assert event.tenant_id == cast.acme.pk
@@ -84,6 +92,40 @@ def test_a_failed_send_is_retried_and_the_alert_kept(cast, settings):
     assert send_alert_email.autoretry_for and send_alert_email.retry_backoff
 
 
+@pytest.mark.django_db
+def test_each_officer_reads_the_alert_in_the_language_they_chose(cast):
+    """The worker has no browser to ask: the language chosen with the header's switcher, kept
+    on the account, writes each recipient's copy; one message per language."""
+    from compliance.models import Role
+    from compliance.services.memberships import membership_grant
+    from signin.languages import language_choose
+
+    gaston = UserFactory(username="gaston", email="gaston@example.com")
+    membership_grant(actor="test", user=gaston, tenant=cast.acme, role=Role.COMPLIANCE_OFFICER)
+    henri = UserFactory(username="henri", email="henri@example.com")
+    membership_grant(actor="test", user=henri, tenant=cast.acme, role=Role.COMPLIANCE_OFFICER)
+    language_choose(cast.alice, "es")
+    language_choose(gaston, "fr")
+    alert = alert_for(tenant=cast.acme, summary="carol played 300 calls")
+
+    assert send_alert_email.apply(args=[alert.pk]).get() == {"alert": alert.pk, "sent": 3}
+
+    by_recipient = {tuple(message.to): message for message in mail.outbox}
+    assert set(by_recipient) == {
+        ("alice@example.com",),
+        ("gaston@example.com",),
+        ("henri@example.com",),
+    }
+    spanish = by_recipient[("alice@example.com",)]
+    assert spanish.subject == "[Custodia] Alerta de gravedad alta: carol played 300 calls"
+    assert "Clasifíquela: " in spanish.body
+    french = by_recipient[("gaston@example.com",)]
+    assert french.subject.startswith("[Custodia] Alerte de gravité élevée")
+    english = by_recipient[("henri@example.com",)]  # no choice: LANGUAGE_CODE
+    assert english.subject == "[Custodia] High-severity alert: carol played 300 calls"
+    assert "Triage it: " in english.body
+
+
 @pytest.mark.django_db(transaction=True)
 def test_officers_are_reminded_once_24_hours_before_an_incidents_deadline(cast, celery_worker):
     now = timezone.now()
@@ -102,6 +144,7 @@ def test_officers_are_reminded_once_24_hours_before_an_incidents_deadline(cast, 
     assert [message.to for message in mail.outbox] == [["alice@example.com"]]
     assert "Phished account" in mail.outbox[0].subject
     assert "in 22 hours" in mail.outbox[0].subject or "in 21 hours" in mail.outbox[0].subject
+    _wait_for_commit(Incident.objects.filter(pk=due.pk, reminder_sent_at__isnull=False))
     due.refresh_from_db()
     assert due.reminder_sent_at is not None
     assert remind_incident_deadlines.delay().get(timeout=60) == {"due": 0}

@@ -250,7 +250,7 @@ OTHER_VIEWS: dict[str, str] = {
     "health": "page",
     "signin:verify": "page",
     "signin:enrol": "page",
-    "set_language": "page",  # GET changes nothing; a POST sets the language cookie only
+    "set_language": "page",  # GET changes nothing; a POST sets the cookie and the account's choice
     # A purge dry run (what the next purge would delete), from the purge runs' page.
     "admin:recordings_purgerun_dry_run": "command",
 }

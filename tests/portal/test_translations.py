@@ -427,6 +427,28 @@ def test_the_person_s_choice_sticks_and_outweighs_the_browser(cast, login):
     assert "Incidentes abiertos" in client.get("/admin/").content.decode()
 
 
+def test_the_choice_is_kept_on_the_account_and_follows_the_person_to_another_browser(cast, login):
+    from django.test import Client
+
+    from signin.models import LanguagePreference
+
+    login(cast.alice).post("/i18n/setlang/", {"language": "fr", "next": "/admin/"})
+    assert LanguagePreference.objects.get(user=cast.alice).language == "fr"
+    # A forged language the portal does not have changes nothing on the account.
+    login(cast.alice).post("/i18n/setlang/", {"language": "de", "next": "/admin/"})
+    assert LanguagePreference.objects.get(user=cast.alice).language == "fr"
+    # Another browser (a Spanish one) where alice signs in: her choice, not the browser's.
+    browser = Client(HTTP_ACCEPT_LANGUAGE="es")
+    signed_in = browser.post(
+        "/admin/login/", {"username": "alice", "password": "custodia-demo", "next": "/admin/"}
+    )
+    assert signed_in.status_code == 302
+    assert signed_in.cookies[settings.LANGUAGE_COOKIE_NAME].value == "fr"
+    # Someone signed out choosing a language keeps it in their browser only.
+    Client().post("/i18n/setlang/", {"language": "es", "next": "/admin/login/"})
+    assert LanguagePreference.objects.count() == 1
+
+
 def test_a_language_the_portal_does_not_have_is_not_used(client):
     """Django knows German, the portal does not (LANGUAGES): a forged choice of it is set but
     ignored, and the browser's language or English applies."""
