@@ -175,25 +175,17 @@ def api_call_admit(
     """Count this call against its key's minute (when the token is a usable key's and its address
     is not throttled), and take an upload slot when it is an upload within the rate limit. The
     token's hash only picks the counter: the key check itself is api_key_authenticate's."""
-    slots = settings.API_UPLOADS_IN_FLIGHT_PER_KEY if upload else 0
+    parameters = admit_parameters(
+        prefix=prefix,
+        token=token,
+        client_ip=client_ip,
+        upload=upload,
+        now=now,
+        # Only when the statement is its own transaction (see the module's notes).
+        relaxed=connection.get_autocommit(),
+    )
     with sql.prepared_cursor() as cursor:
-        cursor.execute(
-            _admit_sql(),
-            {
-                "client_ip": address_bucket(client_ip),
-                "seconds": settings.API_AUTH_FAILURE_WINDOW_SECONDS,
-                "prefix": prefix,
-                "secret_hash": _secret_hash(token) if token else "",
-                "failure_limit": settings.API_AUTH_FAILURE_LIMIT,
-                "minute": window_start(now, 60),
-                "rate_limit": settings.API_RATE_LIMIT_PER_MINUTE or 2**31 - 1,  # 0: no limit
-                "slots": slots,
-                "namespace": locks.UPLOAD_SLOT_NAMESPACE,
-                "slot_span": locks.UPLOAD_SLOT_SPAN,
-                # Only when the statement is its own transaction (see the module's notes).
-                "relaxed": not connection.in_atomic_block,
-            },
-        )
+        cursor.execute(_admit_sql(), parameters)
         row = cursor.fetchone()
     api_key = None
     if row[2] is not None:
@@ -201,6 +193,26 @@ def api_call_admit(
         api_key = sql.from_row(ApiKey, row[5:split])
         api_key.tenant = sql.from_row(Tenant, row[split:])
     return Admission(*row[:5], api_key)
+
+
+def admit_parameters(
+    *, prefix: str, token: str, client_ip: str, upload: bool, now: datetime, relaxed: bool
+) -> dict:
+    """The parameters of api_call_admit's statement; `relaxed`: commit it without waiting for
+    the WAL flush (only when it is its own transaction)."""
+    return {
+        "client_ip": address_bucket(client_ip),
+        "seconds": settings.API_AUTH_FAILURE_WINDOW_SECONDS,
+        "prefix": prefix,
+        "secret_hash": _secret_hash(token) if token else "",
+        "failure_limit": settings.API_AUTH_FAILURE_LIMIT,
+        "minute": window_start(now, 60),
+        "rate_limit": settings.API_RATE_LIMIT_PER_MINUTE or 2**31 - 1,  # 0: no limit
+        "slots": settings.API_UPLOADS_IN_FLIGHT_PER_KEY if upload else 0,
+        "namespace": locks.UPLOAD_SLOT_NAMESPACE,
+        "slot_span": locks.UPLOAD_SLOT_SPAN,
+        "relaxed": relaxed,
+    }
 
 
 def upload_slot_release(api_key_id: int, slot: int) -> None:

@@ -27,8 +27,8 @@ def language_of(user) -> str:
 def mail_in_their_languages(recipients: Iterable, compose: Callable[[], tuple[str, str]]) -> int:
     """Send `compose()`'s (subject, body) to the recipients with an address, composed in each
     recipient's language: one message per language, over one connection. Returns the number of
-    addresses. A failure raises (the callers' tasks retry; a copy already sent may then go
-    twice, none is lost)."""
+    addresses. A failure raises and the callers' tasks retry the whole sending: the copies of
+    the languages sent before the failure go again on each retry (duplicates, never a loss)."""
     by_language: dict[str, list[str]] = defaultdict(list)
     for user in recipients:
         if user.email:

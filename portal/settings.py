@@ -181,8 +181,9 @@ LANGUAGES = [
     ("fr", gettext_lazy("French")),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-# The switcher's choice is kept a year in this browser's language cookie (not per account: the
-# same person may want another language on another workstation). No script reads it.
+# The switcher's choice is kept a year in this browser's language cookie, and on the account of a
+# person signed in (signin.LanguagePreference: the mail sent to them, and the cookie set again
+# when they sign in elsewhere). No script reads it.
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 LANGUAGE_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SAMESITE = "Lax"

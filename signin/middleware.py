@@ -76,10 +76,19 @@ class SecondFactorMiddleware:
         return self.get_response(request)
 
 
+def fully_signed_in(user) -> bool:
+    """Signed in with every factor the account needs (False for nobody signed in): the rule
+    the middleware above applies, for the views it lets through between the factors."""
+    if not user.is_authenticated:
+        return False
+    return user.is_verified() or not (has_second_factor(user) or settings.OTP_REQUIRED)
+
+
 def _open_paths() -> set[str]:
     """Pages a person between the two factors may see: the second-factor pages themselves, the
     admin's sign-in and sign-out to start again or leave, and the language switcher's, which
-    those pages show and which changes nothing but a cookie."""
+    those pages show: between the factors it changes the cookie only, not the account's choice
+    (signin/views.py::language_set)."""
     return {
         reverse("signin:verify"),
         reverse("signin:enrol"),

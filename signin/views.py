@@ -19,6 +19,7 @@ from django_otp import login as otp_login
 
 from . import languages, services
 from .forms import EnrolForm, VerifyForm
+from .middleware import fully_signed_in
 
 
 def _next_url(request) -> str:
@@ -128,9 +129,11 @@ def locked_out(request, original_response=None, credentials=None):
 
 def language_set(request):
     """The language switcher's POST: Django's set_language (the cookie, the redirect back), and
-    for a signed-in person the choice kept on their account for the mail sent to them."""
+    for a person signed in with every factor the choice kept on their account for the mail sent
+    to them. Between the password and the second factor only the cookie changes: the password
+    alone must not choose the language of an officer's breach alerts."""
     response = set_language(request)
     language = request.POST.get("language", "") if request.method == "POST" else ""
-    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+    if fully_signed_in(request.user) and language in dict(settings.LANGUAGES):
         languages.language_choose(request.user, language)
     return response

@@ -94,7 +94,7 @@ def _admin_url(request: SubjectRequest) -> str:
 
 def _message(request: SubjectRequest, left: int, to: str) -> tuple[str, str]:
     tenant = request.tenant
-    # In the portal's language (LANGUAGE_CODE): the worker does not know a person's.
+    # In the language active while it is composed: each recipient's (kit/mail.py).
     label = _("%(kind)s request no. %(number)s") % {
         "kind": request.get_kind_display(),
         "number": request.pk,

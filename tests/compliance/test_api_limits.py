@@ -334,25 +334,39 @@ def _synchronous_commit() -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_rate_limit_counter_relaxes_only_its_own_commit(cast, acme_key):
+def test_the_rate_limit_counter_relaxes_its_own_commit_only(cast, acme_key):
     """The counter's statement commits without waiting for the WAL flush, so that the calls of
-    one key do not queue behind each other's flush; the session's later transactions (the
-    trail's events among them) stay durable."""
+    one key do not queue behind each other's flush; the session's later transactions, the
+    trail's events among them, keep the server's setting."""
     api_key, token = acme_key
     _wait_for_a_fresh_window(60)
-    assert _synchronous_commit() == "on"
+    configured = _synchronous_commit()
     first, second = _admit(token), _admit(token)
     assert (first.api_key_id, first.calls, second.calls) == (api_key.pk, 1, 2)
-    assert _synchronous_commit() == "on"
+    assert _synchronous_commit() == configured
+    # What the statement does with what a caller in autocommit passes, seen inside a
+    # transaction held open around it (in autocommit it ends with the statement).
+    parameters = api_limits.admit_parameters(
+        prefix=token.split("_")[1],
+        token=token,
+        client_ip="127.0.0.1",
+        upload=False,
+        now=timezone.now(),
+        relaxed=True,
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(api_limits._admit_sql(), parameters)
+        assert _synchronous_commit() == "off"
 
 
 @pytest.mark.django_db
 def test_the_rate_limit_counter_leaves_a_callers_transaction_durable(cast, acme_key):
     _, token = acme_key
+    configured = _synchronous_commit()
     with transaction.atomic():
         assert _admit(token).calls == 1
         # Still in the caller's transaction: its commit must wait for the flush as before.
-        assert _synchronous_commit() == "on"
+        assert _synchronous_commit() == configured
 
 
 # Uploads in flight per key ------------------------------------------------------------------

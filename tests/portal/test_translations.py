@@ -460,7 +460,10 @@ def test_a_language_the_portal_does_not_have_is_not_used(client):
 
 def test_a_person_between_the_two_factors_may_change_language(cast, client, settings):
     """The second-factor pages show the header's switcher: choosing a language there is not
-    sent back to the second-factor page unheard."""
+    sent back to the second-factor page unheard. The password alone does not change the
+    account's choice (the language of the mail sent to it), only this browser's cookie."""
+    from signin.models import LanguagePreference
+
     settings.OTP_REQUIRED = True
     client.force_login(cast.alice)
     assert client.get("/admin/").status_code == 302  # waits for the second factor
@@ -469,6 +472,7 @@ def test_a_person_between_the_two_factors_may_change_language(cast, client, sett
     assert chosen.cookies[settings.LANGUAGE_COOKIE_NAME].value == "es"
     page = client.get("/signin/two-factor/enrol/").content.decode()
     assert "Configurar el inicio de sesión con doble factor" in page
+    assert not LanguagePreference.objects.filter(user=cast.alice).exists()
 
 
 @pytest.mark.django_db
