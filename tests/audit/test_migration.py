@@ -79,6 +79,7 @@ def _write_unkeyed_events(count: int, settings) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(900)  # migrates back and forth: about a minute quiet, over two under load
 def test_an_unkeyed_chain_migrates_sealed_and_keeps_verifying(settings):
     _migrate([BEFORE_KEYS])
     try:
