@@ -93,11 +93,13 @@ def test_a_failed_send_is_retried_and_the_alert_kept(cast, settings):
 
 
 @pytest.mark.django_db
-def test_each_officer_reads_the_alert_in_the_language_they_chose(cast):
+def test_each_officer_reads_the_alert_in_the_language_they_chose(cast, django_assert_num_queries):
     """The worker has no browser to ask: the language chosen with the header's switcher, kept
     on the account, writes each recipient's copy; one message per language."""
+    from audit.notifications import compliance_officers
     from compliance.models import Role
     from compliance.services.memberships import membership_grant
+    from kit.mail import language_of
     from signin.languages import language_choose
 
     gaston = UserFactory(username="gaston", email="gaston@example.com")
@@ -107,6 +109,13 @@ def test_each_officer_reads_the_alert_in_the_language_they_chose(cast):
     language_choose(cast.alice, "es")
     language_choose(gaston, "fr")
     alert = alert_for(tenant=cast.acme, summary="carol played 300 calls")
+    # The officers and their languages in one query, whatever their number.
+    with django_assert_num_queries(1):
+        assert [language_of(user) for user in compliance_officers(cast.acme.pk)] == [
+            "es",
+            "fr",
+            "en",
+        ]
 
     assert send_alert_email.apply(args=[alert.pk]).get() == {"alert": alert.pk, "sent": 3}
 
