@@ -69,19 +69,28 @@ class SecondFactorMiddleware:
             and not request.path_info.startswith("/api/")
             and request.path_info not in _open_paths()
         ):
-            if has_second_factor(user):
-                return _to(request, "signin:verify")
-            if settings.OTP_REQUIRED:
-                return _to(request, "signin:enrol")
+            page = _second_factor_page(user)
+            if page is not None:
+                return _to(request, page)
         return self.get_response(request)
 
 
+def _second_factor_page(user) -> str | None:
+    """Where a person signed in with a password only must go before anything else: the code
+    page when they have an authenticator, enrolment when OTP_REQUIRED, else nowhere."""
+    if has_second_factor(user):
+        return "signin:verify"
+    if settings.OTP_REQUIRED:
+        return "signin:enrol"
+    return None
+
+
 def fully_signed_in(user) -> bool:
-    """Signed in with every factor the account needs (False for nobody signed in): the rule
-    the middleware above applies, for the views it lets through between the factors."""
+    """Signed in with every factor the account needs (False for nobody signed in): the
+    middleware's rule, for the views it lets through between the factors."""
     if not user.is_authenticated:
         return False
-    return user.is_verified() or not (has_second_factor(user) or settings.OTP_REQUIRED)
+    return user.is_verified() or _second_factor_page(user) is None
 
 
 def _open_paths() -> set[str]:
