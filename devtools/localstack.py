@@ -229,8 +229,28 @@ def run_bandit(environment: dict[str, str], paths: tuple[str, ...] = BANDIT_PATH
     return done.returncode
 
 
+# The suite runs in this many processes (pytest-xdist) when the broker is Redis: each has its own
+# test database and Redis database (tests/parallel.py). Celery's filesystem transport has one
+# folder for everyone, so without Redis the suite runs in one process.
+TEST_PROCESSES = 2
+
+
+def pytest_arguments(pytest_args: list[str], broker_url: str) -> list[str]:
+    """The suite's arguments: the given ones, run in TEST_PROCESSES processes unless they choose
+    their own number (-n, --numprocesses, -p no:xdist) or the broker cannot be shared."""
+    chosen = any(
+        argument in ("-n", "--numprocesses", "no:xdist")
+        or argument.startswith(("-n", "--numprocesses="))
+        for argument in pytest_args
+    )
+    if chosen or not broker_url.startswith("redis"):
+        return pytest_args
+    return ["-n", str(TEST_PROCESSES), *pytest_args]
+
+
 def run_checks_and_tests(pytest_args: list[str]) -> int:
     environment, server = test_environment()
+    pytest_args = pytest_arguments(pytest_args, environment["CELERY_BROKER_URL"])
     steps = [
         [PYTHON, "-m", "ruff", "check", "."],
         [PYTHON, "-m", "ruff", "format", "--check", "."],

@@ -17,6 +17,10 @@ from compliance.services.memberships import membership_grant
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, CHROMIUM_MISSING, STEP_TIMEOUT_MS
 from .factories import TenantFactory, UserFactory
+from .parallel import redis_database_of_this_worker
+
+# Before anything sends a task: each parallel process of the suite on its own Redis database.
+redis_database_of_this_worker(django_settings)
 
 GENESIS = "0" * 64
 

@@ -375,7 +375,9 @@ def test_the_rate_limit_counter_leaves_a_callers_transaction_durable(cast, acme_
 def _upload_slots_held() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
+            # This test database's: another test run's (a parallel worker's) are not ours.
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             [locks.UPLOAD_SLOT_NAMESPACE],
         )
         return cursor.fetchone()[0]

@@ -183,3 +183,44 @@ def test_make_manage_runs_a_command_without_production_secrets(monkeypatch, capf
         monkeypatch.delenv(name, raising=False)
     assert localstack.run_management_command(["check"]) == 0
     assert "System check identified no issues" in capfd.readouterr().out
+
+
+# --- make test: the suite in two processes --------------------------------------------------------
+
+
+def test_make_test_runs_the_suite_in_two_processes_when_the_broker_is_redis():
+    redis = "redis://127.0.0.1:6379/15"
+    assert localstack.pytest_arguments(["-x"], redis) == ["-n", "2", "-x"]
+    # The filesystem transport has one folder for every process: one process then.
+    assert localstack.pytest_arguments(["-x"], "filesystem://") == ["-x"]
+    # A number of processes chosen by the caller is theirs.
+    for chosen in (["-n", "0"], ["-n0"], ["--numprocesses=4"], ["-p", "no:xdist"]):
+        assert localstack.pytest_arguments(chosen, redis) == chosen
+    # An argument that merely starts with n is not a choice.
+    assert localstack.pytest_arguments(["-k", "not slow"], redis)[:2] == ["-n", "2"]
+
+
+def test_each_process_of_the_suite_has_a_redis_database_of_its_own():
+    from tests.parallel import redis_url_for_worker
+
+    url = "redis://127.0.0.1:6379/15"
+    assert redis_url_for_worker(url, 0) == url
+    assert redis_url_for_worker(url, 1) == "redis://127.0.0.1:6379/14"
+    assert (
+        redis_url_for_worker("redis://:secret@cache:6380/0", 1) == "redis://:secret@cache:6380/15"
+    )
+    assert redis_url_for_worker("redis://127.0.0.1:6379", 2) == "redis://127.0.0.1:6379/14"
+    assert redis_url_for_worker("filesystem://", 1) == "filesystem://"
+
+
+def test_the_celery_app_and_the_commands_use_this_process_s_redis_database():
+    """In a parallel run, the Celery app (broker and results) and the commands the tests start
+    follow the settings tests/parallel.py moved; in one process, the configured ones."""
+    from django.conf import settings
+
+    from portal.celery import app
+
+    assert app.conf.broker_url == settings.CELERY_BROKER_URL
+    assert app.backend.url == settings.CELERY_RESULT_BACKEND
+    if "CELERY_BROKER_URL" in os.environ:
+        assert os.environ["CELERY_BROKER_URL"] == settings.CELERY_BROKER_URL
