@@ -9,7 +9,6 @@ the platform's panels and a board per tenant one click away (`tenant_dashboard`)
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.http import Http404, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
@@ -23,7 +22,7 @@ from compliance.services.processors import flags_label, processors_flagged
 from compliance.services.risks import risks_flagged
 from compliance.subject_request_models import OPEN_STATUSES, deadline_expression
 from compliance.tenancy import cross_tenant_refusal_record, viewer_tenant_ids
-from signin.models import LanguagePreference
+from signin.languages import language_brought, language_forgotten
 
 from .dashboard import member_tenants, platform_board, tenant_board
 
@@ -45,22 +44,13 @@ class PortalAdminSite(admin.AdminSite):
         their own."""
         response = super().login(request, extra_context)
         if request.method == "POST" and request.user.is_authenticated:
-            chosen = (
-                LanguagePreference.objects.filter(user=request.user)
-                .values_list("language", flat=True)
-                .first()
-            )
-            if chosen:
-                response.set_cookie(
-                    settings.LANGUAGE_COOKIE_NAME,
-                    chosen,
-                    max_age=settings.LANGUAGE_COOKIE_AGE,
-                    path=settings.LANGUAGE_COOKIE_PATH,
-                    domain=settings.LANGUAGE_COOKIE_DOMAIN,
-                    secure=settings.LANGUAGE_COOKIE_SECURE,
-                    httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-                    samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-                )
+            language_brought(response, request.user)
+        return response
+
+    def logout(self, request, extra_context=None):
+        """Signing out takes the person's language with them (signin/languages.py)."""
+        response = super().logout(request, extra_context)
+        language_forgotten(response)
         return response
 
     def each_context(self, request):

@@ -14,6 +14,7 @@ from django.utils.http import urlencode
 from audit.context import with_user
 from audit.services import event_record, home_tenant_id
 
+from .languages import language_forgotten
 from .services import has_second_factor
 
 LAST_ACTIVITY = "signin_last_activity"
@@ -46,6 +47,9 @@ class IdleSessionMiddleware:
                 )
                 request.session.flush()
                 request.user = AnonymousUser()
+                response = self.get_response(request)
+                language_forgotten(response)
+                return response
             elif last is None or now - last >= _TOUCH_SECONDS:
                 request.session[LAST_ACTIVITY] = now
         return self.get_response(request)

@@ -449,6 +449,48 @@ def test_the_choice_is_kept_on_the_account_and_follows_the_person_to_another_bro
     assert LanguagePreference.objects.count() == 1
 
 
+def test_the_next_person_at_a_shared_workstation_reads_the_browser_s_language(cast, settings):
+    """Signing out, or a session ended for idleness, takes the language with the person: the
+    next one to sign in without a choice of their own reads the browser's language, not the
+    last person's choice."""
+    import time
+
+    from django.test import Client
+
+    from signin.middleware import LAST_ACTIVITY
+
+    settings.OTP_REQUIRED = False
+    workstation = Client()
+
+    def sign_in(username: str) -> None:
+        signed_in = workstation.post(
+            "/admin/login/", {"username": username, "password": "custodia-demo", "next": "/"}
+        )
+        assert signed_in.status_code == 302
+
+    def language() -> str:
+        return workstation.get("/admin/").content.decode().split('<html lang="')[1][:2]
+
+    sign_in("alice")
+    workstation.post("/i18n/setlang/", {"language": "es", "next": "/admin/"})
+    assert language() == "es"
+    signed_out = workstation.post("/admin/logout/")
+    assert signed_out.cookies[settings.LANGUAGE_COOKIE_NAME]["max-age"] == 0
+    sign_in("dave")
+    assert language() == "en"
+    workstation.post("/admin/logout/")
+
+    sign_in("alice")  # her Spanish comes back with her
+    assert language() == "es"
+    session = workstation.session
+    session[LAST_ACTIVITY] = int(time.time()) - settings.SESSION_IDLE_MINUTES * 60 - 1
+    session.save()
+    expired = workstation.get("/admin/")
+    assert expired.cookies[settings.LANGUAGE_COOKIE_NAME]["max-age"] == 0
+    sign_in("dave")
+    assert language() == "en"
+
+
 def test_a_language_the_portal_does_not_have_is_not_used(client):
     """Django knows German, the portal does not (LANGUAGES): a forged choice of it is set but
     ignored, and the browser's language or English applies."""
