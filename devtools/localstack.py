@@ -233,17 +233,26 @@ def run_bandit(environment: dict[str, str], paths: tuple[str, ...] = BANDIT_PATH
 # test database and Redis database (tests/parallel.py). Celery's filesystem transport has one
 # folder for everyone, so without Redis the suite runs in one process.
 TEST_PROCESSES = 2
+REDIS_SCHEMES = ("redis://", "rediss://")
+# Arguments that choose the number of processes, and those that need one process (a debugger, or
+# output not captured, read at the terminal).
+_PROCESS_CHOICES = ("-n", "--numprocesses", "--dist", "-d")
+_ONE_PROCESS = ("--pdb", "--trace", "-s", "--capture=no")
 
 
 def pytest_arguments(pytest_args: list[str], broker_url: str) -> list[str]:
-    """The suite's arguments: the given ones, run in TEST_PROCESSES processes unless they choose
-    their own number (-n, --numprocesses, -p no:xdist) or the broker cannot be shared."""
+    """The suite's arguments: the given ones, run in TEST_PROCESSES processes unless they (or
+    PYTEST_ADDOPTS) choose their own number, turn xdist off, debug, or the broker cannot be
+    shared."""
+    given = [*pytest_args, *os.environ.get("PYTEST_ADDOPTS", "").split()]
     chosen = any(
-        argument in ("-n", "--numprocesses", "no:xdist")
-        or argument.startswith(("-n", "--numprocesses="))
-        for argument in pytest_args
+        argument in _PROCESS_CHOICES
+        or argument in _ONE_PROCESS
+        or argument.startswith(("-n", "--numprocesses=", "--dist="))
+        or "no:xdist" in argument
+        for argument in given
     )
-    if chosen or not broker_url.startswith("redis"):
+    if chosen or not broker_url.startswith(REDIS_SCHEMES):
         return pytest_args
     return ["-n", str(TEST_PROCESSES), *pytest_args]
 

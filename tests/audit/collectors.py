@@ -11,6 +11,8 @@ import json
 import socket
 import ssl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,11 +69,14 @@ def self_signed_certificate(folder: Path, host: str = "127.0.0.1") -> Certificat
     return Certificate(pem=pem, cert_file=cert_file, key_file=key_file)
 
 
-def free_port() -> int:
-    """A port nothing listens on (a collector that is down)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@contextmanager
+def collector_down() -> Iterator[int]:
+    """A port nothing listens on (a collector that is down): held, bound but not listening, so
+    that connections to it are refused and no other process (a parallel test run's) takes it
+    meanwhile; a collector may listen on it once the block has ended."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
 def octet_counted_frames(data: bytes) -> list[bytes]:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from audit.forwarding.delivery import audit_trail_forward
 from audit.models import AuditEvent, SiemForwarder
 
-from .collectors import free_port
+from .collectors import collector_down
 
 pytestmark = pytest.mark.django_db
 
@@ -107,12 +107,12 @@ def test_officer_sets_it_up_and_the_secret_is_never_shown_again(cast, login):
 def test_the_page_shows_the_last_error_and_when_it_is_retried(cast, login, settings):
     settings.SIEM_ALLOW_PRIVATE_ADDRESSES = True
     client = login(cast.alice)
-    port = free_port()
-    client.post(
-        ADD, _form(cast, kind="syslog", host="127.0.0.1", port=str(port), url="", use_tls=None)
-    )
-    forwarder = SiemForwarder.objects.get()
-    assert audit_trail_forward(forwarder_id=forwarder.pk).status == "failed"
+    with collector_down() as port:
+        client.post(
+            ADD, _form(cast, kind="syslog", host="127.0.0.1", port=str(port), url="", use_tls=None)
+        )
+        forwarder = SiemForwarder.objects.get()
+        assert audit_trail_forward(forwarder_id=forwarder.pk).status == "failed"
     listing = client.get(reverse("admin:audit_siemforwarder_changelist")).content.decode()
     assert "Failing (1 in a row), retried at" in listing
     page = client.get(reverse("admin:audit_siemforwarder_change", args=[forwarder.pk]))

@@ -21,7 +21,7 @@ from audit.models import AuditEvent, SiemForwarder
 from audit.services import event_record
 from audit.tasks import forward_audit_trail
 
-from .collectors import HttpsCollector, SyslogCollector, free_port, self_signed_certificate
+from .collectors import HttpsCollector, SyslogCollector, collector_down, self_signed_certificate
 
 pytestmark = pytest.mark.django_db
 
@@ -123,28 +123,28 @@ def test_syslog_over_tls_receives_exactly_the_tenants_events_in_order(cast, cert
 
 
 def test_a_collector_that_is_down_is_retried_with_back_off_and_catches_up(cast):
-    port = free_port()
-    forwarder = _forwarder(cast, kind="syslog", host="127.0.0.1", port=port, use_tls=False)
-    start = forwarder.last_sequence
-    _interleaved_events(cast, 5)
+    with collector_down() as port:
+        forwarder = _forwarder(cast, kind="syslog", host="127.0.0.1", port=port, use_tls=False)
+        start = forwarder.last_sequence
+        _interleaved_events(cast, 5)
 
-    with pytest.raises(CommandError, match="refused a batch"):
-        call_command("forward_audit_trail")
-    forwarder.refresh_from_db()
-    assert forwarder.last_sequence == start
-    assert forwarder.consecutive_failures == 1
-    assert "ConnectionRefusedError" in forwarder.last_error
-    wait = forwarder.next_attempt_at - forwarder.last_error_at
-    assert wait == timedelta(seconds=10)
+        with pytest.raises(CommandError, match="refused a batch"):
+            call_command("forward_audit_trail")
+        forwarder.refresh_from_db()
+        assert forwarder.last_sequence == start
+        assert forwarder.consecutive_failures == 1
+        assert "ConnectionRefusedError" in forwarder.last_error
+        wait = forwarder.next_attempt_at - forwarder.last_error_at
+        assert wait == timedelta(seconds=10)
 
-    # Before the next attempt is due, the beat leaves it alone.
-    assert forward_audit_trail.apply().get() == {"forwarders": []}
-    # Due again, still down: the wait doubles.
-    SiemForwarder.objects.filter(pk=forwarder.pk).update(next_attempt_at=timezone.now())
-    forward_audit_trail.apply().get()
-    forwarder.refresh_from_db()
-    assert forwarder.consecutive_failures == 2
-    assert forwarder.next_attempt_at - forwarder.last_error_at == timedelta(seconds=20)
+        # Before the next attempt is due, the beat leaves it alone.
+        assert forward_audit_trail.apply().get() == {"forwarders": []}
+        # Due again, still down: the wait doubles.
+        SiemForwarder.objects.filter(pk=forwarder.pk).update(next_attempt_at=timezone.now())
+        forward_audit_trail.apply().get()
+        forwarder.refresh_from_db()
+        assert forwarder.consecutive_failures == 2
+        assert forwarder.next_attempt_at - forwarder.last_error_at == timedelta(seconds=20)
 
     _interleaved_events(cast, 3)  # written while it was down
     with SyslogCollector(port=port) as collector:

@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from devtools import localstack
 
 WORKER = """
@@ -188,29 +190,55 @@ def test_make_manage_runs_a_command_without_production_secrets(monkeypatch, capf
 # --- make test: the suite in two processes --------------------------------------------------------
 
 
-def test_make_test_runs_the_suite_in_two_processes_when_the_broker_is_redis():
+def test_make_test_runs_the_suite_in_two_processes_when_the_broker_is_redis(monkeypatch):
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     redis = "redis://127.0.0.1:6379/15"
     assert localstack.pytest_arguments(["-x"], redis) == ["-n", "2", "-x"]
-    # The filesystem transport has one folder for every process: one process then.
+    # The filesystem transport has one folder for every process, and a Redis URL that the
+    # processes cannot each move to a database of their own is shared: one process then.
     assert localstack.pytest_arguments(["-x"], "filesystem://") == ["-x"]
-    # A number of processes chosen by the caller is theirs.
-    for chosen in (["-n", "0"], ["-n0"], ["--numprocesses=4"], ["-p", "no:xdist"]):
+    assert localstack.pytest_arguments(["-x"], "redis+socket:///run/redis.sock") == ["-x"]
+    # A number of processes chosen by the caller is theirs; a debugger or uncaptured output
+    # needs one.
+    for chosen in (
+        ["-n", "0"],
+        ["-n0"],
+        ["-nauto"],
+        ["--numprocesses", "auto"],
+        ["--numprocesses=4"],
+        ["-p", "no:xdist"],
+        ["-pno:xdist"],
+        ["-x", "--pdb"],
+        ["--trace"],
+        ["-s"],
+        ["--capture=no"],
+    ):
         assert localstack.pytest_arguments(chosen, redis) == chosen
     # An argument that merely starts with n is not a choice.
     assert localstack.pytest_arguments(["-k", "not slow"], redis)[:2] == ["-n", "2"]
+    # Nor are the ones given in PYTEST_ADDOPTS overruled.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:xdist")
+    assert localstack.pytest_arguments(["-x"], redis) == ["-x"]
 
 
 def test_each_process_of_the_suite_has_a_redis_database_of_its_own():
-    from tests.parallel import redis_url_for_worker
+    from tests.parallel import SharedRedis, redis_url_for_worker
 
     url = "redis://127.0.0.1:6379/15"
     assert redis_url_for_worker(url, 0) == url
     assert redis_url_for_worker(url, 1) == "redis://127.0.0.1:6379/14"
     assert (
-        redis_url_for_worker("redis://:secret@cache:6380/0", 1) == "redis://:secret@cache:6380/15"
+        redis_url_for_worker("rediss://:secret@cache:6380/3", 2) == "rediss://:secret@cache:6380/1"
     )
-    assert redis_url_for_worker("redis://127.0.0.1:6379", 2) == "redis://127.0.0.1:6379/14"
-    assert redis_url_for_worker("filesystem://", 1) == "filesystem://"
+    # Never database 0 (a development portal's counters), never wrapped onto another's.
+    for shared, number in (
+        ("redis://127.0.0.1:6379/15", 15),
+        ("redis://127.0.0.1:6379", 1),
+        ("redis+socket:///run/redis.sock", 1),
+        ("filesystem://", 1),
+    ):
+        with pytest.raises(SharedRedis):
+            redis_url_for_worker(shared, number)
 
 
 def test_the_celery_app_and_the_commands_use_this_process_s_redis_database():
