@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
@@ -40,9 +41,13 @@ def api_key_create(
     if isinstance(actor, AbstractBaseUser) and not tenant_permits(
         actor, tenant.pk, "compliance.add_apikey"
     ):
-        raise Refused(f"you may not create API keys for {tenant.name}", field="tenant", status=403)
+        raise Refused(
+            format_lazy(_("you may not create API keys for {name}"), name=tenant.name),
+            field="tenant",
+            status=403,
+        )
     if demo_token is not None:
-        _, prefix, _ = demo_token.split("_", 2)
+        _scheme, prefix, _secret = demo_token.split("_", 2)
         token = demo_token
     else:
         prefix = secrets.token_hex(4)

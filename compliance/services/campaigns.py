@@ -145,7 +145,7 @@ def campaign_create(
 ) -> Campaign:
     """A new campaign, without numbers yet: the lists that apply are the tenant's country's
     (and its internal opt-outs) until numbers of other countries are imported."""
-    refuse_unless_permitted(actor, tenant, "compliance.add_campaign", "create campaigns")
+    refuse_unless_permitted(actor, tenant, "compliance.add_campaign", _("create campaigns"))
     name = campaign_create_check(
         tenant=tenant,
         name=name,
@@ -260,7 +260,7 @@ def campaign_numbers_import(
     """Add the numbers of a file (`data`, its bytes) to the campaign: all, or none with a
     Refused naming the rejected lines (field "file")."""
     tenant = campaign.tenant
-    refuse_unless_permitted(actor, tenant, "compliance.change_campaign", "add campaign numbers")
+    refuse_unless_permitted(actor, tenant, "compliance.change_campaign", _("add campaign numbers"))
     campaign_numbers_check(campaign=campaign, data=data, max_rejected=max_rejected)
     # One import of the campaign at a time: the counts and the sources are the campaign's.
     campaign = Campaign.objects.select_for_update().select_related("tenant").get(pk=campaign.pk)

@@ -85,7 +85,7 @@ def screening_export(*, actor, campaign: Campaign, source: str) -> ExportedFile:
     """The campaign's numbers of `source`'s country as the service takes them, and the
     screening that awaits its answer."""
     refuse_unless_permitted(
-        actor, campaign.tenant, "compliance.change_campaign", "export screening files"
+        actor, campaign.tenant, "compliance.change_campaign", _("export screening files")
     )
     file_format = screening_format_for(campaign, source)
     # The numbers as of now: an import running at the same time waits, or is not in the file.
@@ -137,7 +137,7 @@ def screening_file_download(*, actor, screening: Screening) -> ExportedFile:
     on the trail as such."""
     campaign = screening.campaign
     refuse_unless_permitted(
-        actor, campaign.tenant, "compliance.change_campaign", "download screening files"
+        actor, campaign.tenant, "compliance.change_campaign", _("download screening files")
     )
     file_format = screening_format_for(campaign, screening.source)
     numbers = list(
@@ -242,7 +242,7 @@ def screening_answer_import(
     )
     campaign = screening.campaign
     refuse_unless_permitted(
-        actor, campaign.tenant, "compliance.change_campaign", "import screening answers"
+        actor, campaign.tenant, "compliance.change_campaign", _("import screening answers")
     )
     screened_at = screening_answer_check(screening=screening, data=data, screened_on=screened_on)
     file_format = screening_format_for(campaign, screening.source)

@@ -154,7 +154,7 @@ def subject_request_receive(
 ) -> SubjectRequest:
     """Register a request as received, with its due date; flagged when an open request of the
     same kind for the same subject exists (it is still registered: the requester asked again)."""
-    _require_permission(actor, tenant.pk, "compliance.add_subjectrequest", "receive requests")
+    _require_permission(actor, tenant.pk, "compliance.add_subjectrequest", _("receive requests"))
     if kind not in RequestKind.values:
         raise Refused(
             format_lazy(_("kind must be one of {value}"), value=", ".join(RequestKind.values)),
@@ -256,7 +256,7 @@ def _changed(request: SubjectRequest, action: str, **extra) -> None:
 def subject_request_take(*, actor, request: SubjectRequest) -> SubjectRequest:
     """The actor handles the request from now on."""
     locked = _locked(request)
-    _require_permission(actor, locked.tenant_id, "compliance.change_subjectrequest", "handle it")
+    _require_permission(actor, locked.tenant_id, "compliance.change_subjectrequest", _("handle it"))
     _require_open(locked)
     previous = locked.handled_by
     locked.handled_by = actor
@@ -275,7 +275,7 @@ def subject_request_take(*, actor, request: SubjectRequest) -> SubjectRequest:
 def subject_request_start_verification(*, actor, request: SubjectRequest) -> SubjectRequest:
     """Received → verifying identity (the requester is asked for proof)."""
     locked = _locked(request)
-    _require_permission(actor, locked.tenant_id, "compliance.change_subjectrequest", "handle it")
+    _require_permission(actor, locked.tenant_id, "compliance.change_subjectrequest", _("handle it"))
     if locked.status != RequestStatus.RECEIVED:
         raise Refused(
             format_lazy(
@@ -300,7 +300,7 @@ def subject_request_verify_identity(
     progress; nothing is disclosed or deleted before this."""
     locked = _locked(request)
     _require_permission(
-        actor, locked.tenant_id, "compliance.change_subjectrequest", "verify identities"
+        actor, locked.tenant_id, "compliance.change_subjectrequest", _("verify identities")
     )
     _require_open(locked)
     if locked.identity_verified:
@@ -331,7 +331,7 @@ def subject_request_extend(
     """Extend the answer's deadline by one or two months (two at most in all), with the reason
     the requester was told, within the first month (Art. 12(3))."""
     locked = _locked(request)
-    _require_permission(actor, locked.tenant_id, "compliance.change_subjectrequest", "extend it")
+    _require_permission(actor, locked.tenant_id, "compliance.change_subjectrequest", _("extend it"))
     _require_open(locked)
     today = locked.tenant.today()
     if today > locked.due_on:
@@ -413,7 +413,7 @@ def subject_request_close(
     """Completed, refused or partially fulfilled: a refusal or a partial answer always has its
     reason (Art. 12(4)); completing needs the identity verified."""
     locked = _locked(request)
-    _require_permission(actor, locked.tenant_id, "compliance.change_subjectrequest", "close it")
+    _require_permission(actor, locked.tenant_id, "compliance.change_subjectrequest", _("close it"))
     _require_open(locked)
     if status not in (RequestStatus.COMPLETED, RequestStatus.REFUSED, RequestStatus.PARTIAL):
         raise Refused(_("close as completed, refused or partially fulfilled"), field="status")

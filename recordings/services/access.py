@@ -14,7 +14,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audit.models import Outcome
 from audit.services import event_record
@@ -34,6 +37,10 @@ from ..models import AccessGrant, Recording, Status
 # A reason a reviewer can act on ("complaint ref. 2024-118 about the agent's tone"), not "ok".
 MIN_JUSTIFICATION_LENGTH = 10
 MAX_JUSTIFICATION_LENGTH = limits.ACCESS_JUSTIFICATION
+
+
+# A label in lower case when it is read, in the reader's language (or the trail's English).
+_lowercase = lazy(lambda text: str(text).lower(), str)
 
 
 class AccessRefused(Exception):
@@ -99,9 +106,15 @@ def restriction_barring(*, user, recording: Recording) -> str:
 def _restriction_refusal(restrictions: list[int]) -> AccessRefused:
     requests = ", ".join(f"#{pk}" for pk in restrictions)
     return AccessRefused(
-        f"This recording is restricted at the caller's request (GDPR Art. 18, request "
-        f"{requests}): only a compliance officer of its tenant may hear it, stating "
-        f"{AccessNeed.LEGAL.label.lower()}.",
+        format_lazy(
+            gettext_lazy(
+                "This recording is restricted at the caller's request (GDPR Art. 18, request "
+                "{requests}): only a compliance officer of its tenant may hear it, stating "
+                "{need}."
+            ),
+            requests=requests,
+            need=_lowercase(AccessNeed.LEGAL.label),
+        ),
         reason="restricted",
     )
 
@@ -109,18 +122,23 @@ def _restriction_refusal(restrictions: list[int]) -> AccessRefused:
 def _check_may_listen(*, user, recording: Recording, download: bool) -> list[AccessNeed]:
     """The needs the user may state, or AccessRefused (not yet audited)."""
     if not user.is_superuser and tenant_role(user=user, tenant_id=recording.tenant_id) is None:
-        raise AccessRefused("You are not a member of this recording's tenant.", reason="tenant")
+        raise AccessRefused(
+            gettext_lazy("You are not a member of this recording's tenant."), reason="tenant"
+        )
     if not may_listen(user=user, recording=recording):
         raise AccessRefused(
-            "You are not allowed to listen to recordings in this tenant.", reason="permission"
+            gettext_lazy("You are not allowed to listen to recordings in this tenant."),
+            reason="permission",
         )
     if download and not may_download(user=user, recording=recording):
         raise AccessRefused(
-            "You are not allowed to download recordings in this tenant.", reason="download"
+            gettext_lazy("You are not allowed to download recordings in this tenant."),
+            reason="download",
         )
     if recording.status != Status.ACTIVE:
         raise AccessRefused(
-            "This recording's audio has been deleted and cannot be heard.", reason="inactive"
+            gettext_lazy("This recording's audio has been deleted and cannot be heard."),
+            reason="inactive",
         )
     purposes = allowed_access_purposes(user=user, recording=recording)
     restrictions = _restrictions(recording)
@@ -132,8 +150,13 @@ def _check_may_listen(*, user, recording: Recording, download: bool) -> list[Acc
         purposes = [AccessNeed.LEGAL]
     if not purposes:
         raise AccessRefused(
-            "No listening purpose open to your role is compatible with this recording's purpose "
-            f"({recording.purpose}).",
+            format_lazy(
+                gettext_lazy(
+                    "No listening purpose open to your role is compatible with this recording's "
+                    "purpose ({purpose})."
+                ),
+                purpose=recording.purpose,
+            ),
             reason="purpose",
         )
     return purposes
@@ -226,7 +249,11 @@ def _access_grant_create(
             raise _restriction_refusal(restrictions)
         label = AccessNeed(purpose).label if purpose in AccessNeed.values else repr(purpose)
         raise AccessRefused(
-            f"{label} is not a purpose you may state for this recording.", reason="purpose"
+            format_lazy(
+                gettext_lazy("{purpose} is not a purpose you may state for this recording."),
+                purpose=label,
+            ),
+            reason="purpose",
         )
     _refuse_incomplete_justification(justification)
     granted_at = timezone.now()
@@ -281,10 +308,16 @@ def _playback_check(*, user, recording: Recording, download: bool) -> AccessGran
         else may_listen(user=user, recording=recording)
     )
     if not allowed:
-        verb = "download" if download else "listen to"
-        raise AccessRefused(f"You are not allowed to {verb} this recording.", reason="permission")
+        raise AccessRefused(
+            gettext_lazy("You are not allowed to download this recording.")
+            if download
+            else gettext_lazy("You are not allowed to listen to this recording."),
+            reason="permission",
+        )
     if recording.status != Status.ACTIVE:
-        raise AccessRefused("The recording's audio has been deleted.", reason="inactive")
+        raise AccessRefused(
+            gettext_lazy("The recording's audio has been deleted."), reason="inactive"
+        )
     restrictions = _restrictions(recording)
     if restrictions and not _may_hear_restricted(user=user, recording=recording):
         raise _restriction_refusal(restrictions)
@@ -294,9 +327,12 @@ def _playback_check(*, user, recording: Recording, download: bool) -> AccessGran
         raise _restriction_refusal(restrictions)
     if grant is None:
         raise AccessRefused(
-            "State a purpose first: you hold no valid grant"
-            + (" allowing download" if download else "")
-            + " for this recording.",
+            gettext_lazy(
+                "State a purpose first: you hold no valid grant allowing download for this "
+                "recording."
+            )
+            if download
+            else gettext_lazy("State a purpose first: you hold no valid grant for this recording."),
             reason="no_grant",
         )
     return grant

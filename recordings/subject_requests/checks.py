@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.utils.text import format_lazy
+from django.utils.text import format_lazy, get_text_list
 from django.utils.translation import gettext_lazy as _
 
 from compliance.models import RequestKind, SubjectRequest
@@ -39,13 +39,14 @@ def require_handler(actor, request: SubjectRequest, doing: str) -> None:
 def require_kind(request: SubjectRequest, kinds: Iterable[RequestKind], doing: str) -> None:
     kinds = tuple(kinds)
     if request.kind not in kinds:
-        wanted = " or ".join(str(RequestKind(kind).label) for kind in kinds)
+        # "access or portability", in the reader's language when the message is read.
+        wanted = get_text_list([RequestKind(kind).label for kind in kinds], _("or"))
         raise Refused(
             format_lazy(
                 _("only a request for {wanted} may {doing}; this one is a request for {kind}"),
                 wanted=wanted,
                 doing=doing,
-                kind=request.get_kind_display(),
+                kind=RequestKind(request.kind).label,
             ),
             field="kind",
         )

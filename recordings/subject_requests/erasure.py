@@ -253,7 +253,7 @@ def erasure_preview(request: SubjectRequest, *, claims: Mapping | None = None) -
     request = SubjectRequest.objects.select_related("tenant", "objection_purpose").get(
         pk=request.pk
     )
-    require_kind(request, ERASING_KINDS, "erase the subject's recordings")
+    require_kind(request, ERASING_KINDS, _("erase the subject's recordings"))
     require_open(request)
     require_identity(request)
     return _preview(request, claims, _stored_claims(request))
@@ -274,7 +274,7 @@ def _erasure_start(*, actor, request: SubjectRequest, claims: Mapping | None) ->
     """Checks, then the plan committed on the request before anything is deleted: what an
     earlier run planned (deleted since, or still to delete) and what is to delete now."""
     request = locked(request)
-    require_request(actor, request, ERASING_KINDS, "erase the subject's recordings")
+    require_request(actor, request, ERASING_KINDS, _("erase the subject's recordings"))
     if request.kind == RequestKind.OBJECTION and request.objection_accepted_at is None:
         raise Refused(
             _("accept the objection first: its recordings are erased from its acceptance"),

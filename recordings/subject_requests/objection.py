@@ -33,7 +33,7 @@ from .restriction import restriction_end
 @transaction.atomic
 def _accept(*, actor, request: SubjectRequest, compelling_ground: str) -> SubjectRequest:
     request = locked(request)
-    require_request(actor, request, [RequestKind.OBJECTION], "accept an objection")
+    require_request(actor, request, [RequestKind.OBJECTION], _("accept an objection"))
     if request.objection_accepted_at is not None:
         raise Refused(
             format_lazy(

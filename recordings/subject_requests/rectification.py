@@ -111,7 +111,7 @@ def rectification_apply(
     consent decisions, for this rectification request. Returns {field: (old, new)} of what
     changed; a value equal to the current one is no change, and no change at all is refused."""
     request = locked(request)
-    require_request(actor, request, [RequestKind.RECTIFICATION], "rectify the subject's data")
+    require_request(actor, request, [RequestKind.RECTIFICATION], _("rectify the subject's data"))
     row, allowed = _target(request, target)
     if not changes:
         raise Refused(_("give at least one corrected value"), field="changes")

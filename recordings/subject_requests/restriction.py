@@ -35,7 +35,7 @@ RESTRICTING_KINDS = (RequestKind.RESTRICTION, RequestKind.OBJECTION)
 def restriction_apply(*, actor, request: SubjectRequest) -> SubjectRequest:
     """Restrict the subject's active recordings from now on."""
     request = locked(request)
-    require_request(actor, request, RESTRICTING_KINDS, "restrict the subject's recordings")
+    require_request(actor, request, RESTRICTING_KINDS, _("restrict the subject's recordings"))
     if request.restriction_in_force:
         raise Refused(
             format_lazy(
@@ -91,7 +91,7 @@ def restriction_lift(*, actor, request: SubjectRequest, reason: str) -> SubjectR
     """Lift the request's restriction, with the reason (the subject told beforehand, Art. 18(3)).
     Its recordings are then processed, and purged when their retention has ended, as before."""
     request = locked(request)
-    require_handler(actor, request, "lift a restriction")
+    require_handler(actor, request, _("lift a restriction"))
     if not request.restriction_in_force:
         raise Refused(_("no restriction of this request is in force"), field="restricted_at")
     reason = clean_text(reason, field="reason", limit=limits.SUBJECT_REQUEST_TEXT, required=True)

@@ -217,3 +217,47 @@ def test_an_api_refusal_quoting_a_value_reads_in_the_caller_s_language_and_in_en
     assert answer.json() == {"error": error, "field": "purpose"}
     refused = AuditEvent.objects.get(action="consent.refused")
     assert refused.extra["reason"] == "unknown or inactive purpose 'cold_calls'"
+
+
+def test_a_listening_refused_reads_in_spanish_and_in_english_on_the_trail(cast, client, world):
+    """The refusal's sentence is the reader's language on the page, English on the trail."""
+    recording = world["recording"]
+    client.force_login(cast.dave)  # an auditor reads the trail; he does not listen
+    refused = client.get(
+        reverse("recordings:listen", args=[recording.pk]), HTTP_ACCEPT_LANGUAGE="es"
+    )
+    assert refused.status_code == 403
+    assert "No puede escuchar grabaciones en esta organización." in refused.content.decode()
+    event = AuditEvent.objects.filter(action="recording.access_denied").latest("sequence")
+    assert event.extra["message"] == "You are not allowed to listen to recordings in this tenant."
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("es", "no puede crear campañas para Acme Insurance"),
+        ("fr", "vous ne pouvez pas créer des campagnes pour Acme Insurance"),
+    ],
+)
+def test_a_refusal_naming_what_was_refused_reads_whole_in_the_reader_s_language(
+    cast, language, sentence
+):
+    """What the person may not do is part of the sentence, not an English fragment in it."""
+    from django.utils import translation
+
+    from compliance.models import Purpose
+    from compliance.services.campaigns import campaign_create
+    from kit.refusals import Refused
+
+    with pytest.raises(Refused) as refused:
+        campaign_create(
+            actor=cast.dave,
+            tenant=cast.acme,
+            name="Spring offers",
+            purpose=Purpose.objects.filter(tenant=None).first(),
+            legal_basis="consent",
+            starts_on=timezone.localdate(),
+            ends_on=timezone.localdate() + timedelta(days=30),
+        )
+    with translation.override(language):
+        assert str(refused.value.message) == sentence
