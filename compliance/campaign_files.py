@@ -17,6 +17,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.utils.translation import gettext_lazy as _
+
 from .dnc_files import BOM, UTF16_BOMS, FileRefused, ListFileReader, Rejection
 from .dnc_numbers import ListNumberReader
 from .phone import InvalidNumber
@@ -55,7 +57,7 @@ def read_numbers(data: bytes, *, numbers: ListNumberReader) -> NumbersRead:
         data = data[len(BOM) :]
     text, encoding = as_utf8(data)
     if not text.strip():
-        raise FileRefused("the file holds no number")
+        raise FileRefused(_("the file holds no number"))
     with tempfile.NamedTemporaryFile(suffix=".txt") as copy:
         copy.write(text)
         copy.flush()

@@ -24,6 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 from .dnc_numbers import ListNumberReader
 from .phone import InvalidNumber
 
@@ -128,22 +131,39 @@ def _layout(first_line: bytes, number: int) -> _Layout:
     if delimiter in text:
         if not any(name.isalpha() for name in names):
             raise FileRefused(
-                f"line {number} is a CSV row without a header: a CSV file starts with a header "
-                "naming its number column (number, phone, telephone or msisdn)"
+                format_lazy(
+                    _(
+                        "line {line} is a CSV row without a header: a CSV file starts with a "
+                        "header naming its number column (number, phone, telephone or msisdn)"
+                    ),
+                    line=number,
+                )
             )
         # The header's names only, never a row's values (they may be numbers).
         shown = ", ".join(cell.strip()[:40] for cell in cells[:8] if _header_name(cell).isalpha())
         raise FileRefused(
-            f"line {number} is a CSV header naming no number column ({shown}): name it "
-            "number, phone, telephone or msisdn"
+            format_lazy(
+                _(
+                    "line {line} is a CSV header naming no number column ({shown}): name it "
+                    "number, phone, telephone or msisdn"
+                ),
+                line=number,
+                shown=shown,
+            )
         )
     return _Layout()
 
 
 def _not_utf8(line: int, offset_in_line: int) -> FileRefused:
     return FileRefused(
-        f"the file is not UTF-8 (line {line}, byte {offset_in_line + 1} of the line): "
-        "save it as UTF-8 (a Latin-1 or Windows export, for instance, is not)"
+        format_lazy(
+            _(
+                "the file is not UTF-8 (line {line}, byte {byte} of the line): save it as UTF-8 "
+                "(a Latin-1 or Windows export, for instance, is not)"
+            ),
+            line=line,
+            byte=offset_in_line + 1,
+        )
     )
 
 
@@ -167,7 +187,7 @@ class ListFileReader:
             first = stream.read(PIECE_BYTES)
             digest.update(first)
             if first.startswith(UTF16_BOMS):
-                raise FileRefused("the file is UTF-16: save it as UTF-8")
+                raise FileRefused(_("the file is UTF-16: save it as UTF-8"))
             if first.startswith(BOM):
                 first = first[len(BOM) :]
                 bytes_read = len(BOM)
@@ -179,8 +199,14 @@ class ListFileReader:
                 if len(carry) > LONGEST_LINE:
                     line = lines_read + data.count(b"\n", 0, cut) + 1
                     raise FileRefused(
-                        f"line {line} is longer than {LONGEST_LINE:,} bytes: this is no list of "
-                        "numbers"
+                        format_lazy(
+                            _(
+                                "line {line} is longer than {longest} bytes: this is no list "
+                                "of numbers"
+                            ),
+                            line=line,
+                            longest=f"{LONGEST_LINE:,}",
+                        )
                     )
                 if cut:
                     piece = self._piece(data[:cut], lines_read)

@@ -67,7 +67,7 @@ from audit.services import event_record
 from kit import limits
 from kit.locks import release_dnc_import_lock, try_dnc_import_lock
 from kit.null_characters import unstorable
-from kit.refusals import Refused
+from kit.refusals import Refused, in_english
 from kit.times import in_tenant_zone
 
 from ..dnc_files import REPORTED_REJECTIONS, FileRefused, ListFileReader, Rejection
@@ -773,7 +773,8 @@ def _fail(dnc_list: DncList, reason: str, totals: _Totals) -> DncList:
     an earlier attempt dropped): the row marked with the reason and what was read, the event
     written. The version in force is untouched."""
     _drop_table(dnc_list.pk)
-    reason = reason[: limits.DNC_FAILURE]
+    # Kept, and on the trail, in English (a list's refusal may be a translatable message).
+    reason = in_english(reason)[: limits.DNC_FAILURE]
     with transaction.atomic():
         DncList.objects.filter(pk=dnc_list.pk, status=DncListStatus.BUILDING).update(
             status=DncListStatus.FAILED,

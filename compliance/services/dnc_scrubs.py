@@ -41,6 +41,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from audit.models import Outcome
@@ -65,6 +68,19 @@ _PHONE_CELL = re.compile(r"[+0-9 ().\-]+\Z")
 # with no match has no cell to escape and is written as it is, the others go cell by cell.
 _MAY_RUN = re.compile(r"(?:\A|\x00)(?:\s*[=+\-@\uff1d\uff0b\uff0d\uff20]|[\t\r])")
 BOM = "\ufeff"
+
+
+def _thousands(number: int) -> object:
+    """A count with the reader's thousands separator, when it is read."""
+    return lazy(lambda: number_format(number, force_grouping=True), str)()
+
+
+def _too_long(line: int) -> object:
+    return format_lazy(
+        _("line {line} is longer than {longest} characters"),
+        line=line,
+        longest=_thousands(LONGEST_LINE),
+    )
 
 
 class ScrubRefused(Refused):
@@ -92,16 +108,22 @@ def _lines(stream) -> Iterator[str]:
         block = stream.read(BLOCK_BYTES)
         if first:
             if block.startswith(UTF16_BOMS):
-                raise ScrubRefused("the file is UTF-16: send it as UTF-8")
+                raise ScrubRefused(_("the file is UTF-16: send it as UTF-8"))
             first = False
         try:
             text = decoder.decode(block, final=not block)
         except UnicodeDecodeError as error:
             seen = carry + error.object[: error.start].decode("utf-8", "replace")
+            where = line + seen.count("\n") + 1
             raise ScrubRefused(
-                f"the file is not UTF-8 (line {line + seen.count(chr(10)) + 1}): send it as "
-                "UTF-8 (a Latin-1 or Windows export, for instance, is not)",
-                line=line + seen.count("\n") + 1,
+                format_lazy(
+                    _(
+                        "the file is not UTF-8 (line {line}): send it as UTF-8 (a Latin-1 or "
+                        "Windows export, for instance, is not)"
+                    ),
+                    line=where,
+                ),
+                line=where,
             ) from error
         if line == 0 and not carry and text.startswith(BOM):
             text = text[1:]
@@ -111,14 +133,10 @@ def _lines(stream) -> Iterator[str]:
         for part in parts:
             line += 1
             if len(part) > LONGEST_LINE:
-                raise ScrubRefused(
-                    f"line {line} is longer than {LONGEST_LINE:,} characters", line=line
-                )
+                raise ScrubRefused(_too_long(line), line=line)
             yield part + "\n"
         if len(carry) > LONGEST_LINE:
-            raise ScrubRefused(
-                f"line {line + 1} is longer than {LONGEST_LINE:,} characters", line=line + 1
-            )
+            raise ScrubRefused(_too_long(line + 1), line=line + 1)
         if not block:
             break
     if carry:
@@ -143,7 +161,10 @@ def _layout(first_line: str) -> _Layout:
         return _Layout(delimiter, 0, 1, None)  # one number per line, no header
     shown = ", ".join(cell.strip()[:40] for cell in cells[:8])
     raise ScrubRefused(
-        f"line 1 names no number column ({shown}): name it number, numero, telefono or phone",
+        format_lazy(
+            _("line 1 names no number column ({shown}): name it number, numero, telefono or phone"),
+            shown=shown,
+        ),
         line=1,
     )
 
@@ -239,7 +260,7 @@ def _rows(stream, scrub: _Scrub) -> None:
     while first is not None and not first.strip():
         first = next(lines, None)
     if first is None:
-        raise ScrubRefused("the body is empty: send a CSV file of numbers")
+        raise ScrubRefused(_("the body is empty: send a CSV file of numbers"))
     layout = _layout(first)
     if layout.header is not None:
         scrub.output.callable_rows.writerow([csv_cell(c) for c in layout.header])
@@ -258,8 +279,15 @@ def _rows(stream, scrub: _Scrub) -> None:
             if len(row) != layout.width:
                 line = reader.line_num + offset
                 raise ScrubRefused(
-                    f"line {line} has {len(row)} fields where the first line has "
-                    f"{layout.width}: the file is ragged or cut short",
+                    format_lazy(
+                        _(
+                            "line {line} has {fields} fields where the first line has {width}: "
+                            "the file is ragged or cut short"
+                        ),
+                        line=line,
+                        fields=len(row),
+                        width=layout.width,
+                    ),
                     line=line,
                 )
             chunk.append(row)
@@ -269,7 +297,11 @@ def _rows(stream, scrub: _Scrub) -> None:
     except csv.Error as error:
         line = reader.line_num + offset
         raise ScrubRefused(
-            f"line {line} is no CSV row ({error}): the file looks cut short or malformed",
+            format_lazy(
+                _("line {line} is no CSV row ({error}): the file looks cut short or malformed"),
+                line=line,
+                error=error,
+            ),
             line=line,
         ) from error
     if chunk:
@@ -329,8 +361,11 @@ def dnc_scrub_run(
         _rows(body, scrub)
         if declared_bytes is not None and body.read_bytes < declared_bytes:
             raise ScrubRefused(
-                f"the body ended after {body.read_bytes:,} of its {declared_bytes:,} bytes: "
-                "it was cut short"
+                format_lazy(
+                    _("the body ended after {read} of its {declared} bytes: it was cut short"),
+                    read=_thousands(body.read_bytes),
+                    declared=_thousands(declared_bytes),
+                )
             )
         output.flush()
         output.callable.close()

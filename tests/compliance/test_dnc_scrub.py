@@ -280,3 +280,26 @@ def test_a_sealed_file_altered_cut_short_or_renamed_does_not_read_back(tmp_path)
     ):
         with pytest.raises(SealBroken):
             b"".join(sealed_records(io.BytesIO(stream), key, name))
+
+
+@pytest.mark.parametrize(
+    ("language", "problem"),
+    [
+        ("es", "la línea 2 supera los 65.536 caracteres"),
+        ("fr", "la ligne 2 dépasse 65\u202f536 caractères"),
+    ],
+)
+def test_a_refused_file_reads_in_the_caller_s_language_and_in_english_on_the_trail(
+    acme_token, campaign, language, problem
+):
+    response = Client().post(
+        f"{URL}?campaign={campaign.pk}",
+        b"number\n" + b"1" * 70_000 + b"\n",
+        content_type="text/csv",
+        HTTP_AUTHORIZATION=f"Bearer {acme_token}",
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": problem, "field": "body"}
+    [event] = _events("dnc.scrub_refused")
+    assert event.extra["reason"] == "line 2 is longer than 65,536 characters"
