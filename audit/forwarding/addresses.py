@@ -12,6 +12,7 @@ import re
 import socket
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 # A host name (RFC 1123 labels) or an IPv4 address; an IPv6 literal is checked by ipaddress.
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
@@ -29,7 +30,7 @@ def host_syntax_error(host: str) -> str | None:
     except ValueError:
         pass
     if not _HOSTNAME.match(host) or host.replace(".", "").isdigit():
-        return "Not a host name or IP address."
+        return _("Not a host name or IP address.")
     return None
 
 
@@ -46,13 +47,13 @@ def host_refusal(host: str) -> str | None:
         return None
     name = host.strip("[]").lower().rstrip(".")
     if name == "localhost" or name.endswith(".localhost"):
-        return "The portal's own host cannot be a collector."
+        return _("The portal's own host cannot be a collector.")
     try:
         ipaddress.ip_address(name)
     except ValueError:
         return None
     if _private(name):
-        return "A private, loopback or link-local address cannot be a collector."
+        return _("A private, loopback or link-local address cannot be a collector.")
     return None
 
 

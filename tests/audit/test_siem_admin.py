@@ -124,3 +124,13 @@ def test_roles_other_than_the_officer_cannot_configure_forwarding(cast, login):
         assert login(person).get(ADD).status_code == 403
         assert login(person).post(ADD, _form(cast)).status_code == 403
     assert not SiemForwarder.objects.exists()
+
+
+def test_an_address_refused_reads_in_the_officer_s_language(cast, login):
+    response = login(cast.alice).post(
+        ADD, _form(cast, url="https://10.0.0.5/ingest"), HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    assert response.status_code == 200
+    assert _errors(response)["url"] == [
+        "Une adresse privée, de bouclage ou locale au lien ne peut pas être un collecteur."
+    ]
