@@ -27,6 +27,8 @@ from pathlib import Path
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from kit.refusals import grouped
+
 from .dnc_numbers import ListNumberReader
 from .phone import InvalidNumber
 
@@ -205,7 +207,7 @@ class ListFileReader:
                                 "of numbers"
                             ),
                             line=line,
-                            longest=f"{LONGEST_LINE:,}",
+                            longest=grouped(LONGEST_LINE),
                         )
                     )
                 if cut:

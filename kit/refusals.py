@@ -10,7 +10,8 @@ compliance's and recordings'.
 from __future__ import annotations
 
 from django import forms
-from django.utils.functional import Promise
+from django.utils.formats import number_format
+from django.utils.functional import Promise, lazy
 from django.utils.translation import override
 
 
@@ -48,3 +49,12 @@ def as_form_error(refusal: Refused, form: forms.Form) -> forms.ValidationError:
     if refusal.field in form.fields:
         return forms.ValidationError({refusal.field: refusal.message})
     return forms.ValidationError(refusal.message)
+
+
+def _grouped(number: int) -> str:
+    return number_format(number, force_grouping=True)
+
+
+# A count in a refusal, with the reader's thousands separator when it is read (65,536; 65.536;
+# 65 536), in English on the trail.
+grouped = lazy(_grouped, str)

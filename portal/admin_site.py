@@ -50,7 +50,8 @@ class PortalAdminSite(admin.AdminSite):
     def logout(self, request, extra_context=None):
         """Signing out takes the person's language with them (signin/languages.py)."""
         response = super().logout(request, extra_context)
-        language_forgotten(response)
+        if request.method == "POST":  # signed out (a GET is refused, and signs nobody out)
+            language_forgotten(response)
         return response
 
     def each_context(self, request):

@@ -1,17 +1,37 @@
-from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db import migrations, models
 
-# Left by an earlier run of this migration that stopped part-way (a concurrent build that fails
-# leaves its index behind, invalid; a build that succeeded before the old index's drop failed
-# leaves it valid): dropped first, so that running `migrate` again finishes the job instead of
-# stopping at "relation already exists". On a first run, nothing to drop.
-NEW_INDEX_LEFT = 'DROP INDEX CONCURRENTLY IF EXISTS "audit_tenant_action_at"'
-OLD_INDEX_LEFT = 'DROP INDEX CONCURRENTLY IF EXISTS "audit_tenant_action_seq"'
+NEW = "audit_tenant_action_at"
+OLD = "audit_tenant_action_seq"
+COLUMNS = '("tenant_id", "action", "sequence" DESC)'
+CREATE_NEW = (
+    f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{NEW}" ON "audit_auditevent" {COLUMNS} '
+    'INCLUDE ("occurred_at")'
+)
+CREATE_OLD = f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{OLD}" ON "audit_auditevent" {COLUMNS}'
+
+
+def _invalid_dropper(name: str):
+    """A concurrent build that fails leaves its index behind, invalid: dropped, so that running
+    the migration again builds it instead of stopping at "relation already exists". A valid one
+    (a build that finished before a later step failed) is kept: IF NOT EXISTS skips it."""
+
+    def drop(apps, schema_editor):
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE c.relname = %s AND NOT i.indisvalid",
+                [name],
+            )
+            if cursor.fetchone():
+                cursor.execute(f'DROP INDEX CONCURRENTLY "{name}"')
+
+    return drop
 
 
 class Migration(migrations.Migration):
     # The new index is built, then the old one dropped, without blocking appends to a large,
-    # live trail; until the new one is valid, the old one answers.
+    # live trail; until the new one is valid, the old one answers. Each step may be run again
+    # after a run that stopped part-way, in either direction, and finishes the job.
     atomic = False
 
     dependencies = [
@@ -19,19 +39,31 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(NEW_INDEX_LEFT, reverse_sql=migrations.RunSQL.noop),
-        AddIndexConcurrently(
-            model_name="auditevent",
-            index=models.Index(
-                fields=["tenant", "action", "-sequence"],
-                include=("occurred_at",),
-                name="audit_tenant_action_at",
-            ),
+        migrations.RunPython(_invalid_dropper(NEW), migrations.RunPython.noop),
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    CREATE_NEW, reverse_sql=f'DROP INDEX CONCURRENTLY IF EXISTS "{NEW}"'
+                )
+            ],
+            state_operations=[
+                migrations.AddIndex(
+                    model_name="auditevent",
+                    index=models.Index(
+                        fields=["tenant", "action", "-sequence"],
+                        include=("occurred_at",),
+                        name=NEW,
+                    ),
+                )
+            ],
         ),
-        RemoveIndexConcurrently(
-            model_name="auditevent",
-            name="audit_tenant_action_seq",
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    f'DROP INDEX CONCURRENTLY IF EXISTS "{OLD}"', reverse_sql=CREATE_OLD
+                )
+            ],
+            state_operations=[migrations.RemoveIndex(model_name="auditevent", name=OLD)],
         ),
-        # Backwards, the same for the old index that a stopped reversal left.
-        migrations.RunSQL(migrations.RunSQL.noop, reverse_sql=OLD_INDEX_LEFT),
+        migrations.RunPython(migrations.RunPython.noop, _invalid_dropper(OLD)),
     ]

@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.context import names_its_actor
 from audit.services import event_record
 from kit.null_characters import unstorable
-from kit.refusals import Refused
+from kit.refusals import Refused, grouped
 from kit.times import tenant_day
 
 from ..campaign_files import FILE_MAX_BYTES, read_numbers
@@ -229,7 +229,7 @@ def campaign_numbers_check(*, campaign: Campaign, data: bytes, max_rejected: int
         raise Refused(
             format_lazy(
                 _("the file is larger than {file_max_bytes} bytes: no campaign's file is"),
-                file_max_bytes=format(FILE_MAX_BYTES, ","),
+                file_max_bytes=grouped(FILE_MAX_BYTES),
             ),
             field="file",
             status=413,
@@ -275,8 +275,8 @@ def campaign_numbers_import(
         raise Refused(
             format_lazy(
                 _("nothing was imported: {value} rejected lines, {max_rejected} allowed: {value2}"),
-                value=format(len(read.rejections), ","),
-                max_rejected=format(max_rejected, ","),
+                value=grouped(len(read.rejections)),
+                max_rejected=grouped(max_rejected),
                 value2=rejections_named(read.rejections),
             ),
             field="file",

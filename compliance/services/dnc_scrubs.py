@@ -41,15 +41,13 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import number_format
-from django.utils.functional import lazy
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from audit.models import Outcome
 from audit.services import event_record
 from kit.csv_export import csv_cell
-from kit.refusals import Refused
+from kit.refusals import Refused, grouped
 from kit.sealed_files import SealedWriter, new_key, sealed_records
 
 from ..dnc_files import UTF16_BOMS, delimiter_of, number_column
@@ -70,16 +68,11 @@ _MAY_RUN = re.compile(r"(?:\A|\x00)(?:\s*[=+\-@\uff1d\uff0b\uff0d\uff20]|[\t\r])
 BOM = "\ufeff"
 
 
-def _thousands(number: int) -> object:
-    """A count with the reader's thousands separator, when it is read."""
-    return lazy(lambda: number_format(number, force_grouping=True), str)()
-
-
 def _too_long(line: int) -> object:
     return format_lazy(
         _("line {line} is longer than {longest} characters"),
         line=line,
-        longest=_thousands(LONGEST_LINE),
+        longest=grouped(LONGEST_LINE),
     )
 
 
@@ -363,8 +356,8 @@ def dnc_scrub_run(
             raise ScrubRefused(
                 format_lazy(
                     _("the body ended after {read} of its {declared} bytes: it was cut short"),
-                    read=_thousands(body.read_bytes),
-                    declared=_thousands(declared_bytes),
+                    read=grouped(body.read_bytes),
+                    declared=grouped(declared_bytes),
                 )
             )
         output.flush()

@@ -241,7 +241,8 @@ def _require_open(request: SubjectRequest) -> None:
     if not request.is_open:
         raise Refused(
             format_lazy(
-                _("the request is already closed ({status})"), status=request.get_status_display()
+                _("the request is already closed ({status})"),
+                status=RequestStatus(request.status).label,
             ),
             field="status",
         )
@@ -280,7 +281,7 @@ def subject_request_start_verification(*, actor, request: SubjectRequest) -> Sub
         raise Refused(
             format_lazy(
                 _("identity verification starts from Received, not {status}"),
-                status=locked.get_status_display(),
+                status=RequestStatus(locked.status).label,
             ),
             field="status",
         )

@@ -39,8 +39,12 @@ MIN_JUSTIFICATION_LENGTH = 10
 MAX_JUSTIFICATION_LENGTH = limits.ACCESS_JUSTIFICATION
 
 
+def _lower(text) -> str:
+    return str(text).lower()
+
+
 # A label in lower case when it is read, in the reader's language (or the trail's English).
-_lowercase = lazy(lambda text: str(text).lower(), str)
+_lowercase = lazy(_lower, str)
 
 
 class AccessRefused(Exception):

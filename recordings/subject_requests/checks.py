@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from django.utils.text import format_lazy, get_text_list
 from django.utils.translation import gettext_lazy as _
 
-from compliance.models import RequestKind, SubjectRequest
+from compliance.models import RequestKind, RequestStatus, SubjectRequest
 from compliance.roles import tenant_permits
 from kit.limits import refuse_longer_than
 from kit.null_characters import unstorable
@@ -56,7 +56,8 @@ def require_open(request: SubjectRequest) -> None:
     if not request.is_open:
         raise Refused(
             format_lazy(
-                _("the request is already closed ({status})"), status=request.get_status_display()
+                _("the request is already closed ({status})"),
+                status=RequestStatus(request.status).label,
             ),
             field="status",
         )

@@ -46,7 +46,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.context import names_its_actor
 from audit.models import Outcome
 from audit.services import event_record
-from compliance.models import RequestKind, SubjectRequest
+from compliance.models import RequestKind, RequestStatus, SubjectRequest
 from compliance.roles import tenant_permits
 from kit import locks
 from kit.refusals import Refused
@@ -89,13 +89,15 @@ def export_refusal(request: SubjectRequest) -> Refused | None:
         return Refused(
             format_lazy(
                 _("an export answers an access or portability request, not {kind}"),
-                kind=request.get_kind_display(),
+                kind=RequestKind(request.kind).label,
             ),
             field="kind",
         )
     if not request.is_open:
         return Refused(
-            format_lazy(_("the request is closed ({status})"), status=request.get_status_display()),
+            format_lazy(
+                _("the request is closed ({status})"), status=RequestStatus(request.status).label
+            ),
             field="status",
         )
     if not request.identity_verified:

@@ -1,7 +1,8 @@
 """Migration audit 0010 builds the per-action index with the time concurrently, on a live trail,
 then drops the old one. A concurrent build that fails leaves its index behind (invalid), and a
 drop that fails leaves the new index next to the old: run again, in either direction, the
-migration finishes instead of stopping at "relation already exists"."""
+migration finishes instead of stopping at "relation already exists", and never drops a valid
+index it would have to build again (the trail would have neither meanwhile)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ OLD_SQL = (
 def _execute(sql: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql)
+
+
+def _oid(name: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::regclass::oid", [name])
+        return cursor.fetchone()[0]
 
 
 def _indexes() -> dict[str, bool]:
@@ -87,9 +94,18 @@ def test_a_build_that_failed_is_built_again_when_migrate_runs_again():
 
 
 def test_a_drop_of_the_old_index_that_failed_is_finished_when_migrate_runs_again():
+    built = _oid(NEW)
     _execute(OLD_SQL)
     _migration()
     assert _indexes() == {NEW: True}
+    assert _oid(NEW) == built  # kept, not built again
+
+
+def test_a_finished_run_that_was_not_recorded_changes_nothing_when_run_again():
+    built = _oid(NEW)
+    _migration()
+    assert _indexes() == {NEW: True}
+    assert _oid(NEW) == built
 
 
 def test_a_reversal_that_stopped_part_way_is_finished_when_run_again():

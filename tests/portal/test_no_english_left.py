@@ -236,7 +236,7 @@ def test_a_listening_refused_reads_in_spanish_and_in_english_on_the_trail(cast, 
     ("language", "sentence"),
     [
         ("es", "no puede crear campañas para Acme Insurance"),
-        ("fr", "vous ne pouvez pas créer des campagnes pour Acme Insurance"),
+        ("fr", "vous ne pouvez pas créer de campagnes pour Acme Insurance"),
     ],
 )
 def test_a_refusal_naming_what_was_refused_reads_whole_in_the_reader_s_language(
