@@ -265,7 +265,7 @@ def stream(request: HttpRequest, recording_id: int) -> HttpResponse:
     try:
         grant = playback_authorise(user=request.user, recording=recording)
     except AccessRefused as refusal:
-        return HttpResponse(refusal.message, status=403, content_type="text/plain")
+        return HttpResponse(str(refusal.message), status=403, content_type="text/plain")
     # The stored audio as it is when browsers play its codec, else its copy for listening (made
     # on the first request); either way before any playback is recorded.
     listening = _listening_audio(recording)
@@ -297,7 +297,7 @@ def download(request: HttpRequest, recording_id: int) -> HttpResponse:
     try:
         grant = playback_authorise(user=request.user, recording=recording, download=True)
     except AccessRefused as refusal:
-        return HttpResponse(refusal.message, status=403, content_type="text/plain")
+        return HttpResponse(str(refusal.message), status=403, content_type="text/plain")
     # Sent as it is decrypted, piece by piece (a 50 MB file is never whole in the web worker);
     # a shredded key or a missing file is known before the first piece, and an altered file
     # never arrives whole: its last piece is released only once its tag verifies.
