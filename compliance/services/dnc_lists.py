@@ -67,7 +67,7 @@ from audit.services import event_record
 from kit import limits
 from kit.locks import release_dnc_import_lock, try_dnc_import_lock
 from kit.null_characters import unstorable
-from kit.refusals import Refused, in_english
+from kit.refusals import Refused, grouped, in_english
 from kit.times import in_tenant_zone
 
 from ..dnc_files import REPORTED_REJECTIONS, FileRefused, ListFileReader, Rejection
@@ -403,7 +403,7 @@ def dnc_list_upload_check(
                     "the file is larger than {dnc_upload_max_bytes} bytes "
                     "(DNC_UPLOAD_MAX_BYTES): import it with manage.py import_dnc_list"
                 ),
-                dnc_upload_max_bytes=format(settings.DNC_UPLOAD_MAX_BYTES, ","),
+                dnc_upload_max_bytes=grouped(settings.DNC_UPLOAD_MAX_BYTES),
             ),
             field="file",
             status=413,

@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.context import names_its_actor
 from audit.services import event_record
-from kit.refusals import Refused
+from kit.refusals import Refused, grouped
 from kit.times import tenant_day, zone_of
 
 from ..campaign_files import FILE_MAX_BYTES, read_number_lines
@@ -214,7 +214,7 @@ def screening_answer_check(*, screening: Screening, data: bytes, screened_on: da
         raise Refused(
             format_lazy(
                 _("the file is larger than {file_max_bytes} bytes"),
-                file_max_bytes=format(FILE_MAX_BYTES, ","),
+                file_max_bytes=grouped(FILE_MAX_BYTES),
             ),
             field="file",
             status=413,
@@ -253,7 +253,7 @@ def screening_answer_import(
         raise Refused(
             format_lazy(
                 _("nothing was imported: {value} lines hold no number of {country}: {value2}"),
-                value=format(len(read.rejections), ","),
+                value=grouped(len(read.rejections)),
                 country=file_format.country,
                 value2=rejections_named(read.rejections),
             ),
@@ -270,14 +270,14 @@ def screening_answer_import(
         named = ", ".join(str(line) for line in foreign[:REJECTIONS_NAMED])
         more = len(foreign) - REJECTIONS_NAMED
         if more > 0:
-            named = format_lazy(_("{named} and {more} more"), named=named, more=f"{more:,}")
+            named = format_lazy(_("{named} and {more} more"), named=named, more=grouped(more))
         raise Refused(
             format_lazy(
                 _(
                     "nothing was imported: {count} lines name a number the submitted file did "
                     "not hold (is this the answer to this screening's file?): lines {named}"
                 ),
-                count=f"{len(foreign):,}",
+                count=grouped(len(foreign)),
                 named=named,
             ),
             field="file",

@@ -261,3 +261,28 @@ def test_a_refusal_naming_what_was_refused_reads_whole_in_the_reader_s_language(
         )
     with translation.override(language):
         assert str(refused.value.message) == sentence
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [("en", "the file is larger than 65,536 bytes"), ("es", "65.536"), ("fr", "65\u202f536")],
+)
+def test_a_count_in_a_refusal_is_grouped_the_reader_s_way_and_the_trail_s_in_english(
+    language, shown
+):
+    from django.utils import translation
+    from django.utils.text import format_lazy
+    from django.utils.translation import gettext_lazy
+
+    from kit.refusals import Refused, grouped
+
+    refusal = Refused(
+        format_lazy(
+            gettext_lazy("the file is larger than {file_max_bytes} bytes"),
+            file_max_bytes=grouped(65536),
+        ),
+        field="file",
+    )
+    with translation.override(language):
+        assert shown in str(refusal.message)
+        assert refusal.for_trail == "the file is larger than 65,536 bytes"
