@@ -474,6 +474,11 @@ def test_the_next_person_at_a_shared_workstation_reads_the_browser_s_language(ca
     sign_in("alice")
     workstation.post("/i18n/setlang/", {"language": "es", "next": "/admin/"})
     assert language() == "es"
+    # A GET of the sign-out page signs nobody out (405), and keeps the language.
+    not_signed_out = workstation.get("/admin/logout/")
+    assert not_signed_out.status_code == 405
+    assert settings.LANGUAGE_COOKIE_NAME not in not_signed_out.cookies
+    assert language() == "es"
     signed_out = workstation.post("/admin/logout/")
     assert signed_out.cookies[settings.LANGUAGE_COOKIE_NAME]["max-age"] == 0
     sign_in("dave")
